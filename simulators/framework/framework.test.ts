@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { FormData, request } from 'undici';
+import { parseMultipart } from './multipart.ts';
+import { Rng } from './rng.ts';
+import { Simulator } from './server.ts';
+import { TokenBucket } from './token-bucket.ts';
+
+describe('simulator framework', () => {
+  const sim = new Simulator('test', { seed: 42 });
+  sim.route('GET', '/items/:id', 'getItem', (req) => ({ status: 200, body: { id: req.params.id } }));
+  sim.route('POST', '/upload', 'upload', async (req) => {
+    const parts = await parseMultipart(req, { keepBytes: 1024 });
+    req.note({ files: parts.files.length });
+    return {
+      status: 200,
+      body: { files: parts.files.map((f) => ({ name: f.filename, size: f.size })), fields: parts.fields },
+    };
+  });
+  let base = '';
+  before(async () => {
+    base = await sim.start();
+  });
+  after(() => sim.stop());
+  beforeEach(() => sim.reset());
+
+  it('binds loopback on an ephemeral port and routes with params', async () => {
+    assert.match(base, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const res = await request(`${base}/items/a%20b`);
+    assert.equal(res.statusCode, 200);
+    assert.deepEqual(await res.body.json(), { id: 'a b' });
+    assert.equal(sim.requestsTo('getItem').length, 1);
+  });
+
+  it('answers 404 for unknown routes and records them', async () => {
+    const res = await request(`${base}/nope`);
+    assert.equal(res.statusCode, 404);
+    await res.body.dump();
+    assert.equal(sim.requests[0]?.outcome, 'not-found');
+  });
+
+  it('streams multipart parts and measures files', async () => {
+    const form = new FormData();
+    form.append('file', new Blob([Buffer.alloc(5000, 1)]), 'a.jpg');
+    form.append('data', '{"x":1}');
+    const res = await request(`${base}/upload`, { method: 'POST', body: form });
+    const body = (await res.body.json()) as {
+      files: Array<{ size: number; name: string }>;
+      fields: Array<{ name: string }>;
+    };
+    assert.deepEqual(body.files, [{ name: 'a.jpg', size: 5000 }]);
+    assert.equal(body.fields[0]?.name, 'data');
+    assert.equal(sim.requests[0]?.details.files, 1);
+  });
+
+  it('plays scripted faults in order, then answers normally', async () => {
+    sim.faults.enqueue({ route: 'getItem', status: 503, times: 2, headers: { 'retry-after': '1' } });
+    const codes: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await request(`${base}/items/x`);
+      codes.push(res.statusCode);
+      await res.body.dump();
+    }
+    assert.deepEqual(codes, [503, 503, 200]);
+  });
+
+  it('resets connections on demand', async () => {
+    sim.faults.enqueue({ reset: true });
+    await assert.rejects(request(`${base}/items/x`));
+    assert.equal(sim.requests[0]?.outcome, 'fault-reset');
+  });
+
+  it('sets faults and reads the log through the inspection API', async () => {
+    const put = await request(`${base}/__sim/faults`, {
+      method: 'PUT',
+      body: JSON.stringify({ rules: [{ routes: ['getItem'], statusRates: { 500: 1 } }] }),
+    });
+    assert.equal(put.statusCode, 200);
+    await put.body.dump();
+    const res = await request(`${base}/items/1`);
+    assert.equal(res.statusCode, 500);
+    await res.body.dump();
+    const log = (await (await request(`${base}/__sim/requests?route=getItem`)).body.json()) as unknown[];
+    assert.equal(log.length, 1);
+  });
+
+  it('redacts credential headers in the log', async () => {
+    const res = await request(`${base}/items/1`, { headers: { authorization: 'Bearer very-secret-token' } });
+    await res.body.dump();
+    assert.doesNotMatch(JSON.stringify(sim.requests), /very-secret-token/);
+  });
+});
+
+describe('Rng', () => {
+  it('is deterministic per seed', () => {
+    const a = new Rng(7);
+    const b = new Rng(7);
+    assert.equal(a.id(12), b.id(12));
+    assert.notEqual(new Rng(8).id(12), new Rng(7).id(12));
+  });
+});
+
+describe('TokenBucket', () => {
+  it('allows the burst, then refills at the rate', () => {
+    let t = 0;
+    const bucket = new TokenBucket(50, 5, () => t);
+    let ok = 0;
+    for (let i = 0; i < 60; i++) if (bucket.take()) ok++;
+    assert.equal(ok, 50);
+    t += 1000;
+    ok = 0;
+    for (let i = 0; i < 10; i++) if (bucket.take()) ok++;
+    assert.equal(ok, 5);
+  });
+});
