@@ -1,0 +1,47 @@
+/**
+ * The one place that names the environment each Lambda reads. CDK sets these (lib/), the local stack sets
+ * them (local/), and handlers read them only through this module.
+ *
+ * AWS SDK endpoints are not relay settings: locally they come from the SDK's own `AWS_ENDPOINT_URL_<SERVICE>`
+ * variables, so the handler code is the same on AWS and on the emulators.
+ */
+export const ENV = {
+  /** DynamoDB table holding delivery records, destination state and rate-limit buckets. */
+  table: 'RELAY_TABLE',
+  /** JSON object: vendor id → SQS queue URL of that vendor's forwarder queue (router only). */
+  queueUrls: 'RELAY_QUEUE_URLS',
+  /** Vendor id this forwarder serves (forwarder only). */
+  vendor: 'RELAY_VENDOR',
+  /** The relay config as JSON text, injected at bundle time by CDK (esbuild define). */
+  configJson: 'RELAY_CONFIG_JSON',
+  /** Path to a config file (YAML or JSON); wins over RELAY_CONFIG_JSON. Used locally. */
+  configFile: 'RELAY_CONFIG_FILE',
+  /** Prefix of Secrets Manager secret names (optional), e.g. `factory-relay/`. */
+  secretPrefix: 'RELAY_SECRET_PREFIX',
+  /** `true` to address S3 path-style (the local emulator needs it). */
+  s3ForcePathStyle: 'RELAY_S3_FORCE_PATH_STYLE',
+  /** Public base URL of the HTTP API, used to build vendor callback URLs. */
+  callbackBaseUrl: 'RELAY_CALLBACK_BASE_URL',
+  /** Log level: debug | info | warn | error (default info). */
+  logLevel: 'RELAY_LOG_LEVEL',
+} as const;
+
+export type EnvName = (typeof ENV)[keyof typeof ENV];
+
+export class MissingEnvError extends Error {
+  constructor(readonly variable: string) {
+    super(`environment variable ${variable} is required but not set`);
+    this.name = 'MissingEnvError';
+  }
+}
+
+export function requireEnv(name: EnvName, env: NodeJS.ProcessEnv = process.env): string {
+  const value = env[name];
+  if (value === undefined || value === '') throw new MissingEnvError(name);
+  return value;
+}
+
+export function optionalEnv(name: EnvName, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const value = env[name];
+  return value === undefined || value === '' ? undefined : value;
+}

@@ -1,0 +1,17 @@
+/**
+ * Every vendor plug-in the relay knows, by `transmit_type`. Adding a vendor: one folder under lambdas/vendors/
+ * and one line here.
+ */
+import type { VendorPlugin } from './types.ts';
+
+export const VENDORS: Readonly<Record<string, VendorPlugin>> = {};
+
+export type VendorCatalog = Readonly<
+  Record<string, Pick<VendorPlugin, 'id' | 'fieldsSchema' | 'optionsSchema'>>
+>;
+
+export function getVendor(id: string): VendorPlugin {
+  const plugin = VENDORS[id];
+  if (!plugin) throw new Error(`unknown vendor "${id}"; known: ${Object.keys(VENDORS).join(', ')}`);
+  return plugin;
+}
