@@ -10,6 +10,10 @@ export const ENV = {
   table: 'RELAY_TABLE',
   /** JSON object: vendor id → SQS queue URL of that vendor's forwarder queue (router only). */
   queueUrls: 'RELAY_QUEUE_URLS',
+  /** URL of this forwarder's dead-letter queue: a delivery that ran out of attempts is moved there (DEAD). */
+  deadLetterUrl: 'RELAY_DEAD_LETTER_URL',
+  /** Name of the results bucket (vendor results written back, e.g. processed images). */
+  resultsBucket: 'RELAY_RESULTS_BUCKET',
   /** Vendor id this forwarder serves (forwarder only). */
   vendor: 'RELAY_VENDOR',
   /** The relay config as JSON text, injected at bundle time by CDK (esbuild define). */

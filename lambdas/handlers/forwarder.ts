@@ -1,4 +1,81 @@
-// Placeholder entry point: replaced by the real forwarder handler in a following commit.
-export const handler = async (): Promise<never> => {
-  throw new Error('forwarder handler not implemented yet');
+/**
+ * Forwarder Lambda: one per vendor (RELAY_VENDOR), fed by that vendor's queue. Middy's early timeout leaves
+ * time to record outcomes before Lambda would stop the invocation.
+ */
+import middy from '@middy/core';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { queueUrlFromArn } from '#adapters/sqs.ts';
+import { ENV, optionalEnv, requireEnv } from '#commons/env.ts';
+import { type ForwarderDeps, forwardBatch } from '#domain/forward.ts';
+import { createVendorContext } from '#domain/vendor-context.ts';
+import { getVendor } from '#vendors/registry.ts';
+import { runtime, sendRaw } from './runtime.ts';
+
+function deps(vendorId: string, queueUrl: string): ForwarderDeps {
+  const rt = runtime();
+  const plugin = getVendor(vendorId);
+  const dlq = optionalEnv(ENV.deadLetterUrl);
+  return {
+    plugin,
+    config: rt.config,
+    owner: rt.instanceId,
+    log: rt.log.child({ fn: 'forwarder', vendor: vendorId }),
+    context: (transmit, signal) => createVendorContext(transmit, plugin, rt.vendorRuntime, signal),
+    ports: {
+      claim: async (key, owner, leaseMs) => {
+        const c = await rt.table.claim(key, owner, leaseMs);
+        if (c.kind === 'claimed') {
+          return {
+            kind: 'claimed',
+            record: {
+              attempts: c.record.attempts,
+              ...(c.record.checkpoint ? { checkpoint: c.record.checkpoint } : {}),
+            },
+          };
+        }
+        if (c.kind === 'busy') return { kind: 'busy', leaseRemainingMs: c.leaseRemainingMs };
+        if (c.kind === 'settled') return { kind: 'settled', status: c.record.status };
+        return { kind: 'missing' };
+      },
+      finish: (key, owner, destination, update) => rt.table.finish(key, owner, destination, update),
+      refundAttempt: (key) => rt.table.refundAttempt(key),
+      destinationState: (name) => rt.table.destinationState(name),
+      pauseDestination: (name, reason, probeAt) => rt.table.pauseDestination(name, reason, probeAt),
+      resumeDestination: (name) => rt.table.resumeDestination(name),
+      retryLater: (receiptHandle, delayMs) => rt.queues.retryLater(queueUrl, receiptHandle, delayMs),
+      deadLetter: async (body, reason) => {
+        if (!dlq) throw new Error(`${ENV.deadLetterUrl} is not set`);
+        await sendRaw(rt.sqs, dlq, body, `${reason.code}: ${reason.message}`);
+      },
+      forgetApiKey: (name) => rt.secrets.forget(name),
+    },
+  };
+}
+
+/** A forwarder handler for one vendor (the local stack runs several in one process). */
+export function createForwarderHandler(vendorId: string) {
+  return middy<SQSEvent, SQSBatchResponse>().handler(async (event: SQSEvent, context: Context) => {
+    const first = event.Records[0];
+    if (!first) return { batchItemFailures: [] };
+    const queueUrl = queueUrlFromArn(first.eventSourceARN, process.env.AWS_ENDPOINT_URL_SQS);
+    const d = deps(vendorId, queueUrl);
+    const result = await forwardBatch(
+      event.Records.map((r) => ({
+        messageId: r.messageId,
+        receiptHandle: r.receiptHandle,
+        body: r.body,
+        receiveCount: Number(r.attributes.ApproximateReceiveCount ?? '1'),
+      })),
+      d,
+      { remainingMs: () => context.getRemainingTimeInMillis() },
+    );
+    return { batchItemFailures: result.failures.map((id) => ({ itemIdentifier: id })) };
+  });
+}
+
+let bound: ReturnType<typeof createForwarderHandler> | undefined;
+
+export const handler = (event: SQSEvent, context: Context) => {
+  bound ??= createForwarderHandler(requireEnv(ENV.vendor));
+  return bound(event, context);
 };

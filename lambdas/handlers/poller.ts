@@ -1,4 +1,31 @@
-// Placeholder entry point: replaced by the real poller handler in a following commit.
-export const handler = async (): Promise<never> => {
-  throw new Error('poller handler not implemented yet');
-};
+/**
+ * Poller Lambda: runs every minute (EventBridge Scheduler) and follows up pending deliveries.
+ */
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { type PollSummary, pollDue } from '#domain/poll.ts';
+import { createVendorContext } from '#domain/vendor-context.ts';
+import { runtime } from './runtime.ts';
+
+export async function pollOnce(_event: unknown, context: Context): Promise<PollSummary> {
+  const rt = runtime();
+  const log = rt.log.child({ fn: 'poller' });
+  const signal = AbortSignal.timeout(Math.max(1_000, context.getRemainingTimeInMillis() - 5_000));
+  const summary = await pollDue(
+    {
+      config: rt.config,
+      vendors: rt.vendors,
+      log,
+      context: (transmit, plugin, s) => createVendorContext(transmit, plugin, rt.vendorRuntime, s),
+      ports: {
+        due: (dest, status, limit) => rt.table.due(dest, status, limit),
+        applyCheck: (rec, update) => rt.table.applyCheck(rec, update),
+      },
+    },
+    signal,
+  );
+  if (summary.checked > 0) log.info('poll run', { ...summary });
+  return summary;
+}
+
+export const handler = middy().handler(pollOnce);

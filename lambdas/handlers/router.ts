@@ -1,4 +1,56 @@
-// Placeholder entry point: replaced by the real router handler in a following commit.
-export const handler = async (): Promise<never> => {
-  throw new Error('router handler not implemented yet');
-};
+/**
+ * Router Lambda: ingest queue (S3 event notifications) → delivery records → vendor queues.
+ * Partial batch responses: one bad message does not fail its neighbours.
+ */
+import middy from '@middy/core';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { queueUrlFromArn } from '#adapters/sqs.ts';
+import { ENV, requireEnv } from '#commons/env.ts';
+import { errorMessage } from '#commons/errors.ts';
+import { MalformedEventError, type RouterDeps, routeMessage } from '#domain/route.ts';
+import { runtime } from './runtime.ts';
+
+function deps(): RouterDeps {
+  const rt = runtime();
+  return {
+    config: rt.config,
+    vendors: rt.vendors,
+    queueUrls: JSON.parse(requireEnv(ENV.queueUrls)) as Record<string, string>,
+    log: rt.log.child({ fn: 'router' }),
+    ports: {
+      describe: (ref) => rt.objects.describe(ref),
+      readSmall: (b, k, max) => rt.objects.readSmall(b, k, max),
+      createDelivery: (rec) => rt.table.createDelivery(rec),
+      markQueued: (key, dest) => rt.table.markQueued(key, dest),
+      send: (url, messages) => rt.queues.sendAll(url, messages),
+    },
+  };
+}
+
+export async function routeBatch(event: SQSEvent, _context: Context): Promise<SQSBatchResponse> {
+  const d = deps();
+  const rt = runtime();
+  const failures: SQSBatchResponse['batchItemFailures'] = [];
+  for (const record of event.Records) {
+    const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? '1');
+    try {
+      const result = await routeMessage(record.body, receiveCount, d);
+      if (result.kind === 'wait') {
+        const queueUrl = queueUrlFromArn(record.eventSourceARN, process.env.AWS_ENDPOINT_URL_SQS);
+        await rt.queues.retryLater(queueUrl, record.receiptHandle, result.delayMs);
+        d.log.info('event postponed', { reason: result.reason, delayMs: result.delayMs });
+        failures.push({ itemIdentifier: record.messageId });
+      }
+    } catch (err) {
+      const malformed = err instanceof MalformedEventError;
+      d.log.error(malformed ? 'malformed ingest message: it will reach the DLQ' : 'routing failed', {
+        messageId: record.messageId,
+        error: errorMessage(err),
+      });
+      failures.push({ itemIdentifier: record.messageId });
+    }
+  }
+  return { batchItemFailures: failures };
+}
+
+export const handler = middy<SQSEvent, SQSBatchResponse>().handler(routeBatch);

@@ -2,9 +2,12 @@
  * Every vendor plug-in the relay knows, by `transmit_type`. Adding a vendor: one folder under lambdas/vendors/
  * and one line here.
  */
+import { instrumental } from './instrumental/index.ts';
 import type { VendorPlugin } from './types.ts';
 
-export const VENDORS: Readonly<Record<string, VendorPlugin>> = {};
+export const VENDORS: Readonly<Record<string, VendorPlugin>> = {
+  [instrumental.id]: instrumental,
+};
 
 export type VendorCatalog = Readonly<
   Record<string, Pick<VendorPlugin, 'id' | 'fieldsSchema' | 'optionsSchema'>>

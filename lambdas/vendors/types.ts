@@ -54,6 +54,10 @@ export interface PendingDelivery {
   object: ObjectRef;
   fields: JsonObject;
   checkpoint?: JsonObject;
+  /** When the vendor accepted the delivery (ISO 8601). */
+  acceptedAt: string;
+  /** How many checks were made since. */
+  pollCount: number;
 }
 
 export type AcceptedStatus = 'ACCEPTED' | 'PENDING_VALIDATION' | 'PROCESSING' | 'UPLOADED' | 'COMPLETED';
@@ -149,6 +153,8 @@ export interface VendorPlugin {
   /** Follows up accepted deliveries; answers an outcome per deliveryId it knows about. */
   readonly poll?: {
     maxBatch: number;
+    /** Delay before the first check after acceptance. */
+    firstCheckAfterMs: number;
     run(items: PendingDelivery[], ctx: VendorContext): Promise<Map<string, PollOutcome>>;
   };
   /** Extracts the vendor references a callback concerns; the relay then polls those. */

@@ -1,0 +1,137 @@
+/**
+ * S3 adapter: reads factory objects (never writes or deletes them) and writes vendor results to the results
+ * bucket.
+ */
+
+import type { Readable } from 'node:stream';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  NoSuchKey,
+  NotFound,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { ENV, optionalEnv } from '#commons/env.ts';
+import type { ObjectRef, ObjectSource, ResultSink } from '#vendors/types.ts';
+
+export function createS3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
+  return new S3Client({ forcePathStyle: optionalEnv(ENV.s3ForcePathStyle, env) === 'true' });
+}
+
+export interface ObjectHead {
+  size: number;
+  etag: string;
+  contentType?: string;
+  metadata: Record<string, string>;
+  lastModified?: string;
+  versionId?: string;
+}
+
+const isNotFound = (err: unknown): boolean =>
+  err instanceof NoSuchKey ||
+  err instanceof NotFound ||
+  (err instanceof S3ServiceException && err.$metadata.httpStatusCode === 404);
+
+export class S3Objects implements ObjectSource {
+  constructor(private readonly s3: S3Client) {}
+
+  /** HeadObject of one version; undefined when it no longer exists. */
+  async describe(ref: Pick<ObjectRef, 'bucket' | 'key' | 'versionId'>): Promise<ObjectHead | undefined> {
+    try {
+      const out = await this.s3.send(
+        new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }),
+      );
+      const head: ObjectHead = {
+        size: out.ContentLength ?? 0,
+        etag: (out.ETag ?? '').replace(/"/g, ''),
+        metadata: lowerKeys(out.Metadata ?? {}),
+      };
+      if (out.ContentType) head.contentType = out.ContentType;
+      if (out.LastModified) head.lastModified = out.LastModified.toISOString();
+      if (out.VersionId) head.versionId = out.VersionId;
+      return head;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** A small object (a sidecar) read whole, or undefined when it does not exist. Refuses more than maxBytes. */
+  async readSmall(
+    bucket: string,
+    key: string,
+    maxBytes: number,
+  ): Promise<{ kind: 'found'; text: string } | { kind: 'missing' } | { kind: 'too-large'; size: number }> {
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      const size = out.ContentLength ?? 0;
+      if (size > maxBytes) {
+        (out.Body as Readable | undefined)?.destroy();
+        return { kind: 'too-large', size };
+      }
+      return { kind: 'found', text: (await out.Body?.transformToString('utf8')) ?? '' };
+    } catch (err) {
+      if (isNotFound(err)) return { kind: 'missing' };
+      throw err;
+    }
+  }
+
+  async head(ref: ObjectRef, bytes: number): Promise<Buffer> {
+    if (bytes <= 0 || ref.size === 0) return Buffer.alloc(0);
+    const out = await this.s3.send(
+      new GetObjectCommand({
+        Bucket: ref.bucket,
+        Key: ref.key,
+        VersionId: ref.versionId,
+        Range: `bytes=0-${Math.min(bytes, ref.size) - 1}`,
+      }),
+    );
+    const arr = await out.Body?.transformToByteArray();
+    return Buffer.from(arr ?? new Uint8Array()).subarray(0, bytes);
+  }
+
+  async stream(ref: ObjectRef): Promise<Readable> {
+    const out = await this.s3.send(
+      new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }),
+    );
+    if (!out.Body) throw new Error(`s3://${ref.bucket}/${ref.key} has no body`);
+    return out.Body as Readable;
+  }
+}
+
+export class S3Results implements ResultSink {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+    private readonly prefix = 'results/',
+  ) {}
+
+  async put(input: {
+    key: string;
+    body: Readable | Buffer;
+    contentType: string;
+    contentLength?: number;
+    metadata?: Record<string, string>;
+  }): Promise<{ bucket: string; key: string }> {
+    const key = `${this.prefix}${input.key}`;
+    await this.s3.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        Body: input.body,
+        ContentType: input.contentType,
+        ContentLength: input.contentLength,
+        Metadata: input.metadata,
+      }),
+    );
+    return { bucket: this.bucket, key };
+  }
+}
+
+function lowerKeys(m: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m)) out[k.toLowerCase()] = v;
+  return out;
+}

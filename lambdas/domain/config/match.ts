@@ -1,0 +1,323 @@
+/**
+ * Key patterns and routing lookups over a validated config. Pure: no I/O.
+ *
+ * Key pattern syntax (matched against the whole, already URL-decoded, S3 key; case-sensitive):
+ *   {name}    a named part: one or more characters, no `/`, as few as possible (so `{serial}_{taken_at}`
+ *             splits at the first `_`). The last part of a segment right after a literal `.` takes no dots
+ *             (so in `{stem}.{ext}` the extension is the last `.` part).
+ *   {name**}  a named part that may span `/` (one or more characters)
+ *   *         any characters within a segment (possibly none)
+ *   **        any characters across segments; `**​/` may also match no segment at all
+ *   {{ }}     literal braces; every other character is literal.
+ */
+import type { DataReceiver, DataTransmit, RelayConfig, SidecarConfig, StreamConfig } from './types.ts';
+
+export const RESERVED_PART_NAMES = ['sidecar', 'meta', 'object', 'stream', 'vars'] as const;
+export const DEFAULT_SIDECAR_SUFFIX = '.json';
+
+export class KeyPatternError extends Error {
+  constructor(
+    readonly reason: string,
+    readonly pattern: string,
+    readonly position: number,
+  ) {
+    super(`${reason} at position ${position} in key pattern ${JSON.stringify(pattern)}`);
+    this.name = 'KeyPatternError';
+  }
+}
+
+export interface KeyPattern {
+  pattern: string;
+  /** Anchored; named groups carry the parts. */
+  regex: RegExp;
+  /** Named parts, in pattern order. */
+  names: string[];
+  /** Matches the key without its last extension (for `replace` sidecars): the pattern up to its last `.`. */
+  stemRegex: RegExp;
+  /** The named parts of `key`, or undefined when it does not match. */
+  match(key: string): Record<string, string> | undefined;
+}
+
+type Token =
+  | { t: 'lit'; text: string }
+  | { t: 'part'; name: string; multi: boolean }
+  | { t: 'star' }
+  | { t: 'globstar'; slash: boolean };
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function tokenize(pattern: string): Token[] {
+  const tokens: Token[] = [];
+  const names = new Set<string>();
+  const lit = (text: string) => {
+    const last = tokens.at(-1);
+    if (last?.t === 'lit') last.text += text;
+    else tokens.push({ t: 'lit', text });
+  };
+  if (pattern === '') throw new KeyPatternError('empty key pattern', pattern, 0);
+  if (pattern.startsWith('/')) {
+    throw new KeyPatternError(
+      'a key pattern must not start with "/" (S3 keys have no leading slash)',
+      pattern,
+      0,
+    );
+  }
+  let i = 0;
+  while (i < pattern.length) {
+    const c = pattern[i] ?? '';
+    if (c === '{') {
+      if (pattern[i + 1] === '{') {
+        lit('{');
+        i += 2;
+        continue;
+      }
+      const close = pattern.indexOf('}', i + 1);
+      if (close < 0) throw new KeyPatternError('unclosed "{"', pattern, i);
+      const inner = pattern.slice(i + 1, close);
+      const multi = inner.endsWith('**');
+      const name = multi ? inner.slice(0, -2) : inner;
+      if (!NAME.test(name)) {
+        throw new KeyPatternError(
+          `invalid part name ${JSON.stringify(inner)} (letters, digits and _, optionally followed by **)`,
+          pattern,
+          i,
+        );
+      }
+      if ((RESERVED_PART_NAMES as readonly string[]).includes(name)) {
+        throw new KeyPatternError(
+          `"${name}" is reserved for templates; choose another part name`,
+          pattern,
+          i,
+        );
+      }
+      if (names.has(name)) throw new KeyPatternError(`duplicate part name "${name}"`, pattern, i);
+      const prev = tokens.at(-1);
+      if (prev?.t === 'part') {
+        throw new KeyPatternError(
+          `parts {${prev.name}} and {${name}} must be separated by literal text`,
+          pattern,
+          i,
+        );
+      }
+      names.add(name);
+      tokens.push({ t: 'part', name, multi });
+      i = close + 1;
+      continue;
+    }
+    if (c === '}') {
+      if (pattern[i + 1] === '}') {
+        lit('}');
+        i += 2;
+        continue;
+      }
+      throw new KeyPatternError('unmatched "}" (write "}}" for a literal brace)', pattern, i);
+    }
+    if (c === '*') {
+      let n = 0;
+      while (pattern[i + n] === '*') n++;
+      if (n > 2) throw new KeyPatternError('use * (within a segment) or ** (across segments)', pattern, i);
+      if (n === 1) tokens.push({ t: 'star' });
+      else if (pattern[i + 2] === '/') {
+        tokens.push({ t: 'globstar', slash: true });
+        i += 1;
+      } else tokens.push({ t: 'globstar', slash: false });
+      i += n;
+      continue;
+    }
+    lit(c);
+    i++;
+  }
+  return tokens;
+}
+
+const escapeRegex = (s: string): string => s.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
+
+function toRegex(tokens: Token[]): RegExp {
+  let src = '';
+  tokens.forEach((tok, idx) => {
+    switch (tok.t) {
+      case 'lit':
+        src += escapeRegex(tok.text);
+        break;
+      case 'star':
+        src += '[^/]*';
+        break;
+      case 'globstar':
+        src += tok.slash ? '(?:.*/)?' : '.*';
+        break;
+      case 'part': {
+        if (tok.multi) {
+          src += `(?<${tok.name}>.+?)`;
+          break;
+        }
+        const prev = tokens[idx - 1];
+        const next = tokens[idx + 1];
+        const afterDot = prev?.t === 'lit' && prev.text.endsWith('.');
+        const endsSegment = next === undefined || (next?.t === 'lit' && next.text.startsWith('/'));
+        src += afterDot && endsSegment ? `(?<${tok.name}>[^/.]+)` : `(?<${tok.name}>[^/]+?)`;
+        break;
+      }
+    }
+  });
+  return new RegExp(`^${src}$`, 'su');
+}
+
+/** The tokens of the pattern without its final extension (from the last literal `.` of the last segment). */
+function stemTokens(tokens: Token[]): Token[] {
+  for (let i = tokens.length - 1; i >= 0; i--) {
+    const tok = tokens[i];
+    if (!tok) continue;
+    if (tok.t === 'globstar' || (tok.t === 'part' && tok.multi)) break;
+    if (tok.t !== 'lit') continue;
+    const slash = tok.text.lastIndexOf('/');
+    const dot = tok.text.lastIndexOf('.');
+    if (dot > slash) {
+      const head = tok.text.slice(0, dot);
+      return [...tokens.slice(0, i), ...(head ? [{ t: 'lit' as const, text: head }] : [])];
+    }
+    if (slash >= 0) break;
+  }
+  return tokens;
+}
+
+/** Compiles a key pattern; throws KeyPatternError on bad syntax or duplicate names. */
+export function compileKeyPattern(pattern: string): KeyPattern {
+  const tokens = tokenize(pattern);
+  const names = tokens.flatMap((t) => (t.t === 'part' ? [t.name] : []));
+  const regex = toRegex(tokens);
+  const stemRegex = toRegex(stemTokens(tokens));
+  return {
+    pattern,
+    regex,
+    names,
+    stemRegex,
+    match(key: string) {
+      const m = regex.exec(key);
+      if (!m) return undefined;
+      const parts: Record<string, string> = {};
+      for (const n of names) parts[n] = m.groups?.[n] ?? '';
+      return parts;
+    },
+  };
+}
+
+const compiled = new WeakMap<StreamConfig, KeyPattern>();
+
+/** The stream's compiled key pattern (cached per stream object). */
+export function streamPattern(stream: StreamConfig): KeyPattern {
+  let p = compiled.get(stream);
+  if (!p) {
+    p = compileKeyPattern(stream.key_pattern);
+    compiled.set(stream, p);
+  }
+  return p;
+}
+
+/** `asset:stream_type`. */
+export function streamId(stream: Pick<StreamConfig, 'asset' | 'stream_type'>): string {
+  return `${stream.asset}:${stream.stream_type}`;
+}
+
+export interface StreamRef {
+  receiver: DataReceiver;
+  stream: StreamConfig;
+  receiverIndex: number;
+  streamIndex: number;
+}
+
+/** Every stream of the config, receivers in order, streams in order. */
+export function listStreams(config: RelayConfig): StreamRef[] {
+  return config.data_receiver.flatMap((receiver, receiverIndex) =>
+    receiver.streams.map((stream, streamIndex) => ({ receiver, stream, receiverIndex, streamIndex })),
+  );
+}
+
+export interface StreamMatch {
+  receiver: DataReceiver;
+  stream: StreamConfig;
+  parts: Record<string, string>;
+}
+
+/**
+ * The first stream (receivers in order, streams in order) whose receiver bucket (when set) equals `bucket` and
+ * whose key_pattern matches `key`. Does not exclude sidecar keys: check `isSidecarKey` first.
+ */
+export function matchStream(config: RelayConfig, bucket: string, key: string): StreamMatch | undefined {
+  for (const receiver of config.data_receiver) {
+    if (receiver.bucket !== undefined && receiver.bucket !== bucket) continue;
+    for (const stream of receiver.streams) {
+      const parts = streamPattern(stream).match(key);
+      if (parts) return { receiver, stream, parts };
+    }
+  }
+  return undefined;
+}
+
+/** `*` or `asset:stream_type` (either side may be `*`); undefined when malformed. */
+export function parseFilterEntry(entry: string): { asset: string; stream_type: string } | undefined {
+  if (entry === '*') return { asset: '*', stream_type: '*' };
+  const bits = entry.split(':');
+  if (bits.length !== 2) return undefined;
+  const [asset = '', stream_type = ''] = bits;
+  if (asset === '' || stream_type === '') return undefined;
+  return { asset, stream_type };
+}
+
+/** Whether one filter_stream entry takes the stream. */
+export function filterMatches(entry: string, stream: Pick<StreamConfig, 'asset' | 'stream_type'>): boolean {
+  const f = parseFilterEntry(entry);
+  if (!f) return false;
+  return (
+    (f.asset === '*' || f.asset === stream.asset) &&
+    (f.stream_type === '*' || f.stream_type === stream.stream_type)
+  );
+}
+
+/** Whether a transmit takes the stream (ignores `enabled`). */
+export function transmitTakes(transmit: DataTransmit, stream: Pick<StreamConfig, 'asset' | 'stream_type'>) {
+  return transmit.filter_stream.some((e) => filterMatches(e, stream));
+}
+
+/** The enabled transmits (`enabled !== false`) whose filter_stream takes the stream, in config order. */
+export function destinationsFor(
+  config: RelayConfig,
+  stream: Pick<StreamConfig, 'asset' | 'stream_type'>,
+): DataTransmit[] {
+  return config.data_transmit.filter((t) => t.enabled !== false && transmitTakes(t, stream));
+}
+
+function sidecarSettings(sidecar: SidecarConfig): { mode: 'append' | 'replace'; suffix: string } {
+  return { mode: sidecar.mode ?? 'append', suffix: sidecar.suffix ?? DEFAULT_SIDECAR_SUFFIX };
+}
+
+/**
+ * The sidecar key of an object of this stream: `append` → key + suffix; `replace` → the key with the
+ * basename's last extension replaced by suffix (key + suffix when it has none). Undefined without a sidecar.
+ */
+export function sidecarKeyFor(stream: Pick<StreamConfig, 'sidecar'>, key: string): string | undefined {
+  if (!stream.sidecar) return undefined;
+  const { mode, suffix } = sidecarSettings(stream.sidecar);
+  if (mode === 'append') return key + suffix;
+  const slash = key.lastIndexOf('/');
+  const dot = key.lastIndexOf('.');
+  return (dot > slash + 1 && dot < key.length - 1 ? key.slice(0, dot) : key) + suffix;
+}
+
+/**
+ * True when `key` is the sidecar of a key that some stream with a sidecar would match (in `bucket`, when
+ * given and the receiver names one), so the router does not route sidecars as files.
+ */
+export function isSidecarKey(config: RelayConfig, key: string, bucket?: string): boolean {
+  for (const receiver of config.data_receiver) {
+    if (bucket !== undefined && receiver.bucket !== undefined && receiver.bucket !== bucket) continue;
+    for (const stream of receiver.streams) {
+      if (!stream.sidecar) continue;
+      const { mode, suffix } = sidecarSettings(stream.sidecar);
+      if (!key.endsWith(suffix) || key.length === suffix.length) continue;
+      const base = key.slice(0, key.length - suffix.length);
+      const pattern = streamPattern(stream);
+      if (mode === 'append' ? pattern.regex.test(base) : pattern.stemRegex.test(base)) return true;
+    }
+  }
+  return false;
+}

@@ -1,0 +1,393 @@
+/**
+ * Instrumental Image/Video Streams (../shared/vendor-contracts.md §3): one multipart `ingestImage` per file
+ * (`file` streamed from S3 + `data` JSON), then `fileStatus` until UPLOADED or FAILED_VALIDATION.
+ */
+
+import { isNetworkError, readText, tryJson } from '#adapters/http.ts';
+import { recorded } from '#commons/errors.ts';
+import { basenameOf, extensionOf, jpegDimensions, mp4VideoCodec, sniff } from '#commons/media.ts';
+import { multipartBody } from '#commons/multipart.ts';
+import { parseRetryAfter } from '#domain/backoff.ts';
+import type { RecordedError } from '#domain/status.ts';
+import type {
+  DeliveryJob,
+  DeliveryOutcome,
+  JsonSchema,
+  PendingDelivery,
+  PollOutcome,
+  PreflightInput,
+  VendorContext,
+  VendorPlugin,
+} from '../types.ts';
+import { INSTRUMENTAL_ASSUMPTIONS } from './assumptions.ts';
+
+/** Documented limits (§3.1 [D]). */
+export const LIMITS = {
+  maxFileBytes: 50 * 1024 * 1024,
+  maxJsonBytes: 4 * 1024 * 1024,
+  maxMegapixels: 32_000_000,
+  maxTags: 100,
+  extensions: ['jpg', 'jpeg', 'mp4', 'webm'],
+} as const;
+
+const CONTENT_TYPES: Record<string, string> = {
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  mp4: 'video/mp4',
+  webm: 'video/webm',
+};
+
+const nonEmpty = { type: 'string', minLength: 1 };
+const relationship = {
+  type: 'object',
+  required: ['unitSerial', 'relationshipName'],
+  properties: { unitSerial: nonEmpty, relationshipName: nonEmpty },
+  additionalProperties: false,
+};
+
+export const fieldsSchema: JsonSchema = {
+  type: 'object',
+  required: ['serialNumber', 'stationName', 'imageType', 'imageTimestamp'],
+  additionalProperties: false,
+  properties: {
+    serialNumber: nonEmpty,
+    stationName: nonEmpty,
+    imageType: nonEmpty,
+    imageTimestamp: {
+      type: 'object',
+      required: ['iso8601Time', 'ianaTimeZone'],
+      additionalProperties: false,
+      properties: { iso8601Time: nonEmpty, ianaTimeZone: nonEmpty },
+    },
+    tags: { type: 'array', items: { type: 'string' }, maxItems: LIMITS.maxTags },
+    configName: { type: 'string' },
+    imageConfigs: {
+      type: 'object',
+      required: ['configs'],
+      properties: { configs: { type: 'object', additionalProperties: { type: 'string' } } },
+      additionalProperties: false,
+    },
+    fixtureName: { type: 'string' },
+    fileName: { type: 'string' },
+    lineName: { type: 'string' },
+    buildName: { type: 'string' },
+    parentAssembly: relationship,
+    subassemblies: { type: 'array', items: relationship },
+  },
+};
+
+export const optionsSchema: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    checkStatus: {
+      type: 'boolean',
+      description: 'Follow accepted files with fileStatus until UPLOADED / FAILED_VALIDATION (default true).',
+    },
+  },
+};
+
+function preflight({ object, head, fields }: PreflightInput): RecordedError | undefined {
+  const ext = extensionOf(object.key);
+  if (!(LIMITS.extensions as readonly string[]).includes(ext)) {
+    return recorded(
+      'UNSUPPORTED_EXTENSION',
+      `Instrumental takes only .jpg, .jpeg, .mp4 and .webm files; "${basenameOf(object.key)}" is .${ext || '(none)'}`,
+    );
+  }
+  if (object.size > LIMITS.maxFileBytes) {
+    return recorded('FILE_TOO_LARGE', `${object.size} bytes is over Instrumental's 50 MB file limit`);
+  }
+  if (object.size === 0) return recorded('EMPTY_FILE', 'the object is empty');
+  const jsonBytes = Buffer.byteLength(JSON.stringify(fields), 'utf8');
+  if (jsonBytes > LIMITS.maxJsonBytes) {
+    return recorded('DATA_TOO_LARGE', `the data JSON is ${jsonBytes} bytes, over Instrumental's 4 MB limit`);
+  }
+  const kind = sniff(head);
+  if (ext === 'jpg' || ext === 'jpeg') {
+    if (kind !== 'jpeg') {
+      return recorded('NOT_A_JPEG', `.${ext} file does not start with JPEG magic bytes (found ${kind})`);
+    }
+    const dims = jpegDimensions(head);
+    if (dims && dims.width * dims.height > LIMITS.maxMegapixels) {
+      return recorded(
+        'TOO_MANY_PIXELS',
+        `${dims.width}x${dims.height} is ${((dims.width * dims.height) / 1e6).toFixed(1)} MP, over Instrumental's 32 MP limit`,
+      );
+    }
+  }
+  if (ext === 'mp4') {
+    if (kind !== 'mp4') return recorded('NOT_AN_MP4', `.mp4 file is not an ISO-BMFF file (found ${kind})`);
+    const codec = mp4VideoCodec(head);
+    if (codec === 'mp4v') {
+      return recorded(
+        'UNSUPPORTED_CODEC',
+        'the video uses the mp4v codec, which Instrumental refuses (browsers cannot play it); re-encode to H.264',
+      );
+    }
+  }
+  if (ext === 'webm' && kind !== 'webm')
+    return recorded('NOT_A_WEBM', `.webm file is not EBML (found ${kind})`);
+  return undefined;
+}
+
+function endpoint(ctx: VendorContext, path: string): string {
+  return `${ctx.destination.baseUrl.replace(/\/$/, '')}${path}`;
+}
+
+/** Maps an Instrumental answer to a delivery outcome (§3.1, §3.3: never retry 400/401/413). */
+export function classify(status: number, text: string, retryAfter?: string | string[]): DeliveryOutcome {
+  const body = tryJson(text) as Record<string, unknown> | undefined;
+  if (status === 200) {
+    const fileId = body?.fileId;
+    if (typeof fileId === 'string' && fileId) {
+      return { kind: 'accepted', status: 'PENDING_VALIDATION', vendorRef: fileId };
+    }
+    return {
+      kind: 'retry',
+      error: recorded('BAD_VENDOR_RESPONSE', `200 without a fileId: ${text.slice(0, 200)}`),
+    };
+  }
+  if (status === 401) {
+    return {
+      kind: 'unauthorized',
+      error: recorded('AUTH_FAILED', 'Instrumental refused the API key (401)', { httpStatus: 401 }),
+    };
+  }
+  if (status === 429 || status >= 500) {
+    const retryAfterMs = parseRetryAfter(retryAfter);
+    const error = recorded(
+      status === 429 ? 'RATE_LIMITED' : 'VENDOR_UNAVAILABLE',
+      `Instrumental answered ${status}`,
+      {
+        httpStatus: status,
+      },
+    );
+    return retryAfterMs === undefined ? { kind: 'retry', error } : { kind: 'retry', error, retryAfterMs };
+  }
+  if (status === 413) {
+    return {
+      kind: 'rejected',
+      error: recorded('PAYLOAD_TOO_LARGE', 'Instrumental refused the request as too large (413)', {
+        httpStatus: 413,
+      }),
+    };
+  }
+  if (typeof body?.code === 'string') {
+    return {
+      kind: 'rejected',
+      error: recorded(body.code, String(body.msg ?? 'rejected'), {
+        httpStatus: status,
+        vendorCode: body.code,
+      }),
+    };
+  }
+  if (typeof body?.error === 'string') {
+    const reason = typeof body.reason === 'string' ? `: ${body.reason}` : '';
+    return {
+      kind: 'rejected',
+      error: recorded('INVALID_REQUEST_SCHEMA', `${body.error}${reason}`, {
+        httpStatus: status,
+        vendorCode: 'SCHEMA',
+      }),
+    };
+  }
+  return {
+    kind: 'rejected',
+    error: recorded('VENDOR_REJECTED', `Instrumental answered ${status}: ${text.slice(0, 300)}`, {
+      httpStatus: status,
+    }),
+  };
+}
+
+async function ingestOne(job: DeliveryJob, ctx: VendorContext): Promise<DeliveryOutcome> {
+  const ext = extensionOf(job.object.key);
+  const filename = basenameOf(job.object.key);
+  const form = multipartBody([
+    {
+      name: 'file',
+      filename,
+      contentType: CONTENT_TYPES[ext] ?? 'application/octet-stream',
+      size: job.object.size,
+      open: () => ctx.objects.stream(job.object),
+    },
+    { name: 'data', value: JSON.stringify(job.fields), contentType: 'application/json' },
+  ]);
+  const key = await ctx.apiKey();
+  await ctx.throttle();
+  try {
+    const res = await ctx.http.request({
+      origin: new URL(endpoint(ctx, '/')).origin,
+      path: `${new URL(endpoint(ctx, '/api/v0/externalData/ingestImage')).pathname}`,
+      method: 'POST',
+      headers: {
+        'instrumental-api-key': key,
+        'content-type': form.contentType,
+        'content-length': String(form.contentLength),
+      },
+      body: form.body,
+      signal: ctx.signal,
+    });
+    const text = await readText(res.body);
+    return classify(res.statusCode, text, res.headers['retry-after']);
+  } catch (err) {
+    form.body.destroy();
+    if (isNetworkError(err) || ctx.signal.aborted) {
+      return {
+        kind: 'retry',
+        error: recorded('NETWORK_ERROR', `request to Instrumental failed: ${String(err)}`),
+      };
+    }
+    throw err;
+  }
+}
+
+type StatusAnswer =
+  | { ok: true; statuses: Record<string, string> }
+  | { ok: false; badIds: boolean; error: RecordedError; unauthorized?: boolean };
+
+async function fileStatus(ids: string[], ctx: VendorContext): Promise<StatusAnswer> {
+  const key = await ctx.apiKey();
+  if (INSTRUMENTAL_ASSUMPTIONS.statusCallsUseRateLimit) await ctx.throttle();
+  const url = new URL(endpoint(ctx, '/api/v0/externalData/fileStatus'));
+  for (const id of ids) url.searchParams.append('ids', id);
+  try {
+    const res = await ctx.http.request({
+      origin: url.origin,
+      path: `${url.pathname}${url.search}`,
+      method: 'GET',
+      headers: { 'instrumental-api-key': key },
+      signal: ctx.signal,
+    });
+    const text = await readText(res.body);
+    const body = tryJson(text) as Record<string, unknown> | undefined;
+    if (res.statusCode === 200 && body && typeof body.statuses === 'object' && body.statuses) {
+      return { ok: true, statuses: body.statuses as Record<string, string> };
+    }
+    const code = typeof body?.code === 'string' ? body.code : undefined;
+    return {
+      ok: false,
+      badIds: res.statusCode === 400 && (code === 'FILE_NOT_FOUND' || code === 'COULD_NOT_PARSE'),
+      unauthorized: res.statusCode === 401,
+      error: recorded(
+        code ?? 'STATUS_CHECK_FAILED',
+        `fileStatus answered ${res.statusCode}: ${String(body?.msg ?? text.slice(0, 200))}`,
+        {
+          httpStatus: res.statusCode,
+          ...(code ? { vendorCode: code } : {}),
+        },
+      ),
+    };
+  } catch (err) {
+    if (isNetworkError(err) || ctx.signal.aborted) {
+      return {
+        ok: false,
+        badIds: false,
+        error: recorded('NETWORK_ERROR', `fileStatus failed: ${String(err)}`),
+      };
+    }
+    throw err;
+  }
+}
+
+/**
+ * One bad id fails the whole fileStatus call (§3.1). Bisect so that the bad ids are found in O(k log n) calls
+ * and every good id still gets its status.
+ */
+async function statusesIsolatingBadIds(
+  ids: string[],
+  ctx: VendorContext,
+  out: Map<string, { status?: string; error?: RecordedError; bad?: boolean }>,
+): Promise<void> {
+  const answer = await fileStatus(ids, ctx);
+  if (answer.ok) {
+    for (const id of ids) {
+      const s = answer.statuses[id];
+      out.set(
+        id,
+        s ? { status: s } : { error: recorded('STATUS_MISSING', 'fileStatus did not list this id') },
+      );
+    }
+    return;
+  }
+  if (answer.badIds && ids.length > 1) {
+    const mid = Math.ceil(ids.length / 2);
+    await statusesIsolatingBadIds(ids.slice(0, mid), ctx, out);
+    await statusesIsolatingBadIds(ids.slice(mid), ctx, out);
+    return;
+  }
+  for (const id of ids) out.set(id, { error: answer.error, bad: answer.badIds });
+}
+
+function ageMs(item: PendingDelivery): number {
+  return Date.now() - Date.parse(item.acceptedAt);
+}
+
+async function poll(items: PendingDelivery[], ctx: VendorContext): Promise<Map<string, PollOutcome>> {
+  const found = new Map<string, { status?: string; error?: RecordedError; bad?: boolean }>();
+  await statusesIsolatingBadIds(
+    items.map((i) => i.vendorRef),
+    ctx,
+    found,
+  );
+  const result = new Map<string, PollOutcome>();
+  for (const item of items) {
+    const f = found.get(item.vendorRef);
+    if (f?.status === 'UPLOADED') result.set(item.deliveryId, { kind: 'status', status: 'UPLOADED' });
+    else if (f?.status === 'FAILED_VALIDATION') {
+      result.set(item.deliveryId, {
+        kind: 'status',
+        status: 'FAILED_VALIDATION',
+        error: recorded(
+          'FAILED_VALIDATION',
+          'Instrumental validation refused the file (malicious, or not a valid JPEG/MP4/WEBM within the limits)',
+          { vendorCode: 'FAILED_VALIDATION' },
+        ),
+      });
+    } else if (f?.bad) {
+      result.set(item.deliveryId, {
+        kind: 'status',
+        status: 'FAILED',
+        error: f.error ?? recorded('FILE_NOT_FOUND', 'Instrumental does not know this fileId'),
+      });
+    } else if (f?.error) {
+      result.set(item.deliveryId, { kind: 'error', error: f.error });
+    } else if (ageMs(item) > INSTRUMENTAL_ASSUMPTIONS.pendingDeadlineMs) {
+      result.set(item.deliveryId, {
+        kind: 'status',
+        status: 'FAILED',
+        error: recorded('VALIDATION_TIMEOUT', 'still PENDING_VALIDATION after the polling deadline'),
+      });
+    } else {
+      result.set(item.deliveryId, { kind: 'unchanged' });
+    }
+  }
+  return result;
+}
+
+export const instrumental: VendorPlugin = {
+  id: 'instrumental',
+  displayName: 'Instrumental Image/Video Streams',
+  fieldsSchema,
+  optionsSchema,
+  rateLimit: { burst: 50, perSecond: 5 },
+  maxBatch: 1,
+  preflight: { headBytes: 256 * 1024, check: preflight },
+  async deliver(jobs, ctx) {
+    const out: DeliveryOutcome[] = [];
+    for (const job of jobs) {
+      const outcome = await ingestOne(job, ctx);
+      if (outcome.kind === 'accepted' && ctx.destination.options.checkStatus === false) {
+        out.push({ ...outcome, status: 'UPLOADED' });
+      } else {
+        out.push(outcome);
+      }
+    }
+    return out;
+  },
+  poll: {
+    maxBatch: INSTRUMENTAL_ASSUMPTIONS.maxStatusIdsPerRequest,
+    firstCheckAfterMs: INSTRUMENTAL_ASSUMPTIONS.firstCheckAfterMs,
+    run: poll,
+  },
+};
