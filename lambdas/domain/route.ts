@@ -12,6 +12,7 @@ import {
   destinationsFor,
   isSidecarKey,
   matchStream,
+  missingRequired,
   renderTemplates,
   sidecarKeyFor,
   type TemplateContext,
@@ -244,12 +245,12 @@ async function routeRecord(r: S3EventRecord, receiveCount: number, deps: RouterD
   };
   if (sidecar.kind === 'found') ctx.sidecar = sidecar.value;
 
-  const missingRequired = (stream.required ?? []).filter((name) => !resolves(name, ctx));
-  if (missingRequired.length > 0) {
+  const missing = missingRequired(stream.required, ctx);
+  if (missing.length > 0) {
     return rejectAll(
       recorded(
         'MISSING_METADATA',
-        `required metadata not found for this object: ${missingRequired.join(', ')}`,
+        `required metadata not found for this object: ${missing.map((m) => `${m.name} (${m.reason})`).join(', ')}`,
       ),
     );
   }
@@ -344,6 +345,7 @@ async function loadSidecar(
 ): Promise<SidecarResult> {
   if (!stream.sidecar) return { kind: 'none' };
   const sidecarKey = sidecarKeyFor(stream, ref.key);
+  if (!sidecarKey) return { kind: 'none' };
   const max = deps.maxSidecarBytes ?? 256 * 1024;
   const got = await deps.ports.readSmall(ref.bucket, sidecarKey, max);
   if (got.kind === 'too-large') {
@@ -402,19 +404,4 @@ function buildFields(
     return { error: recorded(code, `${plugin.displayName} fields: ${problems.join('; ')}`) };
   }
   return { fields: rendered.value };
-}
-
-function resolves(name: string, ctx: TemplateContext): boolean {
-  const [head, ...rest] = name.split('.');
-  if (!head) return false;
-  let v: unknown;
-  if (head === 'sidecar') v = ctx.sidecar;
-  else if (head === 'meta') return rest.length === 1 && Boolean(ctx.meta[(rest[0] ?? '').toLowerCase()]);
-  else if (rest.length === 0) return Boolean(ctx.parts[head]);
-  else return false;
-  for (const p of rest) {
-    if (v === null || typeof v !== 'object') return false;
-    v = (v as Record<string, unknown>)[p];
-  }
-  return v !== undefined && v !== null && v !== '';
 }

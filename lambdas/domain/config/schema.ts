@@ -208,6 +208,7 @@ export const RELAY_CONFIG_SCHEMA: JsonSchema = {
   description:
     'Routes objects landing in an S3 bucket to vendor APIs. Receivers hold streams (asset + stream_type, ' +
     'matched by key pattern); transmits (destinations) take streams through filter_stream. ' +
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: documents the ${VAR} syntax
     'Strings may use ${VAR} and ${VAR:-default} (environment, substituted when loaded).',
   type: 'object',
   additionalProperties: false,

@@ -392,7 +392,11 @@ export function templatePlaceholders(template: JsonValue | CompiledTemplate): Pl
     if (node.kind === 'text') {
       for (const p of node.pieces) if (typeof p !== 'string') out.push({ json_path: path, placeholder: p });
     } else if (node.kind === 'object') for (const [k, n] of node.entries) walk(n, [...path, k]);
-    else if (node.kind === 'array') node.items.forEach((n, i) => walk(n, [...path, i]));
+    else if (node.kind === 'array') {
+      node.items.forEach((n, i) => {
+        walk(n, [...path, i]);
+      });
+    }
   };
   walk(compileTemplate(template).root, []);
   return out;
@@ -634,6 +638,7 @@ function applyFilter(f: Filter, input: Resolved): Resolved {
         return r.ok ? ok(r.value) : { ok: false, reason: `iso8601: ${r.reason}` };
       });
     case 'split': {
+      if (Array.isArray(v)) return input; // already a list (e.g. `{sidecar.tags ?? meta.tags|split}`)
       if (typeof v === 'object' && v !== null) return { ok: false, reason: 'split: needs a string' };
       return ok(asText(v).split(f.arg ?? ','));
     }
