@@ -9,6 +9,18 @@ import { TokenBucket } from './token-bucket.ts';
 describe('simulator framework', () => {
   const sim = new Simulator('test', { seed: 42 });
   sim.route('GET', '/items/:id', 'getItem', (req) => ({ status: 200, body: { id: req.params.id } }));
+  sim.route('POST', '/upload-tail', 'uploadTail', async (req) => {
+    const parts = await parseMultipart(req, { headBytes: 4, tailBytes: 6, keepBytesFor: { meta: 100 } });
+    return {
+      status: 200,
+      body: parts.files.map((f) => ({
+        field: f.field,
+        head: f.head.toString('latin1'),
+        tail: f.tail.toString('latin1'),
+        kept: f.bytes?.toString('latin1') ?? null,
+      })),
+    };
+  });
   sim.route('POST', '/upload', 'upload', async (req) => {
     const parts = await parseMultipart(req, { keepBytes: 1024 });
     req.note({ files: parts.files.length });
@@ -16,6 +28,10 @@ describe('simulator framework', () => {
       status: 200,
       body: { files: parts.files.map((f) => ({ name: f.filename, size: f.size })), fields: parts.fields },
     };
+  });
+  sim.route('POST', '/upload-order', 'uploadOrder', async (req) => {
+    const parts = await parseMultipart(req);
+    return { status: 200, body: { order: parts.order, md5: parts.files[0]?.md5 } };
   });
   let base = '';
   before(async () => {
@@ -53,6 +69,35 @@ describe('simulator framework', () => {
     assert.equal(sim.requests[0]?.details.files, 1);
   });
 
+  it('reports multipart parts in arrival order, with an md5 per file', async () => {
+    const form = new FormData();
+    form.append('key', 'k');
+    form.append('file', new Blob([Buffer.from('hello')]), 'a.txt');
+    form.append('acl', 'private');
+    const res = await request(`${base}/upload-order`, { method: 'POST', body: form });
+    assert.deepEqual(await res.body.json(), {
+      order: [
+        { kind: 'field', name: 'key' },
+        { kind: 'file', name: 'file' },
+        { kind: 'field', name: 'acl' },
+      ],
+      md5: '5d41402abc4b2a76b9719d911017c592',
+    });
+  });
+
+  it('keeps the tail of file parts and per-field kept bytes when asked', async () => {
+    const big = Buffer.from(`HEAD${'x'.repeat(200_000)}TAIL-1`, 'latin1');
+    const form = new FormData();
+    form.append('file', new Blob([big]), 'a.mp4');
+    form.append('meta', new Blob(['{"k":1}']), 'meta.json');
+    const res = await request(`${base}/upload-tail`, { method: 'POST', body: form });
+    assert.equal(res.statusCode, 200);
+    assert.deepEqual(await res.body.json(), [
+      { field: 'file', head: 'HEAD', tail: 'TAIL-1', kept: null },
+      { field: 'meta', head: '{"k"', tail: '{"k":1}'.slice(-6), kept: '{"k":1}' },
+    ]);
+  });
+
   it('plays scripted faults in order, then answers normally', async () => {
     sim.faults.enqueue({ route: 'getItem', status: 503, times: 2, headers: { 'retry-after': '1' } });
     const codes: number[] = [];
@@ -67,6 +112,14 @@ describe('simulator framework', () => {
   it('resets connections on demand', async () => {
     sim.faults.enqueue({ reset: true });
     await assert.rejects(request(`${base}/items/x`));
+    assert.equal(sim.requests[0]?.outcome, 'fault-reset');
+  });
+
+  it('resets the connection part-way through an upload', async () => {
+    sim.faults.enqueue({ route: 'upload', resetAfterBytes: 10_000 });
+    const form = new FormData();
+    form.append('file', new Blob([Buffer.alloc(2_000_000, 1)]), 'a.jpg');
+    await assert.rejects(request(`${base}/upload`, { method: 'POST', body: form }));
     assert.equal(sim.requests[0]?.outcome, 'fault-reset');
   });
 

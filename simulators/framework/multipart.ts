@@ -9,8 +9,12 @@ export interface MultipartFile {
   contentType: string;
   size: number;
   sha256: string;
+  /** MD5 hex of the file (what S3 puts in an ETag). */
+  md5: string;
   /** The first bytes of the file (up to `headBytes`), for magic-byte and header checks. */
   head: Buffer;
+  /** The last bytes of the file (up to `tailBytes`), e.g. an MP4 `moov` box written after `mdat`. Empty unless `tailBytes` is set. */
+  tail: Buffer;
   /** The whole file when it is at most `keepBytes` long; otherwise undefined. */
   bytes?: Buffer;
   /** True when the part was cut at `maxFileBytes`. */
@@ -30,6 +34,8 @@ export interface MultipartResult {
   fields: MultipartField[];
   /** Set when more parts arrived than `maxParts` allows. */
   tooManyParts: boolean;
+  /** Every part in arrival order (S3 POST forms, for one, require the file to be the last part). */
+  order: Array<{ kind: 'field' | 'file'; name: string }>;
 }
 
 export interface MultipartLimits {
@@ -37,7 +43,11 @@ export interface MultipartLimits {
   maxFieldBytes?: number;
   maxParts?: number;
   headBytes?: number;
+  /** How many bytes at the end of each file part to keep in `tail` (default 0). */
+  tailBytes?: number;
   keepBytes?: number;
+  /** Per-field override of `keepBytes`, e.g. `{ data: 4_000_000 }` to keep a JSON part sent with a filename. */
+  keepBytesFor?: Record<string, number>;
 }
 
 export class MultipartError extends Error {}
@@ -54,7 +64,7 @@ export function isMultipart(req: SimRequest): boolean {
  */
 export function parseMultipart(req: SimRequest, limits: MultipartLimits = {}): Promise<MultipartResult> {
   const headBytes = limits.headBytes ?? 64 * 1024;
-  const keepBytes = limits.keepBytes ?? 0;
+  const tailBytes = limits.tailBytes ?? 0;
   return new Promise((resolve, reject) => {
     let bb: busboy.Busboy;
     try {
@@ -70,24 +80,37 @@ export function parseMultipart(req: SimRequest, limits: MultipartLimits = {}): P
       reject(new MultipartError(String(err)));
       return;
     }
-    const result: MultipartResult = { files: [], fields: [], tooManyParts: false };
+    const result: MultipartResult = { files: [], fields: [], tooManyParts: false, order: [] };
     const pending: Promise<void>[] = [];
     bb.on('file', (field, stream, info) => {
+      result.order.push({ kind: 'file', name: field });
+      const keepBytes = limits.keepBytesFor?.[field] ?? limits.keepBytes ?? 0;
       const hash = createHash('sha256');
+      const md5 = createHash('md5');
       const head: Buffer[] = [];
       const kept: Buffer[] = [];
+      const tail: Buffer[] = [];
       let headLen = 0;
+      let tailLen = 0;
       let size = 0;
       pending.push(
         new Promise<void>((done) => {
           stream.on('data', (chunk: Buffer) => {
             hash.update(chunk);
+            md5.update(chunk);
             size += chunk.length;
             if (headLen < headBytes) {
               head.push(chunk.subarray(0, headBytes - headLen));
               headLen += Math.min(chunk.length, headBytes - headLen);
             }
             if (size <= keepBytes) kept.push(chunk);
+            if (tailBytes > 0) {
+              tail.push(chunk);
+              tailLen += chunk.length;
+              while (tail.length > 1 && tailLen - (tail[0] as Buffer).length >= tailBytes) {
+                tailLen -= (tail.shift() as Buffer).length;
+              }
+            }
           });
           stream.on('close', () => {
             const file: MultipartFile = {
@@ -96,7 +119,10 @@ export function parseMultipart(req: SimRequest, limits: MultipartLimits = {}): P
               contentType: info.mimeType,
               size,
               sha256: hash.digest('hex'),
+              md5: md5.digest('hex'),
               head: Buffer.concat(head),
+              tail:
+                tailLen > tailBytes ? Buffer.concat(tail).subarray(tailLen - tailBytes) : Buffer.concat(tail),
               truncated: stream.truncated === true,
             };
             if (size <= keepBytes) file.bytes = Buffer.concat(kept);
@@ -107,6 +133,7 @@ export function parseMultipart(req: SimRequest, limits: MultipartLimits = {}): P
       );
     });
     bb.on('field', (name, value, info) => {
+      result.order.push({ kind: 'field', name });
       result.fields.push({ name, value, contentType: info.mimeType, truncated: info.valueTruncated });
     });
     bb.on('partsLimit', () => {

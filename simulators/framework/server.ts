@@ -251,8 +251,10 @@ export class Simulator extends EventEmitter {
     if (decision.delayMs > 0) await sleep(decision.delayMs);
     if (decision.kind === 'reset') {
       record.outcome = 'fault-reset';
+      // Keep the socket: leaving the read loop early destroys `req`, which detaches it from `req.socket`.
+      const socket = req.socket;
       if (decision.afterBytes !== undefined) await readBytes(req, decision.afterBytes);
-      req.socket.destroy();
+      socket.destroy();
       this.emit('answered', record);
       return;
     }
