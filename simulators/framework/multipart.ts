@@ -70,6 +70,8 @@ export function parseMultipart(req: SimRequest, limits: MultipartLimits = {}): P
     try {
       bb = busboy({
         headers: req.headers,
+        // RFC 7578: file names are UTF-8 in practice; busboy's default (latin1) garbles them.
+        defParamCharset: 'utf8',
         limits: {
           fileSize: limits.maxFileBytes ?? Number.MAX_SAFE_INTEGER,
           fieldSize: limits.maxFieldBytes ?? 64 * 1024 * 1024,

@@ -1,0 +1,27 @@
+export {
+  type AcquisitionDocument,
+  AcquisitionError,
+  type ParsedDocument,
+  parseAcquisition,
+  SIGNATURE_PLACEHOLDER,
+  signAcquisitionCbor,
+  signAcquisitionJson,
+  verifySignature,
+} from './acquisition.ts';
+export { CborFloat, CborIndefiniteArray, decodeCbor, encodeCbor } from './cbor.ts';
+export type { BoundingBox, StructuredLabel } from './labels.ts';
+export {
+  type AcquisitionSummary,
+  CATEGORIES,
+  type Category,
+  DEFAULT_API_KEY,
+  DEFAULT_PROJECT_ID,
+  type EdgeImpulseApiKey,
+  type EdgeImpulseSample,
+  EdgeImpulseSimulator,
+  type EdgeImpulseSimulatorOptions,
+  type FileResult,
+  type StoredAttachment,
+  type StoredCategory,
+} from './simulator.ts';
+export type { SampleKind } from './sniff.ts';
