@@ -1,0 +1,100 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Duration } from 'aws-cdk-lib';
+import { Code, Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { ENV } from '../../lambdas/commons/env.ts';
+import {
+  ARCHITECTURE,
+  BUNDLE_TARGET,
+  ESM_REQUIRE_SHIM,
+  LOG_RETENTION,
+  OutputFormat,
+  RUNTIME,
+  TRACING,
+} from '../defaults.ts';
+
+export interface RelayFunctionProps {
+  /** Absolute path of the handler's TypeScript entry (it must `export const handler`). */
+  readonly entry: string;
+  /** Directory holding package.json (its `imports` aliases resolve `#commons/*` etc.) and package-lock.json. */
+  readonly projectRoot: string;
+  readonly description: string;
+  readonly timeout: Duration;
+  readonly memorySize: number;
+  readonly environment: Record<string, string>;
+  /** The relay config as JSON text, baked into the bundle (never an environment variable). */
+  readonly configJson: string;
+  /**
+   * false: a tiny inline stand-in instead of the esbuild bundle, for fast unit tests of the template. The
+   * function's settings are identical; only `Code` and `Handler` differ.
+   * @default true
+   */
+  readonly bundle?: boolean;
+}
+
+/**
+ * One relay Lambda: Node.js 22 on arm64, X-Ray tracing, its own log group with retention, bundled by local
+ * esbuild as minified ESM with the config compiled in.
+ *
+ * The config reaches the code two ways, both at bundle time: esbuild `define` replaces the literal
+ * `process.env.RELAY_CONFIG_JSON` with the JSON text, and a banner line assigns it to
+ * `process.env.RELAY_CONFIG_JSON` before any module runs, so code reading `process.env[ENV.configJson]`
+ * (which `define` cannot see) finds it too. Neither puts it in the template: no 4 KB environment limit, no
+ * runtime fetch.
+ */
+export class RelayFunction extends Construct {
+  public readonly function: LambdaFunction;
+  public readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: RelayFunctionProps) {
+    super(scope, id);
+    this.logGroup = new LogGroup(this, 'LogGroup', { retention: LOG_RETENTION });
+    const common = {
+      description: props.description,
+      runtime: RUNTIME,
+      architecture: ARCHITECTURE,
+      tracing: TRACING,
+      timeout: props.timeout,
+      memorySize: props.memorySize,
+      logGroup: this.logGroup,
+      environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
+    };
+
+    if (props.bundle === false) {
+      this.function = new LambdaFunction(this, 'Function', {
+        ...common,
+        handler: 'index.handler',
+        code: Code.fromInline(
+          "exports.handler = async () => { throw new Error('unit-test stand-in: synthesize with bundling'); };",
+        ),
+      });
+      return;
+    }
+
+    const lockFile = join(props.projectRoot, 'package-lock.json');
+    if (!existsSync(lockFile)) throw new Error(`no package-lock.json in ${props.projectRoot}`);
+    const configLiteral = JSON.stringify(props.configJson);
+    this.function = new NodejsFunction(this, 'Function', {
+      ...common,
+      entry: props.entry,
+      handler: 'handler',
+      projectRoot: props.projectRoot,
+      depsLockFilePath: lockFile,
+      bundling: {
+        format: OutputFormat.ESM,
+        target: BUNDLE_TARGET,
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        mainFields: ['module', 'main'],
+        externalModules: [],
+        forceDockerBundling: false,
+        banner: `${ESM_REQUIRE_SHIM} process.env.${ENV.configJson} = ${configLiteral};`,
+        define: { [`process.env.${ENV.configJson}`]: configLiteral },
+      },
+    });
+  }
+}

@@ -1,0 +1,36 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { Construct } from 'constructs';
+import { TABLE } from '../../lambdas/commons/table.ts';
+
+/**
+ * Types of the key attributes named in TABLE. Every one is a string: `pk`/`sk` are composed keys,
+ * `nextCheckAt` and `updatedAt` are ISO-8601 timestamps (lambdas/domain/delivery.ts), so they sort as text.
+ */
+const KEY_TYPE = AttributeType.STRING;
+
+/** The status table, created from TABLE (lambdas/commons/table.ts): keys, both GSIs and the TTL attribute. */
+export class StatusTable extends Construct {
+  public readonly table: Table;
+
+  constructor(scope: Construct, id: string) {
+    super(scope, id);
+    this.table = new Table(this, 'Table', {
+      partitionKey: { name: TABLE.partitionKey, type: KEY_TYPE },
+      sortKey: { name: TABLE.sortKey, type: KEY_TYPE },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: TableEncryption.AWS_MANAGED,
+      timeToLiveAttribute: TABLE.ttlAttribute,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    for (const index of Object.values(TABLE.indexes)) {
+      this.table.addGlobalSecondaryIndex({
+        indexName: index.name,
+        partitionKey: { name: index.partitionKey, type: KEY_TYPE },
+        sortKey: { name: index.sortKey, type: KEY_TYPE },
+        projectionType: ProjectionType.ALL,
+      });
+    }
+  }
+}

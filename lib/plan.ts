@@ -1,0 +1,130 @@
+/**
+ * From a relay config to what the infrastructure needs: which vendors get a queue and a forwarder, which
+ * secrets each function may read, how the DLQ redrive is sized. Pure (no CDK), so the stack and its tests
+ * share one derivation and the constructs carry no business logic.
+ */
+import type { RelayConfig } from '../lambdas/domain/config/types.ts';
+import { FORWARDER_EVENT_SOURCE, MAX_CONCURRENCY_RANGE, vendorMaxReceiveCount } from './defaults.ts';
+
+/** Infrastructure settings of one vendor's forwarder. */
+export interface VendorInfraSettings {
+  /** Most concurrent forwarder invocations on the vendor's queue (Lambda allows 2..1000). */
+  readonly maxConcurrency?: number;
+  /** Whether the vendor's results are written back to the results bucket (by its forwarder and the poller). */
+  readonly writesResults?: boolean;
+}
+
+/**
+ * Per-vendor infrastructure defaults. The plug-in interface (lambdas/vendors/types.ts) has no flag saying a
+ * vendor writes results, so it is recorded here: InstaVid360 returns processed images that the relay stores.
+ */
+export const VENDOR_INFRA_DEFAULTS: Readonly<Record<string, VendorInfraSettings>> = {
+  instavid360: { writesResults: true },
+};
+
+export interface VendorPlan {
+  /** The `transmit_type`. */
+  readonly vendor: string;
+  /** Construct-id form of the vendor id, e.g. `EdgeImpulse`. */
+  readonly idPart: string;
+  /** `transmit_name`s of the destinations this forwarder serves. */
+  readonly destinations: readonly string[];
+  /** Secrets Manager names (without prefix) of those destinations' API keys. */
+  readonly secretNames: readonly string[];
+  readonly maxConcurrency: number;
+  readonly maxReceiveCount: number;
+  readonly writesResults: boolean;
+}
+
+export interface RelayPlan {
+  /** One entry per distinct `transmit_type`, in order of first appearance in the config. */
+  readonly vendors: readonly VendorPlan[];
+  /** Every distinct secret name in the config (without prefix), sorted. */
+  readonly secretNames: readonly string[];
+  /** True when any configured vendor writes results. */
+  readonly writesResults: boolean;
+}
+
+export interface PlanOptions {
+  /** Per-vendor overrides of VENDOR_INFRA_DEFAULTS, by vendor id. */
+  readonly vendorSettings?: Readonly<Record<string, VendorInfraSettings>>;
+}
+
+export class PlanError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PlanError';
+  }
+}
+
+const VENDOR_ID = /^[a-z0-9][a-z0-9-]{0,47}$/;
+/** Characters Secrets Manager allows in a secret name. */
+const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
+
+export function toIdPart(vendor: string): string {
+  return vendor
+    .split('-')
+    .filter((s) => s !== '')
+    .map((s) => s[0]?.toUpperCase() + s.slice(1))
+    .join('');
+}
+
+export function planRelay(config: RelayConfig, options: PlanOptions = {}): RelayPlan {
+  const byVendor = new Map<string, { destinations: string[]; secrets: Set<string> }>();
+  for (const t of config.data_transmit) {
+    if (!VENDOR_ID.test(t.transmit_type))
+      throw new PlanError(
+        `data_transmit "${t.transmit_name}": transmit_type "${t.transmit_type}" is not a vendor id (lowercase letters, digits, "-")`,
+      );
+    if (t.api_key_secret !== undefined && !SECRET_NAME.test(t.api_key_secret))
+      throw new PlanError(
+        `data_transmit "${t.transmit_name}": api_key_secret "${t.api_key_secret}" is not a Secrets Manager name`,
+      );
+    const entry = byVendor.get(t.transmit_type) ?? { destinations: [], secrets: new Set<string>() };
+    entry.destinations.push(t.transmit_name);
+    if (t.api_key_secret !== undefined) entry.secrets.add(t.api_key_secret);
+    byVendor.set(t.transmit_type, entry);
+  }
+
+  const unknownOverrides = Object.keys(options.vendorSettings ?? {}).filter((v) => !byVendor.has(v));
+  if (unknownOverrides.length > 0)
+    throw new PlanError(
+      `vendor settings for vendors the config does not use: ${unknownOverrides.join(', ')}`,
+    );
+
+  const maxReceiveCount = vendorMaxReceiveCount(config.relay?.max_attempts);
+  const vendors: VendorPlan[] = [];
+  for (const [vendor, entry] of byVendor) {
+    const settings = { ...VENDOR_INFRA_DEFAULTS[vendor], ...options.vendorSettings?.[vendor] };
+    const maxConcurrency = settings.maxConcurrency ?? FORWARDER_EVENT_SOURCE.maxConcurrency;
+    if (
+      !Number.isInteger(maxConcurrency) ||
+      maxConcurrency < MAX_CONCURRENCY_RANGE.min ||
+      maxConcurrency > MAX_CONCURRENCY_RANGE.max
+    )
+      throw new PlanError(
+        `vendor "${vendor}": maxConcurrency ${maxConcurrency} is outside ${MAX_CONCURRENCY_RANGE.min}..${MAX_CONCURRENCY_RANGE.max}`,
+      );
+    vendors.push({
+      vendor,
+      idPart: toIdPart(vendor),
+      destinations: entry.destinations,
+      secretNames: [...entry.secrets].sort(),
+      maxConcurrency,
+      maxReceiveCount,
+      writesResults: settings.writesResults ?? false,
+    });
+  }
+
+  const idParts = new Set(vendors.map((v) => v.idPart));
+  if (idParts.size !== vendors.length)
+    throw new PlanError(
+      `vendor ids collide once made construct ids: ${vendors.map((v) => v.vendor).join(', ')}`,
+    );
+
+  return {
+    vendors,
+    secretNames: [...new Set(vendors.flatMap((v) => v.secretNames))].sort(),
+    writesResults: vendors.some((v) => v.writesResults),
+  };
+}
