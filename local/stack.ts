@@ -1,0 +1,328 @@
+/**
+ * The whole relay, locally: emulators → resources → environment → the real handler modules → event sources.
+ *
+ *   S3 PutObject ─(notifier)→ ingest queue ─(runner)→ router ─→ vendor queues ─(runner)→ forwarders ─→ table
+ *   schedule ─(runner)→ poller          HTTP API `POST /callbacks/{vendor}/{token}` ─(runner)→ callback
+ *
+ * One process hosts every function, so RELAY_VENDOR cannot tell a forwarder its vendor: the stack imports
+ * `createForwarderHandler(vendorId)` from lambdas/handlers/forwarder.ts and makes one handler per vendor queue.
+ * Handler modules are imported after the environment is set (they may read it at import time); ES modules are
+ * cached, so run one stack with real handlers per process.
+ */
+import { readFile } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
+import type { APIGatewayProxyEventV2, Context, SQSEvent } from 'aws-lambda';
+import { parse as parseYaml } from 'yaml';
+import { ENV } from '../lambdas/commons/env.ts';
+import type { RelayConfig } from '../lambdas/domain/config/types.ts';
+import { applyEnv, buildAwsEnv, guardLoopback, type LocalEndpoints, UNSET_ENV } from './aws-env.ts';
+import { createLocalClients, type LocalClients } from './clients.ts';
+import { type EmulatorOptions, type Emulators, type EmulatorTimings, startEmulators } from './emulators.ts';
+import type { LambdaFunction } from './lambda-context.ts';
+import { type S3Notifier, startNotifier } from './notifier.ts';
+import {
+  createResources,
+  defaultResourceNames,
+  type LocalResources,
+  type QueuePair,
+  type QueueSettings,
+} from './resources.ts';
+import { LocalRunner, type ScheduleHandle } from './runner.ts';
+
+export interface LocalHandlers {
+  router: LambdaFunction<SQSEvent>;
+  /** One handler per vendor queue. */
+  forwarder: (vendorId: string) => LambdaFunction<SQSEvent>;
+  poller: LambdaFunction<unknown>;
+  callback: LambdaFunction<APIGatewayProxyEventV2>;
+}
+
+export interface FunctionTuning {
+  functionTimeoutMs?: number;
+  batchSize?: number;
+  maxConcurrency?: number;
+  maximumBatchingWindowMs?: number;
+}
+
+/** Local defaults; align with the CDK stack's settings when they change. */
+export const LOCAL_DEFAULTS = {
+  router: { functionTimeoutMs: 30_000, batchSize: 10, maxConcurrency: 2, maximumBatchingWindowMs: 0 },
+  forwarder: { functionTimeoutMs: 30_000, batchSize: 1, maxConcurrency: 2, maximumBatchingWindowMs: 0 },
+  poller: { functionTimeoutMs: 30_000 },
+  callback: { functionTimeoutMs: 10_000 },
+  /** EventBridge Scheduler's minimum, rate(1 minute). */
+  pollEveryMs: 60_000,
+  queues: { visibilityTimeoutSeconds: 30, maxReceiveCount: 5 },
+  callbackRouteKey: 'POST /callbacks/{vendor}/{token}',
+} as const;
+
+export interface LocalStackOptions {
+  /** The relay config (→ RELAY_CONFIG_JSON), unless configFile is given. */
+  config?: RelayConfig;
+  /** Path of a YAML/JSON config file (→ RELAY_CONFIG_FILE, absolute). */
+  configFile?: string;
+  /** Vendor ids that get a queue + DLQ + forwarder. Default: the config's distinct `transmit_type`s. */
+  vendors?: string[];
+  /** Secrets to create: name (without prefix) → value. */
+  secrets?: Record<string, string>;
+  /** → RELAY_SECRET_PREFIX; secrets are created as `<prefix><name>`. */
+  secretPrefix?: string;
+  /** Replace handlers (tests); the others are imported from lambdas/handlers/. */
+  handlers?: Partial<LocalHandlers>;
+  /** Poller schedule period (default 60 000 ms). */
+  pollEveryMs?: number;
+  /** Send each S3 notification this many times (at-least-once delivery). Default 1. */
+  notifierDuplicates?: number;
+  /** HTTP API port on 127.0.0.1 (default ephemeral). */
+  apiPort?: number;
+  /** Route of the callback function (default `POST /callbacks/{vendor}/{token}`). */
+  callbackRouteKey?: string;
+  /** Resource name prefix (default `factory-relay`). */
+  prefix?: string;
+  router?: FunctionTuning;
+  forwarder?: FunctionTuning;
+  poller?: { functionTimeoutMs?: number };
+  callback?: { functionTimeoutMs?: number; integrationTimeoutMs?: number };
+  queues?: { ingest?: QueueSettings; vendors?: QueueSettings };
+  /** Versioning on the ingest bucket (default true; see s3-hooks.ts for what the shim does). */
+  ingestVersioning?: boolean;
+  /** → RELAY_LOG_LEVEL. */
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** More environment for the handlers. */
+  env?: Record<string, string>;
+  /** Refuse every non-loopback connection in this process while the stack runs (default true). */
+  loopbackOnly?: boolean;
+  emulators?: EmulatorOptions;
+}
+
+export interface LocalStack {
+  endpoints: LocalEndpoints;
+  region: string;
+  /** Every variable the stack set for the handlers. */
+  env: Record<string, string>;
+  clients: LocalClients & {
+    dynamodb: NonNullable<LocalClients['dynamodb']>;
+    ddb: NonNullable<LocalClients['ddb']>;
+  };
+  buckets: { ingest: string; results: string };
+  /** Whether the ingest bucket is versioned (the shim; events carry versionId). */
+  ingestVersioned: boolean;
+  queues: { ingest: QueuePair; vendors: Record<string, QueuePair> };
+  /** vendor id → queue URL (what RELAY_QUEUE_URLS holds). */
+  queueUrls: Record<string, string>;
+  tableName: string;
+  apiUrl: string;
+  /** The callback URL for a vendor and token (on the default route). */
+  callbackUrl(vendor: string, token: string): string;
+  runner: LocalRunner;
+  notifier: S3Notifier;
+  poller: ScheduleHandle;
+  emulators: Emulators;
+  timings: EmulatorTimings & { resourcesMs: number; stackMs: number };
+  stop(): Promise<void>;
+}
+
+type LooseHandler = (event: never, context: Context) => unknown;
+
+/** The config's vendor ids (distinct transmit_type values), reading the file when only a file is given. */
+export async function vendorsOf(
+  config: RelayConfig | undefined,
+  configFile: string | undefined,
+): Promise<string[]> {
+  let cfg = config;
+  if (!cfg && configFile) cfg = parseYaml(await readFile(configFile, 'utf8')) as RelayConfig;
+  const types = (cfg?.data_transmit ?? [])
+    .map((t) => t.transmit_type)
+    .filter((t) => typeof t === 'string' && t);
+  return [...new Set(types)];
+}
+
+async function loadHandlers(overrides: Partial<LocalHandlers>): Promise<LocalHandlers> {
+  const router =
+    overrides.router ?? ((await import('../lambdas/handlers/router.ts')).handler as LambdaFunction<SQSEvent>);
+  let forwarder = overrides.forwarder;
+  if (!forwarder) {
+    const mod: { handler?: unknown; createForwarderHandler?: (vendorId: string) => LooseHandler } =
+      await import('../lambdas/handlers/forwarder.ts');
+    const create = mod.createForwarderHandler;
+    if (typeof create !== 'function')
+      throw new Error(
+        'lambdas/handlers/forwarder.ts must export createForwarderHandler(vendorId) for the local stack',
+      );
+    forwarder = (vendorId) => create(vendorId) as unknown as LambdaFunction<SQSEvent>;
+  }
+  const poller =
+    overrides.poller ?? ((await import('../lambdas/handlers/poller.ts')).handler as LambdaFunction<unknown>);
+  const callback =
+    overrides.callback ??
+    ((await import('../lambdas/handlers/callback.ts')).handler as LambdaFunction<APIGatewayProxyEventV2>);
+  return { router, forwarder, poller, callback };
+}
+
+export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
+  const t0 = Date.now();
+  const cleanups: Array<() => unknown> = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) {
+      try {
+        await fn();
+      } catch {
+        // keep going: every resource must be released
+      }
+    }
+    cleanups.length = 0;
+  };
+
+  try {
+    if (opts.loopbackOnly !== false) cleanups.push(guardLoopback());
+    const emulators = await startEmulators(opts.emulators);
+    cleanups.push(() => emulators.stop());
+    const region = emulators.region;
+    const endpoints: LocalEndpoints = {
+      s3: emulators.s3Endpoint,
+      sqs: emulators.sqsEndpoint,
+      dynamodb: emulators.dynamodbEndpoint,
+      secretsManager: emulators.secretsEndpoint,
+    };
+    const clients = createLocalClients(endpoints, region);
+    cleanups.push(() => clients.destroy());
+    if (!clients.dynamodb || !clients.ddb)
+      throw new Error('startLocalStack needs DynamoDB Local (emulators.dynamodb)');
+
+    const tRes = Date.now();
+    const vendors = opts.vendors ?? (await vendorsOf(opts.config, opts.configFile));
+    const secretPrefix = opts.secretPrefix ?? '';
+    const resources: LocalResources = await createResources({
+      clients,
+      sqsEndpoint: endpoints.sqs,
+      names: defaultResourceNames(opts.prefix),
+      vendors,
+      ingestQueue: { ...LOCAL_DEFAULTS.queues, ...opts.queues?.ingest },
+      vendorQueues: { ...LOCAL_DEFAULTS.queues, ...opts.queues?.vendors },
+      ingestVersioning: opts.ingestVersioning,
+      table: true,
+      secrets: Object.fromEntries(
+        Object.entries(opts.secrets ?? {}).map(([k, v]) => [`${secretPrefix}${k}`, v]),
+      ),
+    });
+    const resourcesMs = Date.now() - tRes;
+
+    const runner = new LocalRunner({ sqs: clients.sqs, region });
+    const runnerCleanup = cleanups.push(() => runner.stop()) - 1;
+
+    // The HTTP API first: its URL goes into the environment the handlers are imported with.
+    let callbackHandler: LambdaFunction<APIGatewayProxyEventV2> | undefined;
+    const routeKey = opts.callbackRouteKey ?? LOCAL_DEFAULTS.callbackRouteKey;
+    const api = await runner.serveHttpApi({
+      port: opts.apiPort,
+      integrationTimeoutMs: opts.callback?.integrationTimeoutMs,
+      routes: [
+        {
+          routeKey,
+          functionName: 'callback',
+          functionTimeoutMs: opts.callback?.functionTimeoutMs ?? LOCAL_DEFAULTS.callback.functionTimeoutMs,
+          handler: (event, context) => {
+            if (!callbackHandler) throw new Error('callback handler not loaded yet');
+            return callbackHandler(event, context);
+          },
+        },
+      ],
+    });
+
+    const queueUrls = Object.fromEntries(
+      Object.entries(resources.queues.vendors).map(([v, q]) => [v, q.url]),
+    );
+    const env: Record<string, string> = {
+      ...buildAwsEnv(endpoints, region),
+      [ENV.table]: resources.tableName!,
+      [ENV.queueUrls]: JSON.stringify(queueUrls),
+      [ENV.callbackBaseUrl]: api.url,
+      ...(opts.configFile
+        ? { [ENV.configFile]: resolvePath(opts.configFile) }
+        : opts.config
+          ? { [ENV.configJson]: JSON.stringify(opts.config) }
+          : {}),
+      ...(opts.secretPrefix ? { [ENV.secretPrefix]: opts.secretPrefix } : {}),
+      ...(opts.logLevel ? { [ENV.logLevel]: opts.logLevel } : {}),
+      ...opts.env,
+    };
+    const unset = [...UNSET_ENV, ENV.vendor, ...(opts.configFile ? [ENV.configJson] : [ENV.configFile])];
+    // Restored after the runner has stopped (cleanups run in reverse order).
+    cleanups.splice(runnerCleanup, 0, applyEnv(env, unset));
+
+    const handlers = await loadHandlers(opts.handlers ?? {});
+    callbackHandler = handlers.callback;
+
+    const routerTuning = { ...LOCAL_DEFAULTS.router, ...opts.router };
+    runner.addSqsMapping({
+      functionName: 'router',
+      queueUrl: resources.queues.ingest.url,
+      queueArn: resources.queues.ingest.arn,
+      handler: handlers.router,
+      reportBatchItemFailures: true,
+      ...routerTuning,
+    });
+    const forwarderTuning = { ...LOCAL_DEFAULTS.forwarder, ...opts.forwarder };
+    for (const [vendor, queue] of Object.entries(resources.queues.vendors)) {
+      runner.addSqsMapping({
+        functionName: `forwarder-${vendor}`,
+        queueUrl: queue.url,
+        queueArn: queue.arn,
+        handler: handlers.forwarder(vendor),
+        reportBatchItemFailures: true,
+        ...forwarderTuning,
+      });
+    }
+    const poller = runner.addSchedule({
+      name: 'poller',
+      functionName: 'poller',
+      everyMs: opts.pollEveryMs ?? LOCAL_DEFAULTS.pollEveryMs,
+      functionTimeoutMs: opts.poller?.functionTimeoutMs ?? LOCAL_DEFAULTS.poller.functionTimeoutMs,
+      handler: handlers.poller,
+    });
+
+    const notifier = await startNotifier({
+      source: emulators.s3Events,
+      sqs: clients.sqs,
+      s3: clients.s3,
+      region,
+      duplicates: opts.notifierDuplicates,
+      targets: [
+        {
+          bucket: resources.buckets.ingest,
+          queueUrl: resources.queues.ingest.url,
+          configurationId: 'ingest-object-created',
+        },
+      ],
+    });
+    cleanups.push(() => notifier.stop());
+
+    let stopping: Promise<void> | undefined;
+    return {
+      endpoints,
+      region,
+      env,
+      clients: clients as LocalStack['clients'],
+      buckets: resources.buckets,
+      ingestVersioned: resources.ingestVersioned,
+      queues: resources.queues,
+      queueUrls,
+      tableName: resources.tableName!,
+      apiUrl: api.url,
+      callbackUrl: (vendor, token) =>
+        `${api.url}/callbacks/${encodeURIComponent(vendor)}/${encodeURIComponent(token)}`,
+      runner,
+      notifier,
+      poller,
+      emulators,
+      timings: { ...emulators.timings, resourcesMs, stackMs: Date.now() - t0 },
+      stop() {
+        stopping ??= cleanup();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
