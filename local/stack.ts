@@ -31,8 +31,8 @@ import { LocalRunner, type ScheduleHandle } from './runner.ts';
 
 export interface LocalHandlers {
   router: LambdaFunction<SQSEvent>;
-  /** One handler per vendor queue. */
-  forwarder: (vendorId: string) => LambdaFunction<SQSEvent>;
+  /** One handler per vendor queue; `deadLetterUrl` is that vendor's DLQ (RELAY_DEAD_LETTER_URL on AWS). */
+  forwarder: (vendorId: string, queue: { deadLetterUrl: string }) => LambdaFunction<SQSEvent>;
   poller: LambdaFunction<unknown>;
   callback: LambdaFunction<APIGatewayProxyEventV2>;
 }
@@ -142,14 +142,16 @@ async function loadHandlers(overrides: Partial<LocalHandlers>): Promise<LocalHan
     overrides.router ?? ((await import('../lambdas/handlers/router.ts')).handler as LambdaFunction<SQSEvent>);
   let forwarder = overrides.forwarder;
   if (!forwarder) {
-    const mod: { handler?: unknown; createForwarderHandler?: (vendorId: string) => LooseHandler } =
-      await import('../lambdas/handlers/forwarder.ts');
+    const mod: {
+      handler?: unknown;
+      createForwarderHandler?: (vendorId: string, options: { deadLetterUrl: string }) => LooseHandler;
+    } = await import('../lambdas/handlers/forwarder.ts');
     const create = mod.createForwarderHandler;
     if (typeof create !== 'function')
       throw new Error(
         'lambdas/handlers/forwarder.ts must export createForwarderHandler(vendorId) for the local stack',
       );
-    forwarder = (vendorId) => create(vendorId) as unknown as LambdaFunction<SQSEvent>;
+    forwarder = (vendorId, queue) => create(vendorId, queue) as unknown as LambdaFunction<SQSEvent>;
   }
   const poller =
     overrides.poller ?? ((await import('../lambdas/handlers/poller.ts')).handler as LambdaFunction<unknown>);
@@ -198,7 +200,13 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       names: defaultResourceNames(opts.prefix),
       vendors,
       ingestQueue: { ...LOCAL_DEFAULTS.queues, ...opts.queues?.ingest },
-      vendorQueues: { ...LOCAL_DEFAULTS.queues, ...opts.queues?.vendors },
+      // The forwarder counts attempts itself and moves DEAD deliveries to the DLQ; redrive is only the
+      // safety net, so it must allow more receives than max_attempts (as lib/plan.ts does on AWS).
+      vendorQueues: {
+        ...LOCAL_DEFAULTS.queues,
+        maxReceiveCount: (opts.config?.relay?.max_attempts ?? 8) + 4,
+        ...opts.queues?.vendors,
+      },
       ingestVersioning: opts.ingestVersioning,
       table: true,
       secrets: Object.fromEntries(
@@ -237,6 +245,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       [ENV.table]: resources.tableName!,
       [ENV.queueUrls]: JSON.stringify(queueUrls),
       [ENV.callbackBaseUrl]: api.url,
+      [ENV.resultsBucket]: resources.buckets.results,
       ...(opts.configFile
         ? { [ENV.configFile]: resolvePath(opts.configFile) }
         : opts.config
@@ -268,7 +277,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         functionName: `forwarder-${vendor}`,
         queueUrl: queue.url,
         queueArn: queue.arn,
-        handler: handlers.forwarder(vendor),
+        handler: handlers.forwarder(vendor, { deadLetterUrl: queue.dlq.url }),
         reportBatchItemFailures: true,
         ...forwarderTuning,
       });

@@ -11,10 +11,10 @@ import { createVendorContext } from '#domain/vendor-context.ts';
 import { getVendor } from '#vendors/registry.ts';
 import { runtime, sendRaw } from './runtime.ts';
 
-function deps(vendorId: string, queueUrl: string): ForwarderDeps {
+function deps(vendorId: string, queueUrl: string, deadLetterUrl: string | undefined): ForwarderDeps {
   const rt = runtime();
   const plugin = getVendor(vendorId);
-  const dlq = optionalEnv(ENV.deadLetterUrl);
+  const dlq = deadLetterUrl ?? optionalEnv(ENV.deadLetterUrl);
   return {
     plugin,
     config: rt.config,
@@ -52,13 +52,16 @@ function deps(vendorId: string, queueUrl: string): ForwarderDeps {
   };
 }
 
-/** A forwarder handler for one vendor (the local stack runs several in one process). */
-export function createForwarderHandler(vendorId: string) {
+/**
+ * A forwarder handler for one vendor. On AWS the vendor and its DLQ come from the environment; the local
+ * stack runs every vendor's forwarder in one process and passes them here.
+ */
+export function createForwarderHandler(vendorId: string, options: { deadLetterUrl?: string } = {}) {
   return middy<SQSEvent, SQSBatchResponse>().handler(async (event: SQSEvent, context: Context) => {
     const first = event.Records[0];
     if (!first) return { batchItemFailures: [] };
     const queueUrl = queueUrlFromArn(first.eventSourceARN, process.env.AWS_ENDPOINT_URL_SQS);
-    const d = deps(vendorId, queueUrl);
+    const d = deps(vendorId, queueUrl, options.deadLetterUrl);
     const result = await forwardBatch(
       event.Records.map((r) => ({
         messageId: r.messageId,
