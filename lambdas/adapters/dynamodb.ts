@@ -242,6 +242,45 @@ export class StatusTable {
     }
   }
 
+  /**
+   * Marks a delivery that is waiting on its destination (paused or stopped) without claiming it: RETRYING with
+   * the reason. Writes only when something changes, so a long pause does not grow the history.
+   */
+  async hold(
+    key: DeliveryKey,
+    destination: string,
+    reason: RecordedError,
+    nextCheckAt: string,
+  ): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: key.pk, sk: key.sk },
+          UpdateExpression:
+            'SET #status = :retrying, lastError = :err, nextCheckAt = :next, updatedAt = :now, destinationStatus = :ds, #history = list_append(#history, :h)',
+          ConditionExpression:
+            '#status IN (:s0, :s1, :s2) AND (#status <> :retrying OR attribute_not_exists(lastError) OR lastError.code <> :code)',
+          ExpressionAttributeNames: { '#status': 'status', '#history': 'history' },
+          ExpressionAttributeValues: {
+            ':retrying': 'RETRYING',
+            ':s0': SENDABLE[0],
+            ':s1': SENDABLE[1],
+            ':s2': SENDABLE[2],
+            ':err': reason,
+            ':code': reason.code,
+            ':next': nextCheckAt,
+            ':now': this.iso(),
+            ':ds': `${destination}#RETRYING`,
+            ':h': this.history('RETRYING', reason.code),
+          },
+        }),
+      );
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+    }
+  }
+
   /** Gives back an attempt that was not the delivery's fault (a paused destination, no rate-limit token). */
   async refundAttempt(key: DeliveryKey): Promise<void> {
     try {

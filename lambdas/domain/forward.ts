@@ -50,6 +50,8 @@ export interface ForwarderPorts {
     update: { status: DeliveryStatus; vendorRef?: string; error?: RecordedError; nextCheckAt?: string },
   ): Promise<boolean>;
   refundAttempt(key: DeliveryKey): Promise<void>;
+  /** Records why a delivery waits on its destination, without claiming it. */
+  hold(key: DeliveryKey, destination: string, reason: RecordedError, nextCheckAt: string): Promise<void>;
   destinationState(name: string): Promise<{ paused: boolean; probeAt?: string; stoppedByOperator?: boolean }>;
   pauseDestination(name: string, reason: RecordedError, probeAt: string): Promise<void>;
   resumeDestination(name: string): Promise<void>;
@@ -152,7 +154,9 @@ async function forwardDestination(
   // A stopped or paused destination: put its messages back without counting an attempt.
   let items2 = items;
   if (transmit.enabled === false) {
-    for (const { rec } of items) {
+    const reason = recorded('DESTINATION_DISABLED', `destination ${destination} is disabled in the config`);
+    for (const { rec, msg } of items) {
+      await ports.hold(msg, destination, reason, new Date(now() + 300_000).toISOString());
       await ports.retryLater(rec.receiptHandle, 300_000);
       failures.push(rec.messageId);
     }
@@ -164,8 +168,13 @@ async function forwardDestination(
     const probeDue = !state.stoppedByOperator && now() >= probeAt;
     const holdMs = state.stoppedByOperator ? 300_000 : Math.max(1_000, Math.min(900_000, probeAt - now()));
     const held = probeDue ? items.slice(1) : items;
-    for (const { rec } of held) {
-      await ports.retryLater(rec.receiptHandle, probeDue ? 30_000 : holdMs);
+    const why = state.stoppedByOperator
+      ? recorded('DESTINATION_STOPPED', `destination ${destination} was stopped by an operator`)
+      : recorded('DESTINATION_PAUSED', `destination ${destination} is paused: its credentials were refused`);
+    for (const { rec, msg } of held) {
+      const delay = probeDue ? 30_000 : holdMs;
+      await ports.hold(msg, destination, why, new Date(now() + delay).toISOString());
+      await ports.retryLater(rec.receiptHandle, delay);
       failures.push(rec.messageId);
     }
     if (!probeDue) {

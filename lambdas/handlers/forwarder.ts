@@ -39,6 +39,7 @@ function deps(vendorId: string, queueUrl: string, deadLetterUrl: string | undefi
       },
       finish: (key, owner, destination, update) => rt.table.finish(key, owner, destination, update),
       refundAttempt: (key) => rt.table.refundAttempt(key),
+      hold: (key, destination, reason, nextCheckAt) => rt.table.hold(key, destination, reason, nextCheckAt),
       destinationState: (name) => rt.table.destinationState(name),
       pauseDestination: (name, reason, probeAt) => rt.table.pauseDestination(name, reason, probeAt),
       resumeDestination: (name) => rt.table.resumeDestination(name),

@@ -145,7 +145,16 @@ export function parseMultipart(req: SimRequest, limits: MultipartLimits = {}): P
     bb.on('close', () => {
       Promise.all(pending).then(() => resolve(result), reject);
     });
+    // A peer that went away before or while we read: `close` without `complete` (the `aborted` event may have
+    // fired before these listeners existed, e.g. during an injected delay).
+    if (req.raw.destroyed && !req.raw.complete) {
+      reject(new MultipartError('request aborted'));
+      return;
+    }
     req.raw.on('aborted', () => reject(new MultipartError('request aborted')));
+    req.raw.on('close', () => {
+      if (!req.raw.complete) reject(new MultipartError('request aborted'));
+    });
     req.raw.pipe(bb);
   });
 }

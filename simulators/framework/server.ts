@@ -271,6 +271,12 @@ export class Simulator extends EventEmitter {
       return;
     }
 
+    if (req.destroyed || req.socket.destroyed) {
+      // The client went away during an injected delay: nothing to answer, nothing was stored.
+      record.outcome = 'aborted';
+      this.emit('answered', record);
+      return;
+    }
     let aborted = false;
     req.once('aborted', () => {
       aborted = true;

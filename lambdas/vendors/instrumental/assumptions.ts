@@ -7,6 +7,12 @@ export const INSTRUMENTAL_ASSUMPTIONS = {
   maxStatusIdsPerRequest: 100,
   /** "all ingest API endpoints" share the bucket: we count fileStatus calls against it too. */
   statusCallsUseRateLimit: true,
+  /**
+   * The documented bucket is 50 burst, 5 per second per key [D]. Ours runs at the same rate with 5 tokens of
+   * headroom: our bucket and Instrumental's start at different instants and see network jitter, so an exact
+   * copy would trip an occasional 429. 5 tokens absorb up to one second of jitter.
+   */
+  rateLimit: { burst: 45, perSecond: 5 },
   /** How long after acceptance the first fileStatus check is made ("typically up to 60 seconds"). */
   firstCheckAfterMs: 5_000,
   /** Polling gives up after this long in PENDING_VALIDATION and records the delivery FAILED. */

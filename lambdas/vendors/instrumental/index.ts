@@ -370,7 +370,7 @@ export const instrumental: VendorPlugin = {
   displayName: 'Instrumental Image/Video Streams',
   fieldsSchema,
   optionsSchema,
-  rateLimit: { burst: 50, perSecond: 5 },
+  rateLimit: INSTRUMENTAL_ASSUMPTIONS.rateLimit,
   maxBatch: 1,
   preflight: { headBytes: 256 * 1024, check: preflight },
   async deliver(jobs, ctx) {
