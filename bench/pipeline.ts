@@ -1,0 +1,321 @@
+/**
+ * The benchmark's relay: the local stack (emulators + the real handlers) with two Instrumental simulators,
+ * one per destination, and helpers to upload files and wait for their delivery records.
+ *
+ * - `fast`: a simulator whose rate limit is far above anything the relay can reach (section 1, section 3),
+ *   and the same limit on the relay's side (`rate_limit` of the transmit), so neither bucket is the bottleneck.
+ * - `limited`: a simulator at its documented defaults (50 burst, 5/s) and the relay's default Instrumental
+ *   limit (the plug-in's 50 / 5 per second), for section 2.
+ *
+ * The forwarder mapping runs the real `createForwarderHandler` behind a switch: section 3 diverts the one
+ * message of its 50 MB file to a side queue, so that a child process (forward-child.ts) can forward it alone.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { DataTransmit, RelayConfig } from '#domain/config/types.ts';
+import { type DeliveryRecord, objectPk } from '#domain/delivery.ts';
+import type { DeliveryStatus } from '#domain/status.ts';
+import type { LambdaFunction } from '#local/lambda-context.ts';
+import { type LocalHandlers, type LocalStack, startLocalStack } from '#local/stack.ts';
+import { InstrumentalSimulator, type InstrumentalSimulatorOptions } from '#simulators/instrumental/index.ts';
+
+/** Obviously fake keys in Instrumental's format (one per simulator, so the two buckets never mix). */
+export const BENCH_KEYS = {
+  fast: 'bench-fast:bench:INST:V1:fake-fast-id:not-a-real-secret',
+  limited: 'bench-limited:bench:INST:V1:fake-limited-id:not-a-real-secret',
+} as const;
+
+export const SECRETS = { fast: 'bench/instrumental-fast', limited: 'bench/instrumental-limited' } as const;
+
+/** Section 1's rate limit, on the simulator and on the relay: high enough never to be the bottleneck. */
+export const UNLIMITED = { burst: 100_000, perSecond: 100_000 } as const;
+
+/** Forwarder event source mapping used for every section. */
+export const FORWARDER_TUNING = { maxConcurrency: 4, batchSize: 10 } as const;
+
+/** Key layout of both streams: `<asset>/{station}/{serial}_{taken_at}.{ext}`. */
+export const STREAM_ASSETS = { fast: 'line-1', limited: 'line-2' } as const;
+
+/** Statuses that mean "the vendor accepted the upload" (PENDING_VALIDATION or beyond). */
+export const ACCEPTED: readonly DeliveryStatus[] = [
+  'ACCEPTED',
+  'PENDING_VALIDATION',
+  'PROCESSING',
+  'UPLOADED',
+  'COMPLETED',
+  'FAILED_VALIDATION',
+];
+/** Final statuses that mean "never accepted". */
+export const NOT_ACCEPTED: readonly DeliveryStatus[] = ['REJECTED', 'DEAD', 'FAILED', 'UNROUTED'];
+
+export const INSTRUMENTAL_FIELDS = {
+  serialNumber: '{serial}',
+  stationName: '{station}',
+  imageType: 'Top',
+  imageTimestamp: { iso8601Time: '{taken_at|iso8601}', ianaTimeZone: 'UTC' },
+  fileName: '{object.basename}',
+} as const;
+
+function benchConfig(fastUrl: string, limitedUrl: string): RelayConfig {
+  const stream = (asset: string) => ({
+    asset,
+    stream_type: 'aoi-camera',
+    key_pattern: `${asset}/{station}/{serial}_{taken_at}.{ext}`,
+    required: ['serial', 'station'],
+  });
+  const transmit = (name: string, asset: string, url: string, secret: string): DataTransmit => ({
+    transmit_name: name,
+    transmit_type: 'instrumental',
+    filter_stream: [`${asset}:aoi-camera`],
+    base_url: url,
+    api_key_secret: secret,
+    fields: { ...INSTRUMENTAL_FIELDS, imageTimestamp: { ...INSTRUMENTAL_FIELDS.imageTimestamp } },
+  });
+  return {
+    version: 1,
+    data_receiver: [
+      {
+        data_receiver_name: 'bench-bucket',
+        protocol: 's3',
+        streams: [stream(STREAM_ASSETS.fast), stream(STREAM_ASSETS.limited)],
+      },
+    ],
+    data_transmit: [
+      {
+        ...transmit('bench-fast', STREAM_ASSETS.fast, fastUrl, SECRETS.fast),
+        rate_limit: { burst: UNLIMITED.burst, per_second: UNLIMITED.perSecond },
+      },
+      // No rate_limit: the relay uses the plug-in's documented Instrumental limit (50 burst, 5/s).
+      transmit('bench-limited', STREAM_ASSETS.limited, limitedUrl, SECRETS.limited),
+    ],
+  };
+}
+
+/** Sends the records whose body `match`es to `queueUrl` instead of forwarding them (section 3). */
+export interface Diversion {
+  match(body: string): boolean;
+  queueUrl: string;
+  /** Called after each diverted message is on the side queue. */
+  onDiverted(): void;
+}
+
+export interface ForwarderSwitch {
+  divert?: Diversion;
+  /** Set once the stack is up: sends a raw body to a queue. */
+  send?: (queueUrl: string, body: string) => Promise<void>;
+}
+
+function switchedForwarder(sw: ForwarderSwitch): LocalHandlers['forwarder'] {
+  return (vendorId, queue) => {
+    let real: LambdaFunction<SQSEvent> | undefined;
+    return async (event: SQSEvent, context) => {
+      let records = event.Records;
+      const d = sw.divert;
+      if (d && sw.send) {
+        const moving = records.filter((r) => d.match(r.body));
+        for (const r of moving) {
+          await sw.send(d.queueUrl, r.body);
+          d.onDiverted();
+        }
+        records = records.filter((r) => !d.match(r.body));
+        if (records.length === 0) return { batchItemFailures: [] } satisfies SQSBatchResponse;
+      }
+      // Imported on first use, after the stack has set the environment (as the stack itself does).
+      if (!real) {
+        const mod = await import('../lambdas/handlers/forwarder.ts');
+        real = mod.createForwarderHandler(vendorId, queue) as unknown as LambdaFunction<SQSEvent>;
+      }
+      return real({ Records: records }, context);
+    };
+  };
+}
+
+export interface BenchRelay {
+  stack: LocalStack;
+  fast: InstrumentalSimulator;
+  limited: InstrumentalSimulator;
+  forwarderSwitch: ForwarderSwitch;
+  stop(): Promise<void>;
+}
+
+export async function startBenchRelay(): Promise<BenchRelay> {
+  const common: InstrumentalSimulatorOptions = { seed: 7, maxRecorded: 100_000 };
+  const fast = new InstrumentalSimulator({
+    ...common,
+    apiKeys: [BENCH_KEYS.fast],
+    burst: UNLIMITED.burst,
+    refillPerSecond: UNLIMITED.perSecond,
+  });
+  // Documented defaults: 50 burst, 5/s, 2 s validation.
+  const limited = new InstrumentalSimulator({ ...common, apiKeys: [BENCH_KEYS.limited] });
+  const stopSims = async () => {
+    await Promise.allSettled([fast.stop(), limited.stop()]);
+  };
+  try {
+    const [fastUrl, limitedUrl] = await Promise.all([fast.start(), limited.start()]);
+    const forwarderSwitch: ForwarderSwitch = {};
+    const stack = await startLocalStack({
+      config: benchConfig(fastUrl, limitedUrl),
+      secrets: { [SECRETS.fast]: BENCH_KEYS.fast, [SECRETS.limited]: BENCH_KEYS.limited },
+      // Errors only: section 2's 429s would otherwise print one "will retry" line each.
+      logLevel: 'error',
+      forwarder: FORWARDER_TUNING,
+      handlers: { forwarder: switchedForwarder(forwarderSwitch) },
+    });
+    forwarderSwitch.send = async (queueUrl, body) => {
+      await stack.clients.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
+    };
+    return {
+      stack,
+      fast,
+      limited,
+      forwarderSwitch,
+      async stop() {
+        try {
+          await stack.stop();
+        } finally {
+          await stopSims();
+        }
+      },
+    };
+  } catch (err) {
+    await stopSims();
+    throw err;
+  }
+}
+
+export interface Uploaded {
+  key: string;
+  size: number;
+  /** When the PutObject (or multipart upload) completed, ms since epoch. */
+  doneAt: number;
+  versionId?: string;
+  etag: string;
+}
+
+/** One object as a factory sync would put it: PutObject, or multipart above 8 MiB (fauxqs's body limit). */
+export async function putObject(stack: LocalStack, key: string, body: Buffer): Promise<Uploaded> {
+  const params = { Bucket: stack.buckets.ingest, Key: key, Body: body };
+  const out =
+    body.length > 8 * 1024 * 1024
+      ? await new Upload({ client: stack.clients.s3, params, partSize: 8 * 1024 * 1024, queueSize: 2 }).done()
+      : await stack.clients.s3.send(new PutObjectCommand(params));
+  const u: Uploaded = {
+    key,
+    size: body.length,
+    doneAt: Date.now(),
+    etag: (out.ETag ?? '').replace(/"/g, ''),
+  };
+  if (out.VersionId) u.versionId = out.VersionId;
+  return u;
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; answers results in input order. */
+export async function pool<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>) {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** The object's records (one per destination), by partition key: a Query, never a Scan. */
+export async function recordsOf(stack: LocalStack, obj: Uploaded): Promise<DeliveryRecord[]> {
+  const out = await stack.clients.ddb.send(
+    new QueryCommand({
+      TableName: stack.tableName,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': objectPk({ bucket: stack.buckets.ingest, ...obj }) },
+      ConsistentRead: true,
+    }),
+  );
+  return (out.Items ?? []) as DeliveryRecord[];
+}
+
+export interface Settled {
+  /** Per object, its delivery record once accepted or failed for good. */
+  records: DeliveryRecord[];
+  /** When the record first reached an accepted status (from its history), ms since epoch. */
+  acceptedAtMs: number[];
+  /** Objects that ended REJECTED / DEAD / FAILED. */
+  failed: DeliveryRecord[];
+}
+
+/** When the record first reached one of `statuses` (from its history), ms since epoch. */
+export function reachedAt(rec: DeliveryRecord, statuses: readonly DeliveryStatus[]): number | undefined {
+  const h = rec.history.find((x) => statuses.includes(x.status));
+  return h ? Date.parse(h.at) : undefined;
+}
+
+const acceptedAt = (rec: DeliveryRecord) => reachedAt(rec, ACCEPTED);
+
+/** The p-th percentile (0..1, nearest rank) of `values`. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] as number;
+}
+
+const settled = (recs: DeliveryRecord[]) =>
+  recs.length > 0 && recs.every((r) => ACCEPTED.includes(r.status) || NOT_ACCEPTED.includes(r.status));
+
+/**
+ * Waits until every object's record is accepted by the vendor (or failed for good). To keep the table quiet
+ * while the relay works, it first waits on `ready()` (e.g. the simulator has stored as many files) or until
+ * nothing has changed for `stallMs`, then confirms every record with one Query each.
+ */
+export async function waitSettled(
+  stack: LocalStack,
+  objs: Uploaded[],
+  opts: { ready: () => boolean; progress: () => number; deadlineMs: number; stallMs?: number },
+): Promise<Settled> {
+  const deadline = Date.now() + opts.deadlineMs;
+  const stallMs = opts.stallMs ?? 3_000;
+  let last = opts.progress();
+  let lastChange = Date.now();
+  while (!opts.ready() && Date.now() < deadline) {
+    await sleep(50);
+    const p = opts.progress();
+    if (p !== last) {
+      last = p;
+      lastChange = Date.now();
+    } else if (Date.now() - lastChange > stallMs) break;
+  }
+  const done = new Map<number, DeliveryRecord>();
+  for (;;) {
+    const pending = objs.map((o, i) => ({ o, i })).filter(({ i }) => !done.has(i));
+    await pool(pending, 4, async ({ o, i }) => {
+      const recs = await recordsOf(stack, o);
+      if (settled(recs)) done.set(i, recs[0] as DeliveryRecord);
+    });
+    if (done.size === objs.length) break;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `gave up waiting: ${objs.length - done.size} of ${objs.length} records not accepted after ${opts.deadlineMs} ms`,
+      );
+    }
+    await sleep(250);
+  }
+  const records = objs.map((_, i) => done.get(i) as DeliveryRecord);
+  return {
+    records,
+    acceptedAtMs: records.map(acceptedAt).filter((t): t is number => t !== undefined),
+    failed: records.filter((r) => NOT_ACCEPTED.includes(r.status)),
+  };
+}
+
+/** Counts of each status among records. */
+export function statusCounts(records: DeliveryRecord[]): string {
+  const counts = new Map<string, number>();
+  for (const r of records) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
+  return [...counts].map(([s, n]) => `${s} ${n}`).join(', ');
+}

@@ -1,0 +1,329 @@
+/**
+ * `npm run bench`: four figures of factory-relay in one run, on the local stack (fauxqs S3/SQS, DynamoDB
+ * Local, the Secrets Manager emulator) and Instrumental simulators, everything on 127.0.0.1.
+ *
+ *   1. files/s through the pipeline vs a naive sequential uploader against the same simulator (ratio)
+ *   2. sustained Instrumental requests/s vs the documented 5/s limit, and the share of 429s
+ *   3. peak RSS of a forwarder (in a child process) while it streams a 50 MB file
+ *   4. minified bundle size of each Lambda (esbuild with the CDK options)
+ *
+ * Prints tables and a block of key figures; writes nothing into the repository. See bench/README.md.
+ * This is a measurement, not a test: nothing here asserts a time.
+ */
+import { cpus, loadavg, platform, release } from 'node:os';
+import { LOCAL_DEFAULTS } from '#local/stack.ts';
+import { FUNCTION_SIZING } from '../lib/defaults.ts';
+import type { BundleSize } from './bundles.ts';
+import { killChildren, type MemoryResult, runMemory } from './memory.ts';
+import { type BenchRelay, FORWARDER_TUNING, startBenchRelay, UNLIMITED } from './pipeline.ts';
+import { DOCUMENTED, type RateLimitResult, runRateLimit } from './rate-limit.ts';
+import { type Cell, facts, fixed, heading, kib, mib, pct, seconds, table } from './report.ts';
+import { runThroughput, type ThroughputResult } from './throughput.ts';
+
+const SETTINGS = {
+  throughput: { files: 200, fileBytes: 50 * 1024, warmup: 10, uploadConcurrency: 10 },
+  rateLimit: { files: 150, fileBytes: 50 * 1024, uploadConcurrency: 10 },
+  /** Just under Instrumental's 50 MiB file limit (the relay's pre-flight and the simulator both use MiB). */
+  memory: {
+    fileBytes: 50 * 1024 * 1024 - 64 * 1024,
+    /** Cross-check run: the child with --expose-gc collects this often during the send. */
+    gcEveryMs: 20,
+  },
+} as const;
+
+const log = (s = '') => process.stdout.write(`${s}\n`);
+const errors: string[] = [];
+
+async function section<T>(name: string, fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (err) {
+    const msg = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    errors.push(`${name}: ${msg}`);
+    log(`\n!! ${name} failed: ${msg}`);
+    return undefined;
+  }
+}
+
+function printThroughput(r: ThroughputResult): void {
+  log(heading('1. Throughput: local pipeline vs naive sequential uploader (same simulator)'));
+  log(
+    facts([
+      [
+        'files',
+        `${r.files} JPEGs (makeJpeg, ~${kib(r.meanFileBytes)} KiB each), after a warm-up of ${SETTINGS.throughput.warmup} through both paths`,
+      ],
+      [
+        'simulator',
+        `Instrumental, burst ${UNLIMITED.burst}, refill ${UNLIMITED.perSecond}/s (not the bottleneck)`,
+      ],
+      [
+        'relay',
+        `transmit rate_limit ${UNLIMITED.burst} / ${UNLIMITED.perSecond} per s; forwarder batchSize ${FORWARDER_TUNING.batchSize}, maxConcurrency ${FORWARDER_TUNING.maxConcurrency}; router batchSize ${LOCAL_DEFAULTS.router.batchSize}, maxConcurrency ${LOCAL_DEFAULTS.router.maxConcurrency} (local defaults)`,
+      ],
+      [
+        'pipeline',
+        `${SETTINGS.throughput.uploadConcurrency} PutObjects in flight → S3 event → router → queue → forwarder (streams S3 → multipart) → status record; timed from the first PutObject to the last record reaching PENDING_VALIDATION (its history timestamp)`,
+      ],
+      ['naive', 'one at a time: GetObject (buffered) → undici POST multipart (FormData) → next'],
+    ]),
+  );
+  log();
+  log(
+    table(
+      ['path', 'files', 'time', 'files/s', 'outcome'],
+      [
+        [
+          'pipeline',
+          r.files,
+          seconds(r.pipelineMs),
+          fixed(r.pipelineFilesPerSec),
+          `${r.pipelineStatuses}; uploads took ${seconds(r.uploadMs)}`,
+        ],
+        [
+          'naive',
+          r.files,
+          seconds(r.naiveMs),
+          fixed(r.naiveFilesPerSec),
+          `${r.files - r.naiveFailed} × 200${r.naiveFailed ? `, ${r.naiveFailed} failed` : ''}`,
+        ],
+      ],
+    ),
+  );
+  log();
+  log(
+    facts([
+      [
+        'pipeline stages',
+        `all ${r.files} uploaded by ${seconds(r.uploadMs)}, delivery records created by the router by ${seconds(r.routedMs)}, accepted by ${seconds(r.pipelineMs)}`,
+      ],
+      [
+        'per-file latency',
+        `PutObject done → accepted: p50 ${seconds(r.latencyMs.p50)}, p95 ${seconds(r.latencyMs.p95)}, max ${seconds(r.latencyMs.max)}`,
+      ],
+    ]),
+  );
+  log(`\n  ratio pipeline / naive: ${fixed(r.ratio, 2)} ×`);
+}
+
+function printRateLimit(r: RateLimitResult): void {
+  log(heading('2. Instrumental rate limit: sustained requests/s vs the documented 5/s'));
+  log(
+    facts([
+      [
+        'simulator',
+        `documented defaults: burst ${DOCUMENTED.burst}, refill ${DOCUMENTED.perSecond}/s per key (shared with fileStatus)`,
+      ],
+      [
+        'relay',
+        `its default Instrumental limit (plug-in: ${r.relayLimit ? `${r.relayLimit.burst} / ${r.relayLimit.perSecond} per s` : 'none'}) in the DynamoDB token bucket; forwarder batchSize ${FORWARDER_TUNING.batchSize}, maxConcurrency ${FORWARDER_TUNING.maxConcurrency}`,
+      ],
+      [
+        'files',
+        `${r.files} JPEGs; deliveries: ${r.statuses}; ${r.deliveriesRetried} needed more than one send`,
+      ],
+      ['total', `${seconds(r.totalMs)} from the first PutObject to the last acceptance`],
+    ]),
+  );
+  log();
+  log(
+    table(
+      ['measure', 'value'],
+      [
+        ['ingestImage requests received', String(r.ingestRequests)],
+        ['  accepted (200)', String(r.accepted)],
+        ['  refused (429)', String(r.rejected429)],
+        ['  other statuses', r.otherStatuses],
+        ['429 share', pct(r.share429)],
+        [`first ${DOCUMENTED.burst} acceptances (burst) within`, seconds(r.burstMs)],
+        [`window after the ${DOCUMENTED.burst}th acceptance`, seconds(r.windowMs)],
+        ['sustained accepted req/s in that window', fixed(r.sustainedPerSec, 2)],
+        ['all ingest req/s in that window (incl. 429)', fixed(r.attemptedPerSec, 2)],
+        ['fileStatus calls (poller) during the run', String(r.fileStatusInWindow)],
+        ['most a perfect client could get (50 + 5/s × t)', fixed(r.allowedByBucket, 1)],
+        ['accepted / that maximum', pct(r.accepted / r.allowedByBucket)],
+      ],
+    ),
+  );
+  log(
+    `\n  sustained ${fixed(r.sustainedPerSec, 2)} req/s vs limit ${DOCUMENTED.perSecond}/s: ${fixed(r.vsLimit, 3)} × the limit`,
+  );
+}
+
+function printMemory(r: MemoryResult, gcCheck: MemoryResult | undefined, memoryMb: number): void {
+  const c = r.child;
+  log(heading('3. Peak RSS of a forwarder streaming a 50 MB file (child process, forwarder only)'));
+  log(
+    facts([
+      [
+        'file',
+        `${mib(r.fileBytes)} MiB JPEG (${r.fileBytes} bytes), uploaded multipart in ${seconds(r.uploadMs)}; routed by the real router`,
+      ],
+      [
+        'child',
+        'node --import tsx bench/forward-child.ts: ReceiveMessage → SQSEvent → createForwarderHandler("instrumental"), Lambda-like context; warm (config and clients built before the send)',
+      ],
+      ['send', `${seconds(c.handlerMs)}; record ${r.status}; batchItemFailures ${c.batchItemFailures}`],
+      [
+        'simulator stored',
+        `${r.storedBytes ?? 'nothing'} bytes — size ${r.sizeMatches ? 'matches' : 'DOES NOT match'}, sha256 ${r.sha256Matches ? 'matches' : 'DOES NOT match'}`,
+      ],
+      [
+        'peak',
+        c.sendHwmKiB !== undefined
+          ? 'VmHWM reset ("5" → /proc/self/clear_refs) just before the send, read after it'
+          : 'no /proc/self/clear_refs here: highest RSS seen by a 5 ms sampler',
+      ],
+    ]),
+  );
+  log();
+  const rows: Cell[][] = [
+    ['RSS just before the send (baseline)', mib(r.baselineRssBytes)],
+    ['peak RSS during the send', mib(r.peakRssBytes)],
+    ['delta: peak - baseline', mib(r.deltaBytes)],
+    ['  cross-check: 5 ms sampler, peak RSS', mib(c.sampledPeakBytes)],
+    ['  5 ms sampler, peak Buffer memory (arrayBuffers)', mib(c.sampledPeakArrayBuffersBytes)],
+    ['RSS after the send', mib(c.rssAfterBytes)],
+    ['process maxRSS (resourceUsage; includes start-up under tsx)', mib(c.maxRssAfterKiB * 1024)],
+  ];
+  if (gcCheck) {
+    rows.push(
+      [
+        `same send, GC every ${SETTINGS.memory.gcEveryMs} ms: delta (what the send keeps alive)`,
+        mib(gcCheck.deltaBytes),
+      ],
+      ['  … its send time', seconds(gcCheck.child.handlerMs)],
+    );
+  }
+  log(table(['measure', 'MiB'], rows));
+  log(
+    `\n  delta ${mib(r.deltaBytes)} MiB = ${fixed(r.deltaShareOfFile, 3)} × the file size; peak ${mib(r.peakRssBytes)} MiB of the forwarder's ${memoryMb} MB Lambda memory`,
+  );
+  if (gcCheck)
+    log(
+      `  with frequent GC the delta is ${mib(gcCheck.deltaBytes)} MiB (${fixed(gcCheck.deltaShareOfFile, 3)} × the file): the rest is garbage the collector had not reclaimed yet`,
+    );
+}
+
+function printBundles(b: { sizes: BundleSize[]; configPath: string; configBytes: number }): void {
+  log(heading('4. Minified bundle size per Lambda (esbuild, CDK NodejsFunction options)'));
+  log(
+    facts([
+      [
+        'options',
+        'bundle, platform node, format esm, target node22, minify, tree shaking, source map (linked, no sources), mainFields module,main, no externals, require shim + config banner, define',
+      ],
+      ['config baked in', `${b.configPath} (${kib(b.configBytes)} KiB JSON, in the banner and in define)`],
+    ]),
+  );
+  log();
+  log(
+    table(
+      ['lambda', 'raw KiB', 'gzip -9 KiB', 'map KiB', 'modules', 'build'],
+      b.sizes.map((s) => [
+        s.name,
+        kib(s.rawBytes),
+        kib(s.gzipBytes),
+        kib(s.mapBytes),
+        s.inputs,
+        seconds(s.buildMs),
+      ]),
+    ),
+  );
+}
+
+async function main(): Promise<number> {
+  const started = Date.now();
+  const cpu = cpus();
+  log(`factory-relay benchmark — ${new Date().toISOString()}`);
+  log(
+    `Node ${process.version} on ${platform()} ${release()}, ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}; load average ${loadavg()
+      .map((l) => fixed(l, 2))
+      .join(' / ')} (1 / 5 / 15 min) — other processes on these CPUs move every figure but section 4`,
+  );
+
+  let relay: BenchRelay | undefined;
+  let t: ThroughputResult | undefined;
+  let rl: RateLimitResult | undefined;
+  let mem: MemoryResult | undefined;
+  let memGc: MemoryResult | undefined;
+  const stop = async () => {
+    const r = relay;
+    relay = undefined;
+    if (r) await r.stop();
+  };
+  const onSignal = (sig: NodeJS.Signals) => {
+    log(`\n${sig}: stopping the child, the stack and the simulators`);
+    killChildren();
+    void stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const memoryMb = FUNCTION_SIZING.forwarder.memorySize;
+  try {
+    relay = await startBenchRelay();
+    const r = relay;
+    log(
+      `local stack up in ${seconds(r.stack.timings.stackMs)} (fauxqs S3+SQS, DynamoDB Local, Secrets Manager emulator); simulators on ${r.fast.url} and ${r.limited.url}`,
+    );
+    t = await section('1. throughput', () => runThroughput(r, SETTINGS.throughput));
+    if (t) printThroughput(t);
+    rl = await section('2. rate limit', () => runRateLimit(r, SETTINGS.rateLimit));
+    if (rl) printRateLimit(rl);
+    const functionTimeoutMs = FUNCTION_SIZING.forwarder.timeout.toMilliseconds();
+    const { fileBytes, gcEveryMs } = SETTINGS.memory;
+    mem = await section('3. memory', () =>
+      runMemory(r, { fileBytes, functionTimeoutMs, serial: 'SN-BIG0001' }),
+    );
+    memGc = mem
+      ? await section('3. memory (GC cross-check)', () =>
+          runMemory(r, { fileBytes, functionTimeoutMs, serial: 'SN-BIG0002', gcEveryMs }),
+        )
+      : undefined;
+    if (mem) printMemory(mem, memGc, memoryMb);
+  } catch (err) {
+    errors.push(`stack: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    log(`\n!! could not run the stack sections: ${String(err)}`);
+  } finally {
+    await stop();
+  }
+
+  // Imported now: it loads the relay's config and vendor modules, which the stack wants loaded after its env.
+  const bundles = await section('4. bundles', async () => (await import('./bundles.ts')).measureBundles());
+  if (bundles) printBundles(bundles);
+
+  log(heading('Key figures'));
+  const gcDelta = memGc
+    ? `; ${mib(memGc.deltaBytes)} kept alive, GC every ${SETTINGS.memory.gcEveryMs} ms`
+    : '';
+  const na = 'n/a (failed)';
+  log(
+    facts([
+      ['pipeline files/s', t ? fixed(t.pipelineFilesPerSec) : na],
+      ['naive files/s', t ? fixed(t.naiveFilesPerSec) : na],
+      ['ratio', t ? `${fixed(t.ratio, 2)} ×` : na],
+      ['sustained req/s', rl ? fixed(rl.sustainedPerSec, 2) : na],
+      ['vs limit', rl ? `${fixed(rl.vsLimit, 3)} × ${DOCUMENTED.perSecond}/s` : na],
+      ['429 share', rl ? `${pct(rl.share429)} (${rl.rejected429} of ${rl.ingestRequests})` : na],
+      [
+        'peak RSS (MiB)',
+        mem
+          ? `${mib(mem.peakRssBytes)} during the send (baseline ${mib(mem.baselineRssBytes)}, delta ${mib(mem.deltaBytes)} = ${fixed(mem.deltaShareOfFile, 3)} × the ${mib(mem.fileBytes)} MiB file${gcDelta}); process maxRSS ${mib(mem.child.maxRssAfterKiB * 1024)} incl. start-up`
+          : na,
+      ],
+      [
+        'bundle sizes',
+        bundles
+          ? bundles.sizes.map((s) => `${s.name} ${kib(s.rawBytes)} KiB (gzip ${kib(s.gzipBytes)})`).join(', ')
+          : na,
+      ],
+    ]),
+  );
+  log(
+    `\ntotal ${seconds(Date.now() - started)}${errors.length ? `; ${errors.length} section(s) failed` : ''}`,
+  );
+  return errors.length ? 1 : 0;
+}
+
+process.exitCode = await main();
