@@ -3,7 +3,7 @@
  * Partial batch responses: one bad message does not fail its neighbours.
  */
 import middy from '@middy/core';
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { queueUrlFromArn } from '#adapters/sqs.ts';
 import { ENV, requireEnv } from '#commons/env.ts';
 import { errorMessage } from '#commons/errors.ts';
@@ -27,11 +27,14 @@ function deps(): RouterDeps {
   };
 }
 
+/** Records of one batch are routed concurrently (each is independent); this many at a time. */
+const CONCURRENCY = 8;
+
 export async function routeBatch(event: SQSEvent, _context: Context): Promise<SQSBatchResponse> {
   const d = deps();
   const rt = runtime();
   const failures: SQSBatchResponse['batchItemFailures'] = [];
-  for (const record of event.Records) {
+  const routeOne = async (record: SQSRecord) => {
     const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? '1');
     try {
       const result = await routeMessage(record.body, receiveCount, d);
@@ -49,7 +52,12 @@ export async function routeBatch(event: SQSEvent, _context: Context): Promise<SQ
       });
       failures.push({ itemIdentifier: record.messageId });
     }
-  }
+  };
+  let next = 0;
+  const worker = async () => {
+    while (next < event.Records.length) await routeOne(event.Records[next++] as SQSRecord);
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, event.Records.length) }, worker));
   return { batchItemFailures: failures };
 }
 
