@@ -1,0 +1,104 @@
+/**
+ * The demo files `npm start` / `npm run demo` upload, as a factory sync would, under keys that match the
+ * streams of config/example.yaml:
+ *
+ *   line-1/{station}/{serial}_{taken_at}.{ext}          AOI camera stills (taken_at 20260105T081500Z)
+ *   line-1/video/{station}/{serial}_{taken_at}.{ext}    inspection videos (taken_at 2026-01-05_08-15-00)
+ *
+ * plus two deliberately bad files, so a newcomer sees how failures look: a PNG saved as `.jpg` (the
+ * Instrumental plug-in's pre-flight refuses it: REJECTED NOT_A_JPEG) and a photo dropped outside any stream's
+ * folder layout (UNROUTED NO_MATCHING_STREAM).
+ */
+import type { DeliveryStatus } from '#domain/status.ts';
+import { makeJpeg, makeMp4, makePng } from '#simulators/media/index.ts';
+
+export interface Expectation {
+  /** The terminal status every record of the file should reach. */
+  status: DeliveryStatus;
+  /** The lastError code that goes with it (failures). */
+  code?: string;
+}
+
+export interface DemoFile {
+  key: string;
+  body: Buffer;
+  contentType: string;
+  /** Uploaded first, at `key + '.json'` (the example config's sidecar: mode append, suffix .json). */
+  sidecar?: Record<string, unknown>;
+  expect: Expectation;
+  /** Why this file is in the demo, shown when it is uploaded (the bad ones). */
+  note?: string;
+}
+
+const pad = (n: number) => String(n).padStart(2, '0');
+
+/** `20260105T081500Z` (the AOI stream's compact form). */
+export function compactUtc(d: Date): string {
+  return `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}T${pad(d.getUTCHours())}${pad(
+    d.getUTCMinutes(),
+  )}${pad(d.getUTCSeconds())}Z`;
+}
+
+/** `2026-01-05_08-15-00` (the video stream's form; a time without an offset is taken as UTC). */
+export function dashedUtc(d: Date): string {
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}_${pad(d.getUTCHours())}-${pad(
+    d.getUTCMinutes(),
+  )}-${pad(d.getUTCSeconds())}`;
+}
+
+/** The demo set, timestamped a few minutes before `now` (as a sync would deliver a shift's last captures). */
+export function demoFiles(now = new Date()): DemoFile[] {
+  const at = (minutesAgo: number) => new Date(Math.floor(now.getTime() / 1000) * 1000 - minutesAgo * 60_000);
+  const uploaded: Expectation = { status: 'UPLOADED' };
+  return [
+    {
+      key: `line-1/aoi-top/SN-1001_${compactUtc(at(12))}.jpg`,
+      body: makeJpeg({ width: 2048, height: 1536, seed: 11, quality: 90 }),
+      contentType: 'image/jpeg',
+      sidecar: {
+        tz: 'America/Los_Angeles',
+        tags: ['night-shift', 'demo'],
+        configs: { camera: 'cam-7', exposure_ms: '12' },
+        fixture: 'FX-2',
+      },
+      expect: uploaded,
+    },
+    {
+      key: `line-1/aoi-top/SN-1002_${compactUtc(at(9))}.jpg`,
+      body: makeJpeg({ width: 1600, height: 1200, seed: 12, quality: 85, padToBytes: 1_200_000 }),
+      contentType: 'image/jpeg',
+      expect: uploaded,
+    },
+    {
+      key: `line-1/aoi-side/SN-1001_${compactUtc(at(7))}.jpg`,
+      body: makeJpeg({ width: 1280, height: 960, seed: 13, quality: 85 }),
+      contentType: 'image/jpeg',
+      sidecar: {
+        image_type: 'AOI side',
+        parent: { unit_serial: 'PCBA-1001', relationship: 'main board' },
+      },
+      expect: uploaded,
+    },
+    {
+      key: `line-1/video/final-qa/SN-1001_${dashedUtc(at(5))}.mp4`,
+      body: makeMp4({ codec: 'avc1', width: 1920, height: 1080, padToBytes: 2_500_000 }),
+      contentType: 'video/mp4',
+      sidecar: { tags: ['final-qa'], build: 'DVT-2' },
+      expect: uploaded,
+    },
+    {
+      key: `line-1/aoi-top/SN-1003_${compactUtc(at(3))}.jpg`,
+      body: makePng({ width: 640, height: 480, seed: 14 }),
+      contentType: 'image/jpeg',
+      expect: { status: 'REJECTED', code: 'NOT_A_JPEG' },
+      note: 'deliberately bad: a PNG saved as .jpg',
+    },
+    {
+      key: 'line-1/IMG_0042.jpg',
+      body: makeJpeg({ width: 1280, height: 960, seed: 15, quality: 85 }),
+      contentType: 'image/jpeg',
+      expect: { status: 'UNROUTED', code: 'NO_MATCHING_STREAM' },
+      note: 'deliberately bad: no station folder, no serial_timestamp name',
+    },
+  ];
+}

@@ -1,0 +1,144 @@
+/**
+ * A watched folder: every new or changed file under `dir` is handed to `upload` with key = its path relative
+ * to `dir` (forward slashes), once its size and mtime have not changed for `stableMs` (a copy in progress is
+ * not uploaded half-written). Polling, not fs.watch: it behaves the same on every OS and file system
+ * (network drives, containers) and misses nothing between scans.
+ */
+import { type Dirent, mkdirSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+
+export interface InboxFile {
+  /** Absolute path. */
+  path: string;
+  /** The object key: the path relative to the inbox, with `/`. */
+  key: string;
+  size: number;
+}
+
+export interface InboxOptions {
+  dir: string;
+  upload: (file: InboxFile) => Promise<void>;
+  /** Sidecars are uploaded before the other files of the same scan (the router reads them with the file). */
+  isSidecar?: (key: string) => boolean;
+  everyMs?: number;
+  stableMs?: number;
+  onError?: (error: unknown, file?: InboxFile) => void;
+  now?: () => number;
+}
+
+/** Editor backups, partial downloads, OS metadata: never uploaded. */
+export function ignoredName(name: string): boolean {
+  return (
+    name.startsWith('.') ||
+    name.endsWith('~') ||
+    /\.(tmp|part|partial|crdownload|download|swp|swx)$/i.test(name) ||
+    name === 'Thumbs.db' ||
+    name === 'desktop.ini'
+  );
+}
+
+interface Seen {
+  sig: string;
+  since: number;
+  uploadedSig?: string;
+}
+
+export class InboxWatcher {
+  private readonly seen = new Map<string, Seen>();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: InboxOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  start(): void {
+    mkdirSync(this.opts.dir, { recursive: true });
+    const tick = () => {
+      this.running = this.scan()
+        .catch((err: unknown) => this.opts.onError?.(err))
+        .finally(() => {
+          this.running = undefined;
+          if (!this.stopped) this.timer = setTimeout(tick, this.opts.everyMs ?? 500);
+        });
+    };
+    this.timer = setTimeout(tick, 0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  /** One scan: notes changes, uploads what has been stable long enough. */
+  async scan(): Promise<void> {
+    const files = await this.list(this.opts.dir);
+    const now = this.now();
+    const present = new Set<string>();
+    const ready: InboxFile[] = [];
+    for (const f of files) {
+      present.add(f.key);
+      const sig = `${f.size}:${f.mtimeMs}`;
+      const s = this.seen.get(f.key);
+      if (!s || s.sig !== sig) {
+        this.seen.set(f.key, { sig, since: now, ...(s?.uploadedSig ? { uploadedSig: s.uploadedSig } : {}) });
+        continue;
+      }
+      if (s.uploadedSig !== sig && now - s.since >= (this.opts.stableMs ?? 300))
+        ready.push({ path: f.path, key: f.key, size: f.size });
+    }
+    for (const key of this.seen.keys()) if (!present.has(key)) this.seen.delete(key);
+
+    const sidecar = this.opts.isSidecar ?? (() => false);
+    ready.sort((a, b) => Number(sidecar(b.key)) - Number(sidecar(a.key)) || a.key.localeCompare(b.key));
+    for (const f of ready) {
+      if (this.stopped) return;
+      const s = this.seen.get(f.key);
+      if (!s) continue;
+      s.uploadedSig = s.sig;
+      try {
+        await this.opts.upload(f);
+      } catch (err) {
+        s.uploadedSig = undefined; // try again on a later scan
+        this.opts.onError?.(err, f);
+      }
+    }
+  }
+
+  private async list(root: string): Promise<Array<InboxFile & { mtimeMs: number }>> {
+    const out: Array<InboxFile & { mtimeMs: number }> = [];
+    const walk = async (dir: string) => {
+      let entries: Dirent[];
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch {
+        return; // removed while scanning
+      }
+      for (const e of entries) {
+        if (ignoredName(e.name)) continue;
+        const path = join(dir, e.name);
+        if (e.isDirectory()) await walk(path);
+        else if (e.isFile()) {
+          try {
+            const st = await stat(path);
+            out.push({
+              path,
+              key: relative(root, path).split(sep).join('/'),
+              size: st.size,
+              mtimeMs: st.mtimeMs,
+            });
+          } catch {
+            // removed while scanning
+          }
+        }
+      }
+    };
+    await walk(root);
+    return out;
+  }
+}

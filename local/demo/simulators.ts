@@ -1,0 +1,136 @@
+/**
+ * The vendor simulators `npm start` runs, with fake demo credentials, on 127.0.0.1. Each gets a fixed default
+ * port (4810…4813, so URLs stay the same between runs) and falls back to an ephemeral port when it is taken.
+ */
+import { createServer } from 'node:net';
+import { EdgeImpulseSimulator } from '#simulators/edge-impulse/index.ts';
+import type { Simulator } from '#simulators/framework/index.ts';
+import { InstaVid360Simulator } from '#simulators/instavid360/index.ts';
+import { InstrumentalSimulator } from '#simulators/instrumental/index.ts';
+import { V7DarwinSimulator } from '#simulators/v7-darwin/index.ts';
+
+/**
+ * Demo credentials. Fake by construction: the Instrumental key has Instrumental's documented shape
+ * (`<prefix>:INST:V1:<identifier>:<secret>`) but obviously made-up parts, never 12+ alphanumerics after
+ * `INST:V1:`; the Edge Impulse key is not `ei_` + 32 hex digits.
+ */
+export const DEMO_CREDENTIALS = {
+  instrumental: 'demo:relay:INST:V1:demo-key-id:demo-secret',
+  edgeImpulse: 'ei_demo_key_local',
+  v7Darwin: 'demo-v7-api-key',
+  instaVid360: 'demo-instavid-token',
+} as const;
+
+export const DEFAULT_PORTS = {
+  s3: 4800,
+  instrumental: 4810,
+  edgeImpulse: 4811,
+  v7Darwin: 4812,
+  instaVid360: 4813,
+} as const;
+
+export interface RunningSimulator {
+  /** The simulators/<name>/ folder. */
+  name: string;
+  sim: Simulator;
+  url: string;
+  /** How a client authenticates, for the banner. */
+  credentials: string;
+  readme: string;
+}
+
+export interface DemoSimulators {
+  instrumental: InstrumentalSimulator;
+  all: RunningSimulator[];
+  stop(): Promise<void>;
+}
+
+function addressInUse(err: unknown): boolean {
+  return (err as { code?: unknown } | undefined)?.code === 'EADDRINUSE';
+}
+
+/** Starts on `port` when it is free, else on an ephemeral port. `port` 0 means ephemeral straight away. */
+export async function startOnPreferredPort(sim: Simulator, port: number): Promise<string> {
+  if (port > 0) {
+    try {
+      return await sim.start({ port });
+    } catch (err) {
+      if (!addressInUse(err)) throw err;
+    }
+  }
+  return sim.start();
+}
+
+/** `port` when nothing listens on 127.0.0.1:port right now, else 0 (ephemeral). Racy, but good enough. */
+export function freeOrEphemeral(port: number): Promise<number> {
+  if (port <= 0) return Promise.resolve(0);
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(0));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(port)));
+  });
+}
+
+export interface SimulatorSettings {
+  /** Use fixed default ports when free (default true); false: every port ephemeral. */
+  fixedPorts?: boolean;
+  /** Instrumental's PENDING_VALIDATION time (default 1500 ms, so demo files are UPLOADED within seconds). */
+  validationDelayMs?: number;
+}
+
+export async function startDemoSimulators(settings: SimulatorSettings = {}): Promise<DemoSimulators> {
+  const port = (p: number) => (settings.fixedPorts === false ? 0 : p);
+  const instrumental = new InstrumentalSimulator({
+    apiKeys: [DEMO_CREDENTIALS.instrumental],
+    validationDelayMs: settings.validationDelayMs ?? 1500,
+  });
+  const specs: Array<{ name: string; sim: Simulator; port: number; credentials: string }> = [
+    {
+      name: 'instrumental',
+      sim: instrumental,
+      port: port(DEFAULT_PORTS.instrumental),
+      credentials: `header instrumental-api-key: ${DEMO_CREDENTIALS.instrumental}`,
+    },
+    {
+      name: 'edge-impulse',
+      sim: new EdgeImpulseSimulator({ apiKeys: { [DEMO_CREDENTIALS.edgeImpulse]: { projectId: 1 } } }),
+      port: port(DEFAULT_PORTS.edgeImpulse),
+      credentials: `header x-api-key: ${DEMO_CREDENTIALS.edgeImpulse} (project 1)`,
+    },
+    {
+      name: 'v7-darwin',
+      sim: new V7DarwinSimulator({
+        apiKeys: { [DEMO_CREDENTIALS.v7Darwin]: { team: 'demo-factory' } },
+        teams: { 'demo-factory': { datasets: ['line-1'], tags: ['defect', 'ok'] } },
+      }),
+      port: port(DEFAULT_PORTS.v7Darwin),
+      credentials: `header Authorization: ApiKey ${DEMO_CREDENTIALS.v7Darwin} (team demo-factory, dataset line-1)`,
+    },
+    {
+      name: 'instavid360',
+      sim: new InstaVid360Simulator({ tokens: { [DEMO_CREDENTIALS.instaVid360]: { user: 'demo' } } }),
+      port: port(DEFAULT_PORTS.instaVid360),
+      credentials: `header Authorization: Bearer ${DEMO_CREDENTIALS.instaVid360}`,
+    },
+  ];
+  const all: RunningSimulator[] = [];
+  const stop = async () => {
+    await Promise.allSettled(all.map((s) => s.sim.stop()));
+  };
+  try {
+    for (const s of specs) {
+      const url = await startOnPreferredPort(s.sim, s.port);
+      all.push({
+        name: s.name,
+        sim: s.sim,
+        url,
+        credentials: s.credentials,
+        readme: `simulators/${s.name}/README.md`,
+      });
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { instrumental, all, stop };
+}
