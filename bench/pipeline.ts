@@ -11,14 +11,12 @@
  * message of its 50 MB file to a side queue, so that a child process (forward-child.ts) can forward it alone.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { Upload } from '@aws-sdk/lib-storage';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { DataTransmit, RelayConfig } from '#domain/config/types.ts';
-import { type DeliveryRecord, objectPk } from '#domain/delivery.ts';
+import type { DeliveryRecord } from '#domain/delivery.ts';
 import type { DeliveryStatus } from '#domain/status.ts';
+import { putObject as putIngest, recordsOf as recordsOfObject } from '#local/ingest.ts';
 import type { LambdaFunction } from '#local/lambda-context.ts';
 import { type LocalHandlers, type LocalStack, startLocalStack } from '#local/stack.ts';
 import { InstrumentalSimulator, type InstrumentalSimulatorOptions } from '#simulators/instrumental/index.ts';
@@ -197,20 +195,11 @@ export interface Uploaded {
   etag: string;
 }
 
-/** One object as a factory sync would put it: PutObject, or multipart above 8 MiB (fauxqs's body limit). */
+/** One object as a factory sync would put it (local/ingest.ts), noting when the put finished. */
 export async function putObject(stack: LocalStack, key: string, body: Buffer): Promise<Uploaded> {
-  const params = { Bucket: stack.buckets.ingest, Key: key, Body: body };
-  const out =
-    body.length > 8 * 1024 * 1024
-      ? await new Upload({ client: stack.clients.s3, params, partSize: 8 * 1024 * 1024, queueSize: 2 }).done()
-      : await stack.clients.s3.send(new PutObjectCommand(params));
-  const u: Uploaded = {
-    key,
-    size: body.length,
-    doneAt: Date.now(),
-    etag: (out.ETag ?? '').replace(/"/g, ''),
-  };
-  if (out.VersionId) u.versionId = out.VersionId;
+  const put = await putIngest(stack.clients.s3, stack.buckets.ingest, key, body);
+  const u: Uploaded = { key, size: body.length, doneAt: Date.now(), etag: put.etag };
+  if (put.versionId) u.versionId = put.versionId;
   return u;
 }
 
@@ -229,16 +218,8 @@ export async function pool<T, R>(items: T[], limit: number, fn: (item: T, i: num
 }
 
 /** The object's records (one per destination), by partition key: a Query, never a Scan. */
-export async function recordsOf(stack: LocalStack, obj: Uploaded): Promise<DeliveryRecord[]> {
-  const out = await stack.clients.ddb.send(
-    new QueryCommand({
-      TableName: stack.tableName,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': objectPk({ bucket: stack.buckets.ingest, ...obj }) },
-      ConsistentRead: true,
-    }),
-  );
-  return (out.Items ?? []) as DeliveryRecord[];
+export function recordsOf(stack: LocalStack, obj: Uploaded): Promise<DeliveryRecord[]> {
+  return recordsOfObject(stack.clients.ddb, stack.tableName, { bucket: stack.buckets.ingest, ...obj });
 }
 
 export interface Settled {

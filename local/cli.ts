@@ -31,7 +31,7 @@ import {
   startDemoSimulators,
 } from './demo/simulators.ts';
 import { StatusTracker, summarize, type Tracked, type UploadSource } from './demo/tracker.ts';
-import { putObject } from './demo/upload.ts';
+import { putObject } from './ingest.ts';
 import { type LocalStack, startLocalStack } from './stack.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');

@@ -7,11 +7,11 @@
  */
 
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { destinationsFor, matchStream } from '#domain/config/match.ts';
 import type { RelayConfig } from '#domain/config/types.ts';
 import { type DeliveryRecord, objectPk } from '#domain/delivery.ts';
 import { type DeliveryStatus, isTerminal, POLLABLE, SUCCESS } from '#domain/status.ts';
+import { recordsOf } from '../ingest.ts';
 import type { Expectation } from './files.ts';
 import { cyan, dim, green, type Print, red, yellow } from './output.ts';
 
@@ -179,15 +179,7 @@ export class StatusTracker {
   private async refresh(t: Tracked): Promise<void> {
     let items: DeliveryRecord[];
     try {
-      const out = await this.opts.ddb.send(
-        new QueryCommand({
-          TableName: this.opts.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': t.pk },
-          ConsistentRead: true,
-        }),
-      );
-      items = (out.Items ?? []) as DeliveryRecord[];
+      items = await recordsOf(this.opts.ddb, this.opts.tableName, { bucket: this.opts.bucket, ...t });
     } catch (err) {
       if (!this.stopped) this.opts.onError?.(err, t.key);
       return;

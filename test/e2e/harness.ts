@@ -4,13 +4,10 @@
  * (node's runner gives each file its own process).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { Upload } from '@aws-sdk/lib-storage';
 import type { DataTransmit, RelayConfig } from '#domain/config/types.ts';
 import type { DeliveryRecord } from '#domain/delivery.ts';
-import { objectPk } from '#domain/delivery.ts';
 import type { DeliveryStatus } from '#domain/status.ts';
+import { putObject, recordsOf } from '#local/ingest.ts';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '#local/stack.ts';
 import { InstrumentalSimulator, type InstrumentalSimulatorOptions } from '#simulators/instrumental/index.ts';
 
@@ -128,17 +125,8 @@ export async function startHarness(
   });
   const { s3, ddb } = stack.clients;
 
-  const records = async (obj: Uploaded): Promise<DeliveryRecord[]> => {
-    const out = await ddb.send(
-      new QueryCommand({
-        TableName: stack.tableName,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': objectPk({ bucket: stack.buckets.ingest, ...obj }) },
-        ConsistentRead: true,
-      }),
-    );
-    return (out.Items ?? []) as DeliveryRecord[];
-  };
+  const records = (obj: Uploaded): Promise<DeliveryRecord[]> =>
+    recordsOf(ddb, stack.tableName, { bucket: stack.buckets.ingest, ...obj });
 
   const waitFor = async (obj: Uploaded, done: (recs: DeliveryRecord[]) => boolean, timeoutMs = 20_000) => {
     const until = Date.now() + timeoutMs;
@@ -155,15 +143,8 @@ export async function startHarness(
     stack,
     sim,
     async upload(key, body, metadata) {
-      const params = { Bucket: stack.buckets.ingest, Key: key, Body: body, Metadata: metadata };
-      // One PutObject is fine for small files; large ones go multipart, as `aws s3 cp` does.
-      const out =
-        body.length > 8 * 1024 * 1024
-          ? await new Upload({ client: s3, params, partSize: 8 * 1024 * 1024 }).done()
-          : await s3.send(new PutObjectCommand(params));
-      const v: Uploaded = { key, etag: (out.ETag ?? '').replace(/"/g, '') };
-      if (out.VersionId) v.versionId = out.VersionId;
-      return v;
+      const put = await putObject(s3, stack.buckets.ingest, key, body, undefined, metadata);
+      return { key, etag: put.etag, ...(put.versionId ? { versionId: put.versionId } : {}) };
     },
     records,
     waitFor,

@@ -16,7 +16,7 @@ import type { DeliveryStatus } from '#domain/status.ts';
 import { parseCli } from '#local/cli.ts';
 import { type InboxFile, InboxWatcher, ignoredName } from '#local/demo/inbox.ts';
 import { detailOf, StatusTracker, summarize, type Tracked } from '#local/demo/tracker.ts';
-import { contentTypeOf } from '#local/demo/upload.ts';
+import { contentTypeOf } from '#local/ingest.ts';
 import { makeJpeg } from '#simulators/media/index.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
