@@ -10,7 +10,7 @@ import { decodeDeliveryId } from '#domain/delivery.ts';
 import { checkDeliveries } from '#domain/poll.ts';
 import { isPollable } from '#domain/status.ts';
 import { createVendorContext } from '#domain/vendor-context.ts';
-import { runtime } from './runtime.ts';
+import { vendorSide } from './vendor-runtime.ts';
 
 const json = (statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 => ({
   statusCode,
@@ -22,7 +22,7 @@ export async function onCallback(
   event: APIGatewayProxyEventV2,
   context: Context,
 ): Promise<APIGatewayProxyStructuredResultV2> {
-  const rt = runtime();
+  const { rt, vendorRuntime } = vendorSide();
   const log = rt.log.child({ fn: 'callback' });
   const vendorId = event.pathParameters?.vendor ?? '';
   const key = decodeDeliveryId(event.pathParameters?.token ?? '');
@@ -43,7 +43,7 @@ export async function onCallback(
         config: rt.config,
         vendors: rt.vendors,
         log,
-        context: (t, p, s) => createVendorContext(t, p, rt.vendorRuntime, s),
+        context: (t, p, s) => createVendorContext(t, p, vendorRuntime, s),
         ports: {
           due: () => Promise.resolve([]),
           applyCheck: (r, update) => rt.table.applyCheck(r, update),

@@ -9,10 +9,11 @@ import { ENV, optionalEnv, requireEnv } from '#commons/env.ts';
 import { type ForwarderDeps, forwardBatch } from '#domain/forward.ts';
 import { createVendorContext } from '#domain/vendor-context.ts';
 import { getVendor } from '#vendors/registry.ts';
-import { runtime, sendRaw } from './runtime.ts';
+import { sendRaw } from './runtime.ts';
+import { vendorSide } from './vendor-runtime.ts';
 
 function deps(vendorId: string, queueUrl: string, deadLetterUrl: string | undefined): ForwarderDeps {
-  const rt = runtime();
+  const { rt, secrets, vendorRuntime } = vendorSide();
   const plugin = getVendor(vendorId);
   const dlq = deadLetterUrl ?? optionalEnv(ENV.deadLetterUrl);
   return {
@@ -20,7 +21,7 @@ function deps(vendorId: string, queueUrl: string, deadLetterUrl: string | undefi
     config: rt.config,
     owner: rt.instanceId,
     log: rt.log.child({ fn: 'forwarder', vendor: vendorId }),
-    context: (transmit, signal) => createVendorContext(transmit, plugin, rt.vendorRuntime, signal),
+    context: (transmit, signal) => createVendorContext(transmit, plugin, vendorRuntime, signal),
     ports: {
       claim: async (key, owner, leaseMs) => {
         const c = await rt.table.claim(key, owner, leaseMs);
@@ -48,7 +49,7 @@ function deps(vendorId: string, queueUrl: string, deadLetterUrl: string | undefi
         if (!dlq) throw new Error(`${ENV.deadLetterUrl} is not set`);
         await sendRaw(rt.sqs, dlq, body, `${reason.code}: ${reason.message}`);
       },
-      forgetApiKey: (name) => rt.secrets.forget(name),
+      forgetApiKey: (name) => secrets.forget(name),
     },
   };
 }

@@ -1,22 +1,20 @@
 /**
- * The composition root of every handler: AWS clients, the config and the vendor registry, built once per
- * cold start from the environment (lambdas/commons/env.ts). Tests and the local stack reach the same code
- * by setting the same environment (AWS_ENDPOINT_URL_* for the emulators).
+ * The composition root every handler shares: the config, the status table, S3 reads, SQS and the logger,
+ * built once per cold start from the environment (lambdas/commons/env.ts). Tests and the local stack reach
+ * the same code by setting the same environment (AWS_ENDPOINT_URL_* for the emulators).
+ *
+ * What only vendor-facing handlers need (the HTTP client, Secrets Manager, the results bucket) is in
+ * vendor-runtime.ts, so that the router's bundle does not carry it.
  */
 import { randomUUID } from 'node:crypto';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { createDocumentClient, StatusTable } from '#adapters/dynamodb.ts';
-import { createHttpAgent } from '#adapters/http.ts';
-import { createS3Client, S3Objects, S3Results } from '#adapters/s3.ts';
-import { Secrets } from '#adapters/secrets.ts';
+import { createS3Client, S3Objects } from '#adapters/s3.ts';
 import { Queues } from '#adapters/sqs.ts';
-import { ENV, optionalEnv, requireEnv } from '#commons/env.ts';
+import { ENV, requireEnv } from '#commons/env.ts';
 import { createLogger, type Logger } from '#commons/logger.ts';
 import { loadConfigFromEnv } from '#domain/config/index.ts';
 import type { RelayConfig } from '#domain/config/types.ts';
-import { decodeDeliveryId } from '#domain/delivery.ts';
-import type { VendorRuntime } from '#domain/vendor-context.ts';
 import { VENDORS } from '#vendors/registry.ts';
 import type { VendorPlugin } from '#vendors/types.ts';
 
@@ -27,9 +25,8 @@ export interface Runtime {
   objects: S3Objects;
   queues: Queues;
   sqs: SQSClient;
-  secrets: Secrets;
-  vendorRuntime: VendorRuntime;
   log: Logger;
+  /** Identifies this Lambda instance in delivery leases. */
   instanceId: string;
 }
 
@@ -39,50 +36,21 @@ export function runtime(): Runtime {
   if (cached) return cached;
   const log = createLogger({ service: 'factory-relay' });
   const { config } = loadConfigFromEnv(VENDORS);
-  const s3 = createS3Client();
   const sqs = new SQSClient({});
-  const table = new StatusTable(createDocumentClient(), requireEnv(ENV.table));
-  const objects = new S3Objects(s3);
-  const resultsBucket = optionalEnv(ENV.resultsBucket);
-  const results = new S3Results(s3, resultsBucket ?? '', config.relay?.results_prefix ?? 'results/');
-  const secrets = new Secrets(new SecretsManagerClient({}), 5 * 60_000, optionalEnv(ENV.secretPrefix) ?? '');
-  const instanceId = randomUUID();
-  const callbackBaseUrl = optionalEnv(ENV.callbackBaseUrl);
-  const vendorRuntime: VendorRuntime = {
-    http: createHttpAgent(),
-    objects,
-    results: {
-      put: (input) => {
-        if (!resultsBucket)
-          return Promise.reject(new Error(`${ENV.resultsBucket} is not set: nowhere to write results`));
-        return results.put(input);
-      },
-    },
-    apiKey: (name) => secrets.apiKey(name),
-    takeToken: (id, limit) => table.takeToken(id, limit),
-    saveCheckpoint: async (deliveryId, data) => {
-      const key = decodeDeliveryId(deliveryId);
-      if (key) await table.saveCheckpoint(key, instanceId, data);
-    },
-    log,
-    ...(callbackBaseUrl ? { callbackBaseUrl } : {}),
-  };
   cached = {
     config,
     vendors: VENDORS,
-    table,
-    objects,
+    table: new StatusTable(createDocumentClient(), requireEnv(ENV.table)),
+    objects: new S3Objects(createS3Client()),
     queues: new Queues(sqs),
     sqs,
-    secrets,
-    vendorRuntime,
     log,
-    instanceId,
+    instanceId: randomUUID(),
   };
   return cached;
 }
 
-/** Sends a message to a queue (the dead-letter move). */
+/** Sends a message to a queue (the dead-letter move), with the reason as a message attribute. */
 export async function sendRaw(sqs: SQSClient, queueUrl: string, body: string, reason: string): Promise<void> {
   await sqs.send(
     new SendMessageCommand({
@@ -91,9 +59,4 @@ export async function sendRaw(sqs: SQSClient, queueUrl: string, body: string, re
       MessageAttributes: { reason: { DataType: 'String', StringValue: reason.slice(0, 256) } },
     }),
   );
-}
-
-/** Forgets the cached runtime (tests that change the environment between cases). */
-export function resetRuntime(): void {
-  cached = undefined;
 }

@@ -3,8 +3,8 @@
  * (`file` streamed from S3 + `data` JSON), then `fileStatus` until UPLOADED or FAILED_VALIDATION.
  */
 
-import { isNetworkError, readText, tryJson } from '#adapters/http.ts';
 import { recorded } from '#commons/errors.ts';
+import { isNetworkError, readText, tryJson } from '#commons/http.ts';
 import { basenameOf, extensionOf, jpegDimensions, mp4VideoCodec, sniff } from '#commons/media.ts';
 import { multipartBody } from '#commons/multipart.ts';
 import { parseRetryAfter } from '#domain/backoff.ts';

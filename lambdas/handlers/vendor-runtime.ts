@@ -1,0 +1,54 @@
+/**
+ * What the vendor-facing handlers (forwarder, poller, callback) add to the shared runtime: the HTTP client,
+ * API keys from Secrets Manager, the shared rate limit and the results bucket.
+ */
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { createHttpAgent } from '#adapters/http.ts';
+import { createS3Client, S3Results } from '#adapters/s3.ts';
+import { Secrets } from '#adapters/secrets.ts';
+import { ENV, optionalEnv } from '#commons/env.ts';
+import { decodeDeliveryId } from '#domain/delivery.ts';
+import type { VendorRuntime } from '#domain/vendor-context.ts';
+import { type Runtime, runtime } from './runtime.ts';
+
+export interface VendorSide {
+  rt: Runtime;
+  secrets: Secrets;
+  vendorRuntime: VendorRuntime;
+}
+
+let cached: VendorSide | undefined;
+
+export function vendorSide(): VendorSide {
+  if (cached) return cached;
+  const rt = runtime();
+  const resultsBucket = optionalEnv(ENV.resultsBucket);
+  const results = new S3Results(
+    createS3Client(),
+    resultsBucket ?? '',
+    rt.config.relay?.results_prefix ?? 'results/',
+  );
+  const secrets = new Secrets(new SecretsManagerClient({}), 5 * 60_000, optionalEnv(ENV.secretPrefix) ?? '');
+  const callbackBaseUrl = optionalEnv(ENV.callbackBaseUrl);
+  const vendorRuntime: VendorRuntime = {
+    http: createHttpAgent(),
+    objects: rt.objects,
+    results: {
+      put: (input) => {
+        if (!resultsBucket)
+          return Promise.reject(new Error(`${ENV.resultsBucket} is not set: nowhere to write results`));
+        return results.put(input);
+      },
+    },
+    apiKey: (name) => secrets.apiKey(name),
+    takeToken: (id, limit) => rt.table.takeToken(id, limit),
+    saveCheckpoint: async (deliveryId, data) => {
+      const key = decodeDeliveryId(deliveryId);
+      if (key) await rt.table.saveCheckpoint(key, rt.instanceId, data);
+    },
+    log: rt.log,
+    ...(callbackBaseUrl ? { callbackBaseUrl } : {}),
+  };
+  cached = { rt, secrets, vendorRuntime };
+  return cached;
+}
