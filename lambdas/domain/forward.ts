@@ -73,7 +73,7 @@ export interface ForwarderDeps {
   owner: string;
   now?: () => number;
   random?: () => number;
-  /** How long a paused destination waits before one probe send (default 5 min). */
+  /** How long a paused destination waits before one probe send (default: the config's pause_probe_seconds). */
   pauseProbeMs?: number;
   /** How many jobs of one batch are sent at once (default 4). */
   concurrency?: number;
@@ -171,8 +171,10 @@ async function forwardDestination(
     const why = state.stoppedByOperator
       ? recorded('DESTINATION_STOPPED', `destination ${destination} was stopped by an operator`)
       : recorded('DESTINATION_PAUSED', `destination ${destination} is paused: its credentials were refused`);
+    const probeMs = deps.pauseProbeMs ?? (deps.config.relay?.pause_probe_seconds ?? 300) * 1000;
     for (const { rec, msg } of held) {
-      const delay = probeDue ? 30_000 : holdMs;
+      // While a probe is out, the others look again soon; otherwise they wait for the probe time.
+      const delay = probeDue ? Math.min(30_000, probeMs) : holdMs;
       await ports.hold(msg, destination, why, new Date(now() + delay).toISOString());
       await ports.retryLater(rec.receiptHandle, delay);
       failures.push(rec.messageId);
@@ -315,7 +317,7 @@ async function sendGroup(
         });
         break;
       case 'unauthorized': {
-        const probeMs = deps.pauseProbeMs ?? 300_000;
+        const probeMs = deps.pauseProbeMs ?? (deps.config.relay?.pause_probe_seconds ?? 300) * 1000;
         await ports.pauseDestination(destination, outcome.error, new Date(now() + probeMs).toISOString());
         if (transmit.api_key_secret) ports.forgetApiKey(transmit.api_key_secret);
         await ports.refundAttempt(key);

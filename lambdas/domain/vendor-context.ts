@@ -2,6 +2,7 @@
  * Builds the VendorContext a plug-in works with: its destination, credentials, the shared rate limit, object
  * access and checkpoints. The same for the forwarder, the poller and the callback handler.
  */
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import type { Logger } from '#commons/logger.ts';
@@ -53,16 +54,22 @@ export function toDestination(t: DataTransmit): Destination {
   return d;
 }
 
-/** The shared bucket is per API key: destinations using one secret share one bucket. */
-export function rateLimitOf(
-  t: DataTransmit,
+/**
+ * The vendor limits requests per API key, so the relay's shared bucket is per key too: identified by a
+ * fingerprint of the key itself (never the key), so that two secrets or destinations holding one key share
+ * one bucket, and a rotated key starts a fresh one. Destinations without a key share one per destination.
+ */
+export function rateLimitOf(t: DataTransmit, plugin: VendorPlugin): RateLimit | undefined {
+  return t.rate_limit ? { burst: t.rate_limit.burst, perSecond: t.rate_limit.per_second } : plugin.rateLimit;
+}
+
+export function rateLimitBucketId(
   plugin: VendorPlugin,
-): { bucketId: string; limit: RateLimit } | undefined {
-  const limit = t.rate_limit
-    ? { burst: t.rate_limit.burst, perSecond: t.rate_limit.per_second }
-    : plugin.rateLimit;
-  if (!limit) return undefined;
-  return { bucketId: `${plugin.id}:${t.api_key_secret ?? t.transmit_name}`, limit };
+  apiKey: string | undefined,
+  destination: string,
+): string {
+  if (apiKey === undefined) return `${plugin.id}:destination:${destination}`;
+  return `${plugin.id}:key:${createHash('sha256').update(apiKey).digest('hex').slice(0, 24)}`;
 }
 
 export function createVendorContext(
@@ -72,7 +79,7 @@ export function createVendorContext(
   signal: AbortSignal,
 ): VendorContext {
   const destination = toDestination(transmit);
-  const rl = rateLimitOf(transmit, plugin);
+  const limit = rateLimitOf(transmit, plugin);
   return {
     destination,
     http: rt.http,
@@ -84,10 +91,12 @@ export function createVendorContext(
       return rt.apiKey(transmit.api_key_secret);
     },
     async throttle() {
-      if (!rl) return;
+      if (!limit) return;
+      const key = transmit.api_key_secret ? await rt.apiKey(transmit.api_key_secret) : undefined;
+      const bucketId = rateLimitBucketId(plugin, key, transmit.transmit_name);
       for (;;) {
-        if (signal.aborted) throw new RateLimitTimeout(rl.bucketId);
-        const t = await rt.takeToken(rl.bucketId, rl.limit);
+        if (signal.aborted) throw new RateLimitTimeout(bucketId);
+        const t = await rt.takeToken(bucketId, limit);
         if (t.ok) return;
         await sleep(Math.min(t.retryInMs, 1000), undefined, { signal }).catch(() => undefined);
       }

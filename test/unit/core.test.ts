@@ -9,7 +9,10 @@ import { parseRetryAfter, retryDelayMs } from '#domain/backoff.ts';
 import { decodeDeliveryId, deliveryKey, encodeDeliveryId, parseDeliveryMessage } from '#domain/delivery.ts';
 import { gcra } from '#domain/rate-limit.ts';
 import { allowedFrom, canTransition, isTerminal, STATUSES } from '#domain/status.ts';
+import { rateLimitBucketId } from '#domain/vendor-context.ts';
 import { makeJpeg, makeJpegHeaderOnly, makeMp4 } from '#simulators/media/index.ts';
+import { VENDORS } from '#vendors/registry.ts';
+import type { VendorPlugin } from '#vendors/types.ts';
 
 describe('S3 event key decoding', () => {
   const cases: Array<[string, string]> = [
@@ -211,5 +214,21 @@ describe('recorded errors', () => {
     assert.equal(e.message.length, 1000);
     assert.equal(e.httpStatus, 400);
     assert.equal(e.vendorCode, 'INVALID_DATA');
+  });
+});
+
+describe('shared rate-limit bucket identity', () => {
+  const plugin = VENDORS.instrumental as VendorPlugin;
+  it('is one bucket per API key, whatever secret or destination holds it', () => {
+    const key = 'relay-tests:a:INST:V1:fake-id:fake-secret';
+    assert.equal(rateLimitBucketId(plugin, key, 'dest-a'), rateLimitBucketId(plugin, key, 'dest-b'));
+    assert.notEqual(rateLimitBucketId(plugin, key, 'd'), rateLimitBucketId(plugin, `${key}x`, 'd'));
+  });
+  it('never carries the key itself', () => {
+    const id = rateLimitBucketId(plugin, 'relay-tests:a:INST:V1:fake-id:fake-secret', 'd');
+    assert.doesNotMatch(id, /fake|INST/);
+  });
+  it('falls back to the destination without a key', () => {
+    assert.equal(rateLimitBucketId(plugin, undefined, 'd'), 'instrumental:destination:d');
   });
 });

@@ -197,6 +197,13 @@ const relaySchema: JsonSchema = {
       default: 900,
       description: 'Ceiling of one retry delay in seconds.',
     },
+    pause_probe_seconds: {
+      type: 'number',
+      exclusiveMinimum: 0,
+      default: 300,
+      description:
+        'A destination whose credentials were refused pauses; after this many seconds one delivery probes whether a rotated key works.',
+    },
     results_prefix: str('Key prefix in the results bucket for processed results written back (InstaVid360).'),
   },
 };

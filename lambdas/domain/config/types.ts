@@ -19,6 +19,8 @@ export interface RelaySettings {
   backoff_base_seconds?: number;
   /** Ceiling of one retry delay in seconds (default 900). */
   backoff_max_seconds?: number;
+  /** Seconds a destination stays paused after a refused API key before one probe send (default 300). */
+  pause_probe_seconds?: number;
   /** Where processed results are written back (InstaVid360): key prefix in the results bucket. */
   results_prefix?: string;
 }
