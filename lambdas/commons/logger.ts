@@ -2,6 +2,8 @@
  * Structured JSON logs (one line each), as CloudWatch Logs Insights reads them. Values under keys that name a
  * credential are replaced, so a secret cannot reach the logs through a carelessly logged object.
  */
+import { ENV } from './env.ts';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -31,7 +33,7 @@ export function createLogger(
   context: Record<string, unknown> = {},
   options: { level?: LogLevel; sink?: LogSink } = {},
 ): Logger {
-  const level = options.level ?? ((process.env.RELAY_LOG_LEVEL as LogLevel | undefined) || 'info');
+  const level = options.level ?? ((process.env[ENV.logLevel] as LogLevel | undefined) || 'info');
   const sink = options.sink ?? ((line: string) => process.stdout.write(`${line}\n`));
   const write = (lvl: LogLevel, message: string, data?: Record<string, unknown>) => {
     if (ORDER[lvl] < (ORDER[level] ?? 20)) return;

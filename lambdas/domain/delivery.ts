@@ -38,7 +38,6 @@ export interface DeliveryRecord extends DeliveryKey {
   nextCheckAt?: string;
   pollCount?: number;
   checkpoint?: JsonObject;
-  callbackNonce?: string;
   history: HistoryEntry[];
 }
 

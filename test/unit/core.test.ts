@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { recorded } from '#commons/errors.ts';
+import { createLogger } from '#commons/logger.ts';
 import { basenameOf, extensionOf, jpegDimensions, mp4VideoCodec, sniff, splitName } from '#commons/media.ts';
 import { multipartBody } from '#commons/multipart.ts';
 import { decodeS3EventKey } from '#commons/s3-key.ts';
@@ -230,5 +231,31 @@ describe('shared rate-limit bucket identity', () => {
   });
   it('falls back to the destination without a key', () => {
     assert.equal(rateLimitBucketId(plugin, undefined, 'd'), 'instrumental:destination:d');
+  });
+});
+
+describe('logger', () => {
+  it('never writes a credential, however deep it sits', () => {
+    const lines: string[] = [];
+    const log = createLogger({ fn: 't' }, { level: 'debug', sink: (l) => lines.push(l) });
+    log.info('sending', {
+      headers: {
+        'instrumental-api-key': 'relay-tests:x:INST:V1:fake-id:fake-secret',
+        authorization: 'Bearer abc',
+      },
+      nested: [{ apiKey: 'ei_fake', password: 'p', token: 't' }],
+      key: 'line-1/a.jpg',
+    });
+    const entry = JSON.parse(lines[0] ?? '{}');
+    assert.equal(entry.headers['instrumental-api-key'], '[redacted]');
+    assert.equal(entry.headers.authorization, '[redacted]');
+    assert.deepEqual(entry.nested, [{ apiKey: '[redacted]', password: '[redacted]', token: '[redacted]' }]);
+    assert.equal(entry.key, 'line-1/a.jpg', 'object keys are not credentials');
+    assert.doesNotMatch(lines[0] ?? '', /fake-secret|Bearer/);
+  });
+  it('drops lines below its level', () => {
+    const lines: string[] = [];
+    createLogger({}, { level: 'warn', sink: (l) => lines.push(l) }).info('quiet');
+    assert.equal(lines.length, 0);
   });
 });
