@@ -1,6 +1,7 @@
 /**
- * Forwarder Lambda: one per vendor (RELAY_VENDOR), fed by that vendor's queue. Middy's early timeout leaves
- * time to record outcomes before Lambda would stop the invocation.
+ * Forwarder Lambda: one per vendor (RELAY_VENDOR), fed by that vendor's queue. Vendor requests are aborted a
+ * few seconds before the invocation's deadline (forward.ts derives the signal from the remaining time), so
+ * outcomes are recorded before Lambda stops it; a delivery's lease covers the rest of the invocation.
  */
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
