@@ -147,7 +147,8 @@ async function forwardDestination(
         });
       }
       if (claim.kind === 'busy') failures.push(rec.messageId);
-      if (claim.kind === 'missing') log.error('delivery message without a record, dropped', { key: msg.object.key });
+      if (claim.kind === 'missing')
+        log.error('delivery message without a record, dropped', { key: msg.object.key });
     }
     return failures;
   }
