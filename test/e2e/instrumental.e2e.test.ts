@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { deliveryKey } from '#domain/delivery.ts';
+import { request } from 'undici';
+import { deliveryKey, encodeDeliveryId } from '#domain/delivery.ts';
 import { s3EventRecord } from '#local/notifier.ts';
 import { makeJpeg, makeJpegHeaderOnly, makeMp4 } from '#simulators/media/index.ts';
 import { type Harness, startHarness, type Uploaded } from './harness.ts';
@@ -341,5 +342,53 @@ describe('Instrumental delivery, end to end', () => {
       calls.length < objs.length * 3,
       `fewer status calls (${calls.length}) than one per file per poll`,
     );
+  });
+
+  it('a vendor callback makes the relay re-check that delivery with the vendor; unknown tokens get 404', async () => {
+    const obj = await h.upload(
+      'line-1/AOI-10/SN-10001_20260105T200000Z.jpg',
+      makeJpeg({ width: 8, height: 8, seed: 10 }),
+    );
+    // The poller first looks 5 s after acceptance, so the callback comes first.
+    const rec = await h.waitForStatus(obj, ['PENDING_VALIDATION', 'UPLOADED', 'REJECTED', 'DEAD']);
+    assert.equal(rec.status, 'PENDING_VALIDATION');
+    const token = encodeDeliveryId(rec);
+    h.sim.settle();
+    const before = h.sim.requestsTo('fileStatus').length;
+    const res = await request(h.stack.callbackUrl('instrumental', token), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ fileId: rec.vendorRef, status: 'UPLOADED' }),
+    });
+    const body = (await res.body.json()) as { accepted?: boolean; checked?: number; status?: string };
+    assert.ok([200, 202].includes(res.statusCode), `callback answered ${res.statusCode}`);
+    assert.equal(body.accepted, true);
+    if (res.statusCode === 202) {
+      assert.equal(body.checked, 1);
+      assert.ok(
+        h.sim.requestsTo('fileStatus').length > before,
+        'the relay asked the vendor, not the callback body',
+      );
+    }
+    assert.equal((await h.waitForStatus(obj, ['UPLOADED'])).status, 'UPLOADED');
+
+    const unknown = await request(
+      h.stack.callbackUrl(
+        'instrumental',
+        encodeDeliveryId({ pk: 'object#b/none#etag=x', sk: 'destination#d' }),
+      ),
+      {
+        method: 'POST',
+        body: '{}',
+      },
+    );
+    assert.equal(unknown.statusCode, 404);
+    await unknown.body.dump();
+    const junk = await request(h.stack.callbackUrl('instrumental', 'not-a-token'), {
+      method: 'POST',
+      body: 'x',
+    });
+    assert.equal(junk.statusCode, 404);
+    await junk.body.dump();
   });
 });
