@@ -115,27 +115,21 @@ export class StatusTable {
 
   /** RECEIVED → QUEUED once the message is on the vendor queue. A no-op if a forwarder got there first. */
   async markQueued(key: DeliveryKey, destination: string): Promise<void> {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: key.pk, sk: key.sk },
-          UpdateExpression:
-            'SET #status = :queued, updatedAt = :now, destinationStatus = :ds, nextCheckAt = :now, #history = list_append(#history, :h)',
-          ConditionExpression: '#status = :received',
-          ExpressionAttributeNames: { '#status': 'status', '#history': 'history' },
-          ExpressionAttributeValues: {
-            ':queued': 'QUEUED',
-            ':received': 'RECEIVED',
-            ':now': this.iso(),
-            ':ds': `${destination}#QUEUED`,
-            ':h': this.history('QUEUED'),
-          },
-        }),
-      );
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err;
-    }
+    await this.updateIf({
+      TableName: this.tableName,
+      Key: { pk: key.pk, sk: key.sk },
+      UpdateExpression:
+        'SET #status = :queued, updatedAt = :now, destinationStatus = :ds, nextCheckAt = :now, #history = list_append(#history, :h)',
+      ConditionExpression: '#status = :received',
+      ExpressionAttributeNames: { '#status': 'status', '#history': 'history' },
+      ExpressionAttributeValues: {
+        ':queued': 'QUEUED',
+        ':received': 'RECEIVED',
+        ':now': this.iso(),
+        ':ds': `${destination}#QUEUED`,
+        ':h': this.history('QUEUED'),
+      },
+    });
   }
 
   // ---- forwarder -------------------------------------------------------------------------------------
@@ -224,22 +218,14 @@ export class StatusTable {
       sets.push('pollCount = :zero');
       values[':zero'] = 0;
     }
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: key.pk, sk: key.sk },
-          UpdateExpression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
-          ConditionExpression: '#status = :sending AND leaseOwner = :owner',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailure(err)) return false;
-      throw err;
-    }
+    return this.updateIf({
+      TableName: this.tableName,
+      Key: { pk: key.pk, sk: key.sk },
+      UpdateExpression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
+      ConditionExpression: '#status = :sending AND leaseOwner = :owner',
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    });
   }
 
   /**
@@ -252,50 +238,38 @@ export class StatusTable {
     reason: RecordedError,
     nextCheckAt: string,
   ): Promise<void> {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: key.pk, sk: key.sk },
-          UpdateExpression:
-            'SET #status = :retrying, lastError = :err, nextCheckAt = :next, updatedAt = :now, destinationStatus = :ds, #history = list_append(#history, :h)',
-          ConditionExpression:
-            '#status IN (:s0, :s1, :s2) AND (#status <> :retrying OR attribute_not_exists(lastError) OR lastError.code <> :code)',
-          ExpressionAttributeNames: { '#status': 'status', '#history': 'history' },
-          ExpressionAttributeValues: {
-            ':retrying': 'RETRYING',
-            ':s0': SENDABLE[0],
-            ':s1': SENDABLE[1],
-            ':s2': SENDABLE[2],
-            ':err': reason,
-            ':code': reason.code,
-            ':next': nextCheckAt,
-            ':now': this.iso(),
-            ':ds': `${destination}#RETRYING`,
-            ':h': this.history('RETRYING', reason.code),
-          },
-        }),
-      );
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err;
-    }
+    await this.updateIf({
+      TableName: this.tableName,
+      Key: { pk: key.pk, sk: key.sk },
+      UpdateExpression:
+        'SET #status = :retrying, lastError = :err, nextCheckAt = :next, updatedAt = :now, destinationStatus = :ds, #history = list_append(#history, :h)',
+      ConditionExpression:
+        '#status IN (:s0, :s1, :s2) AND (#status <> :retrying OR attribute_not_exists(lastError) OR lastError.code <> :code)',
+      ExpressionAttributeNames: { '#status': 'status', '#history': 'history' },
+      ExpressionAttributeValues: {
+        ':retrying': 'RETRYING',
+        ':s0': SENDABLE[0],
+        ':s1': SENDABLE[1],
+        ':s2': SENDABLE[2],
+        ':err': reason,
+        ':code': reason.code,
+        ':next': nextCheckAt,
+        ':now': this.iso(),
+        ':ds': `${destination}#RETRYING`,
+        ':h': this.history('RETRYING', reason.code),
+      },
+    });
   }
 
   /** Gives back an attempt that was not the delivery's fault (a paused destination, no rate-limit token). */
   async refundAttempt(key: DeliveryKey): Promise<void> {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: key.pk, sk: key.sk },
-          UpdateExpression: 'SET attempts = attempts - :one',
-          ConditionExpression: 'attempts > :zero',
-          ExpressionAttributeValues: { ':one': 1, ':zero': 0 },
-        }),
-      );
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err;
-    }
+    await this.updateIf({
+      TableName: this.tableName,
+      Key: { pk: key.pk, sk: key.sk },
+      UpdateExpression: 'SET attempts = attempts - :one',
+      ConditionExpression: 'attempts > :zero',
+      ExpressionAttributeValues: { ':one': 1, ':zero': 0 },
+    });
   }
 
   /** Saves a multi-step vendor's progress under the lease, so the next attempt resumes from it. */
@@ -314,21 +288,13 @@ export class StatusTable {
 
   /** Extends a lease (long multi-step sends). */
   async extendLease(key: DeliveryKey, owner: string, leaseMs: number): Promise<boolean> {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: key.pk, sk: key.sk },
-          UpdateExpression: 'SET leaseExpiresAt = :lease',
-          ConditionExpression: 'leaseOwner = :owner',
-          ExpressionAttributeValues: { ':lease': this.now() + leaseMs, ':owner': owner },
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailure(err)) return false;
-      throw err;
-    }
+    return this.updateIf({
+      TableName: this.tableName,
+      Key: { pk: key.pk, sk: key.sk },
+      UpdateExpression: 'SET leaseExpiresAt = :lease',
+      ConditionExpression: 'leaseOwner = :owner',
+      ExpressionAttributeValues: { ':lease': this.now() + leaseMs, ':owner': owner },
+    });
   }
 
   async get(key: DeliveryKey): Promise<DeliveryRecord | undefined> {
@@ -412,22 +378,14 @@ export class StatusTable {
       sets.push('vendorDetail = :detail');
       values[':detail'] = update.detail;
     }
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: rec.pk, sk: rec.sk },
-          UpdateExpression: `SET ${sets.join(', ')}`,
-          ConditionExpression: '#status = :expected',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailure(err)) return false;
-      throw err;
-    }
+    return this.updateIf({
+      TableName: this.tableName,
+      Key: { pk: rec.pk, sk: rec.sk },
+      UpdateExpression: `SET ${sets.join(', ')}`,
+      ConditionExpression: '#status = :expected',
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    });
   }
 
   // ---- destinations ----------------------------------------------------------------------------------
@@ -519,6 +477,17 @@ export class StatusTable {
       }
     }
     return { ok: false, retryInMs: 50 };
+  }
+
+  /** A conditional update: true when it was applied, false when its condition did not hold. */
+  private async updateIf(input: UpdateCommandInput): Promise<boolean> {
+    try {
+      await this.doc.send(new UpdateCommand(input));
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
   }
 
   /** Adds the index attributes every delivery carries. */
