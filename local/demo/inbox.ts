@@ -4,9 +4,11 @@
  * not uploaded half-written). Polling, not fs.watch: it behaves the same on every OS and file system
  * (network drives, containers) and misses nothing between scans.
  */
+
 import { type Dirent, mkdirSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
+import { Repeat } from './repeat.ts';
 
 export interface InboxFile {
   /** Absolute path. */
@@ -46,33 +48,25 @@ interface Seen {
 
 export class InboxWatcher {
   private readonly seen = new Map<string, Seen>();
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = false;
+  private readonly repeat: Repeat;
   private readonly now: () => number;
 
   constructor(private readonly opts: InboxOptions) {
     this.now = opts.now ?? Date.now;
+    this.repeat = new Repeat(
+      () => this.scan(),
+      opts.everyMs ?? 500,
+      (err) => opts.onError?.(err),
+    );
   }
 
   start(): void {
     mkdirSync(this.opts.dir, { recursive: true });
-    const tick = () => {
-      this.running = this.scan()
-        .catch((err: unknown) => this.opts.onError?.(err))
-        .finally(() => {
-          this.running = undefined;
-          if (!this.stopped) this.timer = setTimeout(tick, this.opts.everyMs ?? 500);
-        });
-    };
-    this.timer = setTimeout(tick, 0);
+    this.repeat.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
+  stop(): Promise<void> {
+    return this.repeat.stop();
   }
 
   /** One scan: notes changes, uploads what has been stable long enough. */
@@ -97,7 +91,7 @@ export class InboxWatcher {
     const sidecar = this.opts.isSidecar ?? (() => false);
     ready.sort((a, b) => Number(sidecar(b.key)) - Number(sidecar(a.key)) || a.key.localeCompare(b.key));
     for (const f of ready) {
-      if (this.stopped) return;
+      if (this.repeat.isStopped) return;
       const s = this.seen.get(f.key);
       if (!s) continue;
       s.uploadedSig = s.sig;

@@ -14,6 +14,7 @@ import { type DeliveryStatus, isTerminal, POLLABLE, SUCCESS } from '#domain/stat
 import { recordsOf } from '../ingest.ts';
 import type { Expectation } from './files.ts';
 import { cyan, dim, green, type Print, red, yellow } from './output.ts';
+import { Repeat } from './repeat.ts';
 
 export type UploadSource = 'demo' | 'inbox' | 's3';
 
@@ -97,15 +98,14 @@ export function detailOf(
 
 export class StatusTracker {
   private readonly tracked = new Map<string, Tracked>();
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = false;
+  private readonly repeat: Repeat;
   private readonly now: () => number;
   private readonly keyWidth: number;
   private readonly destWidth: number;
 
   constructor(private readonly opts: TrackerOptions) {
     this.now = opts.now ?? Date.now;
+    this.repeat = new Repeat(() => this.pollOnce(), opts.everyMs ?? 300);
     this.keyWidth = opts.keyWidth ?? 46;
     this.destWidth = Math.max(
       'destination'.length,
@@ -151,27 +151,17 @@ export class StatusTracker {
   }
 
   start(): void {
-    if (this.timer || this.stopped) return;
-    const tick = () => {
-      this.running = this.pollOnce().finally(() => {
-        this.running = undefined;
-        if (!this.stopped) this.timer = setTimeout(tick, this.opts.everyMs ?? 300);
-      });
-    };
-    this.timer = setTimeout(tick, 0);
+    this.repeat.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
+  stop(): Promise<void> {
+    return this.repeat.stop();
   }
 
   /** One round: a Query for every object not settled yet. */
   async pollOnce(): Promise<void> {
     const open = this.objects.filter((t) => !t.settled);
-    for (let i = 0; i < open.length && !this.stopped; i += PARALLEL_QUERIES) {
+    for (let i = 0; i < open.length && !this.repeat.isStopped; i += PARALLEL_QUERIES) {
       await Promise.all(open.slice(i, i + PARALLEL_QUERIES).map((t) => this.refresh(t)));
     }
   }
@@ -181,7 +171,7 @@ export class StatusTracker {
     try {
       items = await recordsOf(this.opts.ddb, this.opts.tableName, { bucket: this.opts.bucket, ...t });
     } catch (err) {
-      if (!this.stopped) this.opts.onError?.(err, t.key);
+      if (!this.repeat.isStopped) this.opts.onError?.(err, t.key);
       return;
     }
     const now = this.now();
