@@ -60,11 +60,16 @@ function deps(vendorId: string, queueUrl: string, deadLetterUrl: string | undefi
  * stack runs every vendor's forwarder in one process and passes them here.
  */
 export function createForwarderHandler(vendorId: string, options: { deadLetterUrl?: string } = {}) {
+  let d: ForwarderDeps | undefined;
   return middy<SQSEvent, SQSBatchResponse>().handler(async (event: SQSEvent, context: Context) => {
     const first = event.Records[0];
     if (!first) return { batchItemFailures: [] };
-    const queueUrl = queueUrlFromArn(first.eventSourceARN, process.env.AWS_ENDPOINT_URL_SQS);
-    const d = deps(vendorId, queueUrl, options.deadLetterUrl);
+    // One queue feeds this handler: its deps are built on the first batch and kept.
+    d ??= deps(
+      vendorId,
+      queueUrlFromArn(first.eventSourceARN, process.env.AWS_ENDPOINT_URL_SQS),
+      options.deadLetterUrl,
+    );
     const result = await forwardBatch(
       event.Records.map((r) => ({
         messageId: r.messageId,

@@ -10,9 +10,13 @@ import { errorMessage } from '#commons/errors.ts';
 import { MalformedEventError, type RouterDeps, routeMessage } from '#domain/route.ts';
 import { runtime } from './runtime.ts';
 
+let cachedDeps: RouterDeps | undefined;
+
+/** Built once per cold start: the config, clients and queue URLs do not change between batches. */
 function deps(): RouterDeps {
+  if (cachedDeps) return cachedDeps;
   const rt = runtime();
-  return {
+  cachedDeps = {
     config: rt.config,
     vendors: rt.vendors,
     queueUrls: JSON.parse(requireEnv(ENV.queueUrls)) as Record<string, string>,
@@ -25,6 +29,7 @@ function deps(): RouterDeps {
       send: (url, messages) => rt.queues.sendAll(url, messages),
     },
   };
+  return cachedDeps;
 }
 
 /** Records of one batch are routed concurrently (each is independent); this many at a time. */

@@ -131,8 +131,9 @@ function preflight({ object, head, fields }: PreflightInput): RecordedError | un
   return undefined;
 }
 
-function endpoint(ctx: VendorContext, path: string): string {
-  return `${ctx.destination.baseUrl.replace(/\/$/, '')}${path}`;
+/** A vendor URL under the destination's base URL (a proxy may put the API under a path prefix). */
+function endpoint(ctx: VendorContext, path: string): URL {
+  return new URL(`${ctx.destination.baseUrl.replace(/\/$/, '')}${path}`);
 }
 
 /** Maps an Instrumental answer to a delivery outcome (§3.1, §3.3: never retry 400/401/413). */
@@ -214,11 +215,12 @@ async function ingestOne(job: DeliveryJob, ctx: VendorContext): Promise<Delivery
     { name: 'data', value: JSON.stringify(job.fields), contentType: 'application/json' },
   ]);
   const key = await ctx.apiKey();
+  const url = endpoint(ctx, '/api/v0/externalData/ingestImage');
   await ctx.throttle();
   try {
     const res = await ctx.http.request({
-      origin: new URL(endpoint(ctx, '/')).origin,
-      path: `${new URL(endpoint(ctx, '/api/v0/externalData/ingestImage')).pathname}`,
+      origin: url.origin,
+      path: url.pathname,
       method: 'POST',
       headers: {
         'instrumental-api-key': key,
@@ -249,7 +251,7 @@ type StatusAnswer =
 async function fileStatus(ids: string[], ctx: VendorContext): Promise<StatusAnswer> {
   const key = await ctx.apiKey();
   if (INSTRUMENTAL_ASSUMPTIONS.statusCallsUseRateLimit) await ctx.throttle();
-  const url = new URL(endpoint(ctx, '/api/v0/externalData/fileStatus'));
+  const url = endpoint(ctx, '/api/v0/externalData/fileStatus');
   for (const id of ids) url.searchParams.append('ids', id);
   try {
     const res = await ctx.http.request({
