@@ -15,7 +15,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { DataTransmit, RelayConfig } from '#domain/config/types.ts';
 import type { DeliveryRecord } from '#domain/delivery.ts';
-import type { DeliveryStatus } from '#domain/status.ts';
+import { type DeliveryStatus, POLLABLE, SUCCESS, TERMINAL } from '#domain/status.ts';
 import { putObject as putIngest, recordsOf as recordsOfObject } from '#local/ingest.ts';
 import type { LambdaFunction } from '#local/lambda-context.ts';
 import { type LocalHandlers, type LocalStack, startLocalStack } from '#local/stack.ts';
@@ -39,16 +39,9 @@ export const FORWARDER_TUNING = { maxConcurrency: 4, batchSize: 10 } as const;
 export const STREAM_ASSETS = { fast: 'line-1', limited: 'line-2' } as const;
 
 /** Statuses that mean "the vendor accepted the upload" (PENDING_VALIDATION or beyond). */
-export const ACCEPTED: readonly DeliveryStatus[] = [
-  'ACCEPTED',
-  'PENDING_VALIDATION',
-  'PROCESSING',
-  'UPLOADED',
-  'COMPLETED',
-  'FAILED_VALIDATION',
-];
+export const ACCEPTED: readonly DeliveryStatus[] = [...POLLABLE, ...SUCCESS, 'FAILED_VALIDATION'];
 /** Final statuses that mean "never accepted". */
-export const NOT_ACCEPTED: readonly DeliveryStatus[] = ['REJECTED', 'DEAD', 'FAILED', 'UNROUTED'];
+export const NOT_ACCEPTED: readonly DeliveryStatus[] = TERMINAL.filter((s) => !ACCEPTED.includes(s));
 
 export const INSTRUMENTAL_FIELDS = {
   serialNumber: '{serial}',

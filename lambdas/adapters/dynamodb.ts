@@ -13,7 +13,7 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { TABLE } from '#commons/table.ts';
-import type { DeliveryKey, DeliveryRecord, HistoryEntry } from '#domain/delivery.ts';
+import type { DeliveryKey, DeliveryRecord, HistoryEntry, NewDelivery } from '#domain/delivery.ts';
 import { gcra, type RateLimit } from '#domain/rate-limit.ts';
 import { type DeliveryStatus, isPollable, type RecordedError, SENDABLE } from '#domain/status.ts';
 import type { JsonObject } from '#vendors/types.ts';
@@ -23,11 +23,6 @@ export function createDocumentClient(client = new DynamoDBClient({})): DynamoDBD
     marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
   });
 }
-
-export type NewDelivery = Omit<
-  DeliveryRecord,
-  'attempts' | 'createdAt' | 'updatedAt' | 'history' | 'leaseOwner' | 'leaseExpiresAt'
->;
 
 export type ClaimResult =
   | { kind: 'claimed'; record: DeliveryRecord }

@@ -14,20 +14,15 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { ENV, optionalEnv } from '#commons/env.ts';
+import type { ObjectHeadInfo } from '#domain/route.ts';
 import type { ObjectRef, ObjectSource, ResultSink } from '#vendors/types.ts';
 
 export function createS3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
   return new S3Client({ forcePathStyle: optionalEnv(ENV.s3ForcePathStyle, env) === 'true' });
 }
 
-export interface ObjectHead {
-  size: number;
-  etag: string;
-  contentType?: string;
-  metadata: Record<string, string>;
-  lastModified?: string;
-  versionId?: string;
-}
+/** What the router reads of an object (its port type, defined by the domain). */
+export type ObjectHead = ObjectHeadInfo;
 
 const isNotFound = (err: unknown): boolean =>
   err instanceof NoSuchKey ||

@@ -41,6 +41,12 @@ export interface DeliveryRecord extends DeliveryKey {
   history: HistoryEntry[];
 }
 
+/** A record as the router creates it: the store adds attempts, timestamps and history. */
+export type NewDelivery = Omit<
+  DeliveryRecord,
+  'attempts' | 'createdAt' | 'updatedAt' | 'history' | 'leaseOwner' | 'leaseExpiresAt'
+>;
+
 /** Which version of the object: the S3 version id when the bucket is versioned, else its ETag. */
 export function versionOf(ref: Pick<ObjectRef, 'versionId' | 'etag'>): string {
   return ref.versionId ? `v=${ref.versionId}` : `etag=${ref.etag}`;

@@ -24,6 +24,7 @@ import {
   type DeliveryMessage,
   type DeliveryRecord,
   deliveryKey,
+  type NewDelivery,
   routeKey,
 } from './delivery.ts';
 import type { DeliveryStatus, RecordedError } from './status.ts';
@@ -44,12 +45,7 @@ export interface RouterPorts {
     key: string,
     maxBytes: number,
   ): Promise<{ kind: 'found'; text: string } | { kind: 'missing' } | { kind: 'too-large'; size: number }>;
-  createDelivery(
-    rec: Omit<
-      DeliveryRecord,
-      'attempts' | 'createdAt' | 'updatedAt' | 'history' | 'leaseOwner' | 'leaseExpiresAt'
-    >,
-  ): Promise<{ created: boolean; record: DeliveryRecord }>;
+  createDelivery(rec: NewDelivery): Promise<{ created: boolean; record: DeliveryRecord }>;
   markQueued(key: DeliveryKey, destination: string): Promise<void>;
   send(queueUrl: string, messages: Array<{ id: string; body: string }>): Promise<void>;
 }
