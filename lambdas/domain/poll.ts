@@ -14,7 +14,7 @@ import type {
   VendorPlugin,
 } from '#vendors/types.ts';
 import { type DeliveryRecord, encodeDeliveryId } from './delivery.ts';
-import { type DeliveryStatus, POLLABLE, type RecordedError } from './status.ts';
+import { canTransition, type DeliveryStatus, POLLABLE, type RecordedError } from './status.ts';
 
 export interface PollerPorts {
   due(destination: string, status: DeliveryStatus, limit: number): Promise<DeliveryRecord[]>;
@@ -104,7 +104,22 @@ export async function checkDeliveries(
         now() + nextCheckDelayMs(p.pollCount + 1, plugin.poll?.firstCheckAfterMs),
       ).toISOString();
       summary.checked++;
-      if (outcome.kind === 'status' && outcome.status !== rec.status) {
+      if (
+        outcome.kind === 'status' &&
+        outcome.status !== rec.status &&
+        !canTransition(rec.status, outcome.status)
+      ) {
+        // A plug-in answering a status the model does not allow from here is a bug: record it, keep the status.
+        summary.errors++;
+        await deps.ports.applyCheck(rec, {
+          status: rec.status,
+          nextCheckAt: later,
+          error: recorded(
+            'INVALID_TRANSITION',
+            `${plugin.id} reported ${outcome.status}, not reachable from ${rec.status}`,
+          ),
+        });
+      } else if (outcome.kind === 'status' && outcome.status !== rec.status) {
         const ok = await deps.ports.applyCheck(rec, {
           status: outcome.status,
           nextCheckAt: POLLABLE.includes(outcome.status) ? later : new Date(now()).toISOString(),

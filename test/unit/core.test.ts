@@ -9,7 +9,7 @@ import { decodeS3EventKey } from '#commons/s3-key.ts';
 import { parseRetryAfter, retryDelayMs } from '#domain/backoff.ts';
 import { decodeDeliveryId, deliveryKey, encodeDeliveryId, parseDeliveryMessage } from '#domain/delivery.ts';
 import { gcra } from '#domain/rate-limit.ts';
-import { allowedFrom, canTransition, isTerminal, STATUSES } from '#domain/status.ts';
+import { allowedFrom, canTransition, isTerminal, SENDABLE, STATUSES } from '#domain/status.ts';
 import { rateLimitBucketId } from '#domain/vendor-context.ts';
 import { makeJpeg, makeJpegHeaderOnly, makeMp4 } from '#simulators/media/index.ts';
 import { VENDORS } from '#vendors/registry.ts';
@@ -105,6 +105,9 @@ describe('status model', () => {
     for (const s of STATUSES) if (isTerminal(s)) assert.deepEqual(allowedFrom(s).includes(s), false);
     assert.equal(canTransition('UPLOADED', 'SENDING'), false);
     assert.equal(canTransition('DEAD', 'SENDING'), false);
+  });
+  it('claims exactly from the statuses the model lets reach SENDING (besides an expired SENDING lease)', () => {
+    assert.deepEqual([...SENDABLE, 'SENDING'].sort(), allowedFrom('SENDING').sort());
   });
   it('follows the documented path', () => {
     const path = ['RECEIVED', 'QUEUED', 'SENDING', 'PENDING_VALIDATION', 'UPLOADED'] as const;

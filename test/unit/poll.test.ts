@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createLogger } from '#commons/logger.ts';
+import type { DataTransmit, RelayConfig } from '#domain/config/types.ts';
+import type { DeliveryRecord } from '#domain/delivery.ts';
+import { checkDeliveries } from '#domain/poll.ts';
+import type { DeliveryStatus, RecordedError } from '#domain/status.ts';
+import type { PollOutcome, VendorContext, VendorPlugin } from '#vendors/types.ts';
+
+const transmit: DataTransmit = {
+  transmit_name: 'd',
+  transmit_type: 'fake',
+  filter_stream: ['*'],
+  base_url: 'http://127.0.0.1:9',
+  fields: {},
+};
+
+function run(answer: PollOutcome) {
+  const plugin: VendorPlugin = {
+    id: 'fake',
+    displayName: 'Fake',
+    fieldsSchema: {},
+    optionsSchema: {},
+    deliver: async () => [],
+    poll: {
+      maxBatch: 10,
+      firstCheckAfterMs: 0,
+      run: async (items) => new Map(items.map((i) => [i.deliveryId, answer])),
+    },
+  };
+  const rec: DeliveryRecord = {
+    pk: 'object#b/k#etag=e',
+    sk: 'destination#d',
+    destination: 'd',
+    status: 'PENDING_VALIDATION',
+    bucket: 'b',
+    key: 'k',
+    etag: 'e',
+    size: 1,
+    vendorRef: 'ref',
+    attempts: 1,
+    createdAt: '',
+    updatedAt: '',
+    history: [],
+  };
+  const writes: Array<{ status: DeliveryStatus; error?: RecordedError }> = [];
+  const config: RelayConfig = { version: 1, data_receiver: [], data_transmit: [transmit] };
+  return checkDeliveries(
+    transmit,
+    plugin,
+    [rec],
+    {
+      config,
+      vendors: { fake: plugin },
+      log: createLogger({}, { level: 'error', sink: () => {} }),
+      context: () => ({}) as VendorContext,
+      ports: {
+        due: async () => [],
+        applyCheck: async (_r, u) => {
+          writes.push(u);
+          return true;
+        },
+      },
+    },
+    AbortSignal.timeout(5_000),
+  ).then((summary) => ({ summary, writes }));
+}
+
+describe('poller', () => {
+  it('records a status the model allows', async () => {
+    const { summary, writes } = await run({ kind: 'status', status: 'UPLOADED' });
+    assert.deepEqual(summary, { checked: 1, changed: 1, errors: 0 });
+    assert.equal(writes[0]?.status, 'UPLOADED');
+  });
+  it('refuses a status the model does not allow from here, and says so', async () => {
+    const { summary, writes } = await run({ kind: 'status', status: 'QUEUED' });
+    assert.equal(summary.errors, 1);
+    assert.equal(writes[0]?.status, 'PENDING_VALIDATION');
+    assert.equal(writes[0]?.error?.code, 'INVALID_TRANSITION');
+  });
+});
