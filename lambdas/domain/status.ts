@@ -33,31 +33,6 @@ export const SENDABLE: readonly DeliveryStatus[] = ['RECEIVED', 'QUEUED', 'RETRY
 /** Statuses the poller (or a vendor callback) moves on: the vendor has the file and is still working on it. */
 export const POLLABLE: readonly DeliveryStatus[] = ['ACCEPTED', 'PENDING_VALIDATION', 'PROCESSING'];
 
-/** Final statuses: nothing will change them except an operator's restream. */
-export const TERMINAL: readonly DeliveryStatus[] = [
-  'UPLOADED',
-  'COMPLETED',
-  'FAILED_VALIDATION',
-  'FAILED',
-  'REJECTED',
-  'DEAD',
-  'UNROUTED',
-];
-
-export const SUCCESS: readonly DeliveryStatus[] = ['UPLOADED', 'COMPLETED'];
-
-export function isTerminal(s: DeliveryStatus): boolean {
-  return TERMINAL.includes(s);
-}
-
-export function isPollable(s: DeliveryStatus): boolean {
-  return POLLABLE.includes(s);
-}
-
-export function isSendable(s: DeliveryStatus): boolean {
-  return SENDABLE.includes(s);
-}
-
 const TRANSITIONS: Record<DeliveryStatus, readonly DeliveryStatus[]> = {
   RECEIVED: ['QUEUED', 'SENDING', 'RETRYING', 'REJECTED'],
   QUEUED: ['SENDING', 'RETRYING', 'REJECTED'],
@@ -84,6 +59,23 @@ const TRANSITIONS: Record<DeliveryStatus, readonly DeliveryStatus[]> = {
   DEAD: [],
   UNROUTED: [],
 };
+
+/** Final statuses (no transition leads out of them): nothing changes them except an operator's restream. */
+export const TERMINAL: readonly DeliveryStatus[] = STATUSES.filter((s) => TRANSITIONS[s].length === 0);
+
+export const SUCCESS: readonly DeliveryStatus[] = ['UPLOADED', 'COMPLETED'];
+
+export function isTerminal(s: DeliveryStatus): boolean {
+  return TERMINAL.includes(s);
+}
+
+export function isPollable(s: DeliveryStatus): boolean {
+  return POLLABLE.includes(s);
+}
+
+export function isSendable(s: DeliveryStatus): boolean {
+  return SENDABLE.includes(s);
+}
 
 export function canTransition(from: DeliveryStatus, to: DeliveryStatus): boolean {
   return TRANSITIONS[from].includes(to);
