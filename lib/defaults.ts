@@ -9,6 +9,7 @@ import { OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, BucketEncryption, type BucketProps, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { QueueEncryption, type QueueProps } from 'aws-cdk-lib/aws-sqs';
+import { SETTINGS, vendorMaxReceiveCount, visibilityTimeoutSeconds } from './settings.ts';
 
 /**
  * CDK feature flags the stack relies on. The stack sets each one on itself unless the app's context
@@ -64,40 +65,22 @@ export function queueDefaults(): QueueProps {
  * Visibility timeout ≥ 6 × the function timeout plus the batching window (AWS's guidance for Lambda ← SQS;
  * CloudFormation refuses a function timeout longer than the queue's visibility timeout).
  */
-export const VISIBILITY_TIMEOUT_FACTOR = 6;
+export const VISIBILITY_TIMEOUT_FACTOR = SETTINGS.visibilityTimeoutFactor;
 
 export function visibilityTimeoutFor(functionTimeout: Duration, maxBatchingWindow?: Duration): Duration {
-  const seconds =
-    VISIBILITY_TIMEOUT_FACTOR * functionTimeout.toSeconds() + (maxBatchingWindow?.toSeconds() ?? 0);
-  return Duration.seconds(seconds);
+  return Duration.seconds(
+    visibilityTimeoutSeconds(functionTimeout.toSeconds(), maxBatchingWindow?.toSeconds() ?? 0),
+  );
 }
 
 /** Receives of an ingest notification before it goes to the ingest DLQ. */
-export const INGEST_MAX_RECEIVE_COUNT = 5;
+export const INGEST_MAX_RECEIVE_COUNT = SETTINGS.ingestMaxReceiveCount;
 
 /** Default `relay.max_attempts` (lambdas/domain/config/types.ts). */
-export const DEFAULT_MAX_ATTEMPTS = 8;
+export const DEFAULT_MAX_ATTEMPTS = SETTINGS.defaultMaxAttempts;
 
-/**
- * Receives of a delivery message beyond `relay.max_attempts` before SQS moves it to the vendor's DLQ.
- *
- * The forwarder counts vendor sends itself: when the attempts run out it records the delivery DEAD and moves
- * the message to the DLQ (RELAY_DEAD_LETTER_URL). The redrive is only the backstop for messages the handler
- * cannot account for. But SQS counts every receive, also those that send nothing, and without headroom those
- * would push a message to the DLQ before its last real attempt:
- * - a Lambda timeout, crash or throttle mid-batch, a lease held by another invocation (DLQ_RECEIVE_HEADROOM);
- * - a destination paused after a refused key (401) or stopped by the operator: the forwarder puts its messages
- *   back every PAUSED_HOLD_INTERVAL without counting an attempt (lambdas/domain/forward.ts), so the redrive
- *   tolerates a pause of PAUSE_TOLERANCE. A longer pause moves held messages to the DLQ (the alarm fires).
- */
-export const DLQ_RECEIVE_HEADROOM = 4;
-export const PAUSED_HOLD_INTERVAL = Duration.minutes(5);
-export const PAUSE_TOLERANCE = Duration.hours(12);
-
-export function vendorMaxReceiveCount(maxAttempts: number | undefined): number {
-  const pauseReceives = Math.ceil(PAUSE_TOLERANCE.toSeconds() / PAUSED_HOLD_INTERVAL.toSeconds());
-  return (maxAttempts ?? DEFAULT_MAX_ATTEMPTS) + DLQ_RECEIVE_HEADROOM + pauseReceives;
-}
+/** Receives of a delivery message beyond `relay.max_attempts` before SQS moves it to the vendor's DLQ. */
+export { vendorMaxReceiveCount };
 
 // ---------------------------------------------------------------------------------------------------------------
 // Lambda
@@ -107,26 +90,31 @@ export const ARCHITECTURE = Architecture.ARM_64;
 export const TRACING = Tracing.ACTIVE;
 export const LOG_RETENTION = RetentionDays.ONE_MONTH;
 
-/** Per-function sizing. The forwarder streams files of up to 50 MB to vendors, hence more memory and time. */
+/** Per-function sizing (lib/settings.ts). The forwarder streams files of up to 100 MB, hence more memory. */
 export const FUNCTION_SIZING = {
-  router: { timeout: Duration.seconds(30), memorySize: 256 },
-  forwarder: { timeout: Duration.seconds(120), memorySize: 512 },
-  poller: { timeout: Duration.seconds(60), memorySize: 256 },
-  callback: { timeout: Duration.seconds(10), memorySize: 256 },
+  router: { timeout: Duration.seconds(SETTINGS.router.timeoutSeconds), memorySize: SETTINGS.router.memoryMb },
+  forwarder: {
+    timeout: Duration.seconds(SETTINGS.forwarder.timeoutSeconds),
+    memorySize: SETTINGS.forwarder.memoryMb,
+  },
+  poller: { timeout: Duration.seconds(SETTINGS.poller.timeoutSeconds), memorySize: SETTINGS.poller.memoryMb },
+  callback: {
+    timeout: Duration.seconds(SETTINGS.callback.timeoutSeconds),
+    memorySize: SETTINGS.callback.memoryMb,
+  },
 } as const;
 
 /** Event source mapping of the router on the ingest queue. */
 export const ROUTER_EVENT_SOURCE = {
-  batchSize: 10,
-  maxBatchingWindow: Duration.seconds(5),
-  maxConcurrency: 10,
+  batchSize: SETTINGS.router.batchSize,
+  maxBatchingWindow: Duration.seconds(SETTINGS.router.batchingWindowSeconds),
+  maxConcurrency: SETTINGS.router.maxConcurrency,
 } as const;
 
-/** Event source mapping of a forwarder on its vendor queue (maxConcurrency may be overridden per vendor). */
+/** Event source mapping of a forwarder on its vendor queue (per vendor: lib/settings.ts forwarderSettings). */
 export const FORWARDER_EVENT_SOURCE = {
-  /** The forwarder works a batch with bounded concurrency and groups jobs up to the plug-in's `maxBatch`. */
-  batchSize: 10,
-  maxConcurrency: 5,
+  batchSize: SETTINGS.forwarder.batchSize,
+  maxConcurrency: SETTINGS.forwarder.maxConcurrency,
 } as const;
 
 /** Lambda's limits on an SQS event source's maximum concurrency. */
@@ -172,4 +160,4 @@ export const API_ACCESS_LOG_FORMAT: Readonly<Record<string, string>> = {
 // Scheduler and alarms
 
 /** EventBridge Scheduler's minimum rate, with 60-second precision. */
-export const POLL_RATE = Duration.minutes(1);
+export const POLL_RATE = Duration.seconds(SETTINGS.pollEverySeconds);

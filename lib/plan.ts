@@ -4,23 +4,18 @@
  * share one derivation and the constructs carry no business logic.
  */
 import type { RelayConfig } from '../lambdas/domain/config/types.ts';
-import { FORWARDER_EVENT_SOURCE, MAX_CONCURRENCY_RANGE, vendorMaxReceiveCount } from './defaults.ts';
+import { VENDORS } from '../lambdas/vendors/registry.ts';
+import type { VendorPlugin } from '../lambdas/vendors/types.ts';
+import { MAX_CONCURRENCY_RANGE } from './defaults.ts';
+import { type ForwarderSettings, forwarderSettings, vendorMaxReceiveCount } from './settings.ts';
 
-/** Infrastructure settings of one vendor's forwarder. */
+/** Deploy-time overrides of one vendor's forwarder (its plug-in's `infra` gives the defaults). */
 export interface VendorInfraSettings {
   /** Most concurrent forwarder invocations on the vendor's queue (Lambda allows 2..1000). */
   readonly maxConcurrency?: number;
   /** Whether the vendor's results are written back to the results bucket (by its forwarder and the poller). */
   readonly writesResults?: boolean;
 }
-
-/**
- * Per-vendor infrastructure defaults. The plug-in interface (lambdas/vendors/types.ts) has no flag saying a
- * vendor writes results, so it is recorded here: InstaVid360 returns processed images that the relay stores.
- */
-export const VENDOR_INFRA_DEFAULTS: Readonly<Record<string, VendorInfraSettings>> = {
-  instavid360: { writesResults: true },
-};
 
 export interface VendorPlan {
   /** The `transmit_type`. */
@@ -34,6 +29,8 @@ export interface VendorPlan {
   readonly maxConcurrency: number;
   readonly maxReceiveCount: number;
   readonly writesResults: boolean;
+  /** Function timeout, memory, batch size and batching window (lib/settings.ts + the plug-in's `infra`). */
+  readonly settings: ForwarderSettings;
 }
 
 export interface RelayPlan {
@@ -46,8 +43,10 @@ export interface RelayPlan {
 }
 
 export interface PlanOptions {
-  /** Per-vendor overrides of VENDOR_INFRA_DEFAULTS, by vendor id. */
+  /** Per-vendor overrides of the plug-ins' `infra`, by vendor id. */
   readonly vendorSettings?: Readonly<Record<string, VendorInfraSettings>>;
+  /** The plug-ins (default: the registry). */
+  readonly vendors?: Readonly<Record<string, Pick<VendorPlugin, 'infra'>>>;
 }
 
 export class PlanError extends Error {
@@ -95,8 +94,9 @@ export function planRelay(config: RelayConfig, options: PlanOptions = {}): Relay
   const maxReceiveCount = vendorMaxReceiveCount(config.relay?.max_attempts);
   const vendors: VendorPlan[] = [];
   for (const [vendor, entry] of byVendor) {
-    const settings = { ...VENDOR_INFRA_DEFAULTS[vendor], ...options.vendorSettings?.[vendor] };
-    const maxConcurrency = settings.maxConcurrency ?? FORWARDER_EVENT_SOURCE.maxConcurrency;
+    const base = forwarderSettings((options.vendors ?? VENDORS)[vendor]);
+    const settings = { ...base, ...options.vendorSettings?.[vendor] };
+    const maxConcurrency = settings.maxConcurrency;
     if (
       !Number.isInteger(maxConcurrency) ||
       maxConcurrency < MAX_CONCURRENCY_RANGE.min ||
@@ -112,7 +112,8 @@ export function planRelay(config: RelayConfig, options: PlanOptions = {}): Relay
       secretNames: [...entry.secrets].sort(),
       maxConcurrency,
       maxReceiveCount,
-      writesResults: settings.writesResults ?? false,
+      writesResults: settings.writesResults,
+      settings: { ...settings, maxConcurrency },
     });
   }
 

@@ -62,7 +62,8 @@ export interface ResourceOptions {
   names?: Partial<ResourceNames>;
   vendors?: string[];
   ingestQueue?: QueueSettings;
-  vendorQueues?: QueueSettings;
+  /** Settings of every vendor queue, or per vendor. */
+  vendorQueues?: QueueSettings | ((vendor: string) => QueueSettings);
   /** Enable versioning on the ingest bucket (default true). */
   ingestVersioning?: boolean;
   /** Create the status table (default: when a DynamoDB client exists). */
@@ -174,7 +175,7 @@ export async function createResources(opts: ResourceOptions): Promise<LocalResou
       clients,
       opts.sqsEndpoint,
       names.vendorQueue(vendor),
-      opts.vendorQueues,
+      typeof opts.vendorQueues === 'function' ? opts.vendorQueues(vendor) : opts.vendorQueues,
     );
   }
 

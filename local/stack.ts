@@ -9,12 +9,21 @@
  * Handler modules are imported after the environment is set (they may read it at import time); ES modules are
  * cached, so run one stack with real handlers per process.
  */
+
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import type { APIGatewayProxyEventV2, Context, SQSEvent } from 'aws-lambda';
 import { parse as parseYaml } from 'yaml';
 import { ENV } from '../lambdas/commons/env.ts';
 import type { RelayConfig } from '../lambdas/domain/config/types.ts';
+import { VENDORS } from '../lambdas/vendors/registry.ts';
+import {
+  forwarderSettings,
+  SETTINGS,
+  vendorMaxReceiveCount,
+  visibilityTimeoutSeconds,
+} from '../lib/settings.ts';
 import { applyEnv, buildAwsEnv, guardLoopback, type LocalEndpoints, UNSET_ENV } from './aws-env.ts';
 import { createLocalClients, type LocalClients } from './clients.ts';
 import { type EmulatorOptions, type Emulators, type EmulatorTimings, startEmulators } from './emulators.ts';
@@ -44,17 +53,42 @@ export interface FunctionTuning {
   maximumBatchingWindowMs?: number;
 }
 
-/** Local defaults; align with the CDK stack's settings when they change. */
+/**
+ * Local defaults: the deployed stack's own settings (lib/settings.ts), so that what runs locally is what runs on
+ * AWS. A forwarder's settings are per vendor (its plug-in's `infra`); tests override them where they must.
+ */
 export const LOCAL_DEFAULTS = {
-  router: { functionTimeoutMs: 30_000, batchSize: 10, maxConcurrency: 2, maximumBatchingWindowMs: 0 },
-  forwarder: { functionTimeoutMs: 30_000, batchSize: 1, maxConcurrency: 2, maximumBatchingWindowMs: 0 },
-  poller: { functionTimeoutMs: 30_000 },
-  callback: { functionTimeoutMs: 10_000 },
-  /** EventBridge Scheduler's minimum, rate(1 minute). */
-  pollEveryMs: 60_000,
-  queues: { visibilityTimeoutSeconds: 30, maxReceiveCount: 5 },
+  router: {
+    functionTimeoutMs: SETTINGS.router.timeoutSeconds * 1000,
+    batchSize: SETTINGS.router.batchSize,
+    maxConcurrency: SETTINGS.router.maxConcurrency,
+    maximumBatchingWindowMs: SETTINGS.router.batchingWindowSeconds * 1000,
+  },
+  poller: { functionTimeoutMs: SETTINGS.poller.timeoutSeconds * 1000 },
+  callback: { functionTimeoutMs: SETTINGS.callback.timeoutSeconds * 1000 },
+  pollEveryMs: SETTINGS.pollEverySeconds * 1000,
+  ingestQueue: {
+    visibilityTimeoutSeconds: visibilityTimeoutSeconds(
+      SETTINGS.router.timeoutSeconds,
+      SETTINGS.router.batchingWindowSeconds,
+    ),
+    maxReceiveCount: SETTINGS.ingestMaxReceiveCount,
+  },
   callbackRouteKey: 'POST /callbacks/{vendor}/{token}',
+  /** Name of the secret holding the callback signing key (created with random bytes at start). */
+  callbackKeySecret: 'factory-relay/callback-signing-key',
 } as const;
+
+/** A vendor's local forwarder mapping, from the same settings as its deployed one. */
+export function forwarderTuning(vendor: string): Required<FunctionTuning> {
+  const s = forwarderSettings(VENDORS[vendor]);
+  return {
+    functionTimeoutMs: s.timeoutSeconds * 1000,
+    batchSize: s.batchSize,
+    maxConcurrency: s.maxConcurrency,
+    maximumBatchingWindowMs: s.batchingWindowSeconds * 1000,
+  };
+}
 
 export interface LocalStackOptions {
   /** The relay config (→ RELAY_CONFIG_JSON), unless configFile is given. */
@@ -199,19 +233,26 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       sqsEndpoint: endpoints.sqs,
       names: defaultResourceNames(opts.prefix),
       vendors,
-      ingestQueue: { ...LOCAL_DEFAULTS.queues, ...opts.queues?.ingest },
+      ingestQueue: { ...LOCAL_DEFAULTS.ingestQueue, ...opts.queues?.ingest },
       // The forwarder counts attempts itself and moves DEAD deliveries to the DLQ; redrive is only the
-      // safety net, so it must allow more receives than max_attempts (as lib/plan.ts does on AWS).
-      vendorQueues: {
-        ...LOCAL_DEFAULTS.queues,
-        maxReceiveCount: (opts.config?.relay?.max_attempts ?? 8) + 4,
-        ...opts.queues?.vendors,
+      // safety net, so it allows more receives than max_attempts (lib/settings.ts, as on AWS).
+      vendorQueues: (vendor) => {
+        const tuning = { ...forwarderTuning(vendor), ...opts.forwarder };
+        return {
+          visibilityTimeoutSeconds: visibilityTimeoutSeconds(
+            Math.ceil(tuning.functionTimeoutMs / 1000),
+            Math.ceil(tuning.maximumBatchingWindowMs / 1000),
+          ),
+          maxReceiveCount: vendorMaxReceiveCount(opts.config?.relay?.max_attempts),
+          ...opts.queues?.vendors,
+        };
       },
       ingestVersioning: opts.ingestVersioning,
       table: true,
-      secrets: Object.fromEntries(
-        Object.entries(opts.secrets ?? {}).map(([k, v]) => [`${secretPrefix}${k}`, v]),
-      ),
+      secrets: {
+        ...Object.fromEntries(Object.entries(opts.secrets ?? {}).map(([k, v]) => [`${secretPrefix}${k}`, v])),
+        [LOCAL_DEFAULTS.callbackKeySecret]: randomBytes(48).toString('base64'),
+      },
     });
     const resourcesMs = Date.now() - tRes;
 
@@ -245,6 +286,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       [ENV.table]: resources.tableName!,
       [ENV.queueUrls]: JSON.stringify(queueUrls),
       [ENV.callbackBaseUrl]: api.url,
+      [ENV.callbackKeySecret]: LOCAL_DEFAULTS.callbackKeySecret,
       [ENV.resultsBucket]: resources.buckets.results,
       ...(opts.configFile
         ? { [ENV.configFile]: resolvePath(opts.configFile) }
@@ -271,7 +313,6 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       reportBatchItemFailures: true,
       ...routerTuning,
     });
-    const forwarderTuning = { ...LOCAL_DEFAULTS.forwarder, ...opts.forwarder };
     for (const [vendor, queue] of Object.entries(resources.queues.vendors)) {
       runner.addSqsMapping({
         functionName: `forwarder-${vendor}`,
@@ -279,7 +320,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         queueArn: queue.arn,
         handler: handlers.forwarder(vendor, { deadLetterUrl: queue.dlq.url }),
         reportBatchItemFailures: true,
-        ...forwarderTuning,
+        ...forwarderTuning(vendor),
+        ...opts.forwarder,
       });
     }
     const poller = runner.addSchedule({

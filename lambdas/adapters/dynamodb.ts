@@ -5,6 +5,7 @@
  */
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -12,10 +13,25 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { TABLE } from '#commons/table.ts';
-import type { DeliveryKey, DeliveryRecord, HistoryEntry, NewDelivery } from '#domain/delivery.ts';
+import { TABLE, UNROUTED_PARTITION } from '#commons/table.ts';
+import {
+  type DeliveryKey,
+  type DeliveryMessage,
+  type DeliveryRecord,
+  type HistoryEntry,
+  type NewDelivery,
+  objectOf,
+} from '#domain/delivery.ts';
+import type { FinishUpdate } from '#domain/forward.ts';
 import { gcra, type RateLimit } from '#domain/rate-limit.ts';
-import { type DeliveryStatus, isPollable, type RecordedError, SENDABLE } from '#domain/status.ts';
+import {
+  type DeliveryStatus,
+  isDue,
+  isPollable,
+  isTerminal,
+  type RecordedError,
+  SUCCESS,
+} from '#domain/status.ts';
 import type { JsonObject } from '#vendors/types.ts';
 
 export function createDocumentClient(client = new DynamoDBClient({})): DynamoDBDocumentClient {
@@ -27,32 +43,66 @@ export function createDocumentClient(client = new DynamoDBClient({})): DynamoDBD
 export type ClaimResult =
   | { kind: 'claimed'; record: DeliveryRecord }
   | { kind: 'busy'; record: DeliveryRecord; leaseRemainingMs: number }
+  | { kind: 'early'; record: DeliveryRecord; dueInMs: number }
   | { kind: 'settled'; record: DeliveryRecord }
   | { kind: 'missing' };
 
-export interface FinishUpdate {
-  status: DeliveryStatus;
-  vendorRef?: string;
-  error?: RecordedError;
-  /** When the poller should look next (pollable statuses) or when the next send is due (RETRYING). */
-  nextCheckAt?: string;
-  detail?: JsonObject;
-}
+export type { FinishUpdate };
 
 export interface DestinationState {
   name: string;
   paused: boolean;
   reason?: RecordedError;
   pausedAt?: string;
-  /** When a paused destination may send one probe request to see whether its credentials work again. */
+  /** When a paused destination may send one probe request to see whether it works again. */
   probeAt?: string;
   /** Set by an operator's stop (FactoryTX `/v1/ftx/stop`): no probing, only a start resumes. */
   stoppedByOperator?: boolean;
+  /** Who stopped or started it, and when it last ran again. */
+  by?: string;
+  resumedAt?: string;
 }
 
 const isConditionFailure = (err: unknown): err is ConditionalCheckFailedException =>
   err instanceof ConditionalCheckFailedException ||
   (err instanceof Error && err.name === 'ConditionalCheckFailedException');
+
+const destinationOfSk = (sk: string): string | undefined =>
+  sk.startsWith('destination#') ? sk.slice('destination#'.length) : undefined;
+
+/** Builds an update expression: SET and REMOVE clauses with their names and values. */
+class Update {
+  readonly sets: string[] = [];
+  readonly removes: string[] = [];
+  readonly names: Record<string, string> = {};
+  readonly values: Record<string, unknown> = {};
+  set(attr: string, value: unknown): this {
+    const n = `#${attr}`;
+    this.names[n] = attr;
+    this.values[`:${attr}`] = value;
+    this.sets.push(`${n} = :${attr}`);
+    return this;
+  }
+  raw(expr: string, values: Record<string, unknown> = {}, names: Record<string, string> = {}): this {
+    this.sets.push(expr);
+    Object.assign(this.values, values);
+    Object.assign(this.names, names);
+    return this;
+  }
+  remove(attr: string): this {
+    this.names[`#${attr}`] = attr;
+    this.removes.push(`#${attr}`);
+    return this;
+  }
+  expression(): string {
+    return [
+      this.sets.length ? `SET ${this.sets.join(', ')}` : '',
+      this.removes.length ? `REMOVE ${this.removes.join(', ')}` : '',
+    ]
+      .filter(Boolean)
+      .join(' ');
+  }
+}
 
 export class StatusTable {
   private readonly tats = new Map<string, number | null>();
@@ -69,6 +119,26 @@ export class StatusTable {
 
   private history(status: DeliveryStatus, code?: string): HistoryEntry[] {
     return [code ? { at: this.iso(), status, code } : { at: this.iso(), status }];
+  }
+
+  /**
+   * The index attributes that follow a status: `due` while someone has to act (byDue), `outcome` and
+   * `settledAt` once final (byOutcome). Written with the status, so an index entry moves only when its
+   * answer does.
+   */
+  private indexFor(
+    u: Update,
+    destination: string | undefined,
+    status: DeliveryStatus,
+    nextCheckAt: string,
+  ): void {
+    u.set('nextCheckAt', nextCheckAt);
+    if (destination && isDue(status)) u.set('due', `${destination}#${status}`);
+    else u.remove('due');
+    if (isTerminal(status)) {
+      u.set('outcome', destination ? `${destination}#${status}` : UNROUTED_PARTITION);
+      u.set('settledAt', this.iso());
+    }
   }
 
   // ---- router ----------------------------------------------------------------------------------------
@@ -109,20 +179,56 @@ export class StatusTable {
   }
 
   /** RECEIVED → QUEUED once the message is on the vendor queue. A no-op if a forwarder got there first. */
-  async markQueued(key: DeliveryKey, destination: string): Promise<void> {
+  async markQueued(key: DeliveryKey, destination: string): Promise<boolean> {
+    const u = new Update()
+      .set('status', 'QUEUED')
+      .set('updatedAt', this.iso())
+      .raw(
+        '#history = list_append(#history, :h)',
+        { ':h': this.history('QUEUED') },
+        { '#history': 'history' },
+      );
+    this.indexFor(u, destination, 'QUEUED', this.iso());
+    return this.updateIf({
+      TableName: this.tableName,
+      Key: { pk: key.pk, sk: key.sk },
+      UpdateExpression: u.expression(),
+      ConditionExpression: '#status = :received',
+      ExpressionAttributeNames: u.names,
+      ExpressionAttributeValues: { ...u.values, ':received': 'RECEIVED' },
+    });
+  }
+
+  /** Records why a delivery could not be queued yet (it stays RECEIVED; the sweeper queues it later). */
+  async noteQueueFailure(key: DeliveryKey, error: RecordedError, retryAt: string): Promise<void> {
     await this.updateIf({
       TableName: this.tableName,
       Key: { pk: key.pk, sk: key.sk },
-      UpdateExpression:
-        'SET #status = :queued, updatedAt = :now, destinationStatus = :ds, nextCheckAt = :now, #history = list_append(#history, :h)',
+      UpdateExpression: 'SET lastError = :err, nextCheckAt = :next, updatedAt = :now',
       ConditionExpression: '#status = :received',
-      ExpressionAttributeNames: { '#status': 'status', '#history': 'history' },
+      ExpressionAttributeNames: { '#status': 'status' },
       ExpressionAttributeValues: {
-        ':queued': 'QUEUED',
-        ':received': 'RECEIVED',
+        ':err': error,
+        ':next': retryAt,
         ':now': this.iso(),
-        ':ds': `${destination}#QUEUED`,
-        ':h': this.history('QUEUED'),
+        ':received': 'RECEIVED',
+      },
+    });
+  }
+
+  /** Adds a remark that is not a failure (a sidecar that came after its file was routed). */
+  async addNotice(key: DeliveryKey, notice: RecordedError): Promise<boolean> {
+    return this.updateIf({
+      TableName: this.tableName,
+      Key: { pk: key.pk, sk: key.sk },
+      UpdateExpression: 'SET notice = :n, updatedAt = :now, #history = list_append(#history, :h)',
+      ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(notice) OR notice.code <> :code)',
+      ExpressionAttributeNames: { '#history': 'history' },
+      ExpressionAttributeValues: {
+        ':n': notice,
+        ':code': notice.code,
+        ':now': this.iso(),
+        ':h': [{ at: this.iso(), status: 'NOTICE', code: notice.code }],
       },
     });
   }
@@ -130,140 +236,200 @@ export class StatusTable {
   // ---- forwarder -------------------------------------------------------------------------------------
 
   /**
-   * Takes the delivery for sending: only from a sendable status, or from SENDING whose lease has expired
-   * (the previous forwarder died mid-send). Counts the attempt.
+   * Takes the delivery for sending: from RECEIVED, QUEUED or HELD; from RETRYING once its backoff has ended;
+   * or from SENDING whose lease has expired (the previous forwarder died mid-send: its send is counted as
+   * ambiguous, since the vendor may have it). Counts the attempt.
    */
   async claim(key: DeliveryKey, owner: string, leaseMs: number): Promise<ClaimResult> {
     const now = this.now();
-    try {
+    const destination = destinationOfSk(key.sk) ?? '';
+    const claimWith = async (condition: string, extra: Record<string, unknown>, ambiguous: boolean) => {
+      const u = new Update()
+        .set('status', 'SENDING')
+        .set('leaseOwner', owner)
+        .set('leaseExpiresAt', now + leaseMs)
+        .set('updatedAt', this.iso(now))
+        .raw('attempts = attempts + :one', { ':one': 1 })
+        .raw(
+          '#history = list_append(#history, :h)',
+          { ':h': this.history('SENDING', ambiguous ? 'LEASE_EXPIRED' : undefined) },
+          { '#history': 'history' },
+        );
+      if (ambiguous) u.raw('ambiguousSends = if_not_exists(ambiguousSends, :zero) + :one', { ':zero': 0 });
+      this.indexFor(u, destination, 'SENDING', this.iso(now));
       const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: key.pk, sk: key.sk },
-          UpdateExpression:
-            'SET #status = :sending, leaseOwner = :owner, leaseExpiresAt = :lease, attempts = attempts + :one, updatedAt = :now, destinationStatus = :ds, nextCheckAt = :now, #history = list_append(#history, :h)',
-          ConditionExpression:
-            'attribute_exists(pk) AND (#status IN (:s0, :s1, :s2) OR (#status = :sending AND leaseExpiresAt < :nowMs))',
-          ExpressionAttributeNames: { '#status': 'status', '#history': 'history' },
-          ExpressionAttributeValues: {
-            ':sending': 'SENDING',
-            ':owner': owner,
-            ':lease': now + leaseMs,
-            ':one': 1,
-            ':now': this.iso(now),
-            ':nowMs': now,
-            ':s0': SENDABLE[0],
-            ':s1': SENDABLE[1],
-            ':s2': SENDABLE[2],
-            ':ds': `${key.sk.slice('destination#'.length)}#SENDING`,
-            ':h': this.history('SENDING'),
-          },
+          UpdateExpression: u.expression(),
+          ConditionExpression: condition,
+          ExpressionAttributeNames: u.names,
+          ExpressionAttributeValues: { ...u.values, ...extra },
           ReturnValues: 'ALL_NEW',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return { kind: 'claimed', record: unmarshallLoose(out.Attributes ?? {}) };
+      return unmarshallLoose(out.Attributes ?? {});
+    };
+    let record: DeliveryRecord;
+    try {
+      return {
+        kind: 'claimed',
+        record: await claimWith(
+          'attribute_exists(pk) AND (#status IN (:s0, :s1, :s2) OR (#status = :retrying AND #nextCheckAt <= :nowIso))',
+          {
+            ':s0': 'RECEIVED',
+            ':s1': 'QUEUED',
+            ':s2': 'HELD',
+            ':retrying': 'RETRYING',
+            ':nowIso': this.iso(now),
+          },
+          false,
+        ),
+      };
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
       if (!err.Item) return { kind: 'missing' };
-      const record = unmarshallLoose(err.Item);
-      if (record.status === 'SENDING') {
-        return { kind: 'busy', record, leaseRemainingMs: Math.max(0, (record.leaseExpiresAt ?? now) - now) };
-      }
-      return { kind: 'settled', record };
+      record = unmarshallLoose(err.Item);
     }
+    if (record.status === 'RETRYING') {
+      return { kind: 'early', record, dueInMs: Math.max(1_000, Date.parse(record.nextCheckAt ?? '') - now) };
+    }
+    if (record.status === 'SENDING' && (record.leaseExpiresAt ?? 0) < now) {
+      try {
+        return {
+          kind: 'claimed',
+          record: await claimWith(
+            '#status = :sendingNow AND leaseOwner = :prev AND leaseExpiresAt < :nowMs',
+            { ':sendingNow': 'SENDING', ':prev': record.leaseOwner ?? '', ':nowMs': now },
+            true,
+          ),
+        };
+      } catch (err) {
+        if (!isConditionFailure(err)) throw err;
+        record = err.Item ? unmarshallLoose(err.Item) : record;
+      }
+    }
+    if (record.status === 'SENDING') {
+      return { kind: 'busy', record, leaseRemainingMs: Math.max(0, (record.leaseExpiresAt ?? now) - now) };
+    }
+    return { kind: 'settled', record };
+  }
+
+  /** Writes the record a queue message stands for, when none exists (the router's write was lost). */
+  async adopt(msg: DeliveryMessage, status: 'QUEUED' | 'REJECTED', error?: RecordedError): Promise<boolean> {
+    const created = await this.createDelivery({
+      pk: msg.pk,
+      sk: msg.sk,
+      status,
+      destination: msg.destination,
+      vendor: msg.vendor,
+      ...objectOf(msg.object),
+      fields: msg.fields,
+      ...(msg.serialNumber ? { serialNumber: msg.serialNumber } : {}),
+      ...(msg.asset ? { asset: msg.asset } : {}),
+      ...(msg.streamType ? { streamType: msg.streamType } : {}),
+      ...(error ? { lastError: error } : {}),
+    });
+    return created.created;
   }
 
   /** Records the outcome of a send, only while this forwarder still holds the lease. */
   async finish(key: DeliveryKey, owner: string, destination: string, update: FinishUpdate): Promise<boolean> {
     const now = this.iso();
-    const names: Record<string, string> = { '#status': 'status', '#history': 'history' };
-    const values: Record<string, unknown> = {
-      ':status': update.status,
-      ':owner': owner,
-      ':sending': 'SENDING',
-      ':now': now,
-      ':ds': `${destination}#${update.status}`,
-      ':next': update.nextCheckAt ?? now,
-      ':h': this.history(update.status, update.error?.code),
-    };
-    const sets = [
-      '#status = :status',
-      'updatedAt = :now',
-      'destinationStatus = :ds',
-      'nextCheckAt = :next',
-      '#history = list_append(#history, :h)',
-    ];
-    const removes = ['leaseOwner', 'leaseExpiresAt'];
-    if (update.vendorRef !== undefined) {
-      sets.push('vendorRef = :ref');
-      values[':ref'] = update.vendorRef;
-    }
-    if (update.error) {
-      sets.push('lastError = :err');
-      values[':err'] = update.error;
-    } else if (update.status !== 'RETRYING') {
-      removes.push('lastError');
-    }
-    if (update.detail) {
-      sets.push('vendorDetail = :detail');
-      values[':detail'] = update.detail;
-    }
-    if (isPollable(update.status)) {
-      sets.push('pollCount = :zero');
-      values[':zero'] = 0;
-    }
+    const u = new Update()
+      .set('status', update.status)
+      .set('updatedAt', now)
+      .raw(
+        '#history = list_append(#history, :h)',
+        { ':h': this.history(update.status, update.error?.code ?? update.notice?.code) },
+        { '#history': 'history' },
+      )
+      .remove('leaseOwner')
+      .remove('leaseExpiresAt');
+    this.indexFor(u, destination, update.status, update.nextCheckAt ?? now);
+    if (update.vendorRef !== undefined) u.set('vendorRef', update.vendorRef);
+    if (update.error) u.set('lastError', update.error);
+    else if (update.status !== 'RETRYING') u.remove('lastError');
+    if (update.notice) u.set('notice', update.notice);
+    if (update.detail) u.set('vendorDetail', update.detail);
+    if (isPollable(update.status)) u.set('pollCount', 0);
+    if (update.ambiguous)
+      u.raw('ambiguousSends = if_not_exists(ambiguousSends, :zero) + :one', { ':zero': 0, ':one': 1 });
+    if (update.refund) u.raw('attempts = attempts - :minus', { ':minus': 1 });
     return this.updateIf({
       TableName: this.tableName,
       Key: { pk: key.pk, sk: key.sk },
-      UpdateExpression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
+      UpdateExpression: u.expression(),
       ConditionExpression: '#status = :sending AND leaseOwner = :owner',
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues: values,
+      ExpressionAttributeNames: u.names,
+      ExpressionAttributeValues: { ...u.values, ':sending': 'SENDING', ':owner': owner },
     });
   }
 
   /**
-   * Marks a delivery that is waiting on its destination (paused or stopped) without claiming it: RETRYING with
+   * Parks a delivery that waits on its destination (paused, stopped, disabled) without claiming it: HELD with
    * the reason. Writes only when something changes, so a long pause does not grow the history.
    */
-  async hold(
-    key: DeliveryKey,
-    destination: string,
-    reason: RecordedError,
-    nextCheckAt: string,
-  ): Promise<void> {
+  async hold(key: DeliveryKey, destination: string, reason: RecordedError): Promise<void> {
+    const u = new Update()
+      .set('status', 'HELD')
+      .set('lastError', reason)
+      .set('updatedAt', this.iso())
+      .raw(
+        '#history = list_append(#history, :h)',
+        { ':h': this.history('HELD', reason.code) },
+        { '#history': 'history' },
+      );
+    this.indexFor(u, destination, 'HELD', this.iso());
     await this.updateIf({
       TableName: this.tableName,
       Key: { pk: key.pk, sk: key.sk },
-      UpdateExpression:
-        'SET #status = :retrying, lastError = :err, nextCheckAt = :next, updatedAt = :now, destinationStatus = :ds, #history = list_append(#history, :h)',
+      UpdateExpression: u.expression(),
       ConditionExpression:
-        '#status IN (:s0, :s1, :s2) AND (#status <> :retrying OR attribute_not_exists(lastError) OR lastError.code <> :code)',
-      ExpressionAttributeNames: { '#status': 'status', '#history': 'history' },
+        '#status IN (:s0, :s1, :s2, :s3) AND (#status <> :s3 OR attribute_not_exists(lastError) OR lastError.code <> :code)',
+      ExpressionAttributeNames: u.names,
       ExpressionAttributeValues: {
-        ':retrying': 'RETRYING',
-        ':s0': SENDABLE[0],
-        ':s1': SENDABLE[1],
-        ':s2': SENDABLE[2],
-        ':err': reason,
+        ...u.values,
+        ':s0': 'RECEIVED',
+        ':s1': 'QUEUED',
+        ':s2': 'RETRYING',
+        ':s3': 'HELD',
         ':code': reason.code,
-        ':next': nextCheckAt,
-        ':now': this.iso(),
-        ':ds': `${destination}#RETRYING`,
-        ':h': this.history('RETRYING', reason.code),
       },
     });
   }
 
-  /** Gives back an attempt that was not the delivery's fault (a paused destination, no rate-limit token). */
-  async refundAttempt(key: DeliveryKey): Promise<void> {
-    await this.updateIf({
+  /** HELD (or RECEIVED, for the sweeper) → QUEUED after its message was put back on the queue. */
+  async markRequeued(rec: DeliveryRecord): Promise<boolean> {
+    const u = new Update()
+      .set('status', 'QUEUED')
+      .set('updatedAt', this.iso())
+      .raw(
+        '#history = list_append(#history, :h)',
+        { ':h': this.history('QUEUED') },
+        { '#history': 'history' },
+      );
+    this.indexFor(u, rec.destination, 'QUEUED', this.iso());
+    return this.updateIf({
       TableName: this.tableName,
-      Key: { pk: key.pk, sk: key.sk },
-      UpdateExpression: 'SET attempts = attempts - :one',
-      ConditionExpression: 'attempts > :zero',
-      ExpressionAttributeValues: { ':one': 1, ':zero': 0 },
+      Key: { pk: rec.pk, sk: rec.sk },
+      UpdateExpression: u.expression(),
+      ConditionExpression: '#status = :expected',
+      ExpressionAttributeNames: u.names,
+      ExpressionAttributeValues: { ...u.values, ':expected': rec.status },
+    });
+  }
+
+  /** Moves a stuck delivery's next look-in (a RETRYING one whose message was re-sent by the sweeper). */
+  async deferCheck(rec: DeliveryRecord, nextCheckAt: string): Promise<boolean> {
+    return this.updateIf({
+      TableName: this.tableName,
+      Key: { pk: rec.pk, sk: rec.sk },
+      UpdateExpression: 'SET nextCheckAt = :next',
+      ConditionExpression: '#status = :expected',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':next': nextCheckAt, ':expected': rec.status },
     });
   }
 
@@ -314,9 +480,17 @@ export class StatusTable {
 
   // ---- poller ----------------------------------------------------------------------------------------
 
-  /** Deliveries of one destination in one status whose next check is due: an index query, never a scan. */
-  async due(destination: string, status: DeliveryStatus, limit: number): Promise<DeliveryRecord[]> {
-    const idx = TABLE.indexes.byDestinationStatus;
+  /**
+   * Deliveries of one destination in one status whose next check is at or before `before` (default now):
+   * an index query on byDue, never a scan.
+   */
+  async due(
+    destination: string,
+    status: DeliveryStatus,
+    limit: number,
+    before: string = this.iso(),
+  ): Promise<DeliveryRecord[]> {
+    const idx = TABLE.indexes.byDue;
     const items: DeliveryRecord[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
@@ -324,9 +498,9 @@ export class StatusTable {
         new QueryCommand({
           TableName: this.tableName,
           IndexName: idx.name,
-          KeyConditionExpression: '#p = :p AND #s <= :now',
+          KeyConditionExpression: '#p = :p AND #s <= :before',
           ExpressionAttributeNames: { '#p': idx.partitionKey, '#s': idx.sortKey },
-          ExpressionAttributeValues: { ':p': `${destination}#${status}`, ':now': this.iso() },
+          ExpressionAttributeValues: { ':p': `${destination}#${status}`, ':before': before },
           Limit: Math.min(limit - items.length, 1000),
           ExclusiveStartKey: startKey,
         }),
@@ -343,43 +517,29 @@ export class StatusTable {
     update: { status: DeliveryStatus; error?: RecordedError; nextCheckAt: string; detail?: JsonObject },
   ): Promise<boolean> {
     const changed = update.status !== rec.status;
-    const names: Record<string, string> = { '#status': 'status' };
-    const values: Record<string, unknown> = {
-      ':status': update.status,
-      ':expected': rec.status,
-      ':now': this.iso(),
-      ':next': update.nextCheckAt,
-      ':ds': `${rec.destination}#${update.status}`,
-      ':one': 1,
-    };
-    const sets = [
-      '#status = :status',
-      'updatedAt = :now',
-      'nextCheckAt = :next',
-      'destinationStatus = :ds',
-      'pollCount = if_not_exists(pollCount, :zero) + :one',
-    ];
-    values[':zero'] = 0;
+    const u = new Update()
+      .set('status', update.status)
+      .set('updatedAt', this.iso())
+      .raw('pollCount = if_not_exists(pollCount, :zero) + :one', { ':zero': 0, ':one': 1 });
+    this.indexFor(u, rec.destination, update.status, update.nextCheckAt);
     if (changed) {
-      names['#history'] = 'history';
-      sets.push('#history = list_append(#history, :h)');
-      values[':h'] = this.history(update.status, update.error?.code);
+      u.raw(
+        '#history = list_append(#history, :h)',
+        { ':h': this.history(update.status, update.error?.code) },
+        { '#history': 'history' },
+      );
     }
-    if (update.error) {
-      sets.push('lastError = :err');
-      values[':err'] = update.error;
-    }
-    if (update.detail) {
-      sets.push('vendorDetail = :detail');
-      values[':detail'] = update.detail;
-    }
+    if (update.error) u.set('lastError', update.error);
+    // A delivery that made it keeps no failure from the way there (a status check that failed once).
+    else if (changed && SUCCESS.includes(update.status)) u.remove('lastError');
+    if (update.detail) u.set('vendorDetail', update.detail);
     return this.updateIf({
       TableName: this.tableName,
       Key: { pk: rec.pk, sk: rec.sk },
-      UpdateExpression: `SET ${sets.join(', ')}`,
+      UpdateExpression: u.expression(),
       ConditionExpression: '#status = :expected',
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues: values,
+      ExpressionAttributeNames: u.names,
+      ExpressionAttributeValues: { ...u.values, ':expected': rec.status },
     });
   }
 
@@ -387,18 +547,61 @@ export class StatusTable {
 
   async destinationState(name: string): Promise<DestinationState> {
     const out = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: `destination#${name}`, sk: 'state' } }),
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: `destination#${name}`, sk: 'state' },
+        ConsistentRead: true,
+      }),
     );
     const item = out.Item as (DestinationState & Record<string, unknown>) | undefined;
-    return item ? { ...item, name } : { name, paused: false };
+    return item ? { ...item, name, paused: item.paused === true } : { name, paused: false };
   }
 
-  async pauseDestination(
-    name: string,
-    reason: RecordedError,
-    probeAt: string,
-    byOperator = false,
-  ): Promise<void> {
+  /** Pauses a destination (credentials, a quota…), unless an operator stopped it (then it stays stopped). */
+  async pauseDestination(name: string, reason: RecordedError, probeAt: string): Promise<void> {
+    await this.updateIf({
+      TableName: this.tableName,
+      Key: { pk: `destination#${name}`, sk: 'state' },
+      UpdateExpression:
+        'SET #name = :name, paused = :true, reason = :reason, probeAt = :probeAt, pausedAt = if_not_exists(pausedAt, :now), updatedAt = :now',
+      ConditionExpression: 'attribute_not_exists(stoppedByOperator) OR stoppedByOperator = :false',
+      ExpressionAttributeNames: { '#name': 'name' },
+      ExpressionAttributeValues: {
+        ':name': name,
+        ':true': true,
+        ':false': false,
+        ':reason': reason,
+        ':probeAt': probeAt,
+        ':now': this.iso(),
+      },
+    });
+  }
+
+  /** One forwarder (or poller) takes a paused destination's due probe; the next is moved to `nextProbeAt`. */
+  async takeProbe(name: string, nextProbeAt: string): Promise<boolean> {
+    return this.updateIf({
+      TableName: this.tableName,
+      Key: { pk: `destination#${name}`, sk: 'state' },
+      UpdateExpression: 'SET probeAt = :next',
+      ConditionExpression: 'paused = :true AND stoppedByOperator <> :true AND probeAt <= :now',
+      ExpressionAttributeValues: { ':next': nextProbeAt, ':true': true, ':now': this.iso() },
+    });
+  }
+
+  /** A probe got through: the destination runs again (never over an operator's stop). */
+  async resumeDestination(name: string): Promise<boolean> {
+    return this.updateIf({
+      TableName: this.tableName,
+      Key: { pk: `destination#${name}`, sk: 'state' },
+      UpdateExpression:
+        'SET paused = :false, resumedAt = :now, updatedAt = :now REMOVE reason, probeAt, pausedAt',
+      ConditionExpression: 'paused = :true AND stoppedByOperator <> :true',
+      ExpressionAttributeValues: { ':true': true, ':false': false, ':now': this.iso() },
+    });
+  }
+
+  /** An operator's stop (FactoryTX `stop`): deliveries are held, nothing is probed, only a start resumes. */
+  async stopDestination(name: string, by: string): Promise<void> {
     await this.doc.send(
       new PutCommand({
         TableName: this.tableName,
@@ -407,20 +610,67 @@ export class StatusTable {
           sk: 'state',
           name,
           paused: true,
-          reason,
+          stoppedByOperator: true,
+          by,
+          reason: { code: 'DESTINATION_STOPPED', message: `stopped by ${by}` },
           pausedAt: this.iso(),
-          probeAt,
-          stoppedByOperator: byOperator,
+          updatedAt: this.iso(),
         },
       }),
     );
   }
 
-  async resumeDestination(name: string): Promise<void> {
+  /** An operator's start: the destination runs; the poller queues its held deliveries again. */
+  async startDestination(name: string, by: string): Promise<void> {
     await this.doc.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: { pk: `destination#${name}`, sk: 'state', name, paused: false, resumedAt: this.iso() },
+        Item: {
+          pk: `destination#${name}`,
+          sk: 'state',
+          name,
+          paused: false,
+          stoppedByOperator: false,
+          by,
+          resumedAt: this.iso(),
+          updatedAt: this.iso(),
+        },
+      }),
+    );
+  }
+
+  // ---- per-destination cache -------------------------------------------------------------------------
+
+  async cacheGet(destination: string, key: string): Promise<JsonObject | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: `cache#${destination}#${key}`, sk: 'value' } }),
+    );
+    const item = out.Item as { value?: JsonObject; expiresAt?: number } | undefined;
+    if (!item?.value) return undefined;
+    if (item.expiresAt !== undefined && item.expiresAt * 1000 < this.now()) return undefined;
+    return item.value;
+  }
+
+  async cachePut(destination: string, key: string, value: JsonObject, ttlSeconds?: number): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          pk: `cache#${destination}#${key}`,
+          sk: 'value',
+          value,
+          updatedAt: this.iso(),
+          ...(ttlSeconds ? { expiresAt: Math.floor(this.now() / 1000) + ttlSeconds } : {}),
+        },
+      }),
+    );
+  }
+
+  async cacheDelete(destination: string, key: string): Promise<void> {
+    await this.doc.send(
+      new DeleteCommand({
+        TableName: this.tableName,
+        Key: { pk: `cache#${destination}#${key}`, sk: 'value' },
       }),
     );
   }
@@ -485,12 +735,19 @@ export class StatusTable {
     }
   }
 
-  /** Adds the index attributes every delivery carries. */
+  /** Adds the index attributes a new record carries (see indexFor). */
   private indexed(rec: DeliveryRecord): Record<string, unknown> {
+    const terminal = isTerminal(rec.status);
     return {
       ...rec,
-      destinationStatus: rec.destination ? `${rec.destination}#${rec.status}` : undefined,
       nextCheckAt: rec.nextCheckAt ?? rec.updatedAt,
+      due: rec.destination && isDue(rec.status) ? `${rec.destination}#${rec.status}` : undefined,
+      outcome: terminal
+        ? rec.destination
+          ? `${rec.destination}#${rec.status}`
+          : UNROUTED_PARTITION
+        : undefined,
+      settledAt: terminal ? rec.updatedAt : undefined,
     };
   }
 }

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import {
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   NoSuchKey,
   NotFound,
   PutObjectCommand,
@@ -73,18 +74,28 @@ export class S3Objects implements ObjectSource {
     }
   }
 
-  async head(ref: ObjectRef, bytes: number): Promise<Buffer> {
-    if (bytes <= 0 || ref.size === 0) return Buffer.alloc(0);
+  /** Bytes [start, endExclusive) of one version (a ranged GET), clamped to the object. */
+  async range(ref: ObjectRef, start: number, endExclusive: number): Promise<Buffer> {
+    const end = Math.min(endExclusive, ref.size);
+    if (start >= end) return Buffer.alloc(0);
     const out = await this.s3.send(
       new GetObjectCommand({
         Bucket: ref.bucket,
         Key: ref.key,
         VersionId: ref.versionId,
-        Range: `bytes=0-${Math.min(bytes, ref.size) - 1}`,
+        Range: `bytes=${start}-${end - 1}`,
       }),
     );
     const arr = await out.Body?.transformToByteArray();
-    return Buffer.from(arr ?? new Uint8Array()).subarray(0, bytes);
+    return Buffer.from(arr ?? new Uint8Array()).subarray(0, end - start);
+  }
+
+  /** Keys under a prefix, at most `max` (one ListObjectsV2 page). */
+  async listKeys(bucket: string, prefix: string, max: number): Promise<string[]> {
+    const out = await this.s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: max }),
+    );
+    return (out.Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [o.Key]));
   }
 
   async stream(ref: ObjectRef): Promise<Readable> {

@@ -26,6 +26,8 @@ export const ENV = {
   s3ForcePathStyle: 'RELAY_S3_FORCE_PATH_STYLE',
   /** Public base URL of the HTTP API, used to build vendor callback URLs. */
   callbackBaseUrl: 'RELAY_CALLBACK_BASE_URL',
+  /** Name of the Secrets Manager secret holding the key callback tokens are signed with (≥ 32 random bytes). */
+  callbackKeySecret: 'RELAY_CALLBACK_KEY_SECRET',
   /** Log level: debug | info | warn | error (default info). */
   logLevel: 'RELAY_LOG_LEVEL',
 } as const;

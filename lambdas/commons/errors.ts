@@ -26,6 +26,19 @@ export class MalformedMessageError extends RelayError {
   }
 }
 
+export type CredentialsCode = 'CREDENTIALS_MISSING' | 'CREDENTIALS_UNREADABLE' | 'CREDENTIALS_MALFORMED';
+
+/**
+ * A destination's credentials cannot be used: the secret is missing, unreadable, or not a key the vendor could
+ * accept. Found before any request is built; the forwarder holds the destination instead of spending attempts.
+ */
+export class CredentialsError extends RelayError {
+  constructor(code: CredentialsCode, message: string) {
+    super(code, message);
+    this.name = 'CredentialsError';
+  }
+}
+
 /** Builds a RecordedError without dropping undefined details into the item. */
 export function recorded(code: string, message: string, extra: Partial<RecordedError> = {}): RecordedError {
   const out: RecordedError = { code, message: truncate(message, 1000) };

@@ -3,24 +3,30 @@
  * it, and the DynamoDB adapter reads and writes by it.
  *
  * Items (single table, keys readable in the console):
- * - a delivery:      pk `object#<bucket>/<key>#<versionId or etag>`, sk `destination#<transmit_name>`
- * - an unrouted key: pk `object#<bucket>/<key>#<versionId or etag>`, sk `route`
- * - a destination:   pk `destination#<transmit_name>`, sk `state`   (paused / running, last auth error)
- * - a rate bucket:   pk `ratelimit#<destination or key fingerprint>`, sk `bucket`
+ * - a delivery:      pk `object#<bucket>/<key>#<v=versionId | etag=etag>`, sk `destination#<transmit_name>`
+ * - an unrouted key: pk `object#<bucket>/<key>#<v=versionId | etag=etag>`, sk `route`
+ * - a destination:   pk `destination#<transmit_name>`, sk `state`   (running / paused / stopped, and why)
+ * - a rate bucket:   pk `ratelimit#<bucket id>`, sk `bucket`
+ * - a cached value:  pk `cache#<destination>#<key>`, sk `value`       (e.g. an uploaded background's id)
+ *
+ * Indexes are sparse and their keys move only when what they answer changes:
+ * - `byDue`     (due = `<destination>#<status>`, nextCheckAt): deliveries someone still has to act on
+ *               (status.ts `DUE`): the poller's and the sweeper's only read.
+ * - `bySerial`  (serialNumber, createdAt): every delivery of one unit, in arrival order; written once.
+ * - `byOutcome` (outcome = `<destination>#<status>` or `(unrouted)#UNROUTED`, settledAt): final deliveries,
+ *               written once when a delivery settles: "every REJECTED of one destination", unrouted keys.
  */
 export const TABLE = {
   partitionKey: 'pk',
   sortKey: 'sk',
-  /** TTL attribute (epoch seconds): only short-lived items (rate buckets) carry it. */
+  /** TTL attribute (epoch seconds): only short-lived items (rate buckets, cache entries) carry it. */
   ttlAttribute: 'expiresAt',
   indexes: {
-    /** The poller's index: pending deliveries of one destination in one status, oldest check first. */
-    byDestinationStatus: {
-      name: 'byDestinationStatus',
-      partitionKey: 'destinationStatus',
-      sortKey: 'nextCheckAt',
-    },
-    /** Ops: every delivery of one unit, newest last. */
-    bySerialNumber: { name: 'bySerialNumber', partitionKey: 'serialNumber', sortKey: 'updatedAt' },
+    byDue: { name: 'byDue', partitionKey: 'due', sortKey: 'nextCheckAt' },
+    bySerial: { name: 'bySerial', partitionKey: 'serialNumber', sortKey: 'createdAt' },
+    byOutcome: { name: 'byOutcome', partitionKey: 'outcome', sortKey: 'settledAt' },
   },
 } as const;
+
+/** The `outcome` partition of unrouted keys (no destination). */
+export const UNROUTED_PARTITION = '(unrouted)#UNROUTED';

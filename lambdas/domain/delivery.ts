@@ -11,7 +11,8 @@ export interface DeliveryKey {
 
 export interface HistoryEntry {
   at: string;
-  status: DeliveryStatus;
+  /** The status entered, or NOTICE for a remark that changed no status (a sidecar that came late). */
+  status: DeliveryStatus | 'NOTICE';
   code?: string;
 }
 
@@ -30,7 +31,13 @@ export interface DeliveryRecord extends DeliveryKey {
   fields?: JsonObject;
   vendorRef?: string;
   attempts: number;
+  /** Sends that may have reached the vendor without an answer (a lost answer, a forwarder killed mid-send). */
+  ambiguousSends?: number;
   lastError?: RecordedError;
+  /** The latest remark that is not a failure: why ALREADY_PRESENT or SKIPPED, a sidecar that came late. */
+  notice?: RecordedError;
+  /** Whether the router found the stream's sidecar (`none` when the stream has none). */
+  sidecar?: 'used' | 'missing' | 'none';
   createdAt: string;
   updatedAt: string;
   leaseOwner?: string;
@@ -79,7 +86,7 @@ export function decodeDeliveryId(id: string): DeliveryKey | undefined {
   return { pk, sk };
 }
 
-/** The message the router puts on a vendor queue. */
+/** The message the router (or the poller, releasing held deliveries) puts on a vendor queue. */
 export interface DeliveryMessage {
   v: 1;
   pk: string;
@@ -88,6 +95,24 @@ export interface DeliveryMessage {
   vendor: string;
   object: ObjectRef;
   fields: JsonObject;
+  /** What ops query by, so that a forwarder can write the record if the router's write was lost. */
+  serialNumber?: string;
+  asset?: string;
+  streamType?: string;
+  /** The one delivery a paused destination sends to see whether it works again. */
+  probe?: true;
+}
+
+/**
+ * A message body SQS accepts whatever the key holds. SQS allows only #x9 #xA #xD #x20–#xD7FF #xE000–#xFFFD
+ * #x10000–#x10FFFF in a body (an S3 key may hold U+FFFF; emulators refuse more), so every character outside
+ * printable ASCII is written as a JSON \u escape: the body is pure ASCII and JSON.parse gives back the exact key.
+ */
+export function sqsSafeJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[^\x20-\x7e]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 export function parseDeliveryMessage(body: string): DeliveryMessage | undefined {
@@ -103,7 +128,8 @@ export function parseDeliveryMessage(body: string): DeliveryMessage | undefined 
       typeof m.object.bucket === 'string' &&
       typeof m.object.key === 'string' &&
       m.fields &&
-      typeof m.fields === 'object'
+      typeof m.fields === 'object' &&
+      (m.probe === undefined || m.probe === true)
     ) {
       return m as DeliveryMessage;
     }
@@ -111,4 +137,35 @@ export function parseDeliveryMessage(body: string): DeliveryMessage | undefined 
     // fall through
   }
   return undefined;
+}
+
+/** The object version a record is about. */
+export function objectOf(
+  rec: Pick<DeliveryRecord, 'bucket' | 'key' | 'versionId' | 'etag' | 'size'>,
+): ObjectRef {
+  return {
+    bucket: rec.bucket,
+    key: rec.key,
+    etag: rec.etag,
+    size: rec.size,
+    ...(rec.versionId ? { versionId: rec.versionId } : {}),
+  };
+}
+
+/** The queue message that (re)starts a recorded delivery: the poller releasing a held one, the sweeper. */
+export function messageFor(rec: DeliveryRecord, extra: { probe?: true } = {}): DeliveryMessage | undefined {
+  if (!rec.destination || !rec.vendor) return undefined;
+  return {
+    v: 1,
+    pk: rec.pk,
+    sk: rec.sk,
+    destination: rec.destination,
+    vendor: rec.vendor,
+    object: objectOf(rec),
+    fields: rec.fields ?? {},
+    ...(rec.serialNumber ? { serialNumber: rec.serialNumber } : {}),
+    ...(rec.asset ? { asset: rec.asset } : {}),
+    ...(rec.streamType ? { streamType: rec.streamType } : {}),
+    ...extra,
+  };
 }

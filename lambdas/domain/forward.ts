@@ -2,17 +2,29 @@
  * The forwarder: takes delivery messages from one vendor's queue and sends them, recording every step.
  *
  * - Idempotent: a delivery is claimed with a conditional write (a lease) before anything is sent; duplicates
- *   of a settled delivery are acknowledged without a send; a lease that outlived its forwarder expires.
+ *   of a settled delivery are acknowledged without a send; a lease that outlived its forwarder expires, and the
+ *   send it may have made counts as ambiguous.
  * - Bad input is REJECTED with a code (pre-flight checks, vendor 4xx) and never retried.
  * - Transient failures (429, 5xx, network) come back through SQS visibility with backoff and jitter; after
- *   `max_attempts` the delivery is DEAD and its message is moved to the dead-letter queue.
- * - A refused API key (401) pauses the whole destination instead of burning through its queue; a probe
- *   after `pauseProbeMs` sees whether a rotated key works again.
+ *   `max_attempts` the delivery is DEAD (or UNCONFIRMED when a send may have reached the vendor) and its
+ *   message is moved to the dead-letter queue.
+ * - A destination that cannot take anything (credentials refused, missing or malformed; a quota; a missing
+ *   dataset; an operator's stop; `enabled: false`) is paused, and its deliveries are HELD in the status table
+ *   — not in the queue, so a pause of any length strands nothing and spends no attempt. The poller sends one
+ *   probe when it is due and queues the held deliveries again once the destination runs.
  */
-import { errorMessage, recorded } from '#commons/errors.ts';
+import { CredentialsError, errorMessage, RelayError, recorded } from '#commons/errors.ts';
+import { InvalidRequestError } from '#commons/http.ts';
 import type { Logger } from '#commons/logger.ts';
 import type { DataTransmit, RelayConfig } from '#domain/config/types.ts';
-import type { DeliveryJob, DeliveryOutcome, VendorContext, VendorPlugin } from '#vendors/types.ts';
+import type {
+  DeliveryJob,
+  DeliveryOutcome,
+  JsonObject,
+  RangeReader,
+  VendorContext,
+  VendorPlugin,
+} from '#vendors/types.ts';
 import { type BackoffPolicy, retryDelayMs } from './backoff.ts';
 import {
   type DeliveryKey,
@@ -20,8 +32,8 @@ import {
   encodeDeliveryId,
   parseDeliveryMessage,
 } from './delivery.ts';
-import type { DeliveryStatus, RecordedError } from './status.ts';
-import { RateLimitTimeout } from './vendor-context.ts';
+import { type DeliveryStatus, isPollable, type RecordedError } from './status.ts';
+import { type ContextOptions, RateLimitTimeout } from './vendor-context.ts';
 
 export interface QueueRecord {
   messageId: string;
@@ -32,28 +44,53 @@ export interface QueueRecord {
 
 export interface ClaimedRecord {
   attempts: number;
-  checkpoint?: Record<string, unknown>;
+  ambiguousSends: number;
+  checkpoint?: JsonObject;
 }
 
 export type Claim =
   | { kind: 'claimed'; record: ClaimedRecord }
   | { kind: 'busy'; leaseRemainingMs: number }
+  /** RETRYING, and its backoff has not ended (a duplicate message came early). */
+  | { kind: 'early'; dueInMs: number }
   | { kind: 'settled'; status: DeliveryStatus }
   | { kind: 'missing' };
 
+export interface FinishUpdate {
+  status: DeliveryStatus;
+  vendorRef?: string;
+  error?: RecordedError;
+  /** A remark that is not a failure (why ALREADY_PRESENT or SKIPPED). */
+  notice?: RecordedError;
+  /** When the poller should look next (pollable), the next send is due (RETRYING), or the order of release. */
+  nextCheckAt?: string;
+  detail?: JsonObject;
+  /** This send went out in full without an answer: count it on the record. */
+  ambiguous?: boolean;
+  /** Give back the attempt the claim counted (the send was not the delivery's fault). */
+  refund?: boolean;
+}
+
+export interface DestinationState {
+  paused: boolean;
+  /** When a paused destination may send one probe. */
+  probeAt?: string;
+  /** Set by an operator's stop: no probing, only a start resumes. */
+  stoppedByOperator?: boolean;
+  reason?: RecordedError;
+}
+
 export interface ForwarderPorts {
   claim(key: DeliveryKey, owner: string, leaseMs: number): Promise<Claim>;
-  finish(
-    key: DeliveryKey,
-    owner: string,
-    destination: string,
-    update: { status: DeliveryStatus; vendorRef?: string; error?: RecordedError; nextCheckAt?: string },
-  ): Promise<boolean>;
-  refundAttempt(key: DeliveryKey): Promise<void>;
-  /** Records why a delivery waits on its destination, without claiming it. */
-  hold(key: DeliveryKey, destination: string, reason: RecordedError, nextCheckAt: string): Promise<void>;
-  destinationState(name: string): Promise<{ paused: boolean; probeAt?: string; stoppedByOperator?: boolean }>;
+  /** Writes the record a message stands for when none exists (the router's write was lost), in `status`. */
+  adopt(message: DeliveryMessage, status: 'QUEUED' | 'REJECTED', error?: RecordedError): Promise<boolean>;
+  finish(key: DeliveryKey, owner: string, destination: string, update: FinishUpdate): Promise<boolean>;
+  /** Parks a delivery that waits on its destination (not claimed): HELD with the reason, no attempt spent. */
+  hold(key: DeliveryKey, destination: string, reason: RecordedError): Promise<void>;
+  destinationState(name: string): Promise<DestinationState>;
   pauseDestination(name: string, reason: RecordedError, probeAt: string): Promise<void>;
+  /** Takes the paused destination's due probe (one forwarder wins); moves the next probe to `nextProbeAt`. */
+  takeProbe(name: string, nextProbeAt: string): Promise<boolean>;
   resumeDestination(name: string): Promise<void>;
   /** Makes a received message visible again after delayMs. */
   retryLater(receiptHandle: string, delayMs: number): Promise<void>;
@@ -67,7 +104,7 @@ export interface ForwarderDeps {
   config: RelayConfig;
   ports: ForwarderPorts;
   /** Builds the vendor context for one destination, bounded by `signal`. */
-  context(transmit: DataTransmit, signal: AbortSignal): VendorContext;
+  context(transmit: DataTransmit, signal: AbortSignal, options?: ContextOptions): VendorContext;
   log: Logger;
   /** Identifies this forwarder instance in leases. */
   owner: string;
@@ -75,7 +112,7 @@ export interface ForwarderDeps {
   random?: () => number;
   /** How long a paused destination waits before one probe send (default: the config's pause_probe_seconds). */
   pauseProbeMs?: number;
-  /** How many jobs of one batch are sent at once (default 4). */
+  /** How many groups of one batch are sent at once (default 4). */
   concurrency?: number;
 }
 
@@ -88,7 +125,14 @@ export interface BatchResult {
   failures: string[];
 }
 
+interface Item {
+  rec: QueueRecord;
+  msg: DeliveryMessage;
+}
+
 const SAFETY_MS = 3_000;
+/** A transient failure to read the destination's secret (throttling, the network): look again soon. */
+const SECRET_RETRY_MS = 5_000;
 
 export function backoffPolicy(config: RelayConfig, plugin: VendorPlugin): BackoffPolicy {
   const floorMs = plugin.rateLimit ? Math.ceil(1000 / plugin.rateLimit.perSecond) : 0;
@@ -99,13 +143,18 @@ export function backoffPolicy(config: RelayConfig, plugin: VendorPlugin): Backof
   };
 }
 
+export function probeIntervalMs(deps: Pick<ForwarderDeps, 'pauseProbeMs' | 'config'>): number {
+  return deps.pauseProbeMs ?? (deps.config.relay?.pause_probe_seconds ?? 300) * 1000;
+}
+
 export async function forwardBatch(
   records: QueueRecord[],
   deps: ForwarderDeps,
   inv: Invocation,
 ): Promise<BatchResult> {
   const failures: string[] = [];
-  const byDestination = new Map<string, Array<{ rec: QueueRecord; msg: DeliveryMessage }>>();
+  const byDestination = new Map<string, Item[]>();
+  const seen = new Set<string>();
   for (const rec of records) {
     const msg = parseDeliveryMessage(rec.body);
     if (!msg) {
@@ -115,6 +164,10 @@ export async function forwardBatch(
       failures.push(rec.messageId);
       continue;
     }
+    // Duplicates of one delivery in one batch (duplicate S3 events): one is enough.
+    const id = `${msg.pk}\n${msg.sk}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
     const list = byDestination.get(msg.destination) ?? [];
     list.push({ rec, msg });
     byDestination.set(msg.destination, list);
@@ -127,7 +180,7 @@ export async function forwardBatch(
 
 async function forwardDestination(
   destination: string,
-  items: Array<{ rec: QueueRecord; msg: DeliveryMessage }>,
+  items: Item[],
   deps: ForwarderDeps,
   inv: Invocation,
 ): Promise<string[]> {
@@ -138,79 +191,171 @@ async function forwardDestination(
 
   if (!transmit || transmit.transmit_type !== deps.plugin.id) {
     // The config no longer has this destination: record why and stop retrying.
+    const error = recorded('DESTINATION_REMOVED', `destination ${destination} is not in the deployed config`);
     for (const { rec, msg } of items) {
       const claim = await ports.claim(msg, deps.owner, 30_000);
-      if (claim.kind === 'claimed') {
-        await ports.finish(msg, deps.owner, destination, {
-          status: 'REJECTED',
-          error: recorded('DESTINATION_REMOVED', `destination ${destination} is not in the deployed config`),
+      if (claim.kind === 'claimed')
+        await ports.finish(msg, deps.owner, destination, { status: 'REJECTED', error });
+      else if (claim.kind === 'busy') failures.push(rec.messageId);
+      else if (claim.kind === 'missing') {
+        await ports.adopt(msg, 'REJECTED', error);
+        log.warn('message for a removed destination without a record: recorded as REJECTED', {
+          key: msg.object.key,
+          destination,
         });
       }
-      if (claim.kind === 'busy') failures.push(rec.messageId);
-      if (claim.kind === 'missing')
-        log.error('delivery message without a record, dropped', { key: msg.object.key });
     }
     return failures;
   }
 
-  // A stopped or paused destination: put its messages back without counting an attempt.
-  let items2 = items;
+  // A disabled, stopped or paused destination: park its deliveries in the table (no attempt, no queue).
   if (transmit.enabled === false) {
-    const reason = recorded('DESTINATION_DISABLED', `destination ${destination} is disabled in the config`);
-    for (const { rec, msg } of items) {
-      await ports.hold(msg, destination, reason, new Date(now() + 300_000).toISOString());
-      await ports.retryLater(rec.receiptHandle, 300_000);
-      failures.push(rec.messageId);
-    }
+    const why = recorded('DESTINATION_DISABLED', `destination ${destination} is disabled in the config`);
+    for (const { msg } of items) await ports.hold(msg, destination, why);
     return failures;
   }
   const state = await ports.destinationState(destination);
+  let toSend = items;
+  let probe = false;
   if (state.paused) {
-    const probeAt = state.probeAt ? Date.parse(state.probeAt) : Number.POSITIVE_INFINITY;
-    const probeDue = !state.stoppedByOperator && now() >= probeAt;
-    const holdMs = state.stoppedByOperator ? 300_000 : Math.max(1_000, Math.min(900_000, probeAt - now()));
-    const held = probeDue ? items.slice(1) : items;
+    const probeMs = probeIntervalMs(deps);
+    const nextProbe = new Date(now() + probeMs).toISOString();
+    const probeDue = !state.stoppedByOperator && now() >= (state.probeAt ? Date.parse(state.probeAt) : 0);
+    const probeItem = state.stoppedByOperator
+      ? undefined
+      : (items.find((i) => i.msg.probe) ??
+        (probeDue && (await ports.takeProbe(destination, nextProbe)) ? items[0] : undefined));
     const why = state.stoppedByOperator
       ? recorded('DESTINATION_STOPPED', `destination ${destination} was stopped by an operator`)
-      : recorded('DESTINATION_PAUSED', `destination ${destination} is paused: its credentials were refused`);
-    const probeMs = deps.pauseProbeMs ?? (deps.config.relay?.pause_probe_seconds ?? 300) * 1000;
-    for (const { rec, msg } of held) {
-      // While a probe is out, the others look again soon; otherwise they wait for the probe time.
-      const delay = probeDue ? Math.min(30_000, probeMs) : holdMs;
-      await ports.hold(msg, destination, why, new Date(now() + delay).toISOString());
-      await ports.retryLater(rec.receiptHandle, delay);
-      failures.push(rec.messageId);
-    }
-    if (!probeDue) {
-      log.info('destination paused: messages held', { destination, count: items.length });
+      : recorded(
+          'DESTINATION_PAUSED',
+          `destination ${destination} is paused: ${state.reason ? `${state.reason.code}: ${state.reason.message}` : 'see its state'}`,
+        );
+    for (const item of items) if (item !== probeItem) await ports.hold(item.msg, destination, why);
+    if (!probeItem) {
+      log.info('destination paused: deliveries held', { destination, count: items.length });
       return failures;
     }
-    items2 = items.slice(0, 1);
+    toSend = [probeItem];
+    probe = true;
     log.info('destination paused: sending one probe', { destination });
   }
 
+  // Credentials are checked before anything is claimed or built: a missing, unreadable or malformed key holds
+  // the destination (CREDENTIALS_*) without spending attempts, and no request can carry a bad header.
+  const signal = AbortSignal.timeout(Math.max(1_000, inv.remainingMs() - SAFETY_MS));
+  const ctx = deps.context(transmit, signal, probe ? { freshCredentials: true } : {});
+  if (transmit.api_key_secret) {
+    try {
+      await ctx.apiKey();
+    } catch (err) {
+      if (err instanceof CredentialsError) {
+        await pauseAndHold(destination, transmit, err.toRecorded(), toSend, deps);
+        return failures;
+      }
+      log.warn('could not read the destination secret: will try again', {
+        destination,
+        error: errorMessage(err),
+      });
+      for (const { rec } of toSend) {
+        await ports.retryLater(rec.receiptHandle, SECRET_RETRY_MS);
+        failures.push(rec.messageId);
+      }
+      return failures;
+    }
+  }
+
+  const groups = groupJobs(toSend, transmit, deps.plugin);
   const concurrency = Math.max(1, deps.concurrency ?? 4);
-  const batchSize = Math.max(1, deps.plugin.maxBatch ?? 1);
-  const groups: Array<Array<{ rec: QueueRecord; msg: DeliveryMessage }>> = [];
-  for (let i = 0; i < items2.length; i += batchSize) groups.push(items2.slice(i, i + batchSize));
   let next = 0;
+  let heldBy: RecordedError | undefined;
   const worker = async () => {
     while (next < groups.length) {
-      const group = groups[next++] as Array<{ rec: QueueRecord; msg: DeliveryMessage }>;
-      failures.push(...(await sendGroup(transmit, group, deps, inv, state.paused)));
+      const group = groups[next++] as Item[];
+      // Once the vendor showed the destination cannot take anything, the rest of the batch waits with it.
+      if (heldBy) {
+        for (const { msg } of group) await ports.hold(msg, destination, heldBy);
+        continue;
+      }
+      const sent = await sendGroup(transmit, group, deps, inv, ctx, probe);
+      failures.push(...sent.failures);
+      heldBy ??= sent.heldBy;
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, groups.length) }, worker));
   return failures;
 }
 
+/** Jobs that may share one `deliver` call: the plug-in's group key, then at most `maxBatch` each. */
+function groupJobs(items: Item[], transmit: DataTransmit, plugin: VendorPlugin): Item[][] {
+  const size = Math.max(1, plugin.maxBatch ?? 1);
+  const byKey = new Map<string, Item[]>();
+  for (const item of items) {
+    const key = plugin.groupKey
+      ? plugin.groupKey(jobOf(item.msg, { attempts: 0, ambiguousSends: 0 }), destinationOf(transmit))
+      : '';
+    const list = byKey.get(key) ?? [];
+    list.push(item);
+    byKey.set(key, list);
+  }
+  const groups: Item[][] = [];
+  for (const list of byKey.values())
+    for (let i = 0; i < list.length; i += size) groups.push(list.slice(i, i + size));
+  return groups;
+}
+
+function destinationOf(t: DataTransmit) {
+  return {
+    name: t.transmit_name,
+    vendor: t.transmit_type,
+    baseUrl: t.base_url,
+    options: t.options ?? {},
+    ...(t.api_key_secret ? { apiKeySecret: t.api_key_secret } : {}),
+  };
+}
+
+function jobOf(msg: DeliveryMessage, record: ClaimedRecord): DeliveryJob {
+  const job: DeliveryJob = {
+    deliveryId: encodeDeliveryId(msg),
+    destination: msg.destination,
+    object: msg.object,
+    fields: msg.fields,
+    attempt: record.attempts,
+    ambiguousSends: record.ambiguousSends,
+  };
+  if (record.checkpoint) job.checkpoint = record.checkpoint;
+  return job;
+}
+
+async function pauseAndHold(
+  destination: string,
+  transmit: DataTransmit,
+  reason: RecordedError,
+  items: Item[],
+  deps: ForwarderDeps,
+  probeAfterMs?: number,
+): Promise<void> {
+  const now = deps.now ?? Date.now;
+  const probeAt = new Date(now() + (probeAfterMs ?? probeIntervalMs(deps))).toISOString();
+  await deps.ports.pauseDestination(destination, reason, probeAt);
+  if (transmit.api_key_secret) deps.ports.forgetApiKey(transmit.api_key_secret);
+  for (const { msg } of items) await deps.ports.hold(msg, destination, reason);
+  deps.log.error('destination paused: its deliveries are held', {
+    destination,
+    code: reason.code,
+    probeAt,
+    held: items.length,
+  });
+}
+
 async function sendGroup(
   transmit: DataTransmit,
-  group: Array<{ rec: QueueRecord; msg: DeliveryMessage }>,
+  group: Item[],
   deps: ForwarderDeps,
   inv: Invocation,
-  wasPaused: boolean,
-): Promise<string[]> {
+  ctx: VendorContext,
+  probe: boolean,
+): Promise<{ failures: string[]; heldBy?: RecordedError }> {
   const { ports, log, plugin } = deps;
   const now = deps.now ?? Date.now;
   const destination = transmit.transmit_name;
@@ -220,14 +365,18 @@ async function sendGroup(
 
   // The lease covers the rest of this invocation: if Lambda kills us, it expires soon after.
   const leaseMs = Math.max(5_000, inv.remainingMs() + 1_000);
-  const signal = AbortSignal.timeout(Math.max(1_000, inv.remainingMs() - SAFETY_MS));
-  const ctx = deps.context(transmit, signal);
 
-  const jobs: Array<{ rec: QueueRecord; msg: DeliveryMessage; job: DeliveryJob }> = [];
-  for (const { rec, msg } of group) {
-    const claim = await ports.claim(msg, deps.owner, leaseMs);
-    if (claim.kind === 'busy') {
-      await ports.retryLater(rec.receiptHandle, claim.leaseRemainingMs + 1_000);
+  const jobs: Array<Item & { job: DeliveryJob }> = [];
+  for (const item of group) {
+    const { rec, msg } = item;
+    let claim = await ports.claim(msg, deps.owner, leaseMs);
+    if (claim.kind === 'missing' && (await ports.adopt(msg, 'QUEUED'))) {
+      log.warn('delivery message without a record: recorded it from the message', { key: msg.object.key });
+      claim = await ports.claim(msg, deps.owner, leaseMs);
+    }
+    if (claim.kind === 'busy' || claim.kind === 'early') {
+      const delay = claim.kind === 'busy' ? claim.leaseRemainingMs + 1_000 : claim.dueInMs;
+      await ports.retryLater(rec.receiptHandle, delay);
       failures.push(rec.messageId);
       continue;
     }
@@ -245,28 +394,36 @@ async function sendGroup(
       failures.push(rec.messageId);
       continue;
     }
-    const job: DeliveryJob = {
-      deliveryId: encodeDeliveryId(msg),
-      destination,
-      object: msg.object,
-      fields: msg.fields,
-      attempt: claim.record.attempts,
-    };
-    if (claim.record.checkpoint) job.checkpoint = claim.record.checkpoint as DeliveryJob['checkpoint'];
+    const job = jobOf(msg, claim.record);
     if (claim.record.attempts > maxAttempts) {
-      await settleDead(rec, msg, recorded('MAX_ATTEMPTS', `gave up after ${maxAttempts} attempts`), deps);
+      await settleExhausted(
+        item,
+        job,
+        recorded('MAX_ATTEMPTS', `gave up after ${maxAttempts} attempts`),
+        false,
+        deps,
+      );
       continue;
     }
-    const rejected = await preflight(job, ctx, plugin);
+    let rejected: RecordedError | undefined;
+    try {
+      rejected = await preflight(job, ctx, plugin);
+    } catch (err) {
+      const error = recorded('PREFLIGHT_READ_FAILED', `could not read the object: ${errorMessage(err)}`);
+      await retryOrSettle(item, job, { kind: 'retry', error }, deps, maxAttempts, policy);
+      failures.push(rec.messageId);
+      continue;
+    }
     if (rejected) {
       await ports.finish(msg, deps.owner, destination, { status: 'REJECTED', error: rejected });
       log.warn('rejected before sending', { key: msg.object.key, destination, code: rejected.code });
       continue;
     }
-    jobs.push({ rec, msg, job });
+    jobs.push({ ...item, job });
   }
-  if (jobs.length === 0) return failures;
+  if (jobs.length === 0) return { failures };
 
+  let heldBy: RecordedError | undefined;
   let outcomes: DeliveryOutcome[];
   try {
     outcomes = await plugin.deliver(
@@ -276,37 +433,49 @@ async function sendGroup(
     if (outcomes.length !== jobs.length)
       throw new Error(`plugin answered ${outcomes.length} outcomes for ${jobs.length} jobs`);
   } catch (err) {
-    const refund = err instanceof RateLimitTimeout;
-    const error = refund
-      ? recorded('RATE_LIMIT_WAIT', 'no rate-limit token before the invocation deadline')
-      : recorded('INTERNAL_ERROR', errorMessage(err));
-    if (!refund) log.error('vendor plug-in failed', { destination, error: errorMessage(err) });
-    outcomes = jobs.map(() => ({ kind: 'retry', error }));
-    if (refund) for (const j of jobs) await ports.refundAttempt(j.msg);
+    outcomes = jobs.map(() => outcomeOfThrown(err, deps.log, destination));
   }
 
   for (let i = 0; i < jobs.length; i++) {
-    const { rec, msg, job } = jobs[i] as { rec: QueueRecord; msg: DeliveryMessage; job: DeliveryJob };
+    const item = jobs[i] as Item & { job: DeliveryJob };
+    const { rec, msg, job } = item;
     const outcome = outcomes[i] as DeliveryOutcome;
     const key: DeliveryKey = msg;
     switch (outcome.kind) {
       case 'accepted': {
-        const pollable = outcome.status !== 'UPLOADED' && outcome.status !== 'COMPLETED';
+        const pollable = isPollable(outcome.status);
         const firstCheck = plugin.poll?.firstCheckAfterMs ?? 0;
         await ports.finish(key, deps.owner, destination, {
           status: outcome.status,
           ...(outcome.vendorRef ? { vendorRef: outcome.vendorRef } : {}),
+          ...(outcome.detail ? { detail: outcome.detail } : {}),
           ...(pollable ? { nextCheckAt: new Date(now() + firstCheck).toISOString() } : {}),
         });
-        if (wasPaused) {
-          await ports.resumeDestination(destination);
-          log.info('probe succeeded: destination resumed', { destination });
-        }
         log.info('delivered', {
           key: msg.object.key,
           destination,
           status: outcome.status,
           vendorRef: outcome.vendorRef,
+        });
+        break;
+      }
+      case 'present': {
+        // A duplicate answer to a retry whose earlier send went unanswered: that earlier send got there.
+        const ours = job.ambiguousSends > 0;
+        await ports.finish(key, deps.owner, destination, {
+          status: ours ? 'UPLOADED' : 'ALREADY_PRESENT',
+          notice: ours
+            ? recorded('DELIVERED_EARLIER', `an earlier send reached the vendor: ${outcome.error.message}`, {
+                ...(outcome.error.vendorCode ? { vendorCode: outcome.error.vendorCode } : {}),
+              })
+            : outcome.error,
+          ...(outcome.vendorRef ? { vendorRef: outcome.vendorRef } : {}),
+          ...(outcome.detail ? { detail: outcome.detail } : {}),
+        });
+        log.info(ours ? 'delivered (by an earlier send)' : 'the vendor already has this content', {
+          key: msg.object.key,
+          destination,
+          code: outcome.error.code,
         });
         break;
       }
@@ -318,46 +487,120 @@ async function sendGroup(
           code: outcome.error.code,
         });
         break;
-      case 'unauthorized': {
-        const probeMs = deps.pauseProbeMs ?? (deps.config.relay?.pause_probe_seconds ?? 300) * 1000;
-        await ports.pauseDestination(destination, outcome.error, new Date(now() + probeMs).toISOString());
-        if (transmit.api_key_secret) ports.forgetApiKey(transmit.api_key_secret);
-        await ports.refundAttempt(key);
+      case 'hold': {
         await ports.finish(key, deps.owner, destination, {
-          status: 'RETRYING',
+          status: 'HELD',
           error: outcome.error,
-          nextCheckAt: new Date(now() + probeMs).toISOString(),
+          refund: true,
+          nextCheckAt: new Date(now()).toISOString(),
         });
-        await ports.retryLater(rec.receiptHandle, probeMs);
-        failures.push(rec.messageId);
-        log.error('destination credentials refused: destination paused', { destination, probeInMs: probeMs });
+        if (!heldBy) await pauseAndHold(destination, transmit, outcome.error, [], deps, outcome.probeAfterMs);
+        heldBy = outcome.error;
         break;
       }
-      case 'retry': {
-        if (job.attempt >= maxAttempts) {
-          await settleDead(rec, msg, outcome.error, deps);
-          break;
-        }
-        const delay = retryDelayMs(job.attempt, policy, outcome.retryAfterMs, deps.random);
-        await ports.finish(key, deps.owner, destination, {
-          status: 'RETRYING',
-          error: outcome.error,
-          nextCheckAt: new Date(now() + delay).toISOString(),
-        });
-        await ports.retryLater(rec.receiptHandle, delay);
+      case 'retry':
+        await retryOrSettle(item, job, outcome, deps, maxAttempts, policy);
         failures.push(rec.messageId);
-        log.warn('will retry', {
-          key: msg.object.key,
-          destination,
-          attempt: job.attempt,
-          delayMs: delay,
-          code: outcome.error.code,
-        });
         break;
-      }
     }
   }
-  return failures;
+  // A probe that got any vendor answer but a hold or a retry shows the destination works again.
+  if (probe && outcomes.some((o) => o.kind === 'accepted' || o.kind === 'present' || o.kind === 'rejected')) {
+    await ports.resumeDestination(destination);
+    log.info('probe answered: destination resumed', { destination });
+  }
+  return heldBy ? { failures, heldBy } : { failures };
+}
+
+/** An exception out of a plug-in: a bug or the deadline, never the vendor's answer. */
+function outcomeOfThrown(err: unknown, log: Logger, destination: string): DeliveryOutcome {
+  if (err instanceof RateLimitTimeout)
+    return {
+      kind: 'retry',
+      error: recorded('RATE_LIMIT_WAIT', 'no rate-limit token before the invocation deadline'),
+    };
+  if (err instanceof CredentialsError) return { kind: 'hold', error: err.toRecorded() };
+  if (err instanceof InvalidRequestError)
+    return {
+      kind: 'rejected',
+      error: recorded('INVALID_REQUEST', `the request could not be built: ${err.message}`),
+    };
+  if (err instanceof RelayError) return { kind: 'retry', error: err.toRecorded() };
+  log.error('vendor plug-in failed', { destination, error: errorMessage(err) });
+  return { kind: 'retry', error: recorded('INTERNAL_ERROR', errorMessage(err)) };
+}
+
+async function retryOrSettle(
+  item: Item,
+  job: DeliveryJob,
+  outcome: Extract<DeliveryOutcome, { kind: 'retry' }>,
+  deps: ForwarderDeps,
+  maxAttempts: number,
+  policy: BackoffPolicy,
+): Promise<void> {
+  const { rec, msg } = item;
+  const now = deps.now ?? Date.now;
+  // Waiting for a rate-limit token is not the delivery's failure: it spends no attempt.
+  const refund = outcome.error.code === 'RATE_LIMIT_WAIT';
+  if (!refund && job.attempt >= maxAttempts) {
+    await settleExhausted(item, job, outcome.error, outcome.ambiguous === true, deps);
+    return;
+  }
+  const delay = retryDelayMs(job.attempt, policy, outcome.retryAfterMs, deps.random);
+  await deps.ports.finish(msg, deps.owner, msg.destination, {
+    status: 'RETRYING',
+    error: outcome.error,
+    nextCheckAt: new Date(now() + delay).toISOString(),
+    ...(outcome.ambiguous ? { ambiguous: true } : {}),
+    ...(refund ? { refund: true } : {}),
+  });
+  await deps.ports.retryLater(rec.receiptHandle, delay);
+  deps.log.warn('will retry', {
+    key: msg.object.key,
+    destination: msg.destination,
+    attempt: job.attempt,
+    delayMs: delay,
+    code: outcome.error.code,
+  });
+}
+
+/** Out of attempts: DEAD, or UNCONFIRMED when a send may have reached the vendor; the message goes to the DLQ. */
+async function settleExhausted(
+  item: Item,
+  job: DeliveryJob,
+  error: RecordedError,
+  ambiguousNow: boolean,
+  deps: ForwarderDeps,
+): Promise<void> {
+  const { rec, msg } = item;
+  const unconfirmed = ambiguousNow || job.ambiguousSends > 0;
+  const status: DeliveryStatus = unconfirmed ? 'UNCONFIRMED' : 'DEAD';
+  await deps.ports.finish(msg, deps.owner, msg.destination, {
+    status,
+    error,
+    ...(ambiguousNow ? { ambiguous: true } : {}),
+  });
+  await deps.ports.deadLetter(rec.body, error);
+  deps.log.error(`delivery is ${status}: moved to the dead-letter queue`, {
+    key: msg.object.key,
+    destination: msg.destination,
+    code: error.code,
+  });
+}
+
+/** A RangeReader over the object that serves what the head already holds and reads the rest by range. */
+export function objectReader(job: DeliveryJob, ctx: VendorContext, head: Buffer): RangeReader {
+  const size = job.object.size;
+  return {
+    size,
+    async read(start, endExclusive) {
+      const s = Math.max(0, Math.min(start, size));
+      const e = Math.max(s, Math.min(endExclusive, size));
+      if (e <= head.length) return head.subarray(s, e);
+      if (e === s) return Buffer.alloc(0);
+      return ctx.objects.range(job.object, s, e);
+    },
+  };
 }
 
 async function preflight(
@@ -368,7 +611,8 @@ async function preflight(
   if (!plugin.preflight) return undefined;
   let head: Buffer;
   try {
-    head = await ctx.objects.head(job.object, plugin.preflight.headBytes);
+    const bytes = Math.min(plugin.preflight.headBytes, job.object.size);
+    head = bytes > 0 ? await ctx.objects.range(job.object, 0, bytes) : Buffer.alloc(0);
   } catch (err) {
     const name = (err as { name?: string }).name;
     if (name === 'NoSuchKey' || name === 'NotFound' || name === 'NoSuchVersion') {
@@ -379,22 +623,8 @@ async function preflight(
   return plugin.preflight.check({
     object: job.object,
     head,
+    reader: objectReader(job, ctx, head),
     fields: job.fields,
     destination: ctx.destination,
-  });
-}
-
-async function settleDead(
-  rec: QueueRecord,
-  msg: DeliveryMessage,
-  error: RecordedError,
-  deps: ForwarderDeps,
-): Promise<void> {
-  await deps.ports.finish(msg, deps.owner, msg.destination, { status: 'DEAD', error });
-  await deps.ports.deadLetter(rec.body, error);
-  deps.log.error('delivery is DEAD: moved to the dead-letter queue', {
-    key: msg.object.key,
-    destination: msg.destination,
-    code: error.code,
   });
 }

@@ -1,7 +1,12 @@
 /**
- * The poller: follows deliveries a vendor accepted but has not finished (validation, processing tasks).
- * Reads only what is due, through the byDestinationStatus index (never a scan), asks each vendor in
- * batches, and records what changed. One vendor's or one item's failure does not stall the others.
+ * The poller, every minute:
+ * - follows deliveries a vendor accepted but has not finished (validation, processing tasks): reads only what
+ *   is due, through the byDue index (never a scan), asks each vendor in batches, records what changed;
+ * - for a paused destination whose probe is due, queues one held delivery as the probe (a probe never needs a
+ *   queue message to exist); for a running destination, queues its held deliveries again;
+ * - sweeps what would otherwise be stranded: a RECEIVED delivery the router could not queue, a RETRYING one
+ *   whose queue message is long overdue.
+ * One vendor's or one item's failure does not stall the others.
  */
 import { errorMessage, recorded } from '#commons/errors.ts';
 import type { Logger } from '#commons/logger.ts';
@@ -13,15 +18,24 @@ import type {
   VendorContext,
   VendorPlugin,
 } from '#vendors/types.ts';
-import { type DeliveryRecord, encodeDeliveryId } from './delivery.ts';
+import { type DeliveryRecord, encodeDeliveryId, messageFor, sqsSafeJson } from './delivery.ts';
+import type { DestinationState } from './forward.ts';
 import { canTransition, type DeliveryStatus, POLLABLE, type RecordedError } from './status.ts';
 
 export interface PollerPorts {
-  due(destination: string, status: DeliveryStatus, limit: number): Promise<DeliveryRecord[]>;
+  due(destination: string, status: DeliveryStatus, limit: number, before?: string): Promise<DeliveryRecord[]>;
   applyCheck(
     rec: DeliveryRecord,
     update: { status: DeliveryStatus; error?: RecordedError; nextCheckAt: string; detail?: JsonObject },
   ): Promise<boolean>;
+  destinationState?(name: string): Promise<DestinationState>;
+  pauseDestination?(name: string, reason: RecordedError, probeAt: string): Promise<void>;
+  takeProbe?(name: string, nextProbeAt: string): Promise<boolean>;
+  /** HELD or RECEIVED → QUEUED once its message is on the queue. */
+  markRequeued?(rec: DeliveryRecord): Promise<boolean>;
+  /** Moves the next look-in of a delivery whose message was re-sent. */
+  deferCheck?(rec: DeliveryRecord, nextCheckAt: string): Promise<boolean>;
+  send?(queueUrl: string, messages: Array<{ id: string; body: string }>): Promise<void>;
 }
 
 export interface PollerDeps {
@@ -33,12 +47,23 @@ export interface PollerDeps {
   now?: () => number;
   /** Most deliveries checked per destination and status in one run (default 1000). */
   maxPerRun?: number;
+  /** vendor id → queue URL: where held and stranded deliveries are queued again. */
+  queueUrls?: Readonly<Record<string, string>>;
+  /** Most held deliveries queued again per destination and run (default 500): a bounded release rate. */
+  releasePerRun?: number;
+  /** How long past its due time a RETRYING delivery's message counts as lost (default 15 min). */
+  retryGraceMs?: number;
+  pauseProbeMs?: number;
 }
 
 export interface PollSummary {
   checked: number;
   changed: number;
   errors: number;
+  /** Held deliveries queued again (destination running), probes sent, stranded deliveries queued. */
+  released?: number;
+  probes?: number;
+  swept?: number;
 }
 
 /** Time until the next check: quick at first, then backing off to a ceiling. */
@@ -130,6 +155,20 @@ export async function checkDeliveries(
       } else if (outcome.kind === 'error') {
         summary.errors++;
         await deps.ports.applyCheck(rec, { status: rec.status, nextCheckAt: later, error: outcome.error });
+      } else if (outcome.kind === 'hold') {
+        // The destination itself cannot be used (its key was refused): pause it; this check comes again later.
+        summary.errors++;
+        const probeMs = outcome.probeAfterMs ?? probeInterval(deps);
+        await deps.ports.pauseDestination?.(
+          transmit.transmit_name,
+          outcome.error,
+          new Date(now() + probeMs).toISOString(),
+        );
+        await deps.ports.applyCheck(rec, {
+          status: rec.status,
+          nextCheckAt: new Date(now() + probeMs).toISOString(),
+          error: outcome.error,
+        });
       } else {
         await deps.ports.applyCheck(rec, {
           status: rec.status,
@@ -142,30 +181,109 @@ export async function checkDeliveries(
   return summary;
 }
 
-/** One scheduled run: every enabled destination whose vendor polls, every pollable status. */
+function probeInterval(deps: Pick<PollerDeps, 'pauseProbeMs' | 'config'>): number {
+  return deps.pauseProbeMs ?? (deps.config.relay?.pause_probe_seconds ?? 300) * 1000;
+}
+
+/** One scheduled run: every destination — its pending checks, its held deliveries, its stranded ones. */
 export async function pollDue(deps: PollerDeps, signal: AbortSignal): Promise<PollSummary> {
-  const total: PollSummary = { checked: 0, changed: 0, errors: 0 };
+  const total: PollSummary = { checked: 0, changed: 0, errors: 0, released: 0, probes: 0, swept: 0 };
+  const add = (s: Partial<PollSummary>) => {
+    for (const k of ['checked', 'changed', 'errors', 'released', 'probes', 'swept'] as const)
+      total[k] = (total[k] ?? 0) + (s[k] ?? 0);
+  };
   await Promise.all(
     deps.config.data_transmit.map(async (t) => {
       const plugin = deps.vendors[t.transmit_type];
-      if (!plugin?.poll || t.enabled === false) return;
-      for (const status of POLLABLE) {
-        if (signal.aborted) return;
-        try {
+      if (!plugin) return;
+      try {
+        const state = (await deps.ports.destinationState?.(t.transmit_name)) ?? { paused: false };
+        if (t.enabled !== false) add(await releaseOrProbe(t, state, deps));
+        add(await sweep(t, deps));
+        // A destination paused for its credentials cannot answer status checks either.
+        if (!plugin.poll || t.enabled === false || (state.paused && !state.stoppedByOperator)) return;
+        for (const status of POLLABLE) {
+          if (signal.aborted) return;
           const due = await deps.ports.due(t.transmit_name, status, deps.maxPerRun ?? 1000);
-          const s = await checkDeliveries(t, plugin, due, deps, signal);
-          total.checked += s.checked;
-          total.changed += s.changed;
-          total.errors += s.errors;
-        } catch (err) {
-          total.errors++;
-          deps.log.error('poll run failed for a destination', {
-            destination: t.transmit_name,
-            error: errorMessage(err),
-          });
+          add(await checkDeliveries(t, plugin, due, deps, signal));
         }
+      } catch (err) {
+        total.errors++;
+        deps.log.error('poll run failed for a destination', {
+          destination: t.transmit_name,
+          error: errorMessage(err),
+        });
       }
     }),
   );
   return total;
+}
+
+/** Puts recorded deliveries back on their vendor queue, then marks them QUEUED (a lost mark only duplicates). */
+async function requeue(
+  t: DataTransmit,
+  records: DeliveryRecord[],
+  deps: PollerDeps,
+  options: { probe?: true; mark: boolean },
+): Promise<number> {
+  const queueUrl = deps.queueUrls?.[t.transmit_type];
+  if (!queueUrl || !deps.ports.send || records.length === 0) return 0;
+  const messages = records.flatMap((rec) => {
+    const m = messageFor(rec, options.probe ? { probe: true } : {});
+    return m ? [{ rec, id: rec.sk, body: sqsSafeJson(m) }] : [];
+  });
+  await deps.ports.send(
+    queueUrl,
+    messages.map(({ id, body }) => ({ id, body })),
+  );
+  if (options.mark) for (const { rec } of messages) await deps.ports.markRequeued?.(rec);
+  return messages.length;
+}
+
+async function releaseOrProbe(
+  t: DataTransmit,
+  state: DestinationState,
+  deps: PollerDeps,
+): Promise<Partial<PollSummary>> {
+  const now = deps.now ?? Date.now;
+  const far = new Date(now() + 365 * 86_400_000).toISOString();
+  if (!state.paused) {
+    const held = await deps.ports.due(t.transmit_name, 'HELD', deps.releasePerRun ?? 500, far);
+    const released = await requeue(t, held, deps, { mark: true });
+    if (released > 0)
+      deps.log.info('destination runs: held deliveries queued again', {
+        destination: t.transmit_name,
+        released,
+      });
+    return { released };
+  }
+  if (state.stoppedByOperator || !state.probeAt || Date.parse(state.probeAt) > now()) return {};
+  const [first] = await deps.ports.due(t.transmit_name, 'HELD', 1, far);
+  if (!first) return {};
+  const nextProbe = new Date(now() + probeInterval(deps)).toISOString();
+  if (!(await deps.ports.takeProbe?.(t.transmit_name, nextProbe))) return {};
+  const probes = await requeue(t, [first], deps, { probe: true, mark: true });
+  deps.log.info('destination paused: one held delivery queued as a probe', { destination: t.transmit_name });
+  return { probes };
+}
+
+/** RECEIVED deliveries the router could not queue, and RETRYING ones whose message is long overdue. */
+async function sweep(t: DataTransmit, deps: PollerDeps): Promise<Partial<PollSummary>> {
+  const now = deps.now ?? Date.now;
+  const limit = deps.releasePerRun ?? 500;
+  const received = await deps.ports.due(t.transmit_name, 'RECEIVED', limit);
+  let swept = await requeue(t, received, deps, { mark: true });
+  const grace = deps.retryGraceMs ?? 15 * 60_000;
+  const lost = await deps.ports.due(
+    t.transmit_name,
+    'RETRYING',
+    limit,
+    new Date(now() - grace).toISOString(),
+  );
+  if (lost.length > 0) {
+    swept += await requeue(t, lost, deps, { mark: false });
+    for (const rec of lost) await deps.ports.deferCheck?.(rec, new Date(now() + grace).toISOString());
+  }
+  if (swept > 0) deps.log.warn('stranded deliveries queued again', { destination: t.transmit_name, swept });
+  return { swept };
 }

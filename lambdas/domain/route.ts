@@ -10,13 +10,15 @@ import { splitName } from '#commons/media.ts';
 import { decodeS3EventKey } from '#commons/s3-key.ts';
 import {
   destinationsFor,
-  isSidecarKey,
   matchStream,
   missingRequired,
   renderTemplates,
   sidecarKeyFor,
+  sidecarOwner,
+  sidecarWaitMs,
   type TemplateContext,
 } from '#domain/config/index.ts';
+import type { SidecarOwner } from '#domain/config/match.ts';
 import type { DataTransmit, RelayConfig, StreamConfig } from '#domain/config/types.ts';
 import type { JsonObject, JsonValue, ObjectRef, VendorPlugin } from '#vendors/types.ts';
 import {
@@ -25,7 +27,9 @@ import {
   type DeliveryRecord,
   deliveryKey,
   type NewDelivery,
+  objectPk,
   routeKey,
+  sqsSafeJson,
 } from './delivery.ts';
 import type { DeliveryStatus, RecordedError } from './status.ts';
 
@@ -46,8 +50,15 @@ export interface RouterPorts {
     maxBytes: number,
   ): Promise<{ kind: 'found'; text: string } | { kind: 'missing' } | { kind: 'too-large'; size: number }>;
   createDelivery(rec: NewDelivery): Promise<{ created: boolean; record: DeliveryRecord }>;
-  markQueued(key: DeliveryKey, destination: string): Promise<void>;
+  markQueued(key: DeliveryKey, destination: string): Promise<unknown>;
+  /** Records why a RECEIVED delivery could not be queued; the poller's sweeper queues it at `retryAt`. */
+  noteQueueFailure(key: DeliveryKey, error: RecordedError, retryAt: string): Promise<void>;
   send(queueUrl: string, messages: Array<{ id: string; body: string }>): Promise<void>;
+  /** Every record of one object version. */
+  forObject(pk: string): Promise<DeliveryRecord[]>;
+  addNotice(key: DeliveryKey, notice: RecordedError): Promise<unknown>;
+  /** Keys under a prefix (at most `max`): finding the file of a `replace`-mode sidecar. */
+  listKeys(bucket: string, prefix: string, max: number): Promise<string[]>;
 }
 
 export interface RouterDeps {
@@ -56,10 +67,13 @@ export interface RouterDeps {
   queueUrls: Readonly<Record<string, string>>;
   ports: RouterPorts;
   log: Logger;
-  /** How many receives of one event to wait for a required sidecar that has not arrived (default 5). */
-  sidecarWaitReceives?: number;
   /** Largest sidecar read, in bytes (default 256 KiB). */
   maxSidecarBytes?: number;
+  /** How long a sidecar without its file is waited for before it is recorded (default 60 s). */
+  orphanSidecarWaitMs?: number;
+  /** A RECEIVED delivery the router could not queue is queued by the poller's sweeper after this (default 2 min). */
+  sweepAfterMs?: number;
+  now?: () => number;
 }
 
 /** The outcome for one SQS message: done, or try again later (a required sidecar is not there yet). */
@@ -69,6 +83,7 @@ export type RouteResult =
 
 interface S3EventRecord {
   eventName?: string;
+  eventTime?: string;
   s3?: {
     bucket?: { name?: string };
     object?: { key?: string; size?: number; eTag?: string; versionId?: string };
@@ -120,22 +135,18 @@ function serialOf(fields: JsonObject, parts: Record<string, string>): string | u
   );
 }
 
-export async function routeMessage(
-  body: string,
-  receiveCount: number,
-  deps: RouterDeps,
-): Promise<RouteResult> {
+export async function routeMessage(body: string, deps: RouterDeps): Promise<RouteResult> {
   const records = parseS3Event(body);
   let deliveries = 0;
   for (const r of records) {
-    const res = await routeRecord(r, receiveCount, deps);
+    const res = await routeRecord(r, deps);
     if (res.kind === 'wait') return res;
     deliveries += res.deliveries;
   }
   return { kind: 'done', deliveries };
 }
 
-async function routeRecord(r: S3EventRecord, receiveCount: number, deps: RouterDeps): Promise<RouteResult> {
+async function routeRecord(r: S3EventRecord, deps: RouterDeps): Promise<RouteResult> {
   const { config, ports, log } = deps;
   if (!r.eventName?.startsWith('ObjectCreated:')) {
     log.info('ignoring a non-create event', { eventName: r.eventName });
@@ -158,10 +169,10 @@ async function routeRecord(r: S3EventRecord, receiveCount: number, deps: RouterD
     log.info('ignoring a folder marker', { bucket, key });
     return { kind: 'done', deliveries: 0 };
   }
-  if (isSidecarKey(config, key)) {
-    log.debug('sidecar object: read with its file, not routed', { bucket, key });
-    return { kind: 'done', deliveries: 0 };
-  }
+  const now = deps.now ?? Date.now;
+  const arrivedAt = Date.parse(r.eventTime ?? '') || now();
+  const owner = sidecarOwner(config, key, bucket);
+  if (owner) return sidecarArrived(ref, owner, arrivedAt, deps);
 
   const base = {
     bucket,
@@ -186,7 +197,13 @@ async function routeRecord(r: S3EventRecord, receiveCount: number, deps: RouterD
   }
   const { stream } = match;
   const transmits = destinationsFor(config, stream);
-  const streamInfo = { asset: stream.asset, streamType: stream.stream_type };
+  // What ops find a record by, on every record the router writes for this key, accepted or not.
+  const serialFromKey = serialOf({}, match.parts);
+  const streamInfo = {
+    asset: stream.asset,
+    streamType: stream.stream_type,
+    ...(serialFromKey ? { serialNumber: serialFromKey } : {}),
+  };
   if (transmits.length === 0) {
     await ports.createDelivery({
       ...routeKey(ref),
@@ -220,9 +237,10 @@ async function routeRecord(r: S3EventRecord, receiveCount: number, deps: RouterD
   const head = await ports.describe(ref);
   if (!head) return rejectAll(recorded('OBJECT_NOT_FOUND', `s3://${bucket}/${key} no longer exists`));
 
-  const sidecar = await loadSidecar(stream, ref, receiveCount, deps);
+  const sidecar = await loadSidecar(stream, ref, arrivedAt, deps);
   if (sidecar.kind === 'wait') return sidecar;
   if (sidecar.kind === 'error') return rejectAll(sidecar.error);
+  const sidecarState = sidecar.kind === 'found' ? 'used' : sidecar.kind === 'missing' ? 'missing' : 'none';
 
   const ctx: TemplateContext = {
     parts: match.parts,
@@ -291,10 +309,13 @@ async function routeRecord(r: S3EventRecord, receiveCount: number, deps: RouterD
       ...common,
       status: 'RECEIVED' as DeliveryStatus,
       fields: built.fields,
+      sidecar: sidecarState,
       ...(serialNumber ? { serialNumber } : {}),
+      nextCheckAt: new Date(now() + (deps.sweepAfterMs ?? 120_000)).toISOString(),
     });
-    // An existing record still RECEIVED means an earlier run stopped before queueing it: queue it now.
-    if (!created.created && created.record.status !== 'RECEIVED') {
+    // A duplicate event: the record exists. One still RECEIVED belongs to a router run under way or one that
+    // stopped before queueing it: the poller's sweeper queues it once its nextCheckAt has passed.
+    if (!created.created) {
       log.info('duplicate event: delivery already recorded', {
         bucket,
         key,
@@ -310,25 +331,110 @@ async function routeRecord(r: S3EventRecord, receiveCount: number, deps: RouterD
       destination: t.transmit_name,
       vendor: t.transmit_type,
       object: ref,
-      fields: created.created ? built.fields : (created.record.fields ?? built.fields),
+      fields: built.fields,
+      asset: stream.asset,
+      streamType: stream.stream_type,
+      ...(serialNumber ? { serialNumber } : {}),
     };
     const list = batches.get(queueUrl) ?? [];
-    list.push({ key: dk, destination: t.transmit_name, body: JSON.stringify(message) });
+    list.push({ key: dk, destination: t.transmit_name, body: sqsSafeJson(message) });
     batches.set(queueUrl, list);
   }
   for (const [queueUrl, list] of batches) {
-    await ports.send(
-      queueUrl,
-      list.map((m) => ({ id: m.key.sk, body: m.body })),
-    );
+    try {
+      await ports.send(
+        queueUrl,
+        list.map((m) => ({ id: m.key.sk, body: m.body })),
+      );
+    } catch (err) {
+      // The records exist: say on each why it waits (the sweeper queues it), then let the event come back.
+      const error = recorded('QUEUE_SEND_FAILED', `could not queue the delivery: ${errorMessage(err)}`);
+      const retryAt = new Date(now() + (deps.sweepAfterMs ?? 120_000)).toISOString();
+      for (const m of list) await ports.noteQueueFailure(m.key, error, retryAt);
+      throw err;
+    }
     for (const m of list) await ports.markQueued(m.key, m.destination);
     deliveries += list.length;
   }
   return { kind: 'done', deliveries };
 }
 
+/**
+ * A sidecar arrived. With its file already routed without it, the delivery records say so (SIDECAR_LATE): the
+ * vendor got the config's defaults. With no file yet, it waits a while for the file (sync order), then is
+ * recorded itself (SIDECAR_WITHOUT_FILE), so that an upload that lost its file is not invisible.
+ */
+async function sidecarArrived(
+  ref: ObjectRef,
+  owner: SidecarOwner,
+  arrivedAt: number,
+  deps: RouterDeps,
+): Promise<RouteResult> {
+  const { ports, log } = deps;
+  const now = deps.now ?? Date.now;
+  const fileKeys = owner.fileKey
+    ? [owner.fileKey]
+    : (await ports.listKeys(ref.bucket, owner.filePrefix ?? '', 20)).filter((k) => k !== ref.key);
+  let found = false;
+  for (const fileKey of fileKeys) {
+    const head = await ports.describe({ bucket: ref.bucket, key: fileKey });
+    if (!head) continue;
+    found = true;
+    const records = await ports.forObject(
+      objectPk({
+        bucket: ref.bucket,
+        key: fileKey,
+        etag: head.etag,
+        ...(head.versionId ? { versionId: head.versionId } : {}),
+      }),
+    );
+    for (const rec of records) {
+      if (rec.sidecar !== 'missing') continue;
+      await ports.addNotice(
+        rec,
+        recorded(
+          'SIDECAR_LATE',
+          `sidecar ${ref.key} arrived after the file was routed without it; the delivery used the config's defaults`,
+        ),
+      );
+      log.warn('sidecar arrived after its file was routed', {
+        bucket: ref.bucket,
+        key: fileKey,
+        destination: rec.destination,
+      });
+    }
+  }
+  if (found) return { kind: 'done', deliveries: 0 };
+  const waitMs = deps.orphanSidecarWaitMs ?? 60_000;
+  const left = arrivedAt + waitMs - now();
+  if (left > 0)
+    return {
+      kind: 'wait',
+      delayMs: Math.min(left, 30_000),
+      reason: `waiting for the file of sidecar ${ref.key}`,
+    };
+  await ports.createDelivery({
+    ...routeKey(ref),
+    bucket: ref.bucket,
+    key: ref.key,
+    etag: ref.etag,
+    size: ref.size,
+    ...(ref.versionId ? { versionId: ref.versionId } : {}),
+    asset: owner.stream.asset,
+    streamType: owner.stream.stream_type,
+    status: 'UNROUTED',
+    lastError: recorded(
+      'SIDECAR_WITHOUT_FILE',
+      `sidecar ${ref.key} arrived but its file ${owner.fileKey ?? `${owner.filePrefix}*`} did not within ${Math.round(waitMs / 1000)} s`,
+    ),
+  });
+  log.warn('sidecar without its file', { bucket: ref.bucket, key: ref.key });
+  return { kind: 'done', deliveries: 0 };
+}
+
 type SidecarResult =
   | { kind: 'none' }
+  | { kind: 'missing' }
   | { kind: 'found'; value: JsonValue }
   | { kind: 'wait'; delayMs: number; reason: string }
   | { kind: 'error'; error: RecordedError };
@@ -336,7 +442,7 @@ type SidecarResult =
 async function loadSidecar(
   stream: StreamConfig,
   ref: ObjectRef,
-  receiveCount: number,
+  arrivedAt: number,
   deps: RouterDeps,
 ): Promise<SidecarResult> {
   if (!stream.sidecar) return { kind: 'none' };
@@ -351,21 +457,19 @@ async function loadSidecar(
     };
   }
   if (got.kind === 'missing') {
-    if (!stream.sidecar.required) return { kind: 'none' };
-    // A sync tool may upload the file before its sidecar: wait a few receives before giving up.
-    const waits = deps.sidecarWaitReceives ?? 5;
-    if (receiveCount < waits) {
-      return {
-        kind: 'wait',
-        delayMs: 2_000 * 2 ** (receiveCount - 1),
-        reason: `waiting for sidecar ${sidecarKey}`,
-      };
+    // A sync tool uploads in its own order: wait a bounded time after the file arrived, even for an optional
+    // sidecar (one that comes later still is recorded as SIDECAR_LATE on the delivery).
+    const waitMs = sidecarWaitMs(stream.sidecar);
+    const left = arrivedAt + waitMs - (deps.now ?? Date.now)();
+    if (left > 0) {
+      return { kind: 'wait', delayMs: Math.min(left, 30_000), reason: `waiting for sidecar ${sidecarKey}` };
     }
+    if (!stream.sidecar.required) return { kind: 'missing' };
     return {
       kind: 'error',
       error: recorded(
         'MISSING_SIDECAR',
-        `required sidecar ${sidecarKey} did not arrive after ${receiveCount} tries`,
+        `required sidecar ${sidecarKey} did not arrive within ${Math.round(waitMs / 1000)} s of the file`,
       ),
     };
   }

@@ -1,10 +1,13 @@
 /**
  * Builds the VendorContext a plug-in works with: its destination, credentials, the shared rate limit, object
- * access and checkpoints. The same for the forwarder, the poller and the callback handler.
+ * access, checkpoints, a shared cache and callback URLs. The same for the forwarder, the poller and the
+ * callback handler; only the rate budget differs (a callback's re-check draws from its own small share).
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
+import { CredentialsError } from '#commons/errors.ts';
+import { sendRequest } from '#commons/http.ts';
 import type { Logger } from '#commons/logger.ts';
 import type { DataTransmit } from '#domain/config/types.ts';
 import type {
@@ -15,31 +18,41 @@ import type {
   VendorContext,
   VendorPlugin,
 } from '#vendors/types.ts';
-import { decodeDeliveryId, encodeDeliveryId } from './delivery.ts';
+import { callbackToken } from './callback-token.ts';
 import type { RateLimit } from './rate-limit.ts';
 
 export interface VendorRuntime {
   http: Dispatcher;
   objects: ObjectSource;
   results: ResultSink;
-  apiKey(secretName: string): Promise<string>;
+  /** The API key a secret holds (may throw CredentialsError); `fresh` skips the cache. */
+  apiKey(secretName: string, options?: { fresh?: boolean }): Promise<string>;
   takeToken(bucketId: string, limit: RateLimit): Promise<{ ok: true } | { ok: false; retryInMs: number }>;
   saveCheckpoint(deliveryId: string, data: JsonObject): Promise<void>;
+  cache: {
+    get(destination: string, key: string): Promise<JsonObject | undefined>;
+    put(destination: string, key: string, value: JsonObject, ttlSeconds?: number): Promise<void>;
+    delete(destination: string, key: string): Promise<void>;
+  };
+  /** Public base URL of the callback route, when there is one. */
   callbackBaseUrl?: string;
+  /** The key callback tokens are signed with (Secrets Manager). */
+  callbackSigningKey?: () => Promise<Buffer>;
   log: Logger;
+  now?: () => number;
+}
+
+/** Who the context is for: the rate budget it draws from, and whether cached credentials may be used. */
+export interface ContextOptions {
+  purpose?: 'forward' | 'poll' | 'callback';
+  /** Read the API key from Secrets Manager, not the cache (a paused destination's probe). */
+  freshCredentials?: boolean;
 }
 
 export class RateLimitTimeout extends Error {
   constructor(readonly bucket: string) {
     super(`no rate-limit token for ${bucket} before the invocation deadline`);
     this.name = 'RateLimitTimeout';
-  }
-}
-
-export class MissingCredentialsError extends Error {
-  constructor(destination: string) {
-    super(`destination ${destination} has no api_key_secret`);
-    this.name = 'MissingCredentialsError';
   }
 }
 
@@ -55,21 +68,53 @@ export function toDestination(t: DataTransmit): Destination {
 }
 
 /**
+ * The vendor's limit per API key: the config's override, else the plug-in's default. For a vendor that calls
+ * back, `callback` is the share callbacks may use and `main` the rest, so the two never take from each other.
+ */
+export function rateLimitOf(
+  t: DataTransmit,
+  plugin: VendorPlugin,
+  purpose: ContextOptions['purpose'] = 'forward',
+): RateLimit | undefined {
+  const limit = t.rate_limit
+    ? { burst: t.rate_limit.burst, perSecond: t.rate_limit.per_second }
+    : plugin.rateLimit;
+  const share = plugin.callback?.rateShare ?? 0;
+  if (!limit || share <= 0) return limit;
+  const part = purpose === 'callback' ? share : 1 - share;
+  return { burst: Math.max(1, Math.floor(limit.burst * part)), perSecond: limit.perSecond * part };
+}
+
+/**
  * The vendor limits requests per API key, so the relay's shared bucket is per key too: identified by a
  * fingerprint of the key itself (never the key), so that two secrets or destinations holding one key share
  * one bucket, and a rotated key starts a fresh one. Destinations without a key share one per destination.
  */
-export function rateLimitOf(t: DataTransmit, plugin: VendorPlugin): RateLimit | undefined {
-  return t.rate_limit ? { burst: t.rate_limit.burst, perSecond: t.rate_limit.per_second } : plugin.rateLimit;
-}
-
 export function rateLimitBucketId(
   plugin: VendorPlugin,
   apiKey: string | undefined,
   destination: string,
+  purpose: ContextOptions['purpose'] = 'forward',
 ): string {
-  if (apiKey === undefined) return `${plugin.id}:destination:${destination}`;
-  return `${plugin.id}:key:${createHash('sha256').update(apiKey).digest('hex').slice(0, 24)}`;
+  const suffix = purpose === 'callback' && (plugin.callback?.rateShare ?? 0) > 0 ? ':callback' : '';
+  if (apiKey === undefined) return `${plugin.id}:destination:${destination}${suffix}`;
+  return `${plugin.id}:key:${createHash('sha256').update(apiKey).digest('hex').slice(0, 24)}${suffix}`;
+}
+
+/** Whitespace or control characters: never part of a real key, always a copy-paste accident. */
+const NOT_IN_A_KEY = /[\s\p{Cc}\p{Cf}]/u;
+
+/** Checks a key before any request is built: empty, stray characters, the vendor's documented shape. */
+export function checkApiKey(plugin: VendorPlugin, secretName: string, key: string): string {
+  if (key === '') throw new CredentialsError('CREDENTIALS_MISSING', `secret ${secretName} is empty`);
+  if (NOT_IN_A_KEY.test(key)) {
+    const where = /^\s|\s$/.test(key) ? 'leading or trailing whitespace' : 'whitespace or control characters';
+    throw new CredentialsError('CREDENTIALS_MALFORMED', `the key in secret ${secretName} has ${where}`);
+  }
+  const reason = plugin.checkCredentials?.(key);
+  if (reason)
+    throw new CredentialsError('CREDENTIALS_MALFORMED', `the key in secret ${secretName} ${reason}`);
+  return key;
 }
 
 export function createVendorContext(
@@ -77,23 +122,40 @@ export function createVendorContext(
   plugin: VendorPlugin,
   rt: VendorRuntime,
   signal: AbortSignal,
+  options: ContextOptions = {},
 ): VendorContext {
   const destination = toDestination(transmit);
-  const limit = rateLimitOf(transmit, plugin);
+  const purpose = options.purpose ?? 'forward';
+  const limit = rateLimitOf(transmit, plugin, purpose);
+  const now = rt.now ?? Date.now;
+  let fresh = options.freshCredentials === true;
+  const apiKey = async (): Promise<string> => {
+    const name = transmit.api_key_secret;
+    if (!name)
+      throw new CredentialsError(
+        'CREDENTIALS_MISSING',
+        `destination ${destination.name} has no api_key_secret`,
+      );
+    const key = await rt.apiKey(name, { fresh });
+    fresh = false;
+    return checkApiKey(plugin, name, key);
+  };
   return {
     destination,
     http: rt.http,
+    request: (req) => sendRequest(rt.http, req, signal),
     objects: rt.objects,
     results: rt.results,
-    apiKey: () => {
-      if (!transmit.api_key_secret)
-        return Promise.reject(new MissingCredentialsError(transmit.transmit_name));
-      return rt.apiKey(transmit.api_key_secret);
+    apiKey,
+    cache: {
+      get: (key) => rt.cache.get(destination.name, key),
+      put: (key, value, ttl) => rt.cache.put(destination.name, key, value, ttl),
+      delete: (key) => rt.cache.delete(destination.name, key),
     },
     async throttle() {
       if (!limit) return;
-      const key = transmit.api_key_secret ? await rt.apiKey(transmit.api_key_secret) : undefined;
-      const bucketId = rateLimitBucketId(plugin, key, transmit.transmit_name);
+      const key = transmit.api_key_secret ? await apiKey() : undefined;
+      const bucketId = rateLimitBucketId(plugin, key, transmit.transmit_name, purpose);
       for (;;) {
         if (signal.aborted) throw new RateLimitTimeout(bucketId);
         const t = await rt.takeToken(bucketId, limit);
@@ -102,13 +164,13 @@ export function createVendorContext(
       }
     },
     checkpoint: (deliveryId, data) => rt.saveCheckpoint(deliveryId, data),
-    callbackUrl: (deliveryId) => {
-      if (!rt.callbackBaseUrl) return undefined;
-      const key = decodeDeliveryId(deliveryId);
-      if (!key) return undefined;
-      return `${rt.callbackBaseUrl.replace(/\/$/, '')}/callbacks/${plugin.id}/${encodeDeliveryId(key)}`;
+    async callbackUrl(deliveryId) {
+      if (!rt.callbackBaseUrl || !rt.callbackSigningKey) return undefined;
+      const token = callbackToken(await rt.callbackSigningKey(), plugin.id, deliveryId);
+      return `${rt.callbackBaseUrl.replace(/\/$/, '')}/callbacks/${plugin.id}/${token}`;
     },
     signal,
+    now,
     log: rt.log.child({ destination: destination.name, vendor: plugin.id }),
   };
 }

@@ -1,22 +1,43 @@
 /**
  * Vendor callback route (HTTP API: POST /callbacks/{vendor}/{token}). A callback is only a hint: the relay
- * never trusts its body, it re-queries the vendor for that one delivery and records what the vendor says.
- * Answers 202 for a known delivery, 404 otherwise; never 5xx for a bad callback, so vendors do not retry junk.
+ * never trusts its body. The token in the path is `<deliveryId>.<mac>` (domain/callback-token.ts): a token the
+ * relay did not make is refused with 404 before anything is read. A valid one makes the relay re-query the
+ * vendor for that one delivery — at most once per CALLBACK_RECHECK_MS per delivery, from the vendor's small
+ * callback share of its rate limit (never forwarding's tokens) — and the record is written only when the
+ * vendor's answer changed it. Never 5xx: a vendor must not retry junk, and a failed re-check is left to the
+ * poller.
  */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { errorMessage } from '#commons/errors.ts';
+import { verifyCallbackToken } from '#domain/callback-token.ts';
 import { decodeDeliveryId } from '#domain/delivery.ts';
 import { checkDeliveries } from '#domain/poll.ts';
 import { isPollable } from '#domain/status.ts';
 import { createVendorContext } from '#domain/vendor-context.ts';
 import { vendorSide } from './vendor-runtime.ts';
 
+/** A delivery is re-checked for callbacks at most this often (per function instance). */
+export const CALLBACK_RECHECK_MS = 10_000;
+/** How long a callback may wait for its share of the rate limit before leaving the check to the poller. */
+const CALLBACK_BUDGET_MS = 5_000;
+
 const json = (statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 => ({
   statusCode,
   headers: { 'content-type': 'application/json' },
   body: JSON.stringify(body),
 });
+const unknown = () => json(404, { error: 'unknown callback' });
+
+const lastCheck = new Map<string, number>();
+
+function recentlyChecked(deliveryId: string, now: number): boolean {
+  const at = lastCheck.get(deliveryId);
+  if (at !== undefined && now - at < CALLBACK_RECHECK_MS) return true;
+  if (lastCheck.size > 10_000) lastCheck.clear();
+  lastCheck.set(deliveryId, now);
+  return false;
+}
 
 export async function onCallback(
   event: APIGatewayProxyEventV2,
@@ -24,17 +45,26 @@ export async function onCallback(
 ): Promise<APIGatewayProxyStructuredResultV2> {
   const { rt, vendorRuntime } = vendorSide();
   const log = rt.log.child({ fn: 'callback' });
-  const vendorId = event.pathParameters?.vendor ?? '';
-  const key = decodeDeliveryId(event.pathParameters?.token ?? '');
-  const plugin = rt.vendors[vendorId];
-  if (!key || !plugin) return json(404, { error: 'unknown callback' });
-  const rec = await rt.table.get(key);
-  if (!rec || rec.vendor !== vendorId) return json(404, { error: 'unknown callback' });
-  const transmit = rt.config.data_transmit.find((t) => t.transmit_name === rec.destination);
-  if (!transmit || !plugin.poll) return json(202, { accepted: true, checked: false });
-  if (!isPollable(rec.status)) return json(200, { accepted: true, status: rec.status });
-  const signal = AbortSignal.timeout(Math.max(1_000, context.getRemainingTimeInMillis() - 1_000));
   try {
+    const vendorId = event.pathParameters?.vendor ?? '';
+    const plugin = rt.vendors[vendorId];
+    if (!plugin?.callback || !plugin.poll || !vendorRuntime.callbackSigningKey) return unknown();
+    const deliveryId = verifyCallbackToken(
+      await vendorRuntime.callbackSigningKey(),
+      vendorId,
+      event.pathParameters?.token ?? '',
+    );
+    const key = deliveryId ? decodeDeliveryId(deliveryId) : undefined;
+    if (!deliveryId || !key) return unknown();
+    if (recentlyChecked(deliveryId, Date.now())) return json(202, { accepted: true, checked: false });
+    const rec = await rt.table.get(key);
+    if (!rec || rec.vendor !== vendorId) return unknown();
+    const transmit = rt.config.data_transmit.find((t) => t.transmit_name === rec.destination);
+    if (!transmit) return json(202, { accepted: true, checked: false });
+    if (!isPollable(rec.status)) return json(200, { accepted: true, status: rec.status });
+    const signal = AbortSignal.timeout(
+      Math.min(CALLBACK_BUDGET_MS, Math.max(500, context.getRemainingTimeInMillis() - 1_000)),
+    );
     const summary = await checkDeliveries(
       transmit,
       plugin,
@@ -43,17 +73,19 @@ export async function onCallback(
         config: rt.config,
         vendors: rt.vendors,
         log,
-        context: (t, p, s) => createVendorContext(t, p, vendorRuntime, s),
+        context: (t, p, s) => createVendorContext(t, p, vendorRuntime, s, { purpose: 'callback' }),
         ports: {
           due: () => Promise.resolve([]),
-          applyCheck: (r, update) => rt.table.applyCheck(r, update),
+          // Only what the vendor's answer changed is written: no error notes, no check counters.
+          applyCheck: (r, update) =>
+            update.status === r.status ? Promise.resolve(false) : rt.table.applyCheck(r, update),
         },
       },
       signal,
     );
     return json(202, { accepted: true, checked: summary.checked, changed: summary.changed });
   } catch (err) {
-    log.error('callback re-check failed; the poller will follow up', { error: errorMessage(err) });
+    log.error('callback handling failed; the poller will follow up', { error: errorMessage(err) });
     return json(202, { accepted: true, checked: false });
   }
 }

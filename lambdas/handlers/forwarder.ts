@@ -17,34 +17,46 @@ function deps(vendorId: string, queueUrl: string, deadLetterUrl: string | undefi
   const { rt, secrets, vendorRuntime } = vendorSide();
   const plugin = getVendor(vendorId);
   const dlq = deadLetterUrl ?? optionalEnv(ENV.deadLetterUrl);
+  const t = rt.table;
   return {
     plugin,
     config: rt.config,
     owner: rt.instanceId,
     log: rt.log.child({ fn: 'forwarder', vendor: vendorId }),
-    context: (transmit, signal) => createVendorContext(transmit, plugin, vendorRuntime, signal),
+    context: (transmit, signal, options) =>
+      createVendorContext(transmit, plugin, vendorRuntime, signal, options),
     ports: {
       claim: async (key, owner, leaseMs) => {
-        const c = await rt.table.claim(key, owner, leaseMs);
-        if (c.kind === 'claimed') {
-          return {
-            kind: 'claimed',
-            record: {
-              attempts: c.record.attempts,
-              ...(c.record.checkpoint ? { checkpoint: c.record.checkpoint } : {}),
-            },
-          };
+        const c = await t.claim(key, owner, leaseMs);
+        switch (c.kind) {
+          case 'claimed':
+            return {
+              kind: 'claimed',
+              record: {
+                attempts: c.record.attempts,
+                ambiguousSends: c.record.ambiguousSends ?? 0,
+                ...(c.record.checkpoint ? { checkpoint: c.record.checkpoint } : {}),
+              },
+            };
+          case 'busy':
+            return { kind: 'busy', leaseRemainingMs: c.leaseRemainingMs };
+          case 'early':
+            return { kind: 'early', dueInMs: c.dueInMs };
+          case 'settled':
+            return { kind: 'settled', status: c.record.status };
+          default:
+            return { kind: 'missing' };
         }
-        if (c.kind === 'busy') return { kind: 'busy', leaseRemainingMs: c.leaseRemainingMs };
-        if (c.kind === 'settled') return { kind: 'settled', status: c.record.status };
-        return { kind: 'missing' };
       },
-      finish: (key, owner, destination, update) => rt.table.finish(key, owner, destination, update),
-      refundAttempt: (key) => rt.table.refundAttempt(key),
-      hold: (key, destination, reason, nextCheckAt) => rt.table.hold(key, destination, reason, nextCheckAt),
-      destinationState: (name) => rt.table.destinationState(name),
-      pauseDestination: (name, reason, probeAt) => rt.table.pauseDestination(name, reason, probeAt),
-      resumeDestination: (name) => rt.table.resumeDestination(name),
+      adopt: (msg, status, error) => t.adopt(msg, status, error),
+      finish: (key, owner, destination, update) => t.finish(key, owner, destination, update),
+      hold: (key, destination, reason) => t.hold(key, destination, reason),
+      destinationState: (name) => t.destinationState(name),
+      pauseDestination: (name, reason, probeAt) => t.pauseDestination(name, reason, probeAt),
+      takeProbe: (name, nextProbeAt) => t.takeProbe(name, nextProbeAt),
+      resumeDestination: async (name) => {
+        await t.resumeDestination(name);
+      },
       retryLater: (receiptHandle, delayMs) => rt.queues.retryLater(queueUrl, receiptHandle, delayMs),
       deadLetter: async (body, reason) => {
         if (!dlq) throw new Error(`${ENV.deadLetterUrl} is not set`);

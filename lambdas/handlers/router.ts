@@ -26,7 +26,11 @@ function deps(): RouterDeps {
       readSmall: (b, k, max) => rt.objects.readSmall(b, k, max),
       createDelivery: (rec) => rt.table.createDelivery(rec),
       markQueued: (key, dest) => rt.table.markQueued(key, dest),
+      noteQueueFailure: (key, error, retryAt) => rt.table.noteQueueFailure(key, error, retryAt),
       send: (url, messages) => rt.queues.sendAll(url, messages),
+      forObject: (pk) => rt.table.forObject(pk),
+      addNotice: (key, notice) => rt.table.addNotice(key, notice),
+      listKeys: (bucket, prefix, max) => rt.objects.listKeys(bucket, prefix, max),
     },
   };
   return cachedDeps;
@@ -40,9 +44,8 @@ export async function routeBatch(event: SQSEvent, _context: Context): Promise<SQ
   const rt = runtime();
   const failures: SQSBatchResponse['batchItemFailures'] = [];
   const routeOne = async (record: SQSRecord) => {
-    const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? '1');
     try {
-      const result = await routeMessage(record.body, receiveCount, d);
+      const result = await routeMessage(record.body, d);
       if (result.kind === 'wait') {
         const queueUrl = queueUrlFromArn(record.eventSourceARN, process.env.AWS_ENDPOINT_URL_SQS);
         await rt.queues.retryLater(queueUrl, record.receiptHandle, result.delayMs);

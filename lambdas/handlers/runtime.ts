@@ -56,7 +56,10 @@ export async function sendRaw(sqs: SQSClient, queueUrl: string, body: string, re
     new SendMessageCommand({
       QueueUrl: queueUrl,
       MessageBody: body,
-      MessageAttributes: { reason: { DataType: 'String', StringValue: reason.slice(0, 256) } },
+      // An attribute has SQS's character rules too: the reason may quote a key, so keep it printable ASCII.
+      MessageAttributes: {
+        reason: { DataType: 'String', StringValue: reason.replace(/[^\x20-\x7e]/g, '?').slice(0, 256) },
+      },
     }),
   );
 }

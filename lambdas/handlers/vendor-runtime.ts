@@ -7,6 +7,7 @@ import { createHttpAgent } from '#adapters/http.ts';
 import { createS3Client, S3Results } from '#adapters/s3.ts';
 import { Secrets } from '#adapters/secrets.ts';
 import { ENV, optionalEnv } from '#commons/env.ts';
+import { signingKeyFrom } from '#domain/callback-token.ts';
 import { decodeDeliveryId } from '#domain/delivery.ts';
 import type { VendorRuntime } from '#domain/vendor-context.ts';
 import { type Runtime, runtime } from './runtime.ts';
@@ -28,8 +29,12 @@ export function vendorSide(): VendorSide {
     resultsBucket ?? '',
     rt.config.relay?.results_prefix ?? 'results/',
   );
-  const secrets = new Secrets(new SecretsManagerClient({}), 5 * 60_000, optionalEnv(ENV.secretPrefix) ?? '');
+  const sm = new SecretsManagerClient({});
+  const secrets = new Secrets(sm, 5 * 60_000, optionalEnv(ENV.secretPrefix) ?? '');
+  // The relay's own secret (the callback signing key) is named by the stack, without the vendor keys' prefix.
+  const relaySecrets = new Secrets(sm, 5 * 60_000);
   const callbackBaseUrl = optionalEnv(ENV.callbackBaseUrl);
+  const callbackKeySecret = optionalEnv(ENV.callbackKeySecret);
   const vendorRuntime: VendorRuntime = {
     http: createHttpAgent(),
     objects: rt.objects,
@@ -40,14 +45,22 @@ export function vendorSide(): VendorSide {
         return results.put(input);
       },
     },
-    apiKey: (name) => secrets.apiKey(name),
+    apiKey: (name, options) => secrets.apiKey(name, options),
     takeToken: (id, limit) => rt.table.takeToken(id, limit),
     saveCheckpoint: async (deliveryId, data) => {
       const key = decodeDeliveryId(deliveryId);
       if (key) await rt.table.saveCheckpoint(key, rt.instanceId, data);
     },
+    cache: {
+      get: (destination, key) => rt.table.cacheGet(destination, key),
+      put: (destination, key, value, ttl) => rt.table.cachePut(destination, key, value, ttl),
+      delete: (destination, key) => rt.table.cacheDelete(destination, key),
+    },
     log: rt.log,
     ...(callbackBaseUrl ? { callbackBaseUrl } : {}),
+    ...(callbackKeySecret
+      ? { callbackSigningKey: async () => signingKeyFrom(await relaySecrets.text(callbackKeySecret)) }
+      : {}),
   };
   cached = { rt, secrets, vendorRuntime };
   return cached;

@@ -41,6 +41,8 @@ export interface DeliveryJob {
   fields: JsonObject;
   /** 1 for the first send. */
   attempt: number;
+  /** Earlier sends of this delivery that may have reached the vendor without an answer (crash, lost answer). */
+  ambiguousSends: number;
   /** What this plug-in saved with `ctx.checkpoint` on an earlier attempt (multi-step vendors resume from it). */
   checkpoint?: JsonObject;
 }
@@ -62,34 +64,65 @@ export interface PendingDelivery {
 
 export type AcceptedStatus = 'ACCEPTED' | 'PENDING_VALIDATION' | 'PROCESSING' | 'UPLOADED' | 'COMPLETED';
 
+/**
+ * What a plug-in answers for one job. The core turns it into a status; a plug-in never writes records itself.
+ * Each destination-level failure (credentials, a quota, a missing dataset, storage exhausted) is a `hold`:
+ * the core pauses the destination, parks its deliveries in the table without spending attempts, probes it
+ * later and re-queues them when it runs again. One mechanism for every vendor and for the operator's stop.
+ */
 export type DeliveryOutcome =
   /** The vendor took it. A pollable status means the poller follows it up with `vendorRef`. */
   | { kind: 'accepted'; status: AcceptedStatus; vendorRef?: string; detail?: JsonObject }
+  /**
+   * The vendor already holds this content (a duplicate hash, ALREADY_EXISTS). `error.code` names the vendor's
+   * reason. The core records ALREADY_PRESENT, or UPLOADED when an earlier send of this delivery may have
+   * reached the vendor without an answer (then the copy the vendor has is the relay's own).
+   */
+  | { kind: 'present'; error: RecordedError; vendorRef?: string; detail?: JsonObject }
   /** Permanent: bad input or a vendor 4xx. Recorded as REJECTED, never retried. */
   | { kind: 'rejected'; error: RecordedError }
-  /** Transient: 429, 5xx, network. Retried with backoff until the attempts run out (then DEAD). */
-  | { kind: 'retry'; error: RecordedError; retryAfterMs?: number }
-  /** The destination's credentials were refused: the destination pauses instead of burning the queue. */
-  | { kind: 'unauthorized'; error: RecordedError };
+  /**
+   * Transient: 429, 5xx, network. Retried with backoff until the attempts run out (then DEAD, or UNCONFIRMED
+   * when a send may have reached the vendor). `ambiguous`: the request went out in full and no answer came, so
+   * the vendor may hold the file (counted on the record as `ambiguousSends`).
+   */
+  | { kind: 'retry'; error: RecordedError; retryAfterMs?: number; ambiguous?: boolean }
+  /**
+   * The destination cannot take anything now (credentials refused, a quota exhausted, a team or dataset that
+   * does not exist, storage full). `probeAfterMs`: when a probe makes sense (e.g. a quota's reset); default
+   * the config's `pause_probe_seconds`.
+   */
+  | { kind: 'hold'; error: RecordedError; probeAfterMs?: number };
 
 export type PollOutcome =
   | { kind: 'unchanged' }
   | { kind: 'status'; status: DeliveryStatus; error?: RecordedError; detail?: JsonObject }
   /** The status call itself failed for this item in a way worth recording (it stays pending). */
-  | { kind: 'error'; error: RecordedError };
+  | { kind: 'error'; error: RecordedError }
+  /** The status call showed the destination cannot be used (e.g. its key was refused): pause it. */
+  | { kind: 'hold'; error: RecordedError; probeAfterMs?: number };
+
+/** Random access to one object version: a few small ranged reads, never the whole file. */
+export interface RangeReader {
+  readonly size: number;
+  /** Bytes [start, endExclusive), clamped to the object. */
+  read(start: number, endExclusive: number): Promise<Buffer>;
+}
 
 export interface PreflightInput {
   object: ObjectRef;
-  /** The first `preflight.headBytes` bytes of the object. */
+  /** The first `preflight.headBytes` bytes of the object (already read). */
   head: Buffer;
+  /** Further bytes anywhere in the object (headers past the head, an MP4's moov at the end). */
+  reader: RangeReader;
   fields: JsonObject;
   destination: Destination;
 }
 
 /** Reads factory objects. Never writes them: the relay never modifies a factory's object. */
 export interface ObjectSource {
-  /** The object's first `bytes` bytes (a ranged GET). */
-  head(ref: ObjectRef, bytes: number): Promise<Buffer>;
+  /** Bytes [start, endExclusive) of the object (a ranged GET). */
+  range(ref: ObjectRef, start: number, endExclusive: number): Promise<Buffer>;
   /** The whole object as a stream (never buffered whole). */
   stream(ref: ObjectRef): Promise<Readable>;
 }
@@ -105,30 +138,81 @@ export interface ResultSink {
   }): Promise<{ bucket: string; key: string }>;
 }
 
+/** A vendor request, sent through `VendorContext.request`. */
+export interface VendorRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD';
+  url: URL;
+  headers?: Record<string, string>;
+  /** A stream is sent as it is read (set `content-length`); its end marks the request as sent in full. */
+  body?: Readable | string | Buffer;
+}
+
+/**
+ * What came back. `no-answer`: the connection failed or the deadline passed before an answer; `sentInFull`
+ * says whether the whole request had been handed to the connection by then (the vendor may have it).
+ */
+export type VendorAnswer =
+  | { kind: 'answer'; status: number; headers: Record<string, string | string[] | undefined>; text: string }
+  | { kind: 'no-answer'; error: Error; sentInFull: boolean };
+
+/** Small per-destination values shared by every Lambda (e.g. an uploaded background's id by content hash). */
+export interface DestinationCache {
+  get(key: string): Promise<JsonObject | undefined>;
+  put(key: string, value: JsonObject, ttlSeconds?: number): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
 export interface VendorContext {
   destination: Destination;
-  /** undici dispatcher to send every vendor request through (pooled, loopback-safe in tests). */
+  /**
+   * Sends one vendor request: header values are checked before anything is dispatched (a value undici would
+   * refuse could otherwise hold a pooled connection), the answer is read as text, and a failure says whether
+   * the request had gone out in full. Prefer it to `http`.
+   */
+  request(req: VendorRequest): Promise<VendorAnswer>;
+  /** undici dispatcher for what `request` does not cover (streaming a result download). */
   http: Dispatcher;
-  /** The destination's API key, fetched from Secrets Manager and cached. */
+  /**
+   * The destination's API key, from Secrets Manager (cached). Throws a CredentialsError (missing, unreadable
+   * or malformed: whitespace, control characters, the vendor's documented shape) before any request is built;
+   * the core then holds the destination instead of spending attempts.
+   */
   apiKey(): Promise<string>;
   objects: ObjectSource;
   results: ResultSink;
-  /** Waits for a token of the destination's shared rate limit (every concurrent forwarder draws from it). */
+  /** Per-destination shared values (status table). */
+  cache: DestinationCache;
+  /**
+   * Waits for a token of the vendor's shared rate limit (every concurrent Lambda draws from it). A callback's
+   * re-check draws from a separate small share, so a callback flood never slows forwarding.
+   */
   throttle(): Promise<void>;
   /** Persists progress of a multi-step delivery so a later attempt resumes instead of restarting. */
   checkpoint(deliveryId: string, data: JsonObject): Promise<void>;
-  /** The URL a vendor should call back for this delivery, when the relay has a callback endpoint. */
-  callbackUrl(deliveryId: string): string | undefined;
+  /**
+   * The URL a vendor should call back for this delivery (with a per-delivery token only the relay can make),
+   * when the relay has a callback endpoint.
+   */
+  callbackUrl(deliveryId: string): Promise<string | undefined>;
   /** Aborted when the invocation is about to run out of time. */
   signal: AbortSignal;
+  /** The clock (injected in tests). */
+  now(): number;
   log: Logger;
 }
 
-/** What a vendor's HTTP callback told us: only hints. The relay re-queries the vendor before trusting it. */
-export interface CallbackRequest {
-  body: string;
-  headers: Record<string, string | undefined>;
-  query: Record<string, string | undefined>;
+export interface VendorInfra {
+  /** Messages per forwarder invocation (SQS event source batch size; > 10 needs a batching window). */
+  batchSize?: number;
+  /** Seconds the event source gathers messages before invoking (0–300). */
+  batchingWindowSeconds?: number;
+  /** Forwarder function timeout in seconds. */
+  timeoutSeconds?: number;
+  memoryMb?: number;
+  /** Most concurrent forwarder invocations (Lambda allows 2..1000). */
+  maxConcurrency?: number;
+  /** The vendor's results are written back to the results bucket (by its forwarder and the poller). */
+  writesResults?: boolean;
 }
 
 export interface VendorPlugin {
@@ -143,10 +227,20 @@ export interface VendorPlugin {
   readonly rateLimit?: { burst: number; perSecond: number };
   /** How many jobs one `deliver` call may take (vendors whose API takes batches). Default 1. */
   readonly maxBatch?: number;
+  /**
+   * Jobs with different keys never share a `deliver` call (e.g. per-request headers such as a label). Default:
+   * one group.
+   */
+  groupKey?(job: DeliveryJob, destination: Destination): string;
+  /** Infrastructure the vendor needs (CDK and the local stack read it). */
+  readonly infra?: VendorInfra;
+  /** The documented shape of the vendor's API key: a reason when `key` cannot be one, before any request. */
+  checkCredentials?(key: string): string | undefined;
   /** Checks from the vendor's documented rules, made before anything is sent. */
   readonly preflight?: {
+    /** Bytes read up front (one ranged GET); `check` may read more through `input.reader`. */
     headBytes: number;
-    check(input: PreflightInput): RecordedError | undefined;
+    check(input: PreflightInput): Promise<RecordedError | undefined> | RecordedError | undefined;
   };
   /** Sends jobs (at most `maxBatch`, all for one destination); answers one outcome per job, in order. */
   deliver(jobs: DeliveryJob[], ctx: VendorContext): Promise<DeliveryOutcome[]>;
@@ -157,8 +251,10 @@ export interface VendorPlugin {
     firstCheckAfterMs: number;
     run(items: PendingDelivery[], ctx: VendorContext): Promise<Map<string, PollOutcome>>;
   };
-  /** Extracts the vendor references a callback concerns; the relay then polls those. */
-  readonly callback?: {
-    refs(req: CallbackRequest): string[];
-  };
+  /**
+   * The vendor calls back (InstaVid360). Callback URLs carry a per-delivery token only the relay can make; a
+   * valid callback makes the relay re-check that delivery with `poll.run`, drawing from `rateShare` of the
+   * vendor's rate limit (forwarding and polling keep the rest), so a flood of callbacks never slows them.
+   */
+  readonly callback?: { rateShare: number };
 }

@@ -64,14 +64,20 @@ describe('cdk-nag AwsSolutions', () => {
     }
     assert.ok(acks.length > 0);
     for (const a of acks) {
-      assert.match(a.id, /AwsSolutions-(IAM4|IAM5|L1|APIG4)/, `${a.path}: ${a.id}`);
+      assert.match(a.id, /AwsSolutions-(IAM4|IAM5|L1|APIG4|SMG4)/, `${a.path}: ${a.id}`);
       assert.equal(typeof a.reason, 'string');
       assert.ok((a.reason as string).length >= 40, `${a.path}: ${a.id} has no real reason`);
     }
     // Only the findings the relay accepts, by rule.
     assert.deepEqual(
       [...new Set(acks.map((a) => a.id.replace(/^Annotation::/i, '').replace(/\[.*$/, '')))].sort(),
-      ['AwsSolutions-APIG4', 'AwsSolutions-IAM4', 'AwsSolutions-IAM5', 'AwsSolutions-L1'],
+      [
+        'AwsSolutions-APIG4',
+        'AwsSolutions-IAM4',
+        'AwsSolutions-IAM5',
+        'AwsSolutions-L1',
+        'AwsSolutions-SMG4',
+      ],
     );
   });
 

@@ -32,17 +32,32 @@ describe('planRelay', () => {
     ]);
   });
 
-  it('DLQ redrive = max_attempts (default 8) + 4 spare receives + 144 (12 h of 5-minute pause holds)', () => {
-    assert.equal(vendorMaxReceiveCount(undefined), 8 + 4 + 144);
-    assert.equal(vendorMaxReceiveCount(6), 6 + 4 + 144);
+  it('DLQ redrive = max_attempts (default 8) + 20 receives that send nothing (held deliveries wait in the table)', () => {
+    assert.equal(vendorMaxReceiveCount(undefined), 8 + 20);
+    assert.equal(vendorMaxReceiveCount(6), 6 + 20);
     assert.ok(planRelay(fullConfig()).vendors.every((v) => v.maxReceiveCount === vendorMaxReceiveCount(6)));
     const [only] = planRelay(minimalConfig()).vendors;
     assert.equal(only?.maxReceiveCount, vendorMaxReceiveCount(undefined));
     assert.equal(only?.maxConcurrency, FORWARDER_EVENT_SOURCE.maxConcurrency);
   });
 
-  it('InstaVid360 writes results by default; overrides apply per vendor', () => {
-    const plan = planRelay(fullConfig(), { vendorSettings: { instrumental: { maxConcurrency: 40 } } });
+  it("a plug-in's infra sets its forwarder (results writer, batching); overrides apply per vendor", () => {
+    const plan = planRelay(fullConfig(), {
+      vendorSettings: { instrumental: { maxConcurrency: 40 } },
+      vendors: {
+        instrumental: {},
+        'edge-impulse': { infra: { batchSize: 100, batchingWindowSeconds: 2 } },
+        instavid360: { infra: { writesResults: true } },
+      },
+    });
+    assert.deepEqual(
+      plan.vendors.map((v) => [v.vendor, v.settings.batchSize, v.settings.batchingWindowSeconds]),
+      [
+        ['instrumental', 10, 0],
+        ['edge-impulse', 100, 2],
+        ['instavid360', 10, 0],
+      ],
+    );
     assert.deepEqual(
       plan.vendors.map((v) => [v.vendor, v.writesResults, v.maxConcurrency]),
       [
@@ -52,7 +67,7 @@ describe('planRelay', () => {
       ],
     );
     assert.equal(plan.writesResults, true);
-    assert.equal(planRelay(minimalConfig()).writesResults, false);
+    assert.equal(planRelay(minimalConfig(), { vendors: { instrumental: {} } }).writesResults, false);
   });
 
   it('destinations without an api_key_secret need no secret', () => {

@@ -19,7 +19,11 @@ import {
   synth,
 } from './helpers.ts';
 
-const full = synth(fullConfig(), { alarmEmail: 'ops@example.com' });
+// The fixture's InstaVid360 destination writes results back (as its plug-in will declare in its `infra`).
+const full = synth(fullConfig(), {
+  alarmEmail: 'ops@example.com',
+  vendorSettings: { instavid360: { writesResults: true } },
+});
 
 const getAtt = (id: string, attr = 'Arn') => ({ 'Fn::GetAtt': [id, attr] });
 const fnId = (s: Synthesized, rf: RelayFunction) => logicalIdOf(s, rf.function);
@@ -449,10 +453,21 @@ describe('permissions', () => {
   });
 
   it('secrets: GetSecretValue by name-based ARN (-??????), per vendor for forwarders, all for poller/callback', () => {
+    // The callback signing key (generated in the stack) is read by every vendor-facing function; by its Ref.
+    const signingKey = JSON.stringify({ Ref: logicalIdOf(full, full.stack.callbackSigningKey) });
     const secretArns = (rf: RelayFunction) =>
       roleStatements(full, roleId(full, rf))
         .filter((s) => asArray(s.Action).includes('secretsmanager:GetSecretValue'))
-        .flatMap((s) => asArray(s.Resource).map((r) => JSON.stringify(r)));
+        .flatMap((s) => asArray(s.Resource).map((r) => JSON.stringify(r)))
+        .filter((r) => r !== signingKey);
+    for (const rf of [forwarder(full, 'instrumental'), full.stack.poller, full.stack.callback]) {
+      const all = roleStatements(full, roleId(full, rf)).flatMap((s) =>
+        asArray(s.Action).includes('secretsmanager:GetSecretValue')
+          ? asArray(s.Resource).map((r) => JSON.stringify(r))
+          : [],
+      );
+      assert.ok(all.includes(signingKey), 'reads the callback signing key');
+    }
     const arn = (name: string) =>
       JSON.stringify({
         'Fn::Join': [
@@ -479,7 +494,11 @@ describe('permissions', () => {
     assert.deepEqual(secretArns(full.stack.callback).sort(), everything.map(arn).sort());
     assert.deepEqual(secretArns(full.stack.router), []);
     assert.ok(!full.text.includes('secretsmanager:*'));
-    full.template.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    // The only secret in the template is the generated signing key; vendor keys are never in it.
+    full.template.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    full.template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: Match.objectLike({ PasswordLength: 64 }),
+    });
   });
 
   it('"*" as a resource appears only with X-Ray actions', () => {
@@ -526,7 +545,7 @@ describe('status table', () => {
     assert.equal(table.DeletionPolicy, 'Retain');
   });
 
-  it('has both GSIs of TABLE with ProjectionType ALL', () => {
+  it('has every GSI of TABLE with ProjectionType ALL', () => {
     const gsis = table.Properties.GlobalSecondaryIndexes as Array<Record<string, unknown>>;
     assert.equal(gsis.length, Object.keys(TABLE.indexes).length);
     for (const index of Object.values(TABLE.indexes)) {
@@ -542,7 +561,16 @@ describe('status table', () => {
       AttributeName: string;
       AttributeType: string;
     }>;
-    for (const name of ['pk', 'sk', 'destinationStatus', 'nextCheckAt', 'serialNumber', 'updatedAt'])
+    for (const name of [
+      'pk',
+      'sk',
+      'due',
+      'nextCheckAt',
+      'serialNumber',
+      'createdAt',
+      'outcome',
+      'settledAt',
+    ])
       assert.deepEqual(
         attrs.find((a) => a.AttributeName === name),
         { AttributeName: name, AttributeType: 'S' },

@@ -1,6 +1,9 @@
 /**
  * What must hold when things go wrong: a forwarder killed mid-send, a burst against the vendor's rate limit,
  * credentials the vendor refuses.
+ *
+ * Nothing here races the wall clock: each test waits for its outcome with a deadline far above what it needs
+ * on an idle machine (CI runs on 2 cores the suite itself fills), and asserts what happened, never how fast.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -9,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSEvent } from 'aws-lambda';
+import { TABLE } from '#commons/table.ts';
 import type { LambdaFunction } from '#local/lambda-context.ts';
 import type { ReceivedRequest } from '#simulators/framework/index.ts';
 import { makeJpeg } from '#simulators/media/index.ts';
@@ -75,8 +79,11 @@ after(async () => {
   await h?.stop();
 });
 
+/** Per test: generous, because the machine may be loaded; what is asserted is the outcome, not the time. */
+const SLOW = { timeout: 600_000 };
+
 describe('resilience', () => {
-  it('a forwarder killed mid-send: delivered exactly once after its lease expires', async () => {
+  it('a forwarder killed mid-send: delivered exactly once after its lease expires', SLOW, async () => {
     const since = h.sim.requests.at(-1)?.seq ?? 0;
     // Hold the first ingest request open for a while so the kill lands while it is in flight.
     h.sim.faults.enqueue({ route: 'ingestImage', delayMs: 1500 });
@@ -100,11 +107,12 @@ describe('resilience', () => {
         ['UPLOADED', 'REJECTED', 'DEAD'].includes(
           all.find((r) => r.destination === 'instrumental-main')?.status ?? '',
         ),
-      60_000,
+      300_000,
     );
     const forMain = recs.find((r) => r.destination === 'instrumental-main');
     assert.equal(forMain?.status, 'UPLOADED', JSON.stringify(forMain));
     assert.equal(forMain?.attempts, 2, 'the killed send and the one that went through');
+    assert.equal(forMain?.ambiguousSends, 1, 'the killed send is counted: the vendor might have had it');
     const sends = forMain?.history.filter((x) => x.status === 'SENDING') ?? [];
     assert.equal(sends.length, 2);
     const stored = h.sim
@@ -124,11 +132,11 @@ describe('resilience', () => {
     );
   });
 
-  it('a burst over the 50 / 5 per second bucket is sent without tripping 429s', async () => {
+  it('a burst over the 50 / 5 per second bucket is sent without tripping 429s', SLOW, async () => {
     const objs: Uploaded[] = [];
     const since = h.sim.requests.at(-1)?.seq ?? 0;
     await Promise.all(
-      Array.from({ length: 70 }, async (_, i) => {
+      Array.from({ length: 60 }, async (_, i) => {
         objs.push(
           await h.upload(
             `line-1/BURST/SN-B${String(i).padStart(3, '0')}_20260105T180000Z.jpg`,
@@ -145,83 +153,91 @@ describe('resilience', () => {
             (r) =>
               r.destination === 'instrumental-burst' && ['PENDING_VALIDATION', 'UPLOADED'].includes(r.status),
           ),
-        60_000,
+        300_000,
       );
     }
     const burstKeyRequests = h.sim
       .requestsTo('ingestImage')
       .filter((r) => r.seq > since && r.details.key === 'fake-key-id-2');
     const limited = burstKeyRequests.filter((r) => r.status === 429);
-    assert.ok(burstKeyRequests.length >= 70, `the burst key sent ${burstKeyRequests.length} requests`);
+    assert.ok(burstKeyRequests.length >= 60, `the burst key sent ${burstKeyRequests.length} requests`);
     assert.equal(limited.length, 0, 'the shared bucket kept the relay under the vendor limit');
   });
 
-  it('a refused API key pauses the destination instead of burning through its queue', async () => {
-    // Every file of this suite also goes to `instrumental-rotating`, whose key the vendor refuses.
-    const obj = await h.upload(
-      'line-1/ROT/SN-R1_20260105T190000Z.jpg',
-      makeJpeg({ width: 8, height: 8, seed: 2000 }),
-    );
-    await h.waitFor(
-      obj,
-      (recs) => recs.some((r) => r.destination === 'instrumental-rotating' && r.status === 'RETRYING'),
-      30_000,
-    );
-    const state = await h.stack.clients.ddb.send(
-      new GetCommand({
-        TableName: h.stack.tableName,
-        Key: { pk: 'destination#instrumental-rotating', sk: 'state' },
-      }),
-    );
-    assert.equal(state.Item?.paused, true);
-    assert.equal(state.Item?.reason?.code, 'AUTH_FAILED');
-    const rec = (await h.records(obj)).find((r) => r.destination === 'instrumental-rotating');
-    assert.equal(rec?.lastError?.code, 'DESTINATION_PAUSED', 'a held delivery says why it waits');
-    assert.equal(rec?.attempts, 0, 'a held delivery spends no attempt');
-    // 70+ deliveries for the destination, yet only the first sends of concurrent forwarders (4) and one probe
-    // per pause_probe_seconds (3 s) were refused: the queue was not burnt through.
-    const refused = h.sim.requestsTo('ingestImage').filter((r) => r.status === 401);
-    const pausedForMs = Date.now() - Date.parse(refused[0]?.at ?? new Date().toISOString());
-    const bound = 4 + Math.ceil(pausedForMs / 3000) + 1;
-    assert.ok(
-      refused.length >= 1 && refused.length <= bound,
-      `${refused.length} refused requests (bound ${bound})`,
-    );
-    const deliveries = await h.stack.clients.ddb.send(
-      new QueryCommand({
-        TableName: h.stack.tableName,
-        IndexName: 'byDestinationStatus',
-        KeyConditionExpression: 'destinationStatus = :ds',
-        ExpressionAttributeValues: { ':ds': 'instrumental-rotating#RETRYING' },
-      }),
-    );
-    assert.ok((deliveries.Count ?? 0) >= 70, `${deliveries.Count} deliveries held, not sent`);
-    // What an operator does next: rotate the key. The next probe sends one delivery; its success resumes the
-    // destination and the held deliveries go through.
-    await h.stack.clients.secrets.send(
-      new PutSecretValueCommand({ SecretId: 'relay-tests/rotating', SecretString: TEST_KEYS.main }),
-    );
-    const after = await h.waitFor(
-      obj,
-      (recs) =>
-        ['PENDING_VALIDATION', 'UPLOADED'].includes(
-          recs.find((r) => r.destination === 'instrumental-rotating')?.status ?? '',
-        ),
-      60_000,
-    );
-    const resumed = await h.stack.clients.ddb.send(
-      new GetCommand({
-        TableName: h.stack.tableName,
-        Key: { pk: 'destination#instrumental-rotating', sk: 'state' },
-      }),
-    );
-    assert.equal(resumed.Item?.paused, false);
-    const delivered = after.find((r) => r.destination === 'instrumental-rotating');
-    assert.equal(
-      delivered?.attempts,
-      1,
-      `the pause cost the delivery no attempt: ${JSON.stringify(delivered?.history)}`,
-    );
-    assert.ok(delivered?.history.some((x) => x.code === 'DESTINATION_PAUSED'));
-  });
+  it(
+    'a refused API key pauses the destination and holds its deliveries, spending no attempt',
+    SLOW,
+    async () => {
+      // Every file of this suite also goes to `instrumental-rotating`, whose key the vendor refuses.
+      const obj = await h.upload(
+        'line-1/ROT/SN-R1_20260105T190000Z.jpg',
+        makeJpeg({ width: 8, height: 8, seed: 2000 }),
+      );
+      await h.waitFor(
+        obj,
+        (recs) => recs.some((r) => r.destination === 'instrumental-rotating' && r.status === 'HELD'),
+        300_000,
+      );
+      const state = await h.stack.clients.ddb.send(
+        new GetCommand({
+          TableName: h.stack.tableName,
+          Key: { pk: 'destination#instrumental-rotating', sk: 'state' },
+        }),
+      );
+      assert.equal(state.Item?.paused, true);
+      assert.equal(state.Item?.reason?.code, 'AUTH_FAILED');
+      const rec = (await h.records(obj)).find((r) => r.destination === 'instrumental-rotating');
+      assert.ok(
+        ['DESTINATION_PAUSED', 'AUTH_FAILED'].includes(rec?.lastError?.code ?? ''),
+        `a held delivery says why it waits: ${JSON.stringify(rec?.lastError)}`,
+      );
+      assert.equal(rec?.attempts, 0, 'a held delivery spends no attempt');
+      // Every other file of the suite for this destination waits in the table, not in the queue: only the first
+      // sends of concurrent forwarders and one probe per pause_probe_seconds (3 s) were refused.
+      const refused = h.sim.requestsTo('ingestImage').filter((r) => r.status === 401);
+      const pausedForMs = Date.now() - Date.parse(refused[0]?.at ?? new Date().toISOString());
+      const bound = 4 + Math.ceil(pausedForMs / 3000) + 1;
+      assert.ok(
+        refused.length >= 1 && refused.length <= bound,
+        `${refused.length} refused requests (bound ${bound})`,
+      );
+      const held = await h.stack.clients.ddb.send(
+        new QueryCommand({
+          TableName: h.stack.tableName,
+          IndexName: TABLE.indexes.byDue.name,
+          KeyConditionExpression: '#due = :due',
+          ExpressionAttributeNames: { '#due': TABLE.indexes.byDue.partitionKey },
+          ExpressionAttributeValues: { ':due': 'instrumental-rotating#HELD' },
+        }),
+      );
+      assert.ok((held.Count ?? 0) >= 60, `${held.Count} deliveries held, not sent`);
+      // What an operator does next: rotate the key. The next probe sends one delivery; its success resumes the
+      // destination and the poller queues the held deliveries again.
+      await h.stack.clients.secrets.send(
+        new PutSecretValueCommand({ SecretId: 'relay-tests/rotating', SecretString: TEST_KEYS.main }),
+      );
+      const after = await h.waitFor(
+        obj,
+        (recs) =>
+          ['PENDING_VALIDATION', 'UPLOADED'].includes(
+            recs.find((r) => r.destination === 'instrumental-rotating')?.status ?? '',
+          ),
+        300_000,
+      );
+      const resumed = await h.stack.clients.ddb.send(
+        new GetCommand({
+          TableName: h.stack.tableName,
+          Key: { pk: 'destination#instrumental-rotating', sk: 'state' },
+        }),
+      );
+      assert.equal(resumed.Item?.paused, false);
+      const delivered = after.find((r) => r.destination === 'instrumental-rotating');
+      assert.equal(
+        delivered?.attempts,
+        1,
+        `the pause cost the delivery no attempt: ${JSON.stringify(delivered?.history)}`,
+      );
+      assert.ok(delivered?.history.some((x) => x.status === 'HELD'));
+    },
+  );
 });

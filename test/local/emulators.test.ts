@@ -95,11 +95,11 @@ describe('resources', () => {
     const ttl = await clients.dynamodb!.send(new DescribeTimeToLiveCommand({ TableName: res.tableName }));
     assert.equal(ttl.TimeToLiveDescription?.AttributeName, TABLE.ttlAttribute);
     assert.equal(ttl.TimeToLiveDescription?.TimeToLiveStatus, 'ENABLED');
-    assert.deepStrictEqual(statusTableInput('x').AttributeDefinitions?.length, 6);
+    assert.deepStrictEqual(statusTableInput('x').AttributeDefinitions?.length, 8);
   });
 
   test('the poller index answers a query', async () => {
-    const ix = TABLE.indexes.byDestinationStatus;
+    const ix = TABLE.indexes.byDue;
     await clients.ddb!.send(
       new PutCommand({
         TableName: res.tableName,

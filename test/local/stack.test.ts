@@ -114,8 +114,8 @@ before(async () => {
                 Item: {
                   pk: `object#${job.bucket}/${job.key}#${job.versionId}`,
                   sk: `destination#${vendorId}`,
-                  [TABLE.indexes.byDestinationStatus.partitionKey]: `${vendorId}#ACCEPTED`,
-                  [TABLE.indexes.byDestinationStatus.sortKey]: new Date().toISOString(),
+                  [TABLE.indexes.byDue.partitionKey]: `${vendorId}#ACCEPTED`,
+                  [TABLE.indexes.byDue.sortKey]: new Date().toISOString(),
                   queueVendor: job.vendor,
                   secretLength: secret.SecretString?.length ?? 0,
                 },
@@ -130,7 +130,7 @@ before(async () => {
       poller: async () => {
         const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
         try {
-          const ix = TABLE.indexes.byDestinationStatus;
+          const ix = TABLE.indexes.byDue;
           const q = await ddb.send(
             new QueryCommand({
               TableName: process.env.RELAY_TABLE,

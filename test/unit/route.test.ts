@@ -39,17 +39,23 @@ const config: RelayConfig = {
   ],
 };
 
-function harness(objects: Record<string, string | undefined>) {
+/** The router against in-memory ports, with a clock the test moves (no waiting on the wall clock). */
+function harness(
+  objects: Record<string, string | undefined>,
+  options: { config?: RelayConfig; failSend?: boolean } = {},
+) {
   const records = new Map<string, DeliveryRecord>();
   const sent: Array<{ url: string; body: string }> = [];
+  const clock = { now: Date.parse('2026-01-01T00:00:10.000Z') };
   const deps: RouterDeps = {
-    config,
+    config: options.config ?? config,
     vendors: VENDORS,
     queueUrls: { instrumental: 'http://127.0.0.1/queue/instrumental' },
     log: createLogger({}, { level: 'error', sink: () => {} }),
-    sidecarWaitReceives: 3,
+    now: () => clock.now,
     ports: {
-      describe: async (ref) => (ref.key in objects ? { size: 10, etag: 'e', metadata: {} } : undefined),
+      describe: async (ref) =>
+        ref.key in objects ? { size: 10, etag: 'e', versionId: 'v1', metadata: {} } : undefined,
       readSmall: async (_b, key) => {
         const text = objects[key];
         return text === undefined ? { kind: 'missing' } : { kind: 'found', text };
@@ -66,47 +72,66 @@ function harness(objects: Record<string, string | undefined>) {
         const r = records.get(`${key.pk}|${key.sk}`);
         if (r) r.status = 'QUEUED';
       },
+      noteQueueFailure: async (key, error, retryAt) => {
+        const r = records.get(`${key.pk}|${key.sk}`);
+        if (r) Object.assign(r, { lastError: error, nextCheckAt: retryAt });
+      },
       send: async (url, messages) => {
+        if (options.failSend) throw new Error('SQS refused 1 message(s): InvalidMessageContents');
         for (const m of messages) sent.push({ url, body: m.body });
       },
+      forObject: async (pk) => [...records.values()].filter((r) => r.pk === pk),
+      addNotice: async (key, notice) => {
+        const r = records.get(`${key.pk}|${key.sk}`);
+        if (r) r.notice = notice;
+      },
+      listKeys: async (_b, prefix) => Object.keys(objects).filter((k) => k.startsWith(prefix)),
     },
   };
-  return { deps, records, sent };
+  return { deps, records, sent, clock };
 }
 
+/** An S3 event for `key`, as if it arrived at 2026-01-01T00:00:00Z. */
 const event = (key: string, name = 'ObjectCreated:Put', size = 10) =>
   JSON.stringify({
     Records: [
-      { eventName: name, s3: { bucket: { name: 'b' }, object: { key, size, eTag: '"e"', versionId: 'v1' } } },
+      {
+        eventName: name,
+        eventTime: '2026-01-01T00:00:00.000Z',
+        s3: { bucket: { name: 'b' }, object: { key, size, eTag: '"e"', versionId: 'v1' } },
+      },
     ],
   });
 
 describe('router', () => {
   it('ignores s3:TestEvent', async () => {
     const { deps, records } = harness({});
-    const res = await routeMessage(JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent' }), 1, deps);
+    const res = await routeMessage(JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent' }), deps);
     assert.deepEqual(res, { kind: 'done', deliveries: 0 });
     assert.equal(records.size, 0);
   });
 
   it('refuses bodies that are not S3 events', async () => {
     const { deps } = harness({});
-    await assert.rejects(routeMessage('not json', 1, deps), MalformedEventError);
-    await assert.rejects(routeMessage('{"hello":1}', 1, deps), MalformedEventError);
+    await assert.rejects(routeMessage('not json', deps), MalformedEventError);
+    await assert.rejects(routeMessage('{"hello":1}', deps), MalformedEventError);
   });
 
   it('skips folder markers, removals and the sidecars themselves', async () => {
-    const { deps, records } = harness({ 'line-1/A/S1_20260101T000000Z.jpg.json': '{}' });
-    await routeMessage(event('line-1/A/', 'ObjectCreated:Put', 0), 1, deps);
-    await routeMessage(event('line-1/A/S1_20260101T000000Z.jpg', 'ObjectRemoved:Delete'), 1, deps);
-    await routeMessage(event('line-1/A/S1_20260101T000000Z.jpg.json'), 1, deps);
+    const { deps, records } = harness({
+      'line-1/A/S1_20260101T000000Z.jpg': '',
+      'line-1/A/S1_20260101T000000Z.jpg.json': '{}',
+    });
+    await routeMessage(event('line-1/A/', 'ObjectCreated:Put', 0), deps);
+    await routeMessage(event('line-1/A/S1_20260101T000000Z.jpg', 'ObjectRemoved:Delete'), deps);
+    await routeMessage(event('line-1/A/S1_20260101T000000Z.jpg.json'), deps);
     assert.equal(records.size, 0);
   });
 
   it('routes one delivery per destination, decoding the key once', async () => {
     const key = 'line-1/A B/S+1%_20260101T000000Z.jpg';
     const { deps, records, sent } = harness({ [key]: '', [`${key}.json`]: '{"view":"Top"}' });
-    const res = await routeMessage(event('line-1/A+B/S%2B1%25_20260101T000000Z.jpg'), 1, deps);
+    const res = await routeMessage(event('line-1/A+B/S%2B1%25_20260101T000000Z.jpg'), deps);
     assert.deepEqual(res, { kind: 'done', deliveries: 1 });
     const [rec] = records.values();
     assert.equal(rec?.key, key);
@@ -119,27 +144,88 @@ describe('router', () => {
   it('queues nothing for a duplicate event', async () => {
     const key = 'line-1/A/S1_20260101T000000Z.jpg';
     const { deps, sent } = harness({ [key]: '', [`${key}.json`]: '{"view":"Top"}' });
-    await routeMessage(event(key), 1, deps);
-    await routeMessage(event(key), 1, deps);
+    await routeMessage(event(key), deps);
+    await routeMessage(event(key), deps);
     assert.equal(sent.length, 1);
   });
 
-  it('waits for a required sidecar a few receives, then rejects', async () => {
+  it('waits for a required sidecar for wait_seconds after the file arrived, then rejects', async () => {
     const key = 'line-1/A/S2_20260101T000000Z.jpg';
-    const { deps, records } = harness({ [key]: '' });
-    const first = await routeMessage(event(key), 1, deps);
-    assert.equal(first.kind, 'wait');
+    const { deps, records, clock } = harness({ [key]: '' });
+    const first = await routeMessage(event(key), deps);
+    assert.deepEqual(first, { kind: 'wait', delayMs: 20_000, reason: `waiting for sidecar ${key}.json` });
     assert.equal(records.size, 0, 'nothing recorded while waiting');
-    await routeMessage(event(key), 3, deps);
+    clock.now += 20_000;
+    await routeMessage(event(key), deps);
     const [rec] = records.values();
     assert.equal(rec?.status, 'REJECTED');
     assert.equal(rec?.lastError?.code, 'MISSING_SIDECAR');
+    assert.equal(rec?.serialNumber, 'S2', 'a rejection is found by its serial');
+  });
+
+  it('waits a few seconds for an optional sidecar, then sends without it and records that it was missing', async () => {
+    const optional = structuredClone(config);
+    const stream = optional.data_receiver[0]?.streams[0];
+    if (stream) stream.sidecar = { mode: 'append', suffix: '.json', required: false, wait_seconds: 15 };
+    const transmit = optional.data_transmit[0];
+    if (transmit) transmit.fields.imageType = "{sidecar.view ?? 'Top'}";
+    const key = 'line-1/A/S4_20260101T000000Z.jpg';
+    const objects: Record<string, string> = { [key]: '' };
+    const { deps, records, sent, clock } = harness(objects, { config: optional });
+    assert.equal((await routeMessage(event(key), deps)).kind, 'wait');
+    clock.now += 5_000;
+    await routeMessage(event(key), deps);
+    const [rec] = records.values();
+    assert.equal(rec?.status, 'QUEUED');
+    assert.equal(rec?.sidecar, 'missing');
+    assert.equal(sent.length, 1);
+
+    // The sidecar comes after the file was sent: the delivery says so, nothing is sent again.
+    objects[`${key}.json`] = '{"view":"Side"}';
+    await routeMessage(event(`${key}.json`), deps);
+    assert.equal(rec?.notice?.code, 'SIDECAR_LATE');
+    assert.equal(sent.length, 1);
+  });
+
+  it('records a sidecar whose file never comes, after waiting for it', async () => {
+    const sidecar = 'line-1/A/S5_20260101T000000Z.jpg.json';
+    const { deps, records, clock } = harness({ [sidecar]: '{}' });
+    assert.equal((await routeMessage(event(sidecar), deps)).kind, 'wait');
+    clock.now += 60_000;
+    await routeMessage(event(sidecar), deps);
+    const [rec] = records.values();
+    assert.equal(rec?.status, 'UNROUTED');
+    assert.equal(rec?.lastError?.code, 'SIDECAR_WITHOUT_FILE');
+    assert.equal(rec?.key, sidecar);
+  });
+
+  it('keeps a record it could not queue RECEIVED with the reason, and lets the event come back', async () => {
+    const key = 'line-1/A/S6_20260101T000000Z.jpg';
+    const { deps, records } = harness({ [key]: '', [`${key}.json`]: '{"view":"Top"}' }, { failSend: true });
+    await assert.rejects(routeMessage(event(key), deps), /InvalidMessageContents/);
+    const [rec] = records.values();
+    assert.equal(rec?.status, 'RECEIVED');
+    assert.equal(rec?.lastError?.code, 'QUEUE_SEND_FAILED');
+    assert.ok(
+      Date.parse(rec?.nextCheckAt ?? '') > Date.parse('2026-01-01T00:00:10.000Z'),
+      'the sweeper takes it later',
+    );
+  });
+
+  it('writes queue messages SQS accepts whatever the key holds, and gives the exact key back', async () => {
+    // U+FFFF (SQS refuses it), an emoji (outside the BMP), é and a quote.
+    const key = 'line-1/A\uFFFF\u{1F600}/S7\u00e9"_20260101T000000Z.jpg';
+    const { deps, sent } = harness({ [key]: '', [`${key}.json`]: '{"view":"Top"}' });
+    await routeMessage(event(encodeURIComponent(key)), deps);
+    const body = sent[0]?.body ?? '';
+    assert.match(body, /^[\x20-\x7e]*$/, 'printable ASCII only');
+    assert.equal(JSON.parse(body).object.key, key);
   });
 
   it('records a key matching no stream, once', async () => {
     const { deps, records } = harness({});
-    await routeMessage(event('elsewhere/x.jpg'), 1, deps);
-    await routeMessage(event('elsewhere/x.jpg'), 1, deps);
+    await routeMessage(event('elsewhere/x.jpg'), deps);
+    await routeMessage(event('elsewhere/x.jpg'), deps);
     assert.equal(records.size, 1);
     const [rec] = records.values();
     assert.equal(rec?.sk, 'route');
@@ -149,7 +235,7 @@ describe('router', () => {
   it('rejects a field the sidecar does not give, naming it', async () => {
     const key = 'line-1/A/S3_20260101T000000Z.jpg';
     const { deps, records, sent } = harness({ [key]: '', [`${key}.json`]: '{"other":1}' });
-    await routeMessage(event(key), 1, deps);
+    await routeMessage(event(key), deps);
     const [rec] = records.values();
     assert.equal(rec?.status, 'REJECTED');
     assert.equal(rec?.lastError?.code, 'MISSING_METADATA');

@@ -308,6 +308,25 @@ export function sidecarKeyFor(stream: Pick<StreamConfig, 'sidecar'>, key: string
  * given and the receiver names one), so the router does not route sidecars as files.
  */
 export function isSidecarKey(config: RelayConfig, key: string, bucket?: string): boolean {
+  return sidecarOwner(config, key, bucket) !== undefined;
+}
+
+/** How long the router waits for a stream's sidecar that has not arrived (ms). */
+export function sidecarWaitMs(sidecar: SidecarConfig): number {
+  return (sidecar.wait_seconds ?? (sidecar.required ? 30 : 5)) * 1000;
+}
+
+/** What a sidecar key belongs to: its file's key (append mode), or its file's key stem + "." (replace mode). */
+export interface SidecarOwner {
+  stream: StreamConfig;
+  /** append: the file's exact key. */
+  fileKey?: string;
+  /** replace: the file's key without its extension, followed by "." (list this prefix to find the file). */
+  filePrefix?: string;
+}
+
+/** The stream (and file) a sidecar key belongs to, or undefined when it is no stream's sidecar. */
+export function sidecarOwner(config: RelayConfig, key: string, bucket?: string): SidecarOwner | undefined {
   for (const receiver of config.data_receiver) {
     if (bucket !== undefined && receiver.bucket !== undefined && receiver.bucket !== bucket) continue;
     for (const stream of receiver.streams) {
@@ -316,8 +335,9 @@ export function isSidecarKey(config: RelayConfig, key: string, bucket?: string):
       if (!key.endsWith(suffix) || key.length === suffix.length) continue;
       const base = key.slice(0, key.length - suffix.length);
       const pattern = streamPattern(stream);
-      if (mode === 'append' ? pattern.regex.test(base) : pattern.stemRegex.test(base)) return true;
+      if (mode === 'append' && pattern.regex.test(base)) return { stream, fileKey: base };
+      if (mode === 'replace' && pattern.stemRegex.test(base)) return { stream, filePrefix: `${base}.` };
     }
   }
-  return false;
+  return undefined;
 }

@@ -57,6 +57,15 @@ const sidecarSchema: JsonSchema = {
         'When true an object whose sidecar is missing is REJECTED (MISSING_SIDECAR); otherwise templates see ' +
         'no sidecar and sidecar.* placeholders are missing.',
     },
+    wait_seconds: {
+      type: 'number',
+      minimum: 0,
+      maximum: 900,
+      description:
+        'How long after the object arrived the router waits for a sidecar that is not there yet (a sync ' +
+        'uploads in its own order). Default 5 (30 when required). A sidecar that arrives later is recorded on ' +
+        'the delivery as SIDECAR_LATE.',
+    },
   },
 };
 

@@ -57,6 +57,8 @@ export interface SidecarConfig {
   suffix?: string;
   /** When true, an object without its sidecar is REJECTED (MISSING_SIDECAR); otherwise templates see none. */
   required?: boolean;
+  /** Seconds after the object's arrival to wait for a sidecar not there yet (default 5, 30 when required). */
+  wait_seconds?: number;
 }
 
 export interface DataTransmit {

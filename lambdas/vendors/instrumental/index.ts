@@ -4,11 +4,11 @@
  */
 
 import { recorded } from '#commons/errors.ts';
-import { isNetworkError, readText, tryJson } from '#commons/http.ts';
+import { tryJson } from '#commons/http.ts';
 import { basenameOf, extensionOf, jpegDimensions, mp4VideoCodec, sniff } from '#commons/media.ts';
 import { multipartBody } from '#commons/multipart.ts';
-import { parseRetryAfter } from '#domain/backoff.ts';
 import type { RecordedError } from '#domain/status.ts';
+import { noAnswer, transient } from '../common.ts';
 import type {
   DeliveryJob,
   DeliveryOutcome,
@@ -16,6 +16,7 @@ import type {
   PendingDelivery,
   PollOutcome,
   PreflightInput,
+  VendorAnswer,
   VendorContext,
   VendorPlugin,
 } from '../types.ts';
@@ -136,8 +137,19 @@ function endpoint(ctx: VendorContext, path: string): URL {
   return new URL(`${ctx.destination.baseUrl.replace(/\/$/, '')}${path}`);
 }
 
+/** The documented key shape (§3.1 [D]): `[project:][name:]INST:V1:<identifier>:<secret>`. */
+export function checkCredentials(key: string): string | undefined {
+  return /(^|:)INST:V1:[^:]+:[^:]+$/.test(key)
+    ? undefined
+    : 'is not an Instrumental key (…INST:V1:<identifier>:<secret>)';
+}
+
 /** Maps an Instrumental answer to a delivery outcome (§3.1, §3.3: never retry 400/401/413). */
-export function classify(status: number, text: string, retryAfter?: string | string[]): DeliveryOutcome {
+export function classify(
+  answer: Extract<VendorAnswer, { kind: 'answer' }>,
+  now = Date.now(),
+): DeliveryOutcome {
+  const { status, text } = answer;
   const body = tryJson(text) as Record<string, unknown> | undefined;
   if (status === 200) {
     const fileId = body?.fileId;
@@ -151,21 +163,11 @@ export function classify(status: number, text: string, retryAfter?: string | str
   }
   if (status === 401) {
     return {
-      kind: 'unauthorized',
+      kind: 'hold',
       error: recorded('AUTH_FAILED', 'Instrumental refused the API key (401)', { httpStatus: 401 }),
     };
   }
-  if (status === 429 || status >= 500) {
-    const retryAfterMs = parseRetryAfter(retryAfter);
-    const error = recorded(
-      status === 429 ? 'RATE_LIMITED' : 'VENDOR_UNAVAILABLE',
-      `Instrumental answered ${status}`,
-      {
-        httpStatus: status,
-      },
-    );
-    return retryAfterMs === undefined ? { kind: 'retry', error } : { kind: 'retry', error, retryAfterMs };
-  }
+  if (status === 429 || status >= 500) return transient('Instrumental', answer, now);
   if (status === 413) {
     return {
       kind: 'rejected',
@@ -215,33 +217,19 @@ async function ingestOne(job: DeliveryJob, ctx: VendorContext): Promise<Delivery
     { name: 'data', value: JSON.stringify(job.fields), contentType: 'application/json' },
   ]);
   const key = await ctx.apiKey();
-  const url = endpoint(ctx, '/api/v0/externalData/ingestImage');
   await ctx.throttle();
-  try {
-    const res = await ctx.http.request({
-      origin: url.origin,
-      path: url.pathname,
-      method: 'POST',
-      headers: {
-        'instrumental-api-key': key,
-        'content-type': form.contentType,
-        'content-length': String(form.contentLength),
-      },
-      body: form.body,
-      signal: ctx.signal,
-    });
-    const text = await readText(res.body);
-    return classify(res.statusCode, text, res.headers['retry-after']);
-  } catch (err) {
-    form.body.destroy();
-    if (isNetworkError(err) || ctx.signal.aborted) {
-      return {
-        kind: 'retry',
-        error: recorded('NETWORK_ERROR', `request to Instrumental failed: ${String(err)}`),
-      };
-    }
-    throw err;
-  }
+  const answer = await ctx.request({
+    method: 'POST',
+    url: endpoint(ctx, '/api/v0/externalData/ingestImage'),
+    headers: {
+      'instrumental-api-key': key,
+      'content-type': form.contentType,
+      'content-length': String(form.contentLength),
+    },
+    body: form.body,
+  });
+  // No idempotency key exists (§3.2): a request sent in full without an answer may have stored the file.
+  return answer.kind === 'answer' ? classify(answer, ctx.now()) : noAnswer('Instrumental', answer);
 }
 
 type StatusAnswer =
@@ -253,43 +241,29 @@ async function fileStatus(ids: string[], ctx: VendorContext): Promise<StatusAnsw
   if (INSTRUMENTAL_ASSUMPTIONS.statusCallsUseRateLimit) await ctx.throttle();
   const url = endpoint(ctx, '/api/v0/externalData/fileStatus');
   for (const id of ids) url.searchParams.append('ids', id);
-  try {
-    const res = await ctx.http.request({
-      origin: url.origin,
-      path: `${url.pathname}${url.search}`,
-      method: 'GET',
-      headers: { 'instrumental-api-key': key },
-      signal: ctx.signal,
-    });
-    const text = await readText(res.body);
-    const body = tryJson(text) as Record<string, unknown> | undefined;
-    if (res.statusCode === 200 && body && typeof body.statuses === 'object' && body.statuses) {
-      return { ok: true, statuses: body.statuses as Record<string, string> };
-    }
-    const code = typeof body?.code === 'string' ? body.code : undefined;
+  const answer = await ctx.request({ method: 'GET', url, headers: { 'instrumental-api-key': key } });
+  if (answer.kind === 'no-answer') {
     return {
       ok: false,
-      badIds: res.statusCode === 400 && (code === 'FILE_NOT_FOUND' || code === 'COULD_NOT_PARSE'),
-      unauthorized: res.statusCode === 401,
-      error: recorded(
-        code ?? 'STATUS_CHECK_FAILED',
-        `fileStatus answered ${res.statusCode}: ${String(body?.msg ?? text.slice(0, 200))}`,
-        {
-          httpStatus: res.statusCode,
-          ...(code ? { vendorCode: code } : {}),
-        },
-      ),
+      badIds: false,
+      error: recorded('NETWORK_ERROR', `fileStatus failed: ${answer.error.message}`),
     };
-  } catch (err) {
-    if (isNetworkError(err) || ctx.signal.aborted) {
-      return {
-        ok: false,
-        badIds: false,
-        error: recorded('NETWORK_ERROR', `fileStatus failed: ${String(err)}`),
-      };
-    }
-    throw err;
   }
+  const body = tryJson(answer.text) as Record<string, unknown> | undefined;
+  if (answer.status === 200 && body && typeof body.statuses === 'object' && body.statuses) {
+    return { ok: true, statuses: body.statuses as Record<string, string> };
+  }
+  const code = typeof body?.code === 'string' ? body.code : undefined;
+  return {
+    ok: false,
+    badIds: answer.status === 400 && (code === 'FILE_NOT_FOUND' || code === 'COULD_NOT_PARSE'),
+    unauthorized: answer.status === 401,
+    error: recorded(
+      answer.status === 401 ? 'AUTH_FAILED' : (code ?? 'STATUS_CHECK_FAILED'),
+      `fileStatus answered ${answer.status}: ${String(body?.msg ?? answer.text.slice(0, 200))}`,
+      { httpStatus: answer.status, ...(code ? { vendorCode: code } : {}) },
+    ),
+  };
 }
 
 /**
@@ -299,7 +273,7 @@ async function fileStatus(ids: string[], ctx: VendorContext): Promise<StatusAnsw
 async function statusesIsolatingBadIds(
   ids: string[],
   ctx: VendorContext,
-  out: Map<string, { status?: string; error?: RecordedError; bad?: boolean }>,
+  out: Map<string, { status?: string; error?: RecordedError; bad?: boolean; unauthorized?: boolean }>,
 ): Promise<void> {
   const answer = await fileStatus(ids, ctx);
   if (answer.ok) {
@@ -318,15 +292,23 @@ async function statusesIsolatingBadIds(
     await statusesIsolatingBadIds(ids.slice(mid), ctx, out);
     return;
   }
-  for (const id of ids) out.set(id, { error: answer.error, bad: answer.badIds });
+  for (const id of ids)
+    out.set(id, {
+      error: answer.error,
+      bad: answer.badIds,
+      ...(answer.unauthorized ? { unauthorized: true } : {}),
+    });
 }
 
-function ageMs(item: PendingDelivery): number {
-  return Date.now() - Date.parse(item.acceptedAt);
+function ageMs(item: PendingDelivery, ctx: VendorContext): number {
+  return ctx.now() - Date.parse(item.acceptedAt);
 }
 
 async function poll(items: PendingDelivery[], ctx: VendorContext): Promise<Map<string, PollOutcome>> {
-  const found = new Map<string, { status?: string; error?: RecordedError; bad?: boolean }>();
+  const found = new Map<
+    string,
+    { status?: string; error?: RecordedError; bad?: boolean; unauthorized?: boolean }
+  >();
   await statusesIsolatingBadIds(
     items.map((i) => i.vendorRef),
     ctx,
@@ -352,9 +334,11 @@ async function poll(items: PendingDelivery[], ctx: VendorContext): Promise<Map<s
         status: 'FAILED',
         error: f.error ?? recorded('FILE_NOT_FOUND', 'Instrumental does not know this fileId'),
       });
+    } else if (f?.unauthorized && f.error) {
+      result.set(item.deliveryId, { kind: 'hold', error: f.error });
     } else if (f?.error) {
       result.set(item.deliveryId, { kind: 'error', error: f.error });
-    } else if (ageMs(item) > INSTRUMENTAL_ASSUMPTIONS.pendingDeadlineMs) {
+    } else if (ageMs(item, ctx) > INSTRUMENTAL_ASSUMPTIONS.pendingDeadlineMs) {
       result.set(item.deliveryId, {
         kind: 'status',
         status: 'FAILED',
@@ -374,6 +358,7 @@ export const instrumental: VendorPlugin = {
   optionsSchema,
   rateLimit: INSTRUMENTAL_ASSUMPTIONS.rateLimit,
   maxBatch: 1,
+  checkCredentials,
   preflight: { headBytes: 256 * 1024, check: preflight },
   async deliver(jobs, ctx) {
     const out: DeliveryOutcome[] = [];
