@@ -226,7 +226,7 @@ export interface Settled {
 
 /** When the record first reached one of `statuses` (from its history), ms since epoch. */
 export function reachedAt(rec: DeliveryRecord, statuses: readonly DeliveryStatus[]): number | undefined {
-  const h = rec.history.find((x) => statuses.includes(x.status));
+  const h = rec.history.find((x) => x.status !== 'NOTICE' && statuses.includes(x.status));
   return h ? Date.parse(h.at) : undefined;
 }
 

@@ -72,7 +72,8 @@ export function nextCheckDelayMs(pollCount: number, firstMs = 5_000, maxMs = 300
 }
 
 export function toPending(rec: DeliveryRecord): PendingDelivery {
-  const acceptedAt = rec.history.find((h) => POLLABLE.includes(h.status))?.at ?? rec.updatedAt;
+  const acceptedAt =
+    rec.history.find((h) => h.status !== 'NOTICE' && POLLABLE.includes(h.status))?.at ?? rec.updatedAt;
   const p: PendingDelivery = {
     deliveryId: encodeDeliveryId(rec),
     destination: rec.destination ?? '',

@@ -180,6 +180,7 @@ export class StatusTracker {
       const history = rec.history?.length ? rec.history : [{ at: rec.updatedAt, status: rec.status }];
       for (let i = known.seen; i < history.length; i++) {
         const step = history[i]!;
+        if (step.status === 'NOTICE') continue;
         const current = i === history.length - 1 && step.status === rec.status;
         this.opts.print(this.line(t, rec, step.status, detailOf(rec, step.status, step.code, current)));
       }
