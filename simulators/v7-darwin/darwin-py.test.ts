@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { request } from 'undici';
 import type { ReceivedRequest } from '../framework/index.ts';
+import { serve } from './serve.ts';
 import {
   baseOptions,
   call,
@@ -246,5 +247,33 @@ describe('V7 Darwin simulator — a presigned PUT whose body stops arriving', ()
     const full = await rawExchange(base, `${head(3)}\r\nConnection: close`, 'abc');
     assert.equal(full.status, 403);
     assert.match(full.text, /<Message>Request has expired<\/Message>/);
+  });
+});
+
+describe('V7 Darwin simulator — serve.ts, the stand-alone server darwin-py was driven against', () => {
+  it('serves SERVE_DEFAULTS: a key in darwin-py’s shape, two datasets, a read-write and a read-only storage', async (t) => {
+    const lines: string[] = [];
+    const sim = await serve(['--port', '0'], (line) => lines.push(line));
+    t.after(() => sim.stop());
+    const printed = JSON.parse(lines.join('')) as { url: string; darwinBaseUrl: string; apiKeys: string[] };
+    assert.equal(printed.darwinBaseUrl, printed.url);
+    const key = printed.apiKeys[0] ?? '';
+    // darwin-py's `darwin authenticate` wants 40 characters with a 7-character prefix before a dot.
+    assert.match(key, /^[A-Za-z0-9]{7}\.[^.]{32}$/);
+    const info = await call(printed.url, 'GET', '/api/users/token_info', { key });
+    assert.deepEqual(info.json(), { selected_team: { slug: 'acme' } });
+    const datasets = await call(printed.url, 'GET', '/api/datasets', { key });
+    assert.deepEqual(
+      datasets.json<Json[]>().map((d) => d.slug),
+      ['line-1', 'line-2'],
+    );
+    const storages = await call(printed.url, 'GET', '/api/teams/acme/storage', { key });
+    assert.deepEqual(
+      storages.json<Json[]>().map((s) => [s.name, s.readonly, s.default]),
+      [
+        ['acme-bucket', false, true],
+        ['acme-readonly', true, false],
+      ],
+    );
   });
 });
