@@ -19,6 +19,45 @@ export const FOREIGN_TEAM_STATUS: 401 | 404 = 404;
 /** §2.3: the presigned URL is a simulator-hosted path with an expiry [A]. Default TTL (option `signedUrlTtlMs`). */
 export const DEFAULT_SIGNED_URL_TTL_MS = 15 * 60_000;
 
+/**
+ * S3 answers a request whose body stops arriving with 400 `RequestTimeout` ("Your socket connection to the
+ * server was not read from or written to within the timeout period") and closes the connection [A: S3's
+ * behaviour, not in the V7 contract]. darwin-py meets it after a 503 on the PUT: it re-sends the already
+ * consumed file stream with its Content-Length and no body [C V7-PY `upload_manager.py::_do_upload_file`].
+ * How long S3 waits is not published; ~20 s is what it is commonly observed to wait [A]. Option
+ * `s3IdleTimeoutMs`; tests set it short.
+ */
+export const DEFAULT_S3_IDLE_TIMEOUT_MS = 20_000;
+
+/**
+ * Lookups darwin-py makes before any upload [C V7-PY `client.py`]; the contract (§2.1) does not list them, so
+ * every field value below is [A] unless darwin-py's own tests show it:
+ * - `GET /api/users/token_info` → `{selected_team: {slug}}`: darwin-py reads only `selected_team.slug` [C
+ *   `Client.from_api_key`, `future/meta/client.py`]; the real answer carries more (user, other teams), which
+ *   the simulator omits [A].
+ * - `GET /api/datasets` → the key's team's datasets `[{id, name, slug, num_items, progress}]` [C
+ *   `Client.list_remote_datasets`, fixture `client_test.py`]. `id` is an integer [C fixture]; the simulator
+ *   numbers every team's datasets from 1 in configuration order (`datasetId`) [A]; `name` is the slug [A];
+ *   `num_items` counts the dataset's items, blocked ones excluded [A]; `progress` is annotation progress, and
+ *   nothing is annotated here: `DATASET_PROGRESS` [A].
+ * - `GET /api/teams/{team}/storage` → `[{name, prefix, readonly, provider, default, bucket, region}]` [C
+ *   `Client.list_external_storage_connections`, fixture `client_test.py`]; `name` is the slug that
+ *   `register_existing*` take as `storage_slug` [C `remote_dataset_v2.py::register_single_slotted`]. Defaults
+ *   for a storage configured by slug alone: read-write, `DEFAULT_STORAGE_PROVIDER`, bucket = slug, prefix '',
+ *   region null; the first storage is the default unless one says `default: true` [A].
+ * The three go through the same auth, rate limit and team checks as every /api route [A].
+ */
+export const DATASET_PROGRESS = 0;
+export const DEFAULT_STORAGE_PROVIDER = 'aws';
+
+/**
+ * `register_existing` (read-write) naming a read-only storage → 422 `{"errors":{"storage_slug":[…]}}` [A]:
+ * V7 cannot write thumbnails there, so it needs the read-only payload (§2.1: the two payloads differ and "422
+ * if mixed up" [D V7-TS]). `register_existing_readonly` accepts a read-write storage too [A]: nothing is
+ * written either way.
+ */
+export const READONLY_STORAGE_REJECTS_READWRITE_REGISTRATION = true;
+
 /** §2.1 413 `RequestEntitySizeExceeded` [C]; the limit itself is not published [A]. Option `maxRequestBytes`. */
 export const DEFAULT_MAX_REQUEST_BYTES = 10 * 1024 * 1024;
 
@@ -169,4 +208,5 @@ export const MSG = {
   duplicate: 'has already been used in this item',
   useReadonly: 'is a read-only field: use register_existing_readonly',
   useReadwrite: 'is not accepted for read-only storage: use register_existing',
+  readonlyStorage: 'is a read-only storage: use register_existing_readonly',
 } as const;

@@ -68,28 +68,103 @@ export interface StreamedBody {
   md5: string;
   /** True when more than `limit` bytes arrived (the rest was still read and discarded). */
   tooLarge: boolean;
+  /** True when no byte arrived for `idleTimeoutMs` before the body ended (the rest is not read). */
+  timedOut: boolean;
 }
 
-/** Reads a request body chunk by chunk, hashing it: nothing but the hash state is kept in memory. */
-export async function hashBody(req: IncomingMessage, limit: number): Promise<StreamedBody> {
+/** S3's answer to a request whose body stopped arriving (sent with `Connection: close`, as S3 closes it). */
+export function requestTimeout(requestId: string): SimResponse {
+  const err = s3Error(
+    400,
+    'RequestTimeout',
+    'Your socket connection to the server was not read from or written to within the timeout period. ' +
+      'Idle connections will be closed.',
+    requestId,
+  );
+  return { ...err, headers: { ...err.headers, connection: 'close' } };
+}
+
+/**
+ * Reads a request body chunk by chunk, handing each chunk to `onChunk`, and gives up when no byte arrives for
+ * `idleTimeoutMs` (as S3 does). Rejects when the client goes away before the body ended.
+ */
+function readIdle(
+  req: IncomingMessage,
+  idleTimeoutMs: number,
+  onChunk: (chunk: Buffer) => void,
+): Promise<{ size: number; timedOut: boolean }> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const done = (err: Error | undefined, timedOut = false) => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+      if (err) reject(err);
+      else resolve({ size, timedOut });
+    };
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        req.pause();
+        done(undefined, true);
+      }, idleTimeoutMs);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      onChunk(chunk);
+      arm();
+    };
+    const onEnd = () => done(undefined);
+    const onError = (err: Error) => done(err);
+    const onClose = () => {
+      if (!req.complete) done(new Error('the client closed the connection before the body ended'));
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onError);
+    req.once('close', onClose);
+    if (req.complete) {
+      done(undefined);
+      return;
+    }
+    arm();
+  });
+}
+
+/** Reads a request body, hashing it: nothing but the hash state is kept in memory. */
+export async function hashBody(
+  req: IncomingMessage,
+  limit: number,
+  idleTimeoutMs: number,
+): Promise<StreamedBody> {
   const sha = createHash('sha256');
   const md5 = createHash('md5');
-  let size = 0;
-  let tooLarge = false;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) tooLarge = true;
-    if (!tooLarge) {
+  let seen = 0;
+  const { size, timedOut } = await readIdle(req, idleTimeoutMs, (chunk) => {
+    seen += chunk.length;
+    if (seen <= limit) {
       sha.update(chunk);
       md5.update(chunk);
     }
-  }
-  return { size, sha256: sha.digest('hex'), md5: md5.digest('hex'), tooLarge };
+  });
+  return { size, sha256: sha.digest('hex'), md5: md5.digest('hex'), tooLarge: size > limit, timedOut };
 }
 
-/** Reads and discards a request body (so that an early error answer does not break the connection). */
-export async function drain(req: IncomingMessage): Promise<void> {
-  for await (const _ of req as AsyncIterable<Buffer>) {
-    // discard
+/**
+ * Reads and discards a request body (so that an early error answer does not break the connection), giving up
+ * after `idleTimeoutMs` without a byte.
+ */
+export async function drain(
+  req: IncomingMessage,
+  idleTimeoutMs = Number.POSITIVE_INFINITY,
+): Promise<{ size: number; timedOut: boolean }> {
+  if (idleTimeoutMs === Number.POSITIVE_INFINITY) {
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) size += chunk.length;
+    return { size, timedOut: false };
   }
+  return readIdle(req, idleTimeoutMs, () => {});
 }

@@ -1,10 +1,11 @@
 import {
   ALREADY_EXISTS_REASON,
+  DEFAULT_STORAGE_PROVIDER,
   ITEM_COUNT_LIMIT_REASON,
   V1_FIRST_DATASET_ITEM_ID,
   V1_MISSING_TEXT_REASON,
 } from './assumptions.ts';
-import type { ItemSource, V7Item, V7Slot, V7TeamConfig } from './types.ts';
+import type { ItemSource, V7Item, V7Slot, V7StorageConfig, V7TeamConfig } from './types.ts';
 import type { NormItem } from './validate.ts';
 
 export interface RegisterOptions {
@@ -61,13 +62,49 @@ export class DarwinStore {
     return this.team(team)?.datasets.includes(dataset) ?? false;
   }
 
+  /** The team's External Storage connections with every field filled in (see README "Lookups"). */
+  storages(team: string): Required<V7StorageConfig>[] {
+    const list = (this.team(team)?.storages ?? []).map((s) => (typeof s === 'string' ? { name: s } : s));
+    const anyDefault = list.some((s) => s.default === true);
+    return list.map((s, i) => ({
+      name: s.name,
+      readonly: s.readonly ?? false,
+      provider: s.provider ?? DEFAULT_STORAGE_PROVIDER,
+      bucket: s.bucket ?? s.name,
+      prefix: s.prefix ?? '',
+      region: s.region ?? null,
+      default: anyDefault ? s.default === true : i === 0,
+    }));
+  }
+
+  storage(team: string, name: string): Required<V7StorageConfig> | undefined {
+    return this.storages(team).find((s) => s.name === name);
+  }
+
   hasStorage(team: string, storage: string): boolean {
-    return this.team(team)?.storages?.includes(storage) ?? false;
+    return this.storage(team, storage) !== undefined;
+  }
+
+  /** A dataset's integer id: its position among every team's datasets, counted from 1 [A]. */
+  datasetId(team: string, dataset: string): number | undefined {
+    let n = 0;
+    for (const [slug, cfg] of Object.entries(this.teams)) {
+      for (const ds of cfg.datasets) {
+        n++;
+        if (slug === team && ds === dataset) return n;
+      }
+    }
+    return undefined;
   }
 
   /** Storage left for the team; undefined when unlimited. */
   remainingBytes(team: string): number | undefined {
     return this.remaining.get(team);
+  }
+
+  setRemaining(team: string, bytes: number | undefined): void {
+    if (bytes === undefined) this.remaining.delete(team);
+    else this.remaining.set(team, bytes);
   }
 
   consumeStorage(team: string, bytes: number): void {

@@ -1,10 +1,28 @@
 import type { SimulatorOptions } from '../framework/index.ts';
 
+/** An External Storage connection, as `GET /api/teams/{team}/storage` lists it (see README "Lookups"). */
+export interface V7StorageConfig {
+  /** The slug used as `storage_slug` (v1 `storage_name`); darwin-py calls it `name`. */
+  name: string;
+  /** Read-only connection: only `register_existing_readonly` may use it (default false: read-write). */
+  readonly?: boolean;
+  /** `aws` (default), `gcp` or `azure`. */
+  provider?: string;
+  /** Bucket (or container) name; default the storage name. */
+  bucket?: string;
+  /** Folder V7 writes thumbnails and derived files to (default ''). */
+  prefix?: string;
+  /** Default null. */
+  region?: string | null;
+  /** The team's default connection; when no storage says so, the first one is. */
+  default?: boolean;
+}
+
 export interface V7TeamConfig {
-  /** Dataset slugs of the team. */
+  /** Dataset slugs of the team (the dataset `name` darwin-py shows is the slug too). */
   datasets: string[];
-  /** External storage slugs (`storage_slug`, and v1 `storage_name`). */
-  storages?: string[];
+  /** External storage connections: a slug, or the connection's details. */
+  storages?: Array<string | V7StorageConfig>;
   /** Tags that exist in the team; any other tag blocks the item (UNKNOWN_TAGS / v1 UNKNOWN_TAG). */
   tags?: string[];
   /** v1 only: tags that allow a text sub-annotation; `{tag: text}` on any other tag → MISSING_TEXT_FOR_TAG. */
@@ -46,6 +64,11 @@ export interface V7DarwinOptions extends SimulatorOptions {
   legacyV1Mode?: 'post-form' | 'put';
   /** Clock in ms (default Date.now): URL expiry and the rate limiter read it, so tests can move time. */
   clock?: () => number;
+  /**
+   * A presigned PUT whose body stops arriving for this long (no byte at all, or none after a first part) is
+   * answered as S3 does: 400 `RequestTimeout`, connection closed, nothing stored (default 20 000 ms).
+   */
+  s3IdleTimeoutMs?: number;
 }
 
 export type SlotStatus = 'awaiting_upload' | 'uploaded' | 'processing' | 'complete';

@@ -1,141 +1,32 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { after, before, beforeEach, describe, it, type TestContext } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import { deflateSync } from 'node:zlib';
 import { FormData, request } from 'undici';
-import { type V7DarwinOptions, V7DarwinSimulator } from './index.ts';
-
-/** Requests shaped like darwin-py v3.5.3 (`client.py::_get_headers`, `_post_raw`, `upload_manager.py`). */
-const KEY = 'sim-api-key-1';
-const OTHER_KEY = 'sim-api-key-other';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-
-type Json = Record<string, unknown>;
-
-interface SlotOut {
-  type: string;
-  file_name: string;
-  slot_name: string;
-  upload_id?: string;
-  storage_key?: string;
-  as_frames: boolean;
-  extract_views: boolean;
-  reason?: string;
-}
-interface ItemOut {
-  id: string;
-  name: string;
-  path: string;
-  slots: SlotOut[];
-}
-interface RegisterOut {
-  items: ItemOut[];
-  blocked_items: ItemOut[];
-}
-interface ErrorOut {
-  errors: Record<string, unknown> & { code?: string };
-}
-interface SignOut {
-  upload_url: string;
-}
-interface V1SignOut {
-  postEndpoint: string;
-  signature: Record<string, string>;
-}
-
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  json: <T = Json>() => T;
-}
-
-/** Element `i` of a list, failing the test when it is absent. */
-function nth<T>(list: readonly T[] | undefined, i = 0): T {
-  const v = list?.[i];
-  assert.ok(v !== undefined, `no element ${i}`);
-  return v;
-}
-
-/** The upload_id of slot `s` of item `i` of a register answer (fails the test when absent). */
-function uploadIdOf(reply: Reply, i = 0, s = 0): string {
-  const id = reply.json<RegisterOut>().items[i]?.slots[s]?.upload_id;
-  assert.ok(id, `no upload_id at items[${i}].slots[${s}]`);
-  return id;
-}
-
-async function signedUrl(base: string, team: string, uploadId: string): Promise<string> {
-  const sign = await call(base, 'GET', `/api/v2/teams/${team}/items/uploads/${uploadId}/sign`);
-  assert.equal(sign.status, 200);
-  return sign.json<SignOut>().upload_url;
-}
-
-function darwinHeaders(key: string | undefined): Record<string, string> {
-  const h: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'darwin-py/3.5.3' };
-  if (key !== undefined) h.authorization = `ApiKey ${key}`;
-  return h;
-}
-
-async function call(
-  base: string,
-  method: 'GET' | 'POST' | 'PUT',
-  path: string,
-  opts: { key?: string | null; body?: unknown; headers?: Record<string, string>; raw?: Buffer } = {},
-): Promise<Reply> {
-  const headers = {
-    ...darwinHeaders(opts.key === null ? undefined : (opts.key ?? KEY)),
-    ...(opts.headers ?? {}),
-  };
-  const body = opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body));
-  const res = await request(`${base}${path}`, { method, headers, body });
-  const text = await res.body.text();
-  return { status: res.statusCode, headers: res.headers, text, json: <T>() => JSON.parse(text) as T };
-}
-
-/** LocalFile.serialize_darwin_json_v2 payload, chunked like UploadHandlerV2._request_upload. */
-function localFile(name: string, path = '/', extra: Record<string, unknown> = {}): Json {
-  return { slots: [{ file_name: name, slot_name: '0', ...extra }], name, path };
-}
-
-function registerBody(dataset: string, items: Json[]): Json {
-  return { items, options: { handle_as_slices: false }, dataset_slug: dataset };
-}
-
-const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-/** darwin-py `_do_upload_file`: sign → PUT (retry only on 503) → confirm. */
-async function uploadSlot(base: string, team: string, uploadId: string, bytes: Buffer): Promise<Reply> {
-  const sign = await call(base, 'GET', `/api/v2/teams/${team}/items/uploads/${uploadId}/sign`);
-  assert.equal(sign.status, 200);
-  const put = await request(sign.json<SignOut>().upload_url, { method: 'PUT', body: bytes });
-  assert.equal(put.statusCode, 200);
-  await put.body.dump();
-  return call(base, 'POST', `/api/v2/teams/${team}/items/uploads/${uploadId}/confirm`, { body: {} });
-}
-
-function baseOptions(now: () => number, extra: Partial<V7DarwinOptions> = {}): V7DarwinOptions {
-  return {
-    seed: 7,
-    clock: now,
-    apiKeys: { [KEY]: { team: 'acme' }, [OTHER_KEY]: { team: 'globex' } },
-    teams: {
-      acme: { datasets: ['line-1', 'line-2'], storages: ['acme-bucket'], tags: ['defect', 'ok'] },
-      globex: { datasets: ['theirs'] },
-    },
-    signedUrlTtlMs: 60_000,
-    ...extra,
-  };
-}
-
-/** Starts a simulator for one test; the test stops it. */
-async function started(t: TestContext, options: V7DarwinOptions): Promise<[V7DarwinSimulator, string]> {
-  const sim = new V7DarwinSimulator(options);
-  t.after(() => sim.stop());
-  const base = await sim.start();
-  return [sim, base];
-}
+import { V7DarwinSimulator } from './index.ts';
+import {
+  baseOptions,
+  call,
+  type ErrorOut,
+  type ItemOut,
+  type Json,
+  KEY,
+  localFile,
+  md5,
+  nth,
+  OTHER_KEY,
+  type RegisterOut,
+  type Reply,
+  registerBody,
+  type SignOut,
+  sha256,
+  signedUrl,
+  started,
+  UUID,
+  uploadIdOf,
+  uploadSlot,
+  type V1SignOut,
+} from './testing.ts';
 
 describe('V7 Darwin simulator — v2 upload flow', () => {
   let now = 1_700_000_000_000;

@@ -11,20 +11,35 @@ import {
 import {
   BLOCKED_SLOTS_CARRY_UPLOAD_ID,
   CONFIRM_BEFORE_UPLOAD_STATUS,
+  DATASET_PROGRESS,
   DEFAULT_MAX_REQUEST_BYTES,
   DEFAULT_MAX_UPLOAD_BYTES,
   DEFAULT_REQUIRE_CONTENT_LENGTH,
+  DEFAULT_S3_IDLE_TIMEOUT_MS,
   DEFAULT_SIGNED_URL_TTL_MS,
   errorBody,
   FOREIGN_TEAM_STATUS,
   MAX_ITEMS_PER_REQUEST,
+  MSG,
+  READONLY_STORAGE_REJECTS_READWRITE_REGISTRATION,
   S3_BUCKET,
   SIGN_AFTER_CONFIRM_STATUS,
   V1_UNKNOWN_TAG_REASON,
   V2_UNKNOWN_TAGS_REASON,
 } from './assumptions.ts';
-import { amzCredential, amzDate, drain, hashBody, hmacHex, postFormCreated, s3Error, sameHex } from './s3.ts';
+import {
+  amzCredential,
+  amzDate,
+  drain,
+  hashBody,
+  hmacHex,
+  postFormCreated,
+  requestTimeout,
+  s3Error,
+  sameHex,
+} from './s3.ts';
 import { DarwinStore, type RegisterOutcome, refreshStatus } from './store.ts';
+import { Traffic, type V7Stats } from './traffic.ts';
 import type { V7DarwinOptions, V7Item, V7Slot } from './types.ts';
 import {
   itemCount,
@@ -58,6 +73,22 @@ interface SignedUrl {
   signature: string;
 }
 
+/** Routes whose answer can be lost after the step took effect (`loseAnswers`). */
+export type StepRoute =
+  | 'registerUpload'
+  | 'registerExisting'
+  | 'registerExistingReadonly'
+  | 'signUpload'
+  | 's3Put'
+  | 'confirmUpload';
+
+interface LostAnswer {
+  route: string;
+  remaining: number;
+  /** Answer this status instead of the real one; undefined: drop the connection. */
+  status?: number;
+}
+
 interface FormGrant {
   uploadId: string;
   expiresAt: number;
@@ -89,6 +120,9 @@ export class V7DarwinSimulator extends Simulator {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly secret: string;
   private readonly clock: () => number;
+  private readonly apiKeys: Map<string, string>;
+  private readonly traffic: Traffic;
+  private lostAnswers: LostAnswer[] = [];
 
   constructor(options: V7DarwinOptions) {
     super('v7-darwin', options);
@@ -96,8 +130,28 @@ export class V7DarwinSimulator extends Simulator {
     this.clock = options.clock ?? Date.now;
     this.store = new DarwinStore(options.teams);
     this.secret = this.rng.id(40);
+    this.apiKeys = new Map(Object.entries(options.apiKeys).map(([key, { team }]) => [key, team]));
     const rl = options.rateLimit;
     this.buckets = rl ? new KeyedBuckets(rl.perMinute, rl.perMinute / 60, this.clock) : undefined;
+    this.traffic = new Traffic(
+      (token) => this.signed.get(token)?.uploadId,
+      (id) => this.store.byLegacyId(id)?.slots[0]?.upload_id,
+    );
+    this.on('answered', (record) => this.traffic.answered(record));
+
+    // Lookups darwin-py makes before any upload (login, dataset, External Storage).
+    this.api('GET', '/api/users/token_info', 'tokenInfo', (c) => ({
+      status: 200,
+      body: { selected_team: { slug: c.keyTeam } },
+    }));
+    this.api('GET', '/api/datasets', 'listDatasets', (c) => this.listDatasets(c.keyTeam));
+    this.api(
+      'GET',
+      '/api/teams/:team/storage',
+      'listStorage',
+      (c) => ({ status: 200, body: this.store.storages(c.keyTeam) }),
+      { teamParam: 'team' },
+    );
 
     this.api(
       'POST',
@@ -162,8 +216,22 @@ export class V7DarwinSimulator extends Simulator {
       this.signed.clear();
       this.forms.clear();
       this.buckets?.clear();
+      this.traffic.clear();
+      this.lostAnswers = [];
+      this.apiKeys.clear();
+      for (const [key, { team }] of Object.entries(options.apiKeys)) this.apiKeys.set(key, team);
       this.clearTimers();
     });
+  }
+
+  /** Every route handler runs through `withLostAnswers` (see `loseAnswers`). */
+  override route(
+    method: string,
+    pattern: string,
+    name: string,
+    handler: (req: SimRequest) => Promise<SimResponse> | SimResponse,
+  ): this {
+    return super.route(method, pattern, name, (req) => this.withLostAnswers(name, req, handler));
   }
 
   // ---------------------------------------------------------------- helpers for tests and the lead
@@ -204,8 +272,66 @@ export class V7DarwinSimulator extends Simulator {
 
   /** Queues `times` S3 503 SlowDown answers on the presigned PUT (or the v1 POST form). */
   injectS3SlowDown(times = 1, route: 's3Put' | 's3PostForm' = 's3Put'): void {
-    const err = s3Error(503, 'SlowDown', 'Please reduce your request rate.', 'sim-slowdown');
-    this.faults.enqueue({ route, status: 503, times, body: err.body, headers: err.headers ?? {} });
+    this.injectS3Error(503, 'SlowDown', 'Please reduce your request rate.', { times, route });
+  }
+
+  /** Queues `times` S3-shaped XML errors on the presigned PUT (or the v1 POST form); nothing is stored. */
+  injectS3Error(
+    status: number,
+    code: string,
+    message: string,
+    opts: { times?: number; route?: 's3Put' | 's3PostForm' } = {},
+  ): void {
+    const err = s3Error(status, code, message, `sim-injected-${status}`);
+    this.faults.enqueue({
+      route: opts.route ?? 's3Put',
+      status,
+      times: opts.times ?? 1,
+      body: err.body,
+      headers: err.headers ?? {},
+    });
+  }
+
+  /**
+   * Queues `times` 429 RATE_LIMIT_EXCEEDED answers on an /api route, with `Retry-After: <retryAfterSeconds>`
+   * when given and without the header otherwise. Decided before the route runs: nothing changes.
+   */
+  injectRateLimit(route: string, opts: { times?: number; retryAfterSeconds?: number } = {}): void {
+    const headers: Record<string, string> =
+      opts.retryAfterSeconds === undefined ? {} : { 'retry-after': String(opts.retryAfterSeconds) };
+    this.faults.enqueue({
+      route,
+      status: 429,
+      times: opts.times ?? 1,
+      body: errorBody.rateLimited(),
+      headers,
+    });
+  }
+
+  /**
+   * The next `times` successful (2xx) requests on `route` take effect, then their answer is lost: the
+   * connection is dropped, or the client gets `status` instead (a proxy error after the backend committed).
+   * A retried register then meets ALREADY_EXISTS, a retried confirm 200 again, a retried PUT replaces the bytes.
+   */
+  loseAnswers(route: StepRoute, opts: { times?: number; status?: number } = {}): void {
+    const entry: LostAnswer = { route, remaining: opts.times ?? 1 };
+    if (opts.status !== undefined) entry.status = opts.status;
+    this.lostAnswers.push(entry);
+  }
+
+  /** Sets a team's storage left (undefined: unlimited), e.g. to exhaust it in the middle of a run. */
+  setRemainingStorage(team: string, bytes: number | undefined): void {
+    this.store.setRemaining(team, bytes);
+  }
+
+  /** Revokes an API key: every later request with it answers 401. `reset()` restores the configured keys. */
+  revokeApiKey(key: string): void {
+    this.apiKeys.delete(key);
+  }
+
+  /** What V7 received, per route and per item/slot: register calls, signs, PUTs and their bytes, confirms. */
+  stats(): V7Stats {
+    return this.traffic.stats(this.store.all());
   }
 
   override async stop(): Promise<void> {
@@ -225,7 +351,47 @@ export class V7DarwinSimulator extends Simulator {
       for (const ds of cfg.datasets) datasets[ds] = this.store.list(slug, ds);
       teams[slug] = { remainingStorageBytes: this.store.remainingBytes(slug) ?? null, datasets };
     }
-    return { teams, signedUrls: this.signed.size, formGrants: this.forms.size };
+    return { teams, signedUrls: this.signed.size, formGrants: this.forms.size, stats: this.stats() };
+  }
+
+  private async withLostAnswers(
+    name: string,
+    req: SimRequest,
+    handler: (req: SimRequest) => Promise<SimResponse> | SimResponse,
+  ): Promise<SimResponse> {
+    const response = await handler(req);
+    const i = this.lostAnswers.findIndex((l) => l.route === name);
+    const lost = this.lostAnswers[i];
+    if (!lost || response.status < 200 || response.status > 299) return response;
+    lost.remaining -= 1;
+    if (lost.remaining <= 0) this.lostAnswers.splice(i, 1);
+    req.note({ lostAnswer: lost.status ?? 'connection dropped', realStatus: response.status });
+    if (lost.status === undefined) {
+      req.raw.socket.destroy();
+      return response;
+    }
+    return name === 's3Put'
+      ? s3Error(
+          lost.status,
+          'InternalError',
+          'We encountered an internal error. Please try again.',
+          'sim-lost',
+        )
+      : { status: lost.status, body: { error: `injected ${lost.status} after the step took effect` } };
+  }
+
+  private listDatasets(team: string): SimResponse {
+    const datasets = this.store.team(team)?.datasets ?? [];
+    return {
+      status: 200,
+      body: datasets.map((slug) => ({
+        id: this.store.datasetId(team, slug),
+        name: slug,
+        slug,
+        num_items: this.store.list(team, slug).length,
+        progress: DATASET_PROGRESS,
+      })),
+    };
   }
 
   private requestId(): string {
@@ -285,8 +451,7 @@ export class V7DarwinSimulator extends Simulator {
     const header = req.headers.authorization;
     const m = typeof header === 'string' ? /^ApiKey (\S+)$/.exec(header.trim()) : null;
     const key = m?.[1];
-    if (!key || !Object.hasOwn(this.options.apiKeys, key)) return undefined;
-    return this.options.apiKeys[key]?.team;
+    return key ? this.apiKeys.get(key) : undefined;
   }
 
   private rateLimit(req: SimRequest, route: string): SimResponse | undefined {
@@ -355,6 +520,7 @@ export class V7DarwinSimulator extends Simulator {
       checkTagText: false,
       newId: () => this.rng.uuid(),
     });
+    this.traffic.registered(team, dataset_slug, outcomes);
     return this.v2Answer(c.req, outcomes, true);
   }
 
@@ -367,8 +533,11 @@ export class V7DarwinSimulator extends Simulator {
     const { dataset_slug, storage_slug, items } = v.value;
     if (!this.store.hasDataset(team, dataset_slug))
       return { status: 404, body: errorBody.notFound('dataset') };
-    if (!storage_slug || !this.store.hasStorage(team, storage_slug)) {
-      return { status: 404, body: errorBody.notFound('storage') };
+    const storage = storage_slug ? this.store.storage(team, storage_slug) : undefined;
+    if (!storage) return { status: 404, body: errorBody.notFound('storage') };
+    if (storage.readonly && !readonly && READONLY_STORAGE_REJECTS_READWRITE_REGISTRATION) {
+      c.req.note({ readonlyStorage: storage.name });
+      return { status: 422, body: errorBody.invalid({ storage_slug: [MSG.readonlyStorage] }) };
     }
     const outcomes = this.store.register(team, dataset_slug, items, {
       source: readonly ? 'external_readonly' : 'external',
@@ -378,6 +547,7 @@ export class V7DarwinSimulator extends Simulator {
       newId: () => this.rng.uuid(),
     });
     for (const o of outcomes) if (o.created) this.scheduleProcessing(o.created);
+    this.traffic.registered(team, dataset_slug, outcomes);
     return this.v2Answer(c.req, outcomes, false);
   }
 
@@ -517,36 +687,39 @@ export class V7DarwinSimulator extends Simulator {
     const rid = this.requestId();
     const token = req.params.token ?? '';
     const grant = this.signed.get(token);
+    if (grant) req.note({ uploadId: grant.uploadId });
+    const idleMs = this.options.s3IdleTimeoutMs ?? DEFAULT_S3_IDLE_TIMEOUT_MS;
+    /** An early S3 error: the body is read (and counted) first, unless it stops arriving. */
+    const refuse = async (status: number, code: string, message: string): Promise<SimResponse> => {
+      const drained = await drain(req.raw, idleMs);
+      req.note({ receivedBytes: drained.size });
+      if (drained.timedOut) return this.timedOut(req);
+      return s3Error(status, code, message, rid);
+    };
     const sig = req.url.searchParams.get('X-Amz-Signature') ?? '';
-    if (!grant) {
-      await drain(req.raw);
-      return s3Error(403, 'AccessDenied', 'Access Denied', rid);
-    }
+    if (!grant) return refuse(403, 'AccessDenied', 'Access Denied');
     if (!sameHex(sig, grant.signature)) {
-      await drain(req.raw);
-      return s3Error(
+      return refuse(
         403,
         'SignatureDoesNotMatch',
         'The request signature we calculated does not match the signature you provided.',
-        rid,
       );
     }
     if (this.clock() > grant.expiresAt) {
-      await drain(req.raw);
       req.note({ expired: true });
-      return s3Error(403, 'AccessDenied', 'Request has expired', rid);
+      return refuse(403, 'AccessDenied', 'Request has expired');
     }
     const max = this.options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
     const lengthHeader = req.headers['content-length'];
     if (lengthHeader === undefined && (this.options.requireContentLength ?? DEFAULT_REQUIRE_CONTENT_LENGTH)) {
-      await drain(req.raw);
-      return s3Error(411, 'MissingContentLength', 'You must provide the Content-Length HTTP header.', rid);
+      return refuse(411, 'MissingContentLength', 'You must provide the Content-Length HTTP header.');
     }
     if (lengthHeader !== undefined && Number(lengthHeader) > max) {
-      await drain(req.raw);
-      return s3Error(400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size', rid);
+      return refuse(400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size');
     }
-    const streamed = await hashBody(req.raw, max);
+    const streamed = await hashBody(req.raw, max, idleMs);
+    req.note({ receivedBytes: streamed.size });
+    if (streamed.timedOut) return this.timedOut(req);
     if (streamed.tooLarge) {
       return s3Error(400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size', rid);
     }
@@ -558,6 +731,17 @@ export class V7DarwinSimulator extends Simulator {
       status: 200,
       headers: { etag: `"${streamed.md5}"`, 'x-amz-request-id': rid },
     };
+  }
+
+  /** The body stopped arriving for `s3IdleTimeoutMs`: S3's 400 RequestTimeout, nothing stored. */
+  private timedOut(req: SimRequest): SimResponse {
+    const declared = req.headers['content-length'];
+    req.note({
+      requestTimeout: true,
+      declaredBytes: declared === undefined ? null : Number(declared),
+      idleTimeoutMs: this.options.s3IdleTimeoutMs ?? DEFAULT_S3_IDLE_TIMEOUT_MS,
+    });
+    return requestTimeout(this.requestId());
   }
 
   private receiveBytes(
@@ -611,6 +795,7 @@ export class V7DarwinSimulator extends Simulator {
       items,
       storage_name === undefined ? opts : { ...opts, storage_slug: storage_name },
     );
+    this.traffic.registered(team, dataset, outcomes);
     const out = outcomes
       .filter((o) => o.created)
       .map(({ created }) => {
@@ -753,6 +938,7 @@ export class V7DarwinSimulator extends Simulator {
     }
     const found = this.store.byUploadId(grant.uploadId);
     if (!found) return s3Error(403, 'AccessDenied', 'Access Denied', rid);
+    req.note({ uploadId: grant.uploadId, receivedBytes: file.size });
     this.receiveBytes(req, found.slot, file, file.contentType || undefined);
     const location = `${this.url}/s3-form/${encodeURIComponent(key)}`;
     return postFormCreated(location, key, file.md5, rid);
