@@ -916,6 +916,42 @@ describe('the documented 100 MB limit, in decimal units', () => {
   });
 });
 
+describe('inspectBytes option', () => {
+  it('stores JSON and CSV samples larger than inspectBytes unchecked, and checks smaller ones', async () => {
+    const small = new EdgeImpulseSimulator({ inspectBytes: 16 });
+    const url = await small.start();
+    try {
+      const fd = form([
+        { fileName: 'big.csv', data: 'not,a\nvalid,csv\nfile,at all' },
+        { fileName: 'big.json', data: '{"not": "an acquisition document"}' },
+        { fileName: 'tiny.csv', data: '1234567890' },
+      ]);
+      const res = await request(`${url}/api/training/files`, {
+        method: 'POST',
+        headers: { 'x-api-key': KEY },
+        body: fd,
+      });
+      const body = JSON.parse(await res.body.text()) as {
+        files: Array<{ success: boolean; error?: string }>;
+      };
+      assert.deepEqual(
+        body.files.map((f) => f.success),
+        [true, true, false],
+      );
+      assert.match(body.files[2]?.error ?? '', /^Could not parse this CSV file "tiny.csv"/);
+      assert.deepEqual(
+        small.samples(1).map((s) => [s.fileName, s.validated]),
+        [
+          ['big.csv', false],
+          ['big.json', false],
+        ],
+      );
+    } finally {
+      await small.stop();
+    }
+  });
+});
+
 describe('responseContentType option', () => {
   const jsonSim = new EdgeImpulseSimulator({ responseContentType: 'application/json' });
   after(() => jsonSim.stop());

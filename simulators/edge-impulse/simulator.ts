@@ -101,7 +101,7 @@ export interface EdgeImpulseSimulatorOptions extends SimulatorOptions {
   hmacKeys?: Record<number, string>;
   /** Most file parts per `/files` request (default 1000, §1.1). */
   maxFilesPerRequest?: number;
-  /** Largest file part, or `/data` body, in bytes (default 100 MiB, §1.1). */
+  /** Largest file part, or `/data` body, in bytes (default 100,000,000: the doc's 100 MB, §1.1). */
   maxFileBytes?: number;
   /** Content-Type of `/files` JSON answers (default `text/plain`, §1.5). */
   responseContentType?: string;
@@ -151,7 +151,7 @@ export interface EdgeImpulseSample {
   /** HMAC check of a data-acquisition document: undefined when not verified (alg none, no key). */
   signatureValid?: boolean;
   acquisition?: AcquisitionSummary;
-  /** False when a JSON/CBOR sample was larger than `inspectBytes` and stored unchecked. */
+  /** False when a JSON/CBOR/CSV sample was larger than `inspectBytes` and stored unchecked. */
   validated: boolean;
   uploadSource?: string;
   deviceType?: string;
