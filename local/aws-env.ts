@@ -104,7 +104,9 @@ export function applyEnv(
 export class NonLoopbackConnectionError extends Error {
   readonly code = 'ERR_LOCAL_STACK_LOOPBACK_ONLY';
   constructor(readonly host: string) {
-    super(`local stack: refused a connection to ${host} (only 127.0.0.1 / ::1 / localhost are allowed)`);
+    super(
+      `local stack: refused a connection to ${host} (only loopback is allowed: 127.0.0.0/8, ::1, localhost)`,
+    );
     this.name = 'NonLoopbackConnectionError';
   }
 }

@@ -1,9 +1,11 @@
 /**
  * The vendor simulators `npm start` runs, with fake demo credentials, on 127.0.0.1. Each gets a fixed default
  * port (4810…4813, so URLs stay the same between runs) and falls back to an ephemeral port when it is taken.
+ * With fixed ports, the Edge Impulse simulator also answers where Edge Impulse's official uploader looks
+ * (`EI_HOST=127.0.0.2`: ingestion 127.0.0.2:4810, Studio API 127.0.0.2:4800), when that address can be bound.
  */
 import { createServer } from 'node:net';
-import { EdgeImpulseSimulator } from '#simulators/edge-impulse/index.ts';
+import { EdgeImpulseSimulator, serveForOfficialCli } from '#simulators/edge-impulse/index.ts';
 import type { Simulator } from '#simulators/framework/index.ts';
 import { InstaVid360Simulator } from '#simulators/instavid360/index.ts';
 import { InstrumentalSimulator } from '#simulators/instrumental/index.ts';
@@ -84,6 +86,9 @@ export async function startDemoSimulators(settings: SimulatorSettings = {}): Pro
     apiKeys: [DEMO_CREDENTIALS.instrumental],
     validationDelayMs: settings.validationDelayMs ?? 1500,
   });
+  const edgeImpulse = new EdgeImpulseSimulator({
+    apiKeys: { [DEMO_CREDENTIALS.edgeImpulse]: { projectId: 1 } },
+  });
   const specs: Array<{ name: string; sim: Simulator; port: number; credentials: string }> = [
     {
       name: 'instrumental',
@@ -93,7 +98,7 @@ export async function startDemoSimulators(settings: SimulatorSettings = {}): Pro
     },
     {
       name: 'edge-impulse',
-      sim: new EdgeImpulseSimulator({ apiKeys: { [DEMO_CREDENTIALS.edgeImpulse]: { projectId: 1 } } }),
+      sim: edgeImpulse,
       port: port(DEFAULT_PORTS.edgeImpulse),
       credentials: `header x-api-key: ${DEMO_CREDENTIALS.edgeImpulse} (project 1)`,
     },
@@ -132,5 +137,29 @@ export async function startDemoSimulators(settings: SimulatorSettings = {}): Pro
     await stop();
     throw err;
   }
+  if (settings.fixedPorts !== false) await addOfficialUploaderEndpoints(edgeImpulse, all);
   return { instrumental, all, stop };
+}
+
+/**
+ * Best effort, never fatal: the official uploader's fixed ports on 127.0.0.2 may be taken (another `npm start`)
+ * or the address may not exist (macOS configures only 127.0.0.1). Then the banner says so and the demo goes on.
+ */
+async function addOfficialUploaderEndpoints(
+  sim: EdgeImpulseSimulator,
+  all: RunningSimulator[],
+): Promise<void> {
+  const entry = all.find((s) => s.sim === sim);
+  try {
+    const cli = await serveForOfficialCli(sim);
+    all.push({
+      name: 'ei-studio',
+      sim: cli.studio,
+      url: cli.studioUrl,
+      credentials: `Edge Impulse's official uploader: EI_HOST=${cli.host} edge-impulse-uploader --api-key ${DEMO_CREDENTIALS.edgeImpulse} FILE (its ingestion: ${cli.ingestionUrl}, the edge-impulse simulator)`,
+      readme: 'simulators/edge-impulse/README.md',
+    });
+  } catch (err) {
+    if (entry) entry.credentials += ` (no endpoints for the official uploader: ${(err as Error).message})`;
+  }
 }

@@ -12,9 +12,10 @@ import {
   verifySignature,
 } from './acquisition.ts';
 import { CborFloat, CborIndefiniteArray, encodeCbor } from './cbor.ts';
+import { checkSampleCsv } from './csv.ts';
 import { decodeHeaderValue, inferLabel, parseMetadata, repairUtf8, withDateId } from './headers.ts';
 import { LabelEntryError, validateBoundingBoxes, validateStructuredLabels } from './labels.ts';
-import { csvRowCount, sniffSample } from './sniff.ts';
+import { sniffSample } from './sniff.ts';
 
 const KEY = 'sim-hmac-key-1';
 
@@ -105,6 +106,26 @@ describe('data-acquisition documents', () => {
     assert.equal(verifySignature(parseAcquisition(signed), signed, undefined), undefined);
   });
 
+  it('takes null iat, device_name and (with alg none) signature as absent, as the Python SDK sends them', () => {
+    // Key order and nulls exactly as the SDK's json.dumps(asdict(DataAcquisition(...))) writes them.
+    const sdk = {
+      protected: { ver: 'v1', alg: 'none', iat: null },
+      payload: {
+        device_type: 'EDGE_IMPULSE_PYTHON_SDK',
+        sensors: [{ name: 'accelX', units: 'ms/s' }],
+        values: [[8.81], [9.83]],
+        interval_ms: 100,
+        device_name: null,
+      },
+      signature: null,
+    };
+    for (const bytes of [Buffer.from(JSON.stringify(sdk)), encodeCbor(sdk)]) {
+      const parsed = parseAcquisition(bytes);
+      assert.equal(parsed.valueCount, 2);
+      assert.equal(verifySignature(parsed, bytes, KEY), undefined);
+    }
+  });
+
   it('accepts bare numbers as rows when there is one sensor', () => {
     const bytes = Buffer.from(
       JSON.stringify(doc({}, { sensors: [{ name: 'audio', units: 'wav' }], values: [1, 2, 3] })),
@@ -133,6 +154,8 @@ describe('data-acquisition documents', () => {
       /iat/,
     ],
     ['no signature with HS256', Buffer.from(JSON.stringify(doc({ signature: undefined }))), /signature/],
+    ['a null signature with HS256', Buffer.from(JSON.stringify(doc({ signature: null }))), /signature/],
+    ['a numeric signature', Buffer.from(JSON.stringify(doc({ signature: 5 }))), /signature must be a string/],
     ['no payload', Buffer.from(JSON.stringify(doc({ payload: undefined }))), /payload/],
     ['no device_type', Buffer.from(JSON.stringify(doc({}, { device_type: undefined }))), /device_type/],
     ['device_name a number', Buffer.from(JSON.stringify(doc({}, { device_name: 5 }))), /device_name/],
@@ -251,9 +274,16 @@ describe('label entries and sniffing', () => {
     assert.deepEqual(sniffSample('a.JPG', jpeg, 6), { ok: true, kind: 'jpg', by: 'extension' });
     assert.deepEqual(sniffSample('frame', jpeg, 6), { ok: true, kind: 'jpg', by: 'content' });
     assert.deepEqual(sniffSample('a.csv', Buffer.from('a,b'), 3), { ok: true, kind: 'csv', by: 'extension' });
-    assert.deepEqual(sniffSample('a.png', jpeg, 6), {
+    const png = Buffer.from('89504e470d0a1a0a00', 'hex');
+    assert.deepEqual(sniffSample('a.png', jpeg, 6), { ok: true, kind: 'jpg', by: 'content' });
+    assert.deepEqual(sniffSample('a.jpeg', png, 9), { ok: true, kind: 'png', by: 'content' });
+    assert.deepEqual(sniffSample('a.jpg', Buffer.from('GIF89a'), 6), {
       ok: false,
-      error: 'File "a.png" is not a valid PNG file',
+      error: 'File "a.jpg" is not a valid image (JPEG or PNG)',
+    });
+    assert.deepEqual(sniffSample('a.wav', jpeg, 6), {
+      ok: false,
+      error: 'File "a.wav" is not a valid WAV file',
     });
     assert.deepEqual(sniffSample('a.jpg', jpeg, 0), { ok: false, error: 'File "a.jpg" is empty' });
     const gif = sniffSample('a.gif', Buffer.from('GIF89a'), 6);
@@ -276,6 +306,39 @@ describe('label entries and sniffing', () => {
       assert.equal(r.ok && r.kind, kind, name);
     }
     assert.equal(sniffSample('a.wav', riff('AVI '), 12).ok, false);
-    assert.equal(csvRowCount(Buffer.from('timestamp,x\n0,1\n10,2\n\n')), 2);
+  });
+
+  it('checks CSV in the default format: header row, then a timestamp column or a single reading', () => {
+    const csv = (text: string) => checkSampleCsv('s.csv', Buffer.from(text));
+    assert.deepEqual(csv('timestamp,x\n0,1\n10,2\n\n'), {
+      ok: true,
+      timeSeries: true,
+      columns: ['timestamp', 'x'],
+      rows: 2,
+    });
+    assert.deepEqual(csv('\ufeff"accX", accY\n4.2,-1e3\n'), {
+      ok: true,
+      timeSeries: false,
+      columns: ['accX', 'accY'],
+      rows: 1,
+    });
+    const refused: Array<[string, RegExp]> = [
+      ['1234567890', /no data rows after the header row/],
+      ['   \n\n', /no header row/],
+      ['timestamp\n0\n', /no sensor columns after "timestamp"/],
+      ['accX,accY\n1,2\n3,4\n', /2 data rows but no "timestamp" first column/],
+      ['Timestamp,x\n0,1\n16,2\n', /2 data rows but no "timestamp" first column/],
+      ['timestamp,x\n0,1\n16\n', /data row 2 has 1 values, the header has 2 columns/],
+      ['timestamp,x\n0,one\n', /data row 1, column "x": "one" is not a number/],
+      ['timestamp,x\n0,\n', /data row 1, column "x": "" is not a number/],
+      ['a,,b\n1,2,3\n', /empty column name/],
+      ['a,b\n"1,2\n', /Quote Not Closed|quote/i],
+    ];
+    for (const [text, reason] of refused) {
+      const r = csv(text);
+      assert.equal(r.ok, false, text);
+      assert.match(r.ok ? '' : r.error, /^Could not parse this CSV file "s\.csv": /, text);
+      assert.match(r.ok ? '' : r.error, reason, text);
+    }
   });
 });

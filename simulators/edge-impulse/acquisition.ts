@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { ACQ_ALLOW_BARE_NUMBER_ROWS_FOR_ONE_SENSOR } from './assumptions.ts';
+import { ACQ_ALLOW_BARE_NUMBER_ROWS_FOR_ONE_SENSOR, ACQ_NULL_IS_ABSENT } from './assumptions.ts';
 import { type CborSpan, decodeCborWithSpans, encodeCbor } from './cbor.ts';
 
 /**
@@ -16,11 +16,12 @@ export interface AcquisitionSensor {
   units: string;
 }
 
+/** A validated document. Optional fields may be `null` (ACQ_NULL_IS_ABSENT): the Python SDK sends them so. */
 export interface AcquisitionDocument {
-  protected: { ver: 'v1'; alg: 'HS256' | 'none'; iat?: number };
-  signature?: string;
+  protected: { ver: 'v1'; alg: 'HS256' | 'none'; iat?: number | null };
+  signature?: string | null;
   payload: {
-    device_name?: string;
+    device_name?: string | null;
     device_type: string;
     interval_ms: number;
     sensors: AcquisitionSensor[];
@@ -87,6 +88,11 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 }
 
+/** An optional field left out, or (ACQ_NULL_IS_ABSENT) sent as null. */
+function absent(value: unknown): boolean {
+  return value === undefined || (ACQ_NULL_IS_ABSENT && value === null);
+}
+
 /** Checks the §1.3 shape; see `assumptions.ts` for the details the docs leave open. */
 export function validateDocument(value: unknown): { doc: AcquisitionDocument; valueCount: number } {
   const fail = (msg: string): never => {
@@ -99,14 +105,14 @@ export function validateDocument(value: unknown): { doc: AcquisitionDocument; va
   const p = prot as Record<string, unknown>;
   if (p.ver !== 'v1') fail('protected.ver must be "v1"');
   if (p.alg !== 'HS256' && p.alg !== 'none') fail('protected.alg must be "HS256" or "none"');
-  if (p.iat !== undefined && typeof p.iat !== 'number') fail('protected.iat must be a number');
-  if (v.signature !== undefined && typeof v.signature !== 'string') fail('signature must be a string');
+  if (!absent(p.iat) && typeof p.iat !== 'number') fail('protected.iat must be a number');
+  if (!absent(v.signature) && typeof v.signature !== 'string') fail('signature must be a string');
   if (p.alg === 'HS256' && typeof v.signature !== 'string') fail('Missing "signature"');
   const payload = v.payload;
   if (!isObject(payload)) fail('Missing "payload" object');
   const pl = payload as Record<string, unknown>;
   if (typeof pl.device_type !== 'string' || pl.device_type === '') fail('payload.device_type is required');
-  if (pl.device_name !== undefined && typeof pl.device_name !== 'string') {
+  if (!absent(pl.device_name) && typeof pl.device_name !== 'string') {
     fail('payload.device_name must be a string');
   }
   if (typeof pl.interval_ms !== 'number' || !Number.isFinite(pl.interval_ms) || pl.interval_ms < 0) {

@@ -8,10 +8,14 @@
 export const DEFAULT_RESPONSE_CONTENT_TYPE = 'text/plain';
 
 /**
- * §1.1 says "100 MB per file"; the CLI checks `100 * 1024 * 1024` and calls it "100MB", so that is the limit.
+ * §1.1: "The maximum size of a single file is 100 MB" [D]. Read in decimal units: a file of 100,000,000 bytes
+ * passes and one byte more fails. The CLI checks `>= 100 * 1024 * 1024` and calls that "100MB" [C], so it sends
+ * files of 100,000,001 to 104,857,599 bytes that this simulator refuses. Followed: the doc, on purpose at its
+ * strictest reading. Whichever unit the real service uses, a relay that stays within this limit is within it too;
+ * a simulator that allowed 100 MiB would let a relay send files that the documented limit forbids.
  * §1.5: a part over the limit fails the whole request with 400 (413 would be as plausible; undocumented).
  */
-export const DEFAULT_MAX_FILE_BYTES = 100 * 1024 * 1024;
+export const DEFAULT_MAX_FILE_BYTES = 100_000_000;
 export const FILE_TOO_LARGE_STATUS = 400;
 
 /**
@@ -33,12 +37,15 @@ export function duplicateError(ids: number[]): string {
 export const DATA_DUPLICATE_STATUS = 400;
 
 /**
- * §1.1 `x-disallow-duplicates`: "when set". Any value other than empty, `0` or `false` turns the check on.
+ * §1.1 `x-disallow-duplicates`: "When set, the server checks the hash" [D]. Read literally: the header turns the
+ * check on whatever its value, `0`, `false` and empty included; only its absence leaves it off. The clients agree:
+ * the CLI and the Python SDK send `1` to ask for the check and omit the header to allow duplicates; neither ever
+ * sends `0` [C]. A client that sent `0` to mean "off" would rely on something the doc does not promise, and this
+ * simulator shows it (its duplicates are refused). Unlike `x-no-label` and `x-add-date-id`, whose doc gives the
+ * value `1`, this header's doc gives no value.
  */
-export function headerIsSet(value: string | undefined): boolean {
-  if (value === undefined) return false;
-  const v = value.trim().toLowerCase();
-  return v !== '' && v !== '0' && v !== 'false';
+export function headerIsPresent(value: string | undefined): boolean {
+  return value !== undefined;
 }
 
 /** §1.1 `x-no-label: 1`, `x-add-date-id: 1`: `1` or `true` (any case) switch the behaviour on. */
@@ -99,11 +106,33 @@ export const MISSING_ATTACHMENT_IS_PER_FILE = true;
 
 /**
  * §1.1 / §1.4 sample types. The extension decides when it is one the CLI allows; binary types must then carry
- * the matching magic bytes (per-file failure otherwise). A name without an allowed extension (`idle.01`,
- * `frame`) is sniffed by content; content that is none of the allowed types → per-file failure
+ * matching magic bytes (per-file failure otherwise), except images, below. A name without an allowed extension
+ * (`idle.01`, `frame`) is sniffed by content; content that is none of the allowed types → per-file failure
  * "Unsupported file type". An empty file → per-file failure.
  */
 export const EMPTY_FILE_IS_FAILURE = true;
+
+/**
+ * Images are sniffed by content: under `.jpg`, `.jpeg` or `.png` the service stores JPEG or PNG bytes as what they
+ * are ([C] the Python SDK's integration tests upload PNG bytes named `….png.<id>.jpg`, Edge Impulse's own export
+ * names, and expect them stored). The sample's `kind` is the content's. Other content under an image name fails
+ * that file. Only images: no client or doc shows the service taking, say, WAV bytes named `.mp4`, so every other
+ * binary extension must still match its content.
+ */
+export const IMAGES_SNIFFED_BY_CONTENT = true;
+
+/**
+ * CSV samples (EI CSV spec [D], see csv.ts): what the doc leaves open.
+ * - Every value must be a number (the format carries sensor readings). A non-numeric cell fails the file.
+ * - `.txt` is parsed as CSV too: the CLI and Studio take `.txt` for CSV data (same size rules, CSV wizard), and the
+ *   Python SDK's test file `good.02.txt` is a CSV.
+ * - Intervals between timestamps are not checked ("should have constant intervals": the service infers the
+ *   frequency from them, it does not say it refuses uneven ones).
+ * - A CSV larger than `inspectBytes` is stored unchecked (`validated: false`), like JSON/CBOR documents.
+ * - No CSV-wizard configuration: every CSV is read in the default format.
+ */
+export const CSV_VALUES_MUST_BE_NUMBERS = true;
+export const TXT_IS_CSV = true;
 
 /**
  * JSON/CBOR samples on `/files` are validated as data-acquisition documents (§1.3); a malformed document is a
@@ -114,13 +143,21 @@ export const DEFAULT_INSPECT_BYTES = 8 * 1024 * 1024;
 /**
  * §1.3 document validation details not spelled out by the docs:
  * - `interval_ms` must be a finite number ≥ 0;
- * - `sensors` must be a non-empty array of `{name: string, units: string}`;
+ * - `sensors` must be a non-empty array of `{name: string, units: string}` (units not checked against SenML);
  * - `values` must be non-empty; each row an array of numbers as long as `sensors`; with ONE sensor a row may
  *   also be a bare number (lenient);
- * - `signature` must be a string when `alg` is `HS256` (may be absent with `none`);
- * - `iat`, when present, must be a number.
+ * - `iat`, when present, must be a number; `device_name`, when present, a string.
  */
 export const ACQ_ALLOW_BARE_NUMBER_ROWS_FOR_ONE_SENSOR = true;
+
+/**
+ * §1.3 optional fields sent as JSON `null` (CBOR null/undefined) count as absent: `protected.iat`,
+ * `payload.device_name`, and `signature` when `alg` is `none`. The Python SDK serialises its dataclasses with
+ * `asdict()`, so every numpy/pandas upload carries exactly these three nulls, and its integration tests expect
+ * those uploads stored [C]. The doc calls `signature` "required": with `alg: none` it signs nothing, so a null
+ * one is taken; with `HS256` a missing or null signature still fails the document.
+ */
+export const ACQ_NULL_IS_ABSENT = true;
 
 /**
  * §1.3 signature check. No HMAC key configured for the project, or `alg: "none"` → not verified
@@ -145,10 +182,10 @@ export const REPAIR_UTF8_HEADERS = true;
 
 /**
  * Structured labels (§1.2) must start at index 0 and be contiguous with no overlap. The total count is
- * "determinable" for data-acquisition documents (`values.length`) and CSV (non-empty lines minus the header);
- * for those the last `endIndex` must be count − 1. For other types only the contiguity is checked.
+ * "determinable" for data-acquisition documents (`values.length`) and CSV (its data rows); for those the last
+ * `endIndex` must be count − 1. For other types only the contiguity is checked.
  */
-export const CSV_HAS_HEADER_ROW = true;
+export const STRUCTURED_LABELS_COVER_KNOWN_LENGTH = true;
 
 /** Sample ids are sequential integers per simulator, starting at a base drawn from the seed. */
 export const SAMPLE_ID_BASE_RANGE: [number, number] = [100_000, 900_000];
@@ -170,3 +207,18 @@ export const LABELS_FILE_BEATS_BOUNDING_BOX_HEADER = true;
  * `x-label` for such samples); an explicit `x-label` is still recorded.
  */
 export const INFER_LABEL_FOR_STRUCTURED_SAMPLES = false;
+
+/**
+ * Studio API (studio.ts), only the routes the official uploader calls first. The published OpenAPI declares only
+ * 200 answers, with failures as `{success:false,error}`; the simulator answers a missing or unknown `x-api-key`
+ * with 401 and that body (the CLI reads `error` either way), and a key asking for another project with 403.
+ */
+export const STUDIO_UNAUTHORIZED_STATUS = 401;
+export const STUDIO_FOREIGN_PROJECT_STATUS = 403;
+
+/**
+ * `GET /v1/api/{projectId}/devkeys/hmac` answers the project's HMAC key (the `hmacKeys` option) when it has one, so
+ * that what the uploader signs with it verifies here; without one, `{success:true}` and no key (the OpenAPI:
+ * "This key can be `undefined` if no development keys are set"; the CLI then signs with `'0'`).
+ */
+export const STUDIO_HMAC_DEVKEY_IS_PROJECT_KEY = true;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { FormData, request } from 'undici';
 import {
@@ -356,6 +357,28 @@ describe('POST /api/{category}/files', () => {
     ]);
   });
 
+  it('checks duplicates whenever x-disallow-duplicates is present, whatever its value ("when set")', async () => {
+    const first = await post(
+      '/api/training/files',
+      { 'x-api-key': KEY },
+      form([cliPart('a.jpg', jpeg('d'))]),
+    );
+    const id = parseFiles(first).files[0]?.sampleId;
+    for (const value of ['0', 'false', '', 'yes', '1']) {
+      const a = await post(
+        '/api/training/files',
+        { 'x-api-key': KEY, 'x-disallow-duplicates': value },
+        form([cliPart('a.jpg', jpeg('d'))]),
+      );
+      assert.deepEqual(
+        parseFiles(a).files[0],
+        { success: false, error: `An item with this hash already exists (ids: ${id})` },
+        `x-disallow-duplicates: "${value}"`,
+      );
+    }
+    assert.equal(sim.samples(1).length, 1);
+  });
+
   it('stores duplicates when x-disallow-duplicates is absent, and checks hashes per project', async () => {
     for (const key of [KEY, KEY, KEY_P2]) {
       const a = await post(
@@ -547,10 +570,11 @@ describe('POST /api/{category}/files', () => {
       form([
         { fileName: 'frame', data: jpeg('no-ext'), type: 'text/plain' },
         { fileName: 'pic.gif', data: 'GIF89a....', type: 'image/gif' },
-        { fileName: 'fake.jpg', data: png('not-a-jpeg'), type: 'image/jpeg' },
+        { fileName: 'fake.jpg', data: 'GIF89a....', type: 'image/jpeg' },
         { fileName: 'empty.png', data: Buffer.alloc(0), type: 'image/png' },
         { fileName: 'real.png', data: png('ok'), type: 'application/octet-stream' },
-        { fileName: 'notes.txt', data: 'free text', type: 'multipart/form-data' },
+        { fileName: 'readings.txt', data: 'accX,accY\n1,2\n', type: 'multipart/form-data' },
+        { fileName: 'tone.wav', data: jpeg('not-a-wav'), type: 'audio/wav' },
       ]),
     );
     assert.equal(a.status, 200);
@@ -560,15 +584,127 @@ describe('POST /api/{category}/files', () => {
       [
         'frame',
         'Unsupported file type ".gif" for "pic.gif"; allowed: .wav .cbor .json .jpg .jpeg .png .csv .txt .mp4 .avi .parquet',
-        'File "fake.jpg" is not a valid JPEG file',
+        'File "fake.jpg" is not a valid image (JPEG or PNG)',
         'File "empty.png" is empty',
         'real.png',
-        'notes.txt',
+        'readings.txt',
+        'File "tone.wav" is not a valid WAV file',
       ],
     );
     assert.deepEqual(
       sim.samples(1).map((s) => s.kind),
       ['jpg', 'png', 'txt'],
+    );
+  });
+
+  it('stores PNG bytes under a .jpg name, and JPEG bytes under .png: images are sniffed by content', async () => {
+    // Edge Impulse's own export names (the Python SDK's test data): PNG bytes, a `.png.<id>.jpg` name, sent
+    // with the SDK's part type and its x-bounding-boxes header.
+    const name = '1.png.4arrb5vg.ingestion-68d4ddb448-x6xj6.jpg';
+    const boxes = [{ label: 'dog', x: 69, y: 155, width: 102, height: 137 }];
+    const a = await post(
+      '/api/training/files',
+      {
+        'x-api-key': KEY,
+        'x-upload-source': 'EDGE_IMPULSE_PYTHON_SDK',
+        'x-disallow-duplicates': '1',
+        'x-bounding-boxes': JSON.stringify(boxes),
+      },
+      form([{ fileName: name, data: png('exported'), type: 'multipart/form-data' }]),
+    );
+    assert.equal(a.status, 200);
+    const [stored] = sim.samples(1);
+    assert.deepEqual(parseFiles(a).files, [
+      { success: true, sampleId: stored?.sampleId, fileName: name, projectId: 1 },
+    ]);
+    assert.equal(stored?.kind, 'png');
+    assert.deepEqual(stored?.boundingBoxes, boxes);
+    const b = await post(
+      '/api/training/files',
+      cliHeaders('ok'),
+      form([cliPart('photo.png', jpeg('camera'))]),
+    );
+    assert.equal(parseFiles(b).files[0]?.success, true);
+    assert.equal(sim.samples(1)[1]?.kind, 'jpg');
+  });
+
+  it('stores the Python SDK numpy document (null iat, signature and device_name with alg none)', async () => {
+    // Byte for byte what `data.numpy_timeseries_to_sample()` sends: json.dumps(asdict(DataAcquisition(...))).
+    const sdkDoc = Buffer.from(
+      '{"protected": {"ver": "v1", "alg": "none", "iat": null}, "payload": {"device_type": ' +
+        '"EDGE_IMPULSE_PYTHON_SDK", "sensors": [{"name": "accelX", "units": "ms/s"}, {"name": "accelY", ' +
+        '"units": "ms/s"}], "values": [[8.81, 0.03], [9.83, 1.04], [9.12, 0.03]], "interval_ms": 100, ' +
+        '"device_name": null}, "signature": null}',
+    );
+    const hs256NullSignature = Buffer.from(
+      JSON.stringify({ ...acqDoc(), signature: null, protected: { ver: 'v1', alg: 'HS256', iat: null } }),
+    );
+    const a = await post(
+      '/api/split/files',
+      { 'x-api-key': KEY, 'x-upload-source': 'EDGE_IMPULSE_PYTHON_SDK', 'x-label': 'wave' },
+      form([
+        { fileName: '5a3c9e1f0b2d4c6e.json', data: sdkDoc, type: 'multipart/form-data' },
+        { fileName: 'signed.json', data: hs256NullSignature, type: 'application/cbor' },
+      ]),
+    );
+    assert.equal(a.status, 200);
+    const files = parseFiles(a).files;
+    assert.equal(files[0]?.success, true);
+    assert.deepEqual(files[1], {
+      success: false,
+      error: 'Invalid data acquisition file "signed.json": Missing "signature"',
+    });
+    const [s] = sim.samples(1);
+    assert.equal(s?.signatureValid, undefined);
+    assert.deepEqual(s?.acquisition, {
+      format: 'json',
+      alg: 'none',
+      deviceType: 'EDGE_IMPULSE_PYTHON_SDK',
+      intervalMs: 100,
+      sensors: [
+        { name: 'accelX', units: 'ms/s' },
+        { name: 'accelY', units: 'ms/s' },
+      ],
+      valueCount: 3,
+    });
+    const onData = await post(
+      '/api/training/data',
+      { 'x-api-key': KEY, 'x-file-name': 'numpy.json', 'content-type': 'application/json' },
+      sdkDoc,
+    );
+    assert.deepEqual([onData.status, onData.text], [200, 'numpy.json']);
+  });
+
+  it('fails a CSV it cannot parse per file, and stores the CSV files it can', async () => {
+    const cases: Array<[string, string, string | undefined]> = [
+      // The Python SDK's own sample data and its test_invalid_data case.
+      ['good.01.csv', 'timestamp,accX,accY,accZ\n0,4.22,1.88,-16.89\n16,4.47,2.00,-17.88\n', undefined],
+      ['good.02.txt', 'accX,accY,accZ\n4.220828473773600,1.8800472920291100,-16.89228981323240', undefined],
+      [
+        'bad.01.csv',
+        'accX,accY,accZ\n4.22,1.88,-16.89\n4.47,2.00,-17.88\n4.31,2.49,-18.92\n',
+        '3 data rows but no "timestamp" first column: a time series needs one (in milliseconds); ' +
+          'without it only one data row (a single reading) is allowed',
+      ],
+      ['wave.01.csv', '1234567890', 'no data rows after the header row'],
+    ];
+    const a = await post(
+      '/api/training/files',
+      { 'x-api-key': KEY, 'x-disallow-duplicates': '1' },
+      form(cases.map(([fileName, text]) => ({ fileName, data: text, type: 'multipart/form-data' }))),
+    );
+    assert.equal(a.status, 200);
+    const files = parseFiles(a).files;
+    for (const [i, [fileName, , reason]] of cases.entries()) {
+      if (reason === undefined) assert.equal(files[i]?.success, true, fileName);
+      else assert.equal(files[i]?.error, `Could not parse this CSV file "${fileName}": ${reason}`, fileName);
+    }
+    assert.deepEqual(
+      sim.samples(1).map((s) => [s.fileName, s.kind, s.validated]),
+      [
+        ['good.01.csv', 'csv', true],
+        ['good.02.txt', 'txt', true],
+      ],
     );
   });
 
@@ -596,7 +732,7 @@ describe('POST /api/{category}/files', () => {
 
   it('accepts exactly 1000 files and rejects 1001 with 400', async () => {
     const parts = (n: number): Part[] =>
-      Array.from({ length: n }, (_, i) => ({ fileName: `s${i}.txt`, data: `v${i}` }));
+      Array.from({ length: n }, (_, i) => ({ fileName: `s${i}.jpg`, data: jpeg(`v${i}`) }));
     const ok = await post('/api/training/files', { 'x-api-key': KEY }, form(parts(1000)));
     assert.equal(ok.status, 200);
     assert.equal(parseFiles(ok).files.length, 1000);
@@ -717,6 +853,102 @@ describe('POST /api/{category}/files', () => {
     assert.equal(a.status, 200);
     assert.equal(parseFiles(a).files[0]?.fileName, 'crème.jpg');
     assert.equal(sim.samples(1)[0]?.label, 'café');
+  });
+});
+
+describe('the documented 100 MB limit, in decimal units', () => {
+  const big = new EdgeImpulseSimulator({ apiKeys: { [KEY]: { projectId: 1 } } });
+  let bigBase = '';
+  before(async () => {
+    bigBase = await big.start();
+  });
+  after(() => big.stop());
+
+  /** One JPEG-looking part of `size` bytes, streamed (never held whole), as the only part of a /files upload. */
+  async function upload(size: number): Promise<Answer> {
+    const boundary = 'sim-size-edge-boundary';
+    const head = Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="data"; filename="edge.jpg"\r\n` +
+        'Content-Type: image/jpeg\r\n\r\n',
+    );
+    const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+    const chunk = Buffer.alloc(1024 * 1024);
+    async function* body(): AsyncGenerator<Buffer> {
+      yield head;
+      yield Buffer.from([0xff, 0xd8, 0xff]);
+      let left = size - 3;
+      while (left > 0) {
+        const n = Math.min(left, chunk.length);
+        yield chunk.subarray(0, n);
+        left -= n;
+      }
+      yield tail;
+    }
+    const res = await request(`${bigBase}/api/training/files`, {
+      method: 'POST',
+      headers: {
+        'x-api-key': KEY,
+        'content-type': `multipart/form-data; boundary=${boundary}`,
+        'content-length': String(head.length + size + tail.length),
+      },
+      body: Readable.from(body()),
+    });
+    return {
+      status: res.statusCode,
+      contentType: String(res.headers['content-type']),
+      text: await res.body.text(),
+    };
+  }
+
+  it('stores a file of exactly 100,000,000 bytes and refuses 100,000,001 with 400', async () => {
+    assert.equal(big.maxFileBytes, 100_000_000);
+    const ok = await upload(100_000_000);
+    assert.equal(ok.status, 200);
+    assert.equal(parseFiles(ok).files[0]?.success, true);
+    assert.equal(big.samples(1)[0]?.size, 100_000_000);
+    const over = await upload(100_000_001);
+    assert.equal(over.status, 400);
+    assert.deepEqual(JSON.parse(over.text), {
+      success: false,
+      error: 'File "edge.jpg" is too large, the maximum is 100000000 bytes',
+    });
+    assert.equal(big.samples(1).length, 1);
+  });
+});
+
+describe('inspectBytes option', () => {
+  it('stores JSON and CSV samples larger than inspectBytes unchecked, and checks smaller ones', async () => {
+    const small = new EdgeImpulseSimulator({ inspectBytes: 16 });
+    const url = await small.start();
+    try {
+      const fd = form([
+        { fileName: 'big.csv', data: 'not,a\nvalid,csv\nfile,at all' },
+        { fileName: 'big.json', data: '{"not": "an acquisition document"}' },
+        { fileName: 'tiny.csv', data: '1234567890' },
+      ]);
+      const res = await request(`${url}/api/training/files`, {
+        method: 'POST',
+        headers: { 'x-api-key': KEY },
+        body: fd,
+      });
+      const body = JSON.parse(await res.body.text()) as {
+        files: Array<{ success: boolean; error?: string }>;
+      };
+      assert.deepEqual(
+        body.files.map((f) => f.success),
+        [true, true, false],
+      );
+      assert.match(body.files[2]?.error ?? '', /^Could not parse this CSV file "tiny.csv"/);
+      assert.deepEqual(
+        small.samples(1).map((s) => [s.fileName, s.validated]),
+        [
+          ['big.csv', false],
+          ['big.json', false],
+        ],
+      );
+    } finally {
+      await small.stop();
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { headerIsSet, headerIsTrue, LABEL_INFERENCE_REGEX, REPAIR_UTF8_HEADERS } from './assumptions.ts';
+import { headerIsPresent, headerIsTrue, LABEL_INFERENCE_REGEX, REPAIR_UTF8_HEADERS } from './assumptions.ts';
 import { type BoundingBox, parseBoundingBoxHeader } from './labels.ts';
 
 /** Request-level header problem (→ 400). */
@@ -82,7 +82,7 @@ export function parseIngestionHeaders(headers: IncomingHttpHeaders): IngestionHe
   const rawFileName = header(headers, 'x-file-name');
   const out: IngestionHeaders = {
     noLabel: headerIsTrue(header(headers, 'x-no-label')),
-    disallowDuplicates: headerIsSet(header(headers, 'x-disallow-duplicates')),
+    disallowDuplicates: headerIsPresent(header(headers, 'x-disallow-duplicates')),
     addDateId: headerIsTrue(header(headers, 'x-add-date-id')),
     metadata: parseMetadata(header(headers, 'x-metadata')),
   };

@@ -11,6 +11,14 @@ export {
 export { CborFloat, CborIndefiniteArray, decodeCbor, encodeCbor } from './cbor.ts';
 export type { BoundingBox, StructuredLabel } from './labels.ts';
 export {
+  OFFICIAL_CLI_HOST,
+  OFFICIAL_CLI_INGESTION_PORT,
+  OFFICIAL_CLI_STUDIO_PORT,
+  type OfficialCliEndpoints,
+  type OfficialCliSettings,
+  serveForOfficialCli,
+} from './official-cli.ts';
+export {
   type AcquisitionSummary,
   CATEGORIES,
   type Category,
@@ -25,3 +33,9 @@ export {
   type StoredCategory,
 } from './simulator.ts';
 export type { SampleKind } from './sniff.ts';
+export {
+  type EdgeImpulseStudioOptions,
+  EdgeImpulseStudioSimulator,
+  type StudioProject,
+  type StudioProjectInfo,
+} from './studio.ts';

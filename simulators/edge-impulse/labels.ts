@@ -3,6 +3,7 @@
  * Request-level problems throw `LabelFileError` (→ 400); per-sample problems throw `LabelEntryError`
  * (→ a per-file failure of that sample). See `assumptions.ts` (LABEL_FILE_ERROR_STATUS).
  */
+import { STRUCTURED_LABELS_COVER_KNOWN_LENGTH } from './assumptions.ts';
 
 export class LabelFileError extends Error {}
 export class LabelEntryError extends Error {}
@@ -170,7 +171,7 @@ export function validateStructuredLabels(raw: unknown, where: string, count?: nu
       throw new LabelEntryError(`Structured labels for ${where} overlap at index ${s.startIndex}`);
     next = s.endIndex + 1;
   }
-  if (count !== undefined && next !== count) {
+  if (STRUCTURED_LABELS_COVER_KNOWN_LENGTH && count !== undefined && next !== count) {
     throw new LabelEntryError(
       `Structured labels for ${where} cover indices 0..${next - 1} but the sample has ${count} values`,
     );

@@ -40,9 +40,11 @@ import {
   STORE_INVALID_SIGNATURES,
   TOO_MANY_FILES_STATUS,
   TOP_LEVEL_SUCCESS_WHEN_ALL_FILES_FAIL,
+  TXT_IS_CSV,
   UNEXPECTED_PART_STATUS,
   UNKNOWN_CATEGORY_STATUS,
 } from './assumptions.ts';
+import { checkSampleCsv } from './csv.ts';
 import {
   HeaderError,
   header,
@@ -68,7 +70,7 @@ import {
   validateLabelMap,
   validateStructuredLabels,
 } from './labels.ts';
-import { csvRowCount, type SampleKind, sniffSample } from './sniff.ts';
+import { type SampleKind, sniffSample } from './sniff.ts';
 
 /** §1.1: the documented categories plus the newer `validation`, `post-processing` and `split`. */
 export const CATEGORIES = [
@@ -99,7 +101,7 @@ export interface EdgeImpulseSimulatorOptions extends SimulatorOptions {
   hmacKeys?: Record<number, string>;
   /** Most file parts per `/files` request (default 1000, §1.1). */
   maxFilesPerRequest?: number;
-  /** Largest file part, or `/data` body, in bytes (default 100 MiB, §1.1). */
+  /** Largest file part, or `/data` body, in bytes (default 100,000,000: the doc's 100 MB, §1.1). */
   maxFileBytes?: number;
   /** Content-Type of `/files` JSON answers (default `text/plain`, §1.5). */
   responseContentType?: string;
@@ -149,7 +151,7 @@ export interface EdgeImpulseSample {
   /** HMAC check of a data-acquisition document: undefined when not verified (alg none, no key). */
   signatureValid?: boolean;
   acquisition?: AcquisitionSummary;
-  /** False when a JSON/CBOR sample was larger than `inspectBytes` and stored unchecked. */
+  /** False when a JSON/CBOR/CSV sample was larger than `inspectBytes` and stored unchecked. */
   validated: boolean;
   uploadSource?: string;
   deviceType?: string;
@@ -376,8 +378,14 @@ export class EdgeImpulseSimulator extends Simulator {
       } else {
         validated = false;
       }
-    } else if (sniffed.kind === 'csv' && part.bytes) {
-      count = csvRowCount(part.bytes);
+    } else if (sniffed.kind === 'csv' || (sniffed.kind === 'txt' && TXT_IS_CSV)) {
+      if (part.bytes) {
+        const csv = checkSampleCsv(name, part.bytes);
+        if (!csv.ok) throw new SampleFailure(csv.error);
+        count = csv.rows;
+      } else {
+        validated = false;
+      }
     }
 
     const where = `"${name}"`;
@@ -529,11 +537,21 @@ export class EdgeImpulseSimulator extends Simulator {
   // ---------------------------------------------------------------- shared
 
   private authenticate(req: SimRequest): { projectId: number } | { error: string } {
-    const key = header(req.headers, 'x-api-key')?.trim();
+    return this.projectForApiKey(header(req.headers, 'x-api-key'));
+  }
+
+  /** The project an `x-api-key` value opens, or why it opens none (shared with the Studio API simulator). */
+  projectForApiKey(value: string | undefined): { projectId: number } | { error: string } {
+    const key = value?.trim();
     if (!key) return { error: 'Missing x-api-key header' };
     const entry = this.apiKeys.get(key);
     if (!entry) return { error: 'Invalid API key' };
     return { projectId: entry.projectId };
+  }
+
+  /** The HMAC key a project's signatures are checked with, if it has one. */
+  hmacKeyOf(projectId: number): string | undefined {
+    return this.hmacKeys.get(projectId);
   }
 
   /** Runs the duplicate and signature checks and stores; answers the error text instead when rejected. */
@@ -612,7 +630,8 @@ export class EdgeImpulseSimulator extends Simulator {
         sensors: acq.doc.payload.sensors.map((s) => ({ name: s.name, units: s.units })),
         valueCount: acq.valueCount,
       };
-      if (acq.doc.payload.device_name !== undefined) summary.deviceName = acq.doc.payload.device_name;
+      const deviceName = acq.doc.payload.device_name;
+      if (typeof deviceName === 'string') summary.deviceName = deviceName;
       sample.acquisition = summary;
     }
     byHash.set(input.hash, [...existing, sample.sampleId]);

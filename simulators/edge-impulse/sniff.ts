@@ -1,8 +1,8 @@
-import { CSV_HAS_HEADER_ROW, EMPTY_FILE_IS_FAILURE } from './assumptions.ts';
+import { EMPTY_FILE_IS_FAILURE, IMAGES_SNIFFED_BY_CONTENT } from './assumptions.ts';
 
 /**
  * Sample type detection by extension and content, never by the part's Content-Type (contract §1.4).
- * Allowed types are the CLI's list (§1.1). Rules in `assumptions.ts` (EMPTY_FILE_IS_FAILURE and the sniffing note).
+ * Allowed types are the CLI's list (§1.1). Rules in `assumptions.ts` (EMPTY_FILE_IS_FAILURE, IMAGES_SNIFFED_BY_CONTENT).
  */
 
 export type SampleKind = 'wav' | 'cbor' | 'json' | 'jpg' | 'png' | 'csv' | 'txt' | 'mp4' | 'avi' | 'parquet';
@@ -51,6 +51,9 @@ const KIND_NAMES: Readonly<Record<SampleKind, string>> = {
 /** Kinds whose bytes must start with a known signature when the extension names them. */
 const BINARY_KINDS = new Set<SampleKind>(['wav', 'jpg', 'png', 'mp4', 'avi', 'parquet']);
 
+/** Image kinds: under an image extension the content decides which (IMAGES_SNIFFED_BY_CONTENT). */
+const IMAGE_KINDS = new Set<SampleKind>(['jpg', 'png']);
+
 export function extensionOf(fileName: string): string {
   const base = fileName.slice(fileName.lastIndexOf('/') + 1);
   const dot = base.lastIndexOf('.');
@@ -92,6 +95,11 @@ export function sniffSample(fileName: string, head: Uint8Array, size: number): S
   const byExt = EXTENSION_KINDS[ext];
   const byContent = kindFromContent(head);
   if (byExt) {
+    if (IMAGES_SNIFFED_BY_CONTENT && IMAGE_KINDS.has(byExt)) {
+      if (byContent !== undefined && IMAGE_KINDS.has(byContent))
+        return { ok: true, kind: byContent, by: byContent === byExt ? 'extension' : 'content' };
+      return { ok: false, error: `File "${fileName}" is not a valid image (JPEG or PNG)` };
+    }
     if (BINARY_KINDS.has(byExt) && byContent !== byExt) {
       return { ok: false, error: `File "${fileName}" is not a valid ${KIND_NAMES[byExt]} file` };
     }
@@ -102,13 +110,4 @@ export function sniffSample(fileName: string, head: Uint8Array, size: number): S
     ok: false,
     error: `Unsupported file type${ext ? ` "${ext}"` : ''} for "${fileName}"; allowed: ${Object.keys(EXTENSION_KINDS).join(' ')}`,
   };
-}
-
-/** Rows of a CSV sample (non-empty lines minus the header), for structured-label coverage. */
-export function csvRowCount(bytes: Buffer): number {
-  const lines = bytes
-    .toString('utf8')
-    .split(/\r?\n/)
-    .filter((l) => l.trim() !== '');
-  return Math.max(0, lines.length - (CSV_HAS_HEADER_ROW ? 1 : 0));
 }

@@ -3,7 +3,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { FormData, request } from 'undici';
 import { parseMultipart } from './multipart.ts';
 import { Rng } from './rng.ts';
-import { Simulator } from './server.ts';
+import { isLoopbackAddress, Simulator } from './server.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 describe('simulator framework', () => {
@@ -141,6 +141,34 @@ describe('simulator framework', () => {
     const res = await request(`${base}/items/1`, { headers: { authorization: 'Bearer very-secret-token' } });
     await res.body.dump();
     assert.doesNotMatch(JSON.stringify(sim.requests), /very-secret-token/);
+  });
+});
+
+describe('Simulator.listenAlso', () => {
+  it('answers on a second address with the same routes and log, and stop() closes both', async () => {
+    const sim = new Simulator('alias');
+    sim.route('GET', '/ping', 'ping', () => ({ status: 200, body: 'pong' }));
+    await assert.rejects(sim.listenAlso({ port: 0 }), /not started/);
+    const main = await sim.start();
+    const alias = await sim.listenAlso({ host: '127.0.0.1', port: 0 });
+    assert.notEqual(alias, main);
+    assert.deepEqual(sim.aliasUrls, [alias]);
+    for (const url of [main, alias]) {
+      const res = await request(`${url}/ping`);
+      assert.equal(await res.body.text(), 'pong');
+    }
+    assert.equal(sim.requestsTo('ping').length, 2);
+    await sim.stop();
+    await assert.rejects(request(`${alias}/ping`), /ECONNREFUSED/);
+    assert.deepEqual(sim.aliasUrls, []);
+  });
+
+  it('binds loopback addresses only', async () => {
+    assert.equal(isLoopbackAddress('127.0.0.2'), true);
+    assert.equal(isLoopbackAddress('::1'), true);
+    assert.equal(isLoopbackAddress('0.0.0.0'), false);
+    assert.equal(isLoopbackAddress('192.168.1.2'), false);
+    await assert.rejects(new Simulator('wide').start({ host: '0.0.0.0' }), /not a loopback address/);
   });
 });
 

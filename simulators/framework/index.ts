@@ -11,6 +11,7 @@ export {
 export { Rng } from './rng.ts';
 export {
   fingerprint,
+  isLoopbackAddress,
   type ListenOptions,
   type ReceivedRequest,
   type RouteHandler,

@@ -86,6 +86,8 @@ export class Simulator extends EventEmitter {
   private readonly maxRecorded: number;
   private readonly sockets = new Set<Socket>();
   private server: Server | undefined;
+  /** Further addresses the same routes, state and log answer on (`listenAlso`). */
+  private readonly aliases: Array<{ server: Server; url: string }> = [];
   private seq = 0;
   private baseUrl = '';
   private stateFn: () => unknown = () => ({});
@@ -167,6 +169,44 @@ export class Simulator extends EventEmitter {
 
   async start(options: ListenOptions = {}): Promise<string> {
     if (this.server) return this.url;
+    const { server, url } = await this.listen(options);
+    this.server = server;
+    this.baseUrl = url;
+    return this.baseUrl;
+  }
+
+  /**
+   * Answers on one more address too (same routes, state, faults and inspection log), e.g. the fixed
+   * `<host>:<port>` an official client insists on. Loopback only, like `start()`; `stop()` closes it.
+   */
+  async listenAlso(options: ListenOptions & { port: number }): Promise<string> {
+    if (!this.server) throw new Error(`${this.name} simulator is not started`);
+    const alias = await this.listen(options);
+    this.aliases.push(alias);
+    return alias.url;
+  }
+
+  /** The addresses given to `listenAlso`, in order. */
+  get aliasUrls(): string[] {
+    return this.aliases.map((a) => a.url);
+  }
+
+  async stop(): Promise<void> {
+    const servers = [this.server, ...this.aliases.map((a) => a.server)].filter((s) => s !== undefined);
+    if (!this.server) return;
+    this.server = undefined;
+    this.baseUrl = '';
+    this.aliases.length = 0;
+    const closed = servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
+    for (const server of servers) server.closeAllConnections();
+    for (const s of this.sockets) s.destroy();
+    await Promise.all(closed);
+  }
+
+  private async listen(options: ListenOptions): Promise<{ server: Server; url: string }> {
+    const host = options.host ?? '127.0.0.1';
+    if (!isLoopbackAddress(host))
+      throw new Error(`${this.name} simulator: ${host} is not a loopback address`);
     const server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         if (!res.headersSent) {
@@ -182,26 +222,12 @@ export class Simulator extends EventEmitter {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
-    const host = options.host ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port ?? 0, host, () => resolve());
     });
-    this.server = server;
     const { port } = server.address() as AddressInfo;
-    this.baseUrl = `http://${host}:${port}`;
-    return this.baseUrl;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = undefined;
-    this.baseUrl = '';
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
-    for (const s of this.sockets) s.destroy();
-    await closed;
+    return { server, url: `http://${host}:${port}` };
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -342,6 +368,11 @@ export class Simulator extends EventEmitter {
       send(res, { status: 404, body: { error: 'unknown inspection path', path: url.pathname } });
     }
   }
+}
+
+/** 127.0.0.0/8 (every address of it is loopback), `::1` and `localhost`: a simulator never binds anything else. */
+export function isLoopbackAddress(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
 function queryOf(url: URL): Record<string, string[]> {

@@ -4,6 +4,7 @@
  * process behind.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -257,7 +258,15 @@ describe('the handlers environment', () => {
   });
 
   test('isLoopbackHost', () => {
-    for (const h of ['127.0.0.1', '127.1.2.3', 'localhost', 'sqs.us-east-1.localhost', '::1', '[::1]'])
+    for (const h of [
+      '127.0.0.1',
+      '127.0.0.2',
+      '127.1.2.3',
+      'localhost',
+      'sqs.us-east-1.localhost',
+      '::1',
+      '[::1]',
+    ])
       assert.equal(isLoopbackHost(h), true, h);
     for (const h of ['sqs.us-east-1.amazonaws.com', '10.0.0.1', '0.0.0.0', 'example.com', '128.0.0.1'])
       assert.equal(isLoopbackHost(h), false, h);
@@ -300,6 +309,20 @@ describe('the handlers environment', () => {
       unguard();
     }
     assert.equal(net.Socket.prototype.connect, original, 'uninstalled');
+  });
+
+  test('guardLoopback lets through every 127.x address (the Edge Impulse uploader endpoints on 127.0.0.2)', async () => {
+    const server = createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.2', () => resolve()));
+    const { port } = server.address() as net.AddressInfo;
+    const unguard = guardLoopback();
+    try {
+      const res = await request(`http://127.0.0.2:${port}/`);
+      assert.equal(await res.body.text(), 'ok');
+    } finally {
+      unguard();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
 
