@@ -74,17 +74,26 @@ export class S3Objects implements ObjectSource {
   }
 
   async head(ref: ObjectRef, bytes: number): Promise<Buffer> {
-    if (bytes <= 0 || ref.size === 0) return Buffer.alloc(0);
+    return this.range(ref, 0, bytes);
+  }
+
+  /**
+   * Bytes [start, endExclusive) of the object version, by one ranged GET; fewer only at the end of the object,
+   * none (and no request) when the range is empty. What a RangeReader over a factory object calls.
+   */
+  async range(ref: ObjectRef, start: number, endExclusive: number): Promise<Buffer> {
+    const end = Math.min(endExclusive, ref.size);
+    if (start >= end) return Buffer.alloc(0);
     const out = await this.s3.send(
       new GetObjectCommand({
         Bucket: ref.bucket,
         Key: ref.key,
         VersionId: ref.versionId,
-        Range: `bytes=0-${Math.min(bytes, ref.size) - 1}`,
+        Range: `bytes=${start}-${end - 1}`,
       }),
     );
     const arr = await out.Body?.transformToByteArray();
-    return Buffer.from(arr ?? new Uint8Array()).subarray(0, bytes);
+    return Buffer.from(arr ?? new Uint8Array()).subarray(0, end - start);
   }
 
   async stream(ref: ObjectRef): Promise<Readable> {
