@@ -370,13 +370,14 @@ function* checkToEnd(pos: number, size: number): Walk<boolean | ProbeError> {
   return true;
 }
 
-function* mp4Walk(size: number): Walk<Mp4Video | ProbeError> {
+/** `checkEnd`: walk the top-level boxes after moov too (off for a head whose file size is unknown). */
+function* mp4Walk(size: number, checkEnd = true): Walk<Mp4Video | ProbeError> {
   const moov = yield* childOf({ type: FILE, start: 0, body: 0, end: size }, 'moov', size);
   if (!moov) return probeError('NO_MOOV', 'the file has no moov box (no movie header)', size);
   if (isProbeError(moov)) return moov;
   const video = yield* videoTrack(moov, size);
   if (isProbeError(video)) return video;
-  const checked = yield* checkToEnd(moov.end, size);
+  const checked = checkEnd ? yield* checkToEnd(moov.end, size) : false;
   return isProbeError(checked) ? checked : { ...video, checkedToEnd: checked };
 }
 
@@ -394,8 +395,8 @@ export function mp4Info(reader: RangeReader): Promise<Mp4Video | ProbeError> {
  * The video codec 4CC when the walk to it lies within `head` (the first bytes of a file of `size` bytes, e.g. a
  * "fast start" file); undefined otherwise. Head-only: use `mp4Info` for a verdict wherever `moov` sits.
  */
-export function mp4VideoCodec(head: Buffer, size = head.length): string | undefined {
-  const info = runOverHead(mp4Walk(size), head, size);
+export function mp4VideoCodec(head: Buffer, size?: number): string | undefined {
+  const info = runOverHead(mp4Walk(size ?? head.length, size !== undefined), head, size ?? head.length);
   return isProbeError(info) ? undefined : info.codec;
 }
 
