@@ -6,6 +6,7 @@
  *   2. sustained Instrumental requests/s vs the documented 5/s limit, and the share of 429s
  *   3. peak RSS of a forwarder (in a child process) while it streams a 50 MB file
  *   4. minified bundle size of each Lambda (esbuild with the CDK options)
+ *   5. the pre-flight's ranged reads: header walks over S3 for files whose headers sit anywhere
  *
  * Prints tables and a block of key figures; writes nothing into the repository. See bench/README.md.
  * This is a measurement, not a test: nothing here asserts a time.
@@ -16,6 +17,7 @@ import { FUNCTION_SIZING } from '../lib/defaults.ts';
 import type { BundleSize } from './bundles.ts';
 import { killChildren, type MemoryResult, runMemory } from './memory.ts';
 import { type BenchRelay, FORWARDER_TUNING, startBenchRelay, UNLIMITED } from './pipeline.ts';
+import type { PreflightRow } from './preflight.ts';
 import { DOCUMENTED, type RateLimitResult, runRateLimit } from './rate-limit.ts';
 import { type Cell, facts, fixed, heading, kib, mib, pct, seconds, table } from './report.ts';
 import { runThroughput, type ThroughputResult } from './throughput.ts';
@@ -29,6 +31,8 @@ const SETTINGS = {
     /** Cross-check run: the child with --expose-gc collects this often during the send. */
     gcEveryMs: 20,
   },
+  /** The head the pre-flight fetches first (today's Instrumental `preflight.headBytes`). */
+  preflight: { headBytes: 256 * 1024 },
 } as const;
 
 const log = (s = '') => process.stdout.write(`${s}\n`);
@@ -232,6 +236,34 @@ function printBundles(b: { sizes: BundleSize[]; configPath: string; configBytes:
   );
 }
 
+function printPreflight(rows: PreflightRow[]): void {
+  log(heading('5. Pre-flight header reads: the verdict wherever the header sits (local S3, ranged GETs)'));
+  log(
+    facts([
+      ['head', `${kib(SETTINGS.preflight.headBytes)} KiB by one ranged GET, not counted below`],
+      [
+        'walk',
+        'jpegFrame / mp4Info over a CachingRangeReader of S3Objects.range (defaults: 64 KiB doubling to 8 MiB, ≤ 16 reads)',
+      ],
+    ]),
+  );
+  log();
+  log(
+    table(
+      ['file', 'MiB', 'verdict', 'GETs after head', 'KiB read', 'largest KiB', 'ms (head + walk)'],
+      rows.map((r) => [
+        r.file,
+        mib(r.bytes),
+        r.verdict,
+        r.calls,
+        kib(r.readBytes),
+        kib(r.largest),
+        fixed(r.ms, 1),
+      ]),
+    ),
+  );
+}
+
 async function main(): Promise<number> {
   const started = Date.now();
   const cpu = cpus();
@@ -292,6 +324,10 @@ async function main(): Promise<number> {
   // Imported now: it loads the relay's config and vendor modules, which the stack wants loaded after its env.
   const bundles = await section('4. bundles', async () => (await import('./bundles.ts')).measureBundles());
   if (bundles) printBundles(bundles);
+  const preflight = await section('5. pre-flight reads', async () =>
+    (await import('./preflight.ts')).runPreflight(SETTINGS.preflight.headBytes),
+  );
+  if (preflight) printPreflight(preflight);
 
   log(heading('Key figures'));
   const gcDelta = memGc
@@ -316,6 +352,12 @@ async function main(): Promise<number> {
         'bundle sizes',
         bundles
           ? bundles.sizes.map((s) => `${s.name} ${kib(s.rawBytes)} KiB (gzip ${kib(s.gzipBytes)})`).join(', ')
+          : na,
+      ],
+      [
+        'pre-flight reads',
+        preflight
+          ? `at most ${Math.max(...preflight.map((r) => r.calls))} ranged GETs after the head; a moov after mdat costs ${preflight.find((r) => r.file.startsWith('mp4v MP4, moov after'))?.calls ?? '?'}`
           : na,
       ],
     ]),

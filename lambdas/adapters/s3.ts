@@ -74,7 +74,10 @@ export class S3Objects implements ObjectSource {
     }
   }
 
-  /** Bytes [start, endExclusive) of one version (a ranged GET), clamped to the object. */
+  /**
+   * Bytes [start, endExclusive) of the object version, by one ranged GET; fewer only at the end of the object,
+   * none (and no request) when the range is empty. What a RangeReader over a factory object calls.
+   */
   async range(ref: ObjectRef, start: number, endExclusive: number): Promise<Buffer> {
     const end = Math.min(endExclusive, ref.size);
     if (start >= end) return Buffer.alloc(0);

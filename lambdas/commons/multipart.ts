@@ -24,18 +24,46 @@ export interface MultipartBody {
 
 const CRLF = '\r\n';
 
-function quote(s: string): string {
-  return s
-    .replace(/\\/g, '\\\\')
-    .replace(/"/g, '\\"')
-    .replace(/[\r\n]/g, ' ');
+/**
+ * A form-data `name` or `filename` parameter value, escaped the way browsers and undici's FormData do it: the
+ * WHATWG HTML "multipart/form-data encoding algorithm" replaces `"` with `%22`, CR with `%0D` and LF with `%0A`
+ * (no backslash escaping; non-ASCII stays UTF-8). undici 8.12.4, lib/web/fetch/body.js `extractBody`:
+ *
+ *   const formdataEscape = (str) =>
+ *     str.replace(/\n/g, '%0A').replace(/\r/g, '%0D').replace(/"/g, '%22')
+ *   const normalizeLinefeeds = (value) => value.replace(/\r?\n|\r/g, '\r\n')
+ *   … `; name="${formdataEscape(normalizeLinefeeds(name))}"` … `; filename="${formdataEscape(value.name)}"`
+ *
+ * so a field name's line breaks are first normalised to CRLF, a file name's are not.
+ *
+ * Two additions, so that every multipart parser reads the same single name (the exact name travels in the
+ * `data` JSON anyway):
+ * - the other control characters (U+0000–U+001F except TAB, and U+007F) are percent-encoded: a quoted-string
+ *   may not hold them (RFC 9110 §5.6.4 qdtext) and busboy drops the whole part when one appears, so the vendor
+ *   would answer "no file";
+ * - a backslash becomes `%5C`. Browsers send it raw, but parsers disagree on it: RFC 9110 and busboy read `\x`
+ *   as an escaped `x` (`\\` as one `\`), and busboy (node_modules/busboy/lib/utils.js `basename`, unless
+ *   `preservePath`), like the old "strip the IE client path" step of many servers, drops everything up to the
+ *   last `\` or `/`: a key written by a Windows tool, `line-1\cam\SN1.jpg`, would arrive as `SN1.jpg`, and
+ *   `SN\.jpg` as `.jpg`.
+ */
+export function formDataEscape(value: string): string {
+  let out = '';
+  for (const c of value) {
+    const code = c.charCodeAt(0);
+    const escaped = (code < 0x20 && code !== 0x09) || code === 0x7f || code === 0x22 || code === 0x5c;
+    out += escaped ? `%${code.toString(16).toUpperCase().padStart(2, '0')}` : c;
+  }
+  return out;
 }
 
+const normalizeLinefeeds = (value: string): string => value.replace(/\r?\n|\r/g, '\r\n');
+
 function header(boundary: string, part: Part): Buffer {
-  let h = `--${boundary}${CRLF}Content-Disposition: form-data; name="${quote(part.name)}"`;
+  const name = formDataEscape(normalizeLinefeeds(part.name));
+  let h = `--${boundary}${CRLF}Content-Disposition: form-data; name="${name}"`;
   if ('filename' in part) {
-    // RFC 7578 §4.2: percent-encoding is not required; keep the UTF-8 name quoted.
-    h += `; filename="${quote(part.filename)}"${CRLF}Content-Type: ${part.contentType}`;
+    h += `; filename="${formDataEscape(part.filename)}"${CRLF}Content-Type: ${part.contentType}`;
   } else if (part.contentType) {
     h += `${CRLF}Content-Type: ${part.contentType}`;
   }

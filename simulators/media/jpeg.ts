@@ -19,14 +19,19 @@ export interface JpegOptions {
    * for header parsers).
    */
   padAt?: 'beforeSos' | 'afterApp0';
+  /** The marker of the padding segments: 0xFE COM (default) or an APPn such as 0xE2 (ICC profile chunks). */
+  padMarker?: number;
+  /** Payload bytes per padding segment, 1..65533 (default 65533, the largest): small values make many segments. */
+  padSegmentBytes?: number;
 }
 
-export interface JpegHeaderOnlyOptions {
+export type JpegHeaderOnlyOptions = Pick<
+  JpegOptions,
+  'padToBytes' | 'padAt' | 'padMarker' | 'padSegmentBytes'
+> & {
   width: number;
   height: number;
-  padToBytes?: number;
-  padAt?: 'beforeSos' | 'afterApp0';
-}
+};
 
 /** Largest COM payload: the 16-bit length field counts itself (2 bytes), so 65535 - 2. */
 const MAX_COM_PAYLOAD = 65_533;
@@ -52,7 +57,7 @@ export function makeJpeg(options: JpegOptions = {}): Buffer {
     }
   }
   const encoded = jpeg.encode({ data, width, height }, options.quality ?? 80).data;
-  return padJpeg(Buffer.from(encoded), options.padToBytes, options.padAt);
+  return padJpeg(Buffer.from(encoded), options);
 }
 
 /**
@@ -73,7 +78,7 @@ export function makeJpegHeaderOnly(options: JpegHeaderOnlyOptions): Buffer {
   // SOF payload: length(2) precision(1) height(2) width(2) ...
   small.writeUInt16BE(height, sof.offset + 5);
   small.writeUInt16BE(width, sof.offset + 7);
-  return padJpeg(small, options.padToBytes, options.padAt);
+  return padJpeg(small, options);
 }
 
 export interface JpegInfo {
@@ -142,22 +147,28 @@ function afterApp0(buf: Buffer): number {
 
 function padJpeg(
   buf: Buffer,
-  padToBytes: number | undefined,
-  padAt: 'beforeSos' | 'afterApp0' = 'beforeSos',
+  options: Pick<JpegOptions, 'padToBytes' | 'padAt' | 'padMarker' | 'padSegmentBytes'>,
 ): Buffer {
+  const { padToBytes, padAt = 'beforeSos', padMarker = 0xfe, padSegmentBytes = MAX_COM_PAYLOAD } = options;
   if (!padToBytes || buf.length >= padToBytes) return buf;
+  if (!(padMarker === 0xfe || (padMarker >= 0xe0 && padMarker <= 0xef))) {
+    throw new RangeError('padJpeg: padMarker must be COM (0xFE) or APPn (0xE0..0xEF)');
+  }
+  if (!Number.isInteger(padSegmentBytes) || padSegmentBytes < 1 || padSegmentBytes > MAX_COM_PAYLOAD) {
+    throw new RangeError(`padJpeg: padSegmentBytes must be 1..${MAX_COM_PAYLOAD}`);
+  }
   const at = padAt === 'afterApp0' ? afterApp0(buf) : findSegment(buf, 0xda)?.offset;
   if (at === undefined) throw new Error('padJpeg: no SOS segment');
   let missing = padToBytes - buf.length;
   const out = Buffer.allocUnsafe(padToBytes + 4);
   buf.copy(out, 0, 0, at);
   let pos = at;
-  const filler = fillerBytes(MAX_COM_PAYLOAD);
+  const filler = fillerBytes(padSegmentBytes);
   while (missing > 0) {
     // Each segment costs 4 bytes (marker + length) plus its payload; the last one may overshoot by < 4 bytes.
-    const payload = Math.min(MAX_COM_PAYLOAD, Math.max(0, missing - 4));
+    const payload = Math.min(padSegmentBytes, Math.max(0, missing - 4));
     out[pos] = 0xff;
-    out[pos + 1] = 0xfe;
+    out[pos + 1] = padMarker;
     out.writeUInt16BE(payload + 2, pos + 2);
     filler.copy(out, pos + 4, 0, payload);
     pos += 4 + payload;

@@ -104,6 +104,33 @@ describe('makeJpeg', () => {
     assert.equal(jpeg.decode(buf).height, 10);
   });
 
+  it('can pad with APPn segments, and with many small segments', () => {
+    const app2 = makeJpeg({
+      width: 20,
+      height: 10,
+      padToBytes: 100_000,
+      padAt: 'afterApp0',
+      padMarker: 0xe2,
+    });
+    const segs = segmentsUntilSos(app2);
+    assert.ok(segs.filter((s) => s.marker === 0xe2).length >= 2);
+    assert.equal(readJpegInfo(app2)?.width, 20);
+    const tiny = makeJpeg({
+      width: 20,
+      height: 10,
+      padToBytes: 50_000,
+      padAt: 'afterApp0',
+      padSegmentBytes: 6,
+    });
+    assert.ok(tiny.length >= 50_000 && tiny.length < 50_004);
+    const com = segmentsUntilSos(tiny).filter((s) => s.marker === 0xfe);
+    assert.ok(com.length > 4000, `${com.length} segments`);
+    assert.ok(com.every((s) => s.length <= 8));
+    assert.equal(jpeg.decode(tiny).width, 20);
+    assert.throws(() => makeJpeg({ padToBytes: 9000, padMarker: 0xc4 }), RangeError);
+    assert.throws(() => makeJpeg({ padToBytes: 9000, padSegmentBytes: 70_000 }), RangeError);
+  });
+
   it('refuses impossible sizes', () => {
     assert.throws(() => makeJpeg({ width: 0, height: 5 }), RangeError);
     assert.throws(() => makeJpegHeaderOnly({ width: 70_000, height: 5 }), RangeError);
@@ -211,6 +238,46 @@ describe('makeMp4', () => {
       tail: buf.subarray(buf.length - 4096),
     });
     assert.equal(withTail?.codec, 'mp4v');
+  });
+
+  it('writes a 64-bit mdat size, a size-0 mdat, and extra free/uuid boxes, keeping stco right', () => {
+    const large = makeMp4({ codec: 'avc1', mdatLargeSize: true, padToBytes: 300_000, moovAtEnd: true });
+    const at = large.indexOf('mdat', 0, 'latin1') - 4;
+    assert.equal(large.readUInt32BE(at), 1);
+    const mdatEnd = at + Number(large.readBigUInt64BE(at + 8));
+    assert.equal(large.toString('latin1', mdatEnd + 4, mdatEnd + 8), 'moov');
+    const chunk = large.readUInt32BE(large.indexOf('stco', 0, 'latin1') + 12);
+    assert.equal(chunk, at + 16);
+    assert.equal(readMp4Info(large)?.codec, 'avc1');
+
+    const toEnd = makeMp4({ codec: 'hvc1', mdatToEnd: true, extraBoxes: [{ type: 'free', size: 100 }] });
+    assert.equal(toEnd.readUInt32BE(toEnd.indexOf('mdat', 0, 'latin1') - 4), 0);
+    assert.deepEqual(readMp4Info(toEnd)?.topLevel, ['ftyp', 'free', 'moov', 'mdat']);
+
+    const extras = makeMp4({
+      codec: 'mp4v',
+      moovAtEnd: true,
+      extraBoxes: [
+        { type: 'uuid', size: 40 },
+        { type: 'free', size: 8 },
+      ],
+    });
+    const info = readMp4Info(extras);
+    assert.deepEqual(info?.topLevel, ['ftyp', 'uuid', 'free', 'mdat', 'moov']);
+    assert.equal(info?.codec, 'mp4v');
+    const offset = extras.readUInt32BE(extras.indexOf('stco', 0, 'latin1') + 12);
+    assert.equal(extras.toString('latin1', offset - 4, offset), 'mdat');
+    assert.throws(() => makeMp4({ codec: 'avc1', mdatToEnd: true, moovAtEnd: true }), RangeError);
+    assert.throws(() => makeMp4({ codec: 'avc1', extraBoxes: [{ type: 'uuid', size: 8 }] }), RangeError);
+  });
+
+  it('can put a sound track before the video track', () => {
+    const buf = makeMp4({ codec: 'mp4v', audioTrackFirst: true, width: 320, height: 240 });
+    const handlers = [...buf.toString('latin1').matchAll(/hdlr.{8}(vide|soun)/gs)].map((m) => m[1]);
+    assert.deepEqual(handlers, ['soun', 'vide']);
+    assert.ok(buf.indexOf('mp4a', 0, 'latin1') < buf.indexOf('mp4v', 0, 'latin1'));
+    const info = readMp4Info(buf);
+    assert.deepEqual([info?.codec, info?.width, info?.height], ['mp4v', 320, 240]);
   });
 
   it('is not mistaken for something else', () => {

@@ -12,6 +12,14 @@ export interface Mp4Options {
   padToBytes?: number;
   /** Write `moov` after `mdat` (what many cameras do) instead of the fast-start order ftyp, moov, mdat. */
   moovAtEnd?: boolean;
+  /** Give `mdat` a 64-bit size (size field 1 + largesize), as writers do for files over 4 GB. */
+  mdatLargeSize?: boolean;
+  /** Give `mdat` size 0 ("to the end of the file"); only when it is the last box (not with `moovAtEnd`). */
+  mdatToEnd?: boolean;
+  /** Boxes written right after `ftyp` (e.g. `free`, `skip`, `wide`, `uuid`), each `size` bytes long in all. */
+  extraBoxes?: Array<{ type: 'free' | 'skip' | 'wide' | 'uuid'; size: number }>;
+  /** Put a sound track (hdlr 'soun', sample entry `mp4a`) before the video track. */
+  audioTrackFirst?: boolean;
 }
 
 function box(type: string, ...payload: Buffer[]): Buffer {
@@ -53,12 +61,55 @@ function visualSampleEntry(codec: string, width: number, height: number): Buffer
   return box(codec, b);
 }
 
+function audioSampleEntry(): Buffer {
+  const b = Buffer.alloc(28);
+  b.writeUInt16BE(1, 6); // data_reference_index
+  b.writeUInt16BE(2, 16); // channelcount
+  b.writeUInt16BE(16, 18); // samplesize
+  b.writeUInt32BE(48_000 * 0x10000, 24); // samplerate 16.16
+  return box('mp4a', b);
+}
+
+function sampleTables(entry: Buffer, sampleSize: number, sampleOffset: number): Buffer {
+  return box(
+    'stbl',
+    fullBox('stsd', 0, 0, u32(1), entry),
+    fullBox('stts', 0, 0, u32(1, 1, 1000)),
+    fullBox('stsc', 0, 0, u32(1, 1, 1, 1)),
+    fullBox('stsz', 0, 0, u32(0, 1, sampleSize)),
+    fullBox('stco', 0, 0, u32(1, sampleOffset)),
+  );
+}
+
+function handler(type: 'vide' | 'soun', name: string): Buffer {
+  return fullBox(
+    'hdlr',
+    0,
+    0,
+    u32(0),
+    Buffer.from(type, 'latin1'),
+    Buffer.alloc(12),
+    Buffer.from(`${name}\0`),
+  );
+}
+
+/** A sound trak (track 2) whose one sample shares the video's chunk: box walkers need it, players do not. */
+function audioTrak(sampleSize: number, sampleOffset: number): Buffer {
+  const tkhd = fullBox('tkhd', 0, 3, u32(0, 0, 2, 0, 1000, 0, 0), Buffer.alloc(8), UNITY_MATRIX, u32(0, 0));
+  const mdhd = fullBox('mdhd', 0, 0, u32(0, 0, 48_000, 48_000), Buffer.from([0x55, 0xc4, 0, 0]));
+  const smhd = fullBox('smhd', 0, 0, Buffer.alloc(4));
+  const dinf = box('dinf', fullBox('dref', 0, 0, u32(1), fullBox('url ', 0, 1)));
+  const minf = box('minf', smhd, dinf, sampleTables(audioSampleEntry(), sampleSize, sampleOffset));
+  return box('trak', tkhd, box('mdia', mdhd, handler('soun', 'SoundHandler'), minf));
+}
+
 function moovBox(
   codec: string,
   width: number,
   height: number,
   sampleSize: number,
   sampleOffset: number,
+  audioFirst = false,
 ): Buffer {
   const mvhd = fullBox(
     'mvhd',
@@ -80,28 +131,39 @@ function moovBox(
     u32(width * 0x10000, height * 0x10000),
   );
   const mdhd = fullBox('mdhd', 0, 0, u32(0, 0, 1000, 1000), Buffer.from([0x55, 0xc4, 0, 0]));
-  const hdlr = fullBox(
-    'hdlr',
-    0,
-    0,
-    u32(0),
-    Buffer.from('vide', 'latin1'),
-    Buffer.alloc(12),
-    Buffer.from('VideoHandler\0'),
-  );
   const vmhd = fullBox('vmhd', 0, 1, Buffer.alloc(8));
   const dinf = box('dinf', fullBox('dref', 0, 0, u32(1), fullBox('url ', 0, 1)));
-  const stbl = box(
-    'stbl',
-    fullBox('stsd', 0, 0, u32(1), visualSampleEntry(codec, width, height)),
-    fullBox('stts', 0, 0, u32(1, 1, 1000)),
-    fullBox('stsc', 0, 0, u32(1, 1, 1, 1)),
-    fullBox('stsz', 0, 0, u32(0, 1, sampleSize)),
-    fullBox('stco', 0, 0, u32(1, sampleOffset)),
-  );
+  const stbl = sampleTables(visualSampleEntry(codec, width, height), sampleSize, sampleOffset);
   const minf = box('minf', vmhd, dinf, stbl);
-  const mdia = box('mdia', mdhd, hdlr, minf);
-  return box('moov', mvhd, box('trak', tkhd, mdia));
+  const mdia = box('mdia', mdhd, handler('vide', 'VideoHandler'), minf);
+  const video = box('trak', tkhd, mdia);
+  return audioFirst
+    ? box('moov', mvhd, audioTrak(sampleSize, sampleOffset), video)
+    : box('moov', mvhd, video);
+}
+
+function extraBox(type: string, size: number): Buffer {
+  const min = type === 'uuid' ? 24 : 8;
+  if (!Number.isInteger(size) || size < min)
+    throw new RangeError(`makeMp4: a ${type} box is at least ${min} bytes`);
+  const body = Buffer.alloc(size - 8);
+  if (type === 'uuid') Buffer.from('fa57f0a1e5eb4b0c9a3d7e1a5ec0ffee', 'hex').copy(body); // usertype
+  return box(type, body);
+}
+
+function mdatHeader(payloadSize: number, options: Mp4Options): Buffer {
+  if (options.mdatLargeSize) {
+    const h = Buffer.alloc(16);
+    h.writeUInt32BE(1, 0);
+    h.write('mdat', 4, 'latin1');
+    h.writeBigUInt64BE(BigInt(payloadSize + 16), 8);
+    return h;
+  }
+  if (payloadSize + 8 > 0xffffffff) throw new RangeError('makeMp4: padding beyond 4 GB needs mdatLargeSize');
+  const h = Buffer.alloc(8);
+  h.writeUInt32BE(options.mdatToEnd ? 0 : payloadSize + 8, 0);
+  h.write('mdat', 4, 'latin1');
+  return h;
 }
 
 /**
@@ -117,21 +179,25 @@ export function makeMp4(options: Mp4Options): Buffer {
   const brands = ['isom', 'iso2', 'mp41'];
   if (options.codec === 'avc1' || options.codec === 'avc3') brands.push('avc1');
   const ftyp = box('ftyp', Buffer.from('isom', 'latin1'), u32(0x200), Buffer.from(brands.join(''), 'latin1'));
-  const moovSize = moovBox(options.codec, width, height, 0, 0).length;
-  const fixed = ftyp.length + moovSize + 8;
+  if (options.mdatToEnd && (options.moovAtEnd || options.mdatLargeSize)) {
+    throw new RangeError('makeMp4: mdatToEnd needs mdat to be the last box, with a 32-bit size field');
+  }
+  const audio = options.audioTrackFirst === true;
+  const extras = Buffer.concat((options.extraBoxes ?? []).map((b) => extraBox(b.type, b.size)));
+  const moovSize = moovBox(options.codec, width, height, 0, 0, audio).length;
+  const mdatHeadSize = options.mdatLargeSize ? 16 : 8;
+  const fixed = ftyp.length + extras.length + moovSize + mdatHeadSize;
   const payloadSize = Math.max(64, (options.padToBytes ?? 0) - fixed);
-  if (payloadSize + 8 > 0xffffffff) throw new RangeError('makeMp4: padding beyond 4 GB is not supported');
-  const mdatHead = Buffer.alloc(8);
-  mdatHead.writeUInt32BE(payloadSize + 8, 0);
-  mdatHead.write('mdat', 4, 'latin1');
+  const mdatHead = mdatHeader(payloadSize, options);
   const payload =
     payloadSize <= 65_536 ? fillerBytes(payloadSize) : Buffer.alloc(payloadSize, 'mdat filler ');
+  const before = ftyp.length + extras.length;
   if (options.moovAtEnd) {
-    const moov = moovBox(options.codec, width, height, payloadSize, ftyp.length + 8);
-    return Buffer.concat([ftyp, mdatHead, payload, moov]);
+    const moov = moovBox(options.codec, width, height, payloadSize, before + mdatHeadSize, audio);
+    return Buffer.concat([ftyp, extras, mdatHead, payload, moov]);
   }
-  const moov = moovBox(options.codec, width, height, payloadSize, ftyp.length + moovSize + 8);
-  return Buffer.concat([ftyp, moov, mdatHead, payload]);
+  const moov = moovBox(options.codec, width, height, payloadSize, before + moovSize + mdatHeadSize, audio);
+  return Buffer.concat([ftyp, extras, moov, mdatHead, payload]);
 }
 
 export interface Mp4Info {

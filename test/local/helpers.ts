@@ -1,5 +1,7 @@
 /** Small helpers shared by the local stack's tests. */
 import { type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { createLocalClients, type LocalClients } from '../../local/clients.ts';
+import { type Emulators, startEmulators } from '../../local/emulators.ts';
 
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
 export async function waitFor<T>(
@@ -71,3 +73,14 @@ export function processExists(pid: number): boolean {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** fauxqs (S3 + SQS) and the Secrets Manager emulator, no DynamoDB, with SDK clients on them. */
+export async function startLocalS3(): Promise<{ emu: Emulators; clients: LocalClients }> {
+  const emu = await startEmulators({ dynamodb: false });
+  const clients = createLocalClients({
+    s3: emu.s3Endpoint,
+    sqs: emu.sqsEndpoint,
+    secretsManager: emu.secretsEndpoint,
+  });
+  return { emu, clients };
+}

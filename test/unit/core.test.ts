@@ -189,7 +189,7 @@ describe('streaming multipart body', () => {
     const text = all.toString('latin1');
     assert.match(
       text,
-      /Content-Disposition: form-data; name="file"; filename="caf.+ \\"1\\".jpg"\r\nContent-Type: image\/jpeg/,
+      /Content-Disposition: form-data; name="file"; filename="caf.+ %221%22.jpg"\r\nContent-Type: image\/jpeg/,
     );
     assert.match(text, /name="data"\r\nContent-Type: application\/json\r\n\r\n/);
     assert.ok(text.endsWith('--BOUNDARY--\r\n'));
