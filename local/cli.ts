@@ -331,6 +331,7 @@ async function run(o: CliOptions, session: Session, print: Print, logs: ReturnTy
   if (loaded.violations.length > 0) print(yellow(formatViolations(loaded.violations)));
 
   const plans = planDestinations(config, sims.all);
+  for (const w of movedSimulatorWarnings(plans, sims.all)) print(yellow(`warning: ${w}`));
   let secrets: ResolvedSecrets;
   try {
     secrets = resolveSecrets(plans, process.env, readSecretsFile(o.secretsFile), shown(o.secretsFile));
@@ -348,7 +349,6 @@ async function run(o: CliOptions, session: Session, print: Print, logs: ReturnTy
     );
     return 1;
   }
-  for (const w of movedSimulatorWarnings(plans, sims.all)) print(yellow(`warning: ${w}`));
   const allowHosts = destinationHosts(plans);
 
   print(

@@ -1,6 +1,6 @@
 /** Where `npm start --config` sends each destination, with which key, and which hosts it lets through. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -13,7 +13,9 @@ import {
   resolveSecrets,
   secretEnvName,
 } from '#local/demo/destinations.ts';
+import { endpointsOf, removeEndpointsFile, writeEndpointsFile } from '#local/demo/endpoints.ts';
 import type { RunningSimulator } from '#local/demo/simulators.ts';
+import type { LocalStack } from '#local/stack.ts';
 import type { Simulator } from '#simulators/framework/index.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'relay-destinations-'));
@@ -156,5 +158,88 @@ describe('destinations of a config run locally', () => {
     assert.throws(() => readSecretsFile(write('bad.json', '{')), /is not JSON/);
     assert.throws(() => readSecretsFile(write('list.json', '["v"]')), /must be a JSON object/);
     assert.throws(() => readSecretsFile(write('num.json', '{"a": 1}')), /"a" must be a non-empty string/);
+  });
+});
+
+describe('the endpoints file', () => {
+  const queue = (name: string) => ({
+    name,
+    url: `http://127.0.0.1:51000/000000000000/${name}`,
+    arn: `arn:aws:sqs:us-east-1:000000000000:${name}`,
+    dlq: { name: `${name}-dlq`, url: `http://127.0.0.1:51000/000000000000/${name}-dlq`, arn: '' },
+  });
+  // The parts of a running stack the file reads.
+  const stack = {
+    region: 'us-east-1',
+    endpoints: {
+      s3: 'http://127.0.0.1:51000',
+      sqs: 'http://127.0.0.1:51000',
+      dynamodb: 'http://127.0.0.1:51001',
+      secretsManager: 'http://127.0.0.1:51002',
+    },
+    apiUrl: 'http://127.0.0.1:51003',
+    tableName: 'factory-relay-status',
+    buckets: { ingest: 'factory-relay-ingest', results: 'factory-relay-results' },
+    queues: {
+      ingest: queue('factory-relay-ingest'),
+      vendors: { instrumental: queue('factory-relay-instrumental') },
+    },
+  } as unknown as LocalStack;
+
+  test('names every endpoint, the ports that moved, destinations, table, buckets and queues', () => {
+    const plans = planDestinations(
+      config([dest('sim', 'http://127.0.0.1:4810'), dest('real', 'https://api.instrumental.ai')]),
+      SIMS,
+    );
+    const e = endpointsOf({
+      stack,
+      sims: SIMS,
+      plans,
+      allowedHosts: destinationHosts(plans),
+      configFile: '/x/my.yaml',
+      preferredS3Port: 4800,
+      inbox: '/x/inbox',
+      logFile: '/x/relay.log',
+      now: new Date('2026-01-05T08:00:00Z'),
+    });
+    assert.deepEqual(e, {
+      pid: process.pid,
+      startedAt: '2026-01-05T08:00:00.000Z',
+      config: '/x/my.yaml',
+      region: 'us-east-1',
+      s3: 'http://127.0.0.1:51000',
+      sqs: 'http://127.0.0.1:51000',
+      dynamodb: 'http://127.0.0.1:51001',
+      secretsManager: 'http://127.0.0.1:51002',
+      httpApi: 'http://127.0.0.1:51003',
+      movedPorts: { s3: { preferred: 4800, used: 51000 }, 'edge-impulse': { preferred: 4811, used: 51234 } },
+      simulators: { instrumental: 'http://127.0.0.1:4810', 'edge-impulse': 'http://127.0.0.1:51234' },
+      destinations: {
+        sim: { vendor: 'instrumental', baseUrl: 'http://127.0.0.1:4810', via: 'simulator instrumental' },
+        real: { vendor: 'instrumental', baseUrl: 'https://api.instrumental.ai', via: 'as configured' },
+      },
+      allowedHosts: ['api.instrumental.ai'],
+      table: 'factory-relay-status',
+      buckets: { ingest: 'factory-relay-ingest', results: 'factory-relay-results' },
+      queues: {
+        ingest: {
+          name: 'factory-relay-ingest',
+          url: 'http://127.0.0.1:51000/000000000000/factory-relay-ingest',
+          dlq: 'http://127.0.0.1:51000/000000000000/factory-relay-ingest-dlq',
+        },
+        instrumental: {
+          name: 'factory-relay-instrumental',
+          url: 'http://127.0.0.1:51000/000000000000/factory-relay-instrumental',
+          dlq: 'http://127.0.0.1:51000/000000000000/factory-relay-instrumental-dlq',
+        },
+      },
+      inbox: '/x/inbox',
+      logFile: '/x/relay.log',
+    });
+    const path = join(tmp, 'sub', 'endpoints.json');
+    writeEndpointsFile(path, e);
+    assert.deepEqual(JSON.parse(readFileSync(path, 'utf8')), e);
+    removeEndpointsFile(path);
+    assert.equal(existsSync(path), false);
   });
 });
