@@ -103,9 +103,12 @@ export function applyEnv(
 
 export class NonLoopbackConnectionError extends Error {
   readonly code = 'ERR_LOCAL_STACK_LOOPBACK_ONLY';
-  constructor(readonly host: string) {
+  constructor(
+    readonly host: string,
+    allowed: readonly string[] = [],
+  ) {
     super(
-      `local stack: refused a connection to ${host} (only loopback is allowed: 127.0.0.0/8, ::1, localhost)`,
+      `local stack: refused a connection to ${host} (only loopback is allowed: 127.0.0.0/8, ::1, localhost${allowed.length ? `; and ${allowed.join(', ')}` : ''})`,
     );
     this.name = 'NonLoopbackConnectionError';
   }
@@ -125,6 +128,8 @@ export function isLoopbackHost(host: string): boolean {
 
 let guardDepth = 0;
 let originalConnect: typeof net.Socket.prototype.connect | undefined;
+/** Host names let through besides loopback, with how many installed guards allow each. */
+const allowedHosts = new Map<string, number>();
 /** Connections the guard refused (host names), newest last. */
 export const refusedConnections: string[] = [];
 
@@ -142,19 +147,31 @@ function targetHost(args: unknown[]): string | undefined {
   return undefined; // a path
 }
 
+/** A host name as the guard compares it: lower case, without IPv6 brackets or a trailing dot. */
+export function normalizeHost(host: string): string {
+  return host
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '')
+    .toLowerCase();
+}
+
 /**
  * Refuses every TCP connection this process opens to a host that is not loopback (before any DNS lookup),
- * failing the socket with NonLoopbackConnectionError. Reference-counted; returns the uninstaller.
+ * failing the socket with NonLoopbackConnectionError. `allowHosts` names hosts let through too, exactly as
+ * written (the host names of a config's base_urls; no wildcard, no subdomain). Reference-counted: each
+ * uninstaller removes its own hosts, the last one the guard.
  */
-export function guardLoopback(): () => void {
+export function guardLoopback(options: { allowHosts?: readonly string[] } = {}): () => void {
+  const mine = [...new Set((options.allowHosts ?? []).map(normalizeHost))].filter((h) => !isLoopbackHost(h));
+  for (const h of mine) allowedHosts.set(h, (allowedHosts.get(h) ?? 0) + 1);
   if (guardDepth++ === 0) {
     originalConnect = net.Socket.prototype.connect;
     const original = originalConnect;
     net.Socket.prototype.connect = function guardedConnect(this: net.Socket, ...args: unknown[]) {
       const host = targetHost(args);
-      if (host !== undefined && !isLoopbackHost(host)) {
+      if (host !== undefined && !isLoopbackHost(host) && !allowedHosts.has(normalizeHost(host))) {
         refusedConnections.push(host);
-        const err = new NonLoopbackConnectionError(host);
+        const err = new NonLoopbackConnectionError(host, [...allowedHosts.keys()]);
         process.nextTick(() => this.destroy(err));
         return this;
       }
@@ -165,6 +182,11 @@ export function guardLoopback(): () => void {
   return () => {
     if (released) return;
     released = true;
+    for (const h of mine) {
+      const n = (allowedHosts.get(h) ?? 1) - 1;
+      if (n > 0) allowedHosts.set(h, n);
+      else allowedHosts.delete(h);
+    }
     if (--guardDepth === 0 && originalConnect) {
       net.Socket.prototype.connect = originalConnect;
       originalConnect = undefined;

@@ -1,16 +1,21 @@
 /**
  * The local CLI: `npm start` and `npm run demo`.
  *
- *   start  the local stack (config/example.yaml) + the four vendor simulators, uploads the demo files, shows
- *          each file's progress from the status table, then keeps running: files dropped into the inbox folder
- *          or uploaded through the local S3 endpoint are shown too. Ctrl-C stops everything (exit 0).
- *   demo   the same upload non-interactively; exits 0 once every demo file is in its expected final status,
- *          1 when one is not (or after 90 s).
+ *   start  the local stack + the four vendor simulators. With the demo config (config/example.yaml) it uploads
+ *          the demo files and shows each file's progress from the status table; with `--config FILE` it runs
+ *          that config and uploads nothing. Then it keeps running: files dropped into the inbox folder or
+ *          uploaded through the local S3 endpoint are shown too. Ctrl-C stops everything (exit 0).
+ *   demo   the same non-interactively: exits 0 once every demo file is in its expected final status, 1 when
+ *          one is not (or after 90 s). With `--config FILE`: uploads the files in the inbox folder once and
+ *          exits 0 when every one was delivered (an empty inbox: once the stack is up).
  *
- * Loopback only: the stack's guard refuses every non-loopback connection, the simulators bind 127.0.0.1.
+ * A destination whose base_url is a local simulator's URL uses that simulator (with its fake key); any other
+ * base_url is used as the config says, with its key from RELAY_SECRET_<NAME> or .relay/secrets.json
+ * (local/demo/destinations.ts). The loopback guard lets through loopback and exactly those base_url hosts.
+ * Every endpoint in use is printed and written to .relay/endpoints.json (removed on exit).
  * The relay's JSON logs go to a file (.relay/relay.log) so the terminal shows progress lines only.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -19,13 +24,29 @@ import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { ConfigError, formatViolations, type LoadedConfig, loadConfigFile } from '#domain/config/load.ts';
 import { isSidecarKey, listStreams } from '#domain/config/match.ts';
 import type { RelayConfig } from '#domain/config/types.ts';
+import { SUCCESS } from '#domain/status.ts';
 import { VENDORS } from '#vendors/registry.ts';
+import {
+  type DestinationPlan,
+  destinationHosts,
+  movedSimulatorWarnings,
+  planDestinations,
+  type ResolvedSecrets,
+  readSecretsFile,
+  resolveSecrets,
+  SECRET_ENV_PREFIX,
+} from './demo/destinations.ts';
+import {
+  type EndpointsFile,
+  endpointsOf,
+  removeEndpointsFile,
+  writeEndpointsFile,
+} from './demo/endpoints.ts';
 import { compactUtc, demoFiles } from './demo/files.ts';
 import { InboxWatcher } from './demo/inbox.ts';
 import { bold, dim, divertRelayLogs, green, type Print, red, seconds, size, yellow } from './demo/output.ts';
 import {
   DEFAULT_PORTS,
-  DEMO_CREDENTIALS,
   type DemoSimulators,
   freeOrEphemeral,
   startDemoSimulators,
@@ -41,22 +62,33 @@ export const DEMO_DEADLINE_MS = 90_000;
 export const USAGE = `Usage: node --import tsx local/cli.ts <command> [options]     (npm start, npm run demo)
 
 Commands:
-  start   Start the relay on local emulators and vendor simulators (127.0.0.1 only, config/example.yaml),
-          upload the demo files and show their progress, then keep running: files dropped into the inbox
-          folder or uploaded through the local S3 endpoint are shown too. Ctrl-C stops everything.
-  demo    The same demo, non-interactively: exits 0 once every demo file reached its expected final
-          status, 1 if one did not (or after ${DEMO_DEADLINE_MS / 1000} s).
+  start   Start the relay on local emulators and vendor simulators (config/example.yaml, or --config),
+          upload the demo files (demo config only) and show their progress, then keep running: files
+          dropped into the inbox folder or uploaded through the local S3 endpoint are shown too.
+          Ctrl-C stops everything.
+  demo    The same, non-interactively: exits 0 once every demo file reached its expected final status,
+          1 if one did not (or after ${DEMO_DEADLINE_MS / 1000} s). With --config: uploads the inbox's files once
+          and exits 0 when every one was delivered.
 
 Options:
-  --inbox DIR         the watched folder of 'start' (default .relay/inbox; or env RELAY_INBOX)
-  --log-file FILE     where the relay's JSON logs go (default .relay/relay.log)
-  --ephemeral-ports   skip the fixed default ports (S3 ${DEFAULT_PORTS.s3}, simulators ${DEFAULT_PORTS.instrumental}-${DEFAULT_PORTS.instaVid360})
-  -h, --help          this text
+  --config FILE          run this relay config instead of the demo (no demo files are uploaded). Its
+                         destinations on a local simulator's URL use that simulator; any other base_url is
+                         used as written, with its API key from ${SECRET_ENV_PREFIX}<NAME> or the secrets file
+  --secrets FILE         secret name → value JSON for those keys (default .relay/secrets.json)
+  --inbox DIR            the watched folder (default .relay/inbox; or env RELAY_INBOX)
+  --endpoints-file FILE  where the endpoints in use are written (default .relay/endpoints.json)
+  --log-file FILE        where the relay's JSON logs go (default .relay/relay.log)
+  --ephemeral-ports      skip the fixed default ports (S3 ${DEFAULT_PORTS.s3}, simulators ${DEFAULT_PORTS.instrumental}-${DEFAULT_PORTS.instaVid360})
+  -h, --help             this text
 
-With npm, put options after --:  npm start -- --inbox /tmp/inbox`;
+With npm, put options after --:  npm start -- --config my-factory.yaml`;
 
 export interface CliOptions {
   command: 'start' | 'demo';
+  /** Absolute; undefined: the demo config. */
+  configFile?: string;
+  secretsFile: string;
+  endpointsFile: string;
   inbox: string;
   logFile: string;
   fixedPorts: boolean;
@@ -85,6 +117,9 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
     kind: 'run',
     options: {
       command,
+      ...(values.config !== undefined ? { configFile: resolve(values.config) } : {}),
+      secretsFile: resolve(values.secrets ?? resolve(ROOT, '.relay/secrets.json')),
+      endpointsFile: resolve(values['endpoints-file'] ?? resolve(ROOT, '.relay/endpoints.json')),
       inbox: resolve(values.inbox ?? env.RELAY_INBOX ?? resolve(ROOT, '.relay/inbox')),
       logFile: resolve(values['log-file'] ?? resolve(ROOT, '.relay/relay.log')),
       fixedPorts: !values['ephemeral-ports'],
@@ -99,6 +134,9 @@ function parseCliArgs(argv: string[]) {
     strict: true,
     options: {
       help: { type: 'boolean', short: 'h' },
+      config: { type: 'string' },
+      secrets: { type: 'string' },
+      'endpoints-file': { type: 'string' },
       inbox: { type: 'string' },
       'log-file': { type: 'string' },
       'ephemeral-ports': { type: 'boolean' },
@@ -149,23 +187,13 @@ function shown(path: string): string {
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
 }
 
-/** Secrets the config names, with fake demo keys the simulators accept. */
-function demoSecrets(config: RelayConfig): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const t of config.data_transmit) {
-    if (t.api_key_secret && t.transmit_type === 'instrumental')
-      out[t.api_key_secret] = DEMO_CREDENTIALS.instrumental;
-  }
-  return out;
-}
-
-async function startStack(configFile: string, config: RelayConfig, s3Port: number): Promise<LocalStack> {
-  const options = {
-    configFile,
-    secrets: demoSecrets(config),
-    pollEveryMs: 1000,
-    logLevel: 'warn' as const,
-  };
+async function startStack(
+  configFile: string,
+  secrets: Record<string, string>,
+  allowHosts: string[],
+  s3Port: number,
+): Promise<LocalStack> {
+  const options = { configFile, secrets, allowHosts, pollEveryMs: 1000, logLevel: 'warn' as const };
   try {
     return await startLocalStack({ ...options, emulators: { fauxqsPort: s3Port } });
   } catch (err) {
@@ -175,29 +203,54 @@ async function startStack(configFile: string, config: RelayConfig, s3Port: numbe
   }
 }
 
-function printBanner(
-  print: Print,
-  o: CliOptions,
-  stack: LocalStack,
-  sims: DemoSimulators,
-  config: RelayConfig,
-  secrets: string[],
-) {
-  const { endpoints } = stack;
+interface BannerInput {
+  stack: LocalStack;
+  sims: DemoSimulators;
+  plans: DestinationPlan[];
+  secrets: ResolvedSecrets;
+  configFile: string;
+  endpoints: EndpointsFile;
+}
+
+const moved = (e: EndpointsFile, name: string) => {
+  const m = e.movedPorts[name];
+  return m ? yellow(`  (port ${m.preferred} was taken)`) : '';
+};
+
+function printBanner(print: Print, o: CliOptions, b: BannerInput) {
+  const { stack, endpoints: e } = b;
   print(bold('Local AWS') + dim(' (emulators on 127.0.0.1, fake credentials, in memory: gone on exit)'));
   print(
-    `  S3 + SQS      ${endpoints.s3}   ingest bucket ${bold(stack.buckets.ingest)}${stack.ingestVersioned ? ' (versioned)' : ''}, results ${stack.buckets.results}`,
+    `  S3 + SQS      ${e.s3}   ingest bucket ${bold(e.buckets.ingest)}${stack.ingestVersioned ? ' (versioned)' : ''}, results ${e.buckets.results}${moved(e, 's3')}`,
   );
   print(
-    `  DynamoDB      ${endpoints.dynamodb}   status table ${stack.tableName} (DynamoDB Local, java pid ${stack.emulators.dynamodbPid})`,
+    `  DynamoDB      ${e.dynamodb}   status table ${e.table} (DynamoDB Local, java pid ${stack.emulators.dynamodbPid})`,
   );
-  print(`  Secrets       ${endpoints.secretsManager}   ${secrets.join(', ') || 'none'} (fake demo key)`);
-  print(`  HTTP API      ${stack.apiUrl}   POST /callbacks/{vendor}/{token}`);
-  const dests = config.data_transmit
-    .map((t) => `${t.transmit_name} → ${t.transmit_type} ${t.base_url}`)
-    .join('; ');
-  print(`  config        ${CONFIG_FILE}   ${dests}`);
+  const secretList = Object.entries(b.secrets.sources).map(([name, from]) =>
+    from === 'simulator' ? `${name} (fake demo key)` : `${name} (from the ${from})`,
+  );
+  print(`  Secrets       ${e.secretsManager}   ${secretList.join(', ') || 'none'}`);
+  print(`  HTTP API      ${e.httpApi}   POST /callbacks/{vendor}/{token}`);
+  print(
+    `  SQS queues    ${Object.values(e.queues)
+      .map((q) => q.name)
+      .join(', ')} (each with a -dlq)`,
+  );
+  print(`  config        ${shown(b.configFile)}`);
+  for (const p of b.plans) {
+    const where = p.simulator
+      ? `local ${p.simulator.name} simulator`
+      : yellow('as the config says (not a local simulator)');
+    const off = p.transmit.enabled === false ? dim(' (enabled: false)') : '';
+    print(
+      `    ${p.transmit.transmit_name} → ${p.transmit.transmit_type} ${p.transmit.base_url}   ${where}${off}`,
+    );
+  }
+  print(
+    `  network       loopback only${e.allowedHosts.length ? `, plus the config's base_url hosts: ${e.allowedHosts.join(', ')}` : ''}; every other host is refused`,
+  );
   print(`  relay logs    ${shown(o.logFile)} (warn and above; the terminal shows progress only)`);
+  print(`  endpoints     ${shown(o.endpointsFile)}   e.g. jq -r .s3 ${shown(o.endpointsFile)}`);
   print('');
   print(
     bold('Vendor simulators') +
@@ -205,12 +258,10 @@ function printBanner(
         ' (fake demo credentials; every simulator has GET /__sim/requests, /__sim/state, GET|PUT /__sim/faults, POST /__sim/reset)',
       ),
   );
-  for (const s of sims.all) {
-    const users = config.data_transmit
-      .filter((t) => t.base_url.replace(/\/+$/, '') === s.url)
-      .map((t) => t.transmit_name);
+  for (const s of b.sims.all) {
+    const users = b.plans.filter((p) => p.simulator === s).map((p) => p.transmit.transmit_name);
     print(
-      `  ${s.name.padEnd(13)} ${s.url}   ${users.length ? `used by ${users.join(', ')}` : dim('not in the demo config')}`,
+      `  ${s.name.padEnd(13)} ${s.url}   ${users.length ? `used by ${users.join(', ')}` : dim('not in the config')}${moved(e, s.name)}`,
     );
     print(dim(`                auth    ${s.credentials}`));
     print(
@@ -222,7 +273,8 @@ function printBanner(
 }
 
 function printDropHelp(print: Print, o: CliOptions, stack: LocalStack, config: RelayConfig) {
-  const example = `line-1/aoi-top/SN-2001_${compactUtc(new Date())}.jpg`;
+  const example =
+    o.configFile === undefined ? `line-1/aoi-top/SN-2001_${compactUtc(new Date())}.jpg` : '<key>';
   const inbox = shown(o.inbox);
   print('');
   print(bold('Still running. Ctrl-C stops everything.'));
@@ -235,26 +287,35 @@ function printDropHelp(print: Print, o: CliOptions, stack: LocalStack, config: R
   const patterns = listStreams(config).map(
     (s) => `${s.stream.key_pattern} (${s.stream.asset}:${s.stream.stream_type})`,
   );
-  print(`  Keys the config routes: ${patterns.join(', ')}; a sidecar is <key>.json, uploaded first.`);
+  print(`  Keys the config routes: ${patterns.join(', ')}; a sidecar beside its file, uploaded first.`);
+  print(
+    dim(
+      `  The endpoints, bucket and queue names are in ${shown(o.endpointsFile)}, e.g. --endpoint-url "$(jq -r .s3 ${shown(o.endpointsFile)})".`,
+    ),
+  );
   print('');
 }
 
 /** Runs `start` or `demo`. Answers the exit code, or 'running' when `start` is up and serving. */
 async function run(o: CliOptions, session: Session, print: Print, logs: ReturnType<typeof divertRelayLogs>) {
   const t0 = Date.now();
-  const configFile = resolve(ROOT, CONFIG_FILE);
+  const ownConfig = o.configFile !== undefined;
+  const configFile = o.configFile ?? resolve(ROOT, CONFIG_FILE);
   print(
-    `${bold(`factory-relay ${o.command}`)}${dim(' — the relay on local emulators and vendor simulators, 127.0.0.1 only (no AWS account, no network)')}`,
+    `${bold(`factory-relay ${o.command}`)}${dim(' — the relay on local emulators and vendor simulators (no AWS account)')}`,
   );
   print('');
+  if (ownConfig && !existsSync(configFile)) {
+    print(red(`error: no config file ${configFile}`));
+    return 1;
+  }
 
   const sims = await session.starting(startDemoSimulators({ fixedPorts: o.fixedPorts }));
   session.add(() => sims.stop());
-  const instrumentalUrl = sims.all.find((s) => s.name === 'instrumental')!.url;
-  if (process.env.INSTRUMENTAL_URL && process.env.INSTRUMENTAL_URL !== instrumentalUrl)
-    print(dim(`  (INSTRUMENTAL_URL=${process.env.INSTRUMENTAL_URL} replaced by the local simulator)`));
-  // config/example.yaml reads ${INSTRUMENTAL_URL:-http://127.0.0.1:4810}: the simulator, wherever it listens.
-  process.env.INSTRUMENTAL_URL = instrumentalUrl;
+  // config/example.yaml reads ${INSTRUMENTAL_URL:-http://127.0.0.1:4810}: the simulator, wherever it listens,
+  // unless INSTRUMENTAL_URL says otherwise (then it is used as the config says, like any other base_url).
+  if (!ownConfig && !process.env.INSTRUMENTAL_URL)
+    process.env.INSTRUMENTAL_URL = sims.all.find((s) => s.name === 'instrumental')!.url;
 
   let loaded: LoadedConfig;
   try {
@@ -269,15 +330,49 @@ async function run(o: CliOptions, session: Session, print: Print, logs: ReturnTy
   const config = loaded.config;
   if (loaded.violations.length > 0) print(yellow(formatViolations(loaded.violations)));
 
+  const plans = planDestinations(config, sims.all);
+  for (const w of movedSimulatorWarnings(plans, sims.all)) print(yellow(`warning: ${w}`));
+  let secrets: ResolvedSecrets;
+  try {
+    secrets = resolveSecrets(plans, process.env, readSecretsFile(o.secretsFile), shown(o.secretsFile));
+  } catch (err) {
+    print(red(`error: ${(err as Error).message}`));
+    return 1;
+  }
+  if (secrets.problems.length > 0) {
+    print(red('error: the config names API keys that have no value here:'));
+    for (const p of secrets.problems) print(red(`  ${p}`));
+    print(
+      dim(
+        `  A destination on a local simulator gets the simulator's fake key; any other needs its real key, from the environment (${SECRET_ENV_PREFIX}<NAME>) or ${shown(o.secretsFile)} ({"<secret name>": "<value>"}, git-ignored).`,
+      ),
+    );
+    return 1;
+  }
+  const allowHosts = destinationHosts(plans);
+
   print(
     dim('Starting the local stack (fauxqs S3+SQS, DynamoDB Local, Secrets Manager emulator, the handlers)…'),
   );
   const s3Port = o.fixedPorts ? await freeOrEphemeral(DEFAULT_PORTS.s3) : 0;
-  const stack = await session.starting(startStack(configFile, config, s3Port));
+  const stack = await session.starting(startStack(configFile, secrets.values, allowHosts, s3Port));
   session.add(() => stack.stop());
   if (session.closed) return 0;
   print(dim(`…ready in ${seconds(Date.now() - t0)}.`));
   print('');
+
+  const endpoints = endpointsOf({
+    stack,
+    sims: sims.all,
+    plans,
+    allowedHosts: allowHosts,
+    configFile,
+    preferredS3Port: o.fixedPorts ? DEFAULT_PORTS.s3 : 0,
+    inbox: o.inbox,
+    logFile: o.logFile,
+  });
+  writeEndpointsFile(o.endpointsFile, endpoints);
+  session.add(() => removeEndpointsFile(o.endpointsFile));
 
   const bucket = stack.buckets.ingest;
   stack.runner.on('result', (e) => {
@@ -297,9 +392,9 @@ async function run(o: CliOptions, session: Session, print: Print, logs: ReturnTy
     print(red(`  S3 notification for ${e.key} could not be sent: ${String(e.error)}`));
   });
 
-  printBanner(print, o, stack, sims, config, Object.keys(demoSecrets(config)));
+  printBanner(print, o, { stack, sims, plans, secrets, configFile, endpoints });
 
-  const files = demoFiles();
+  const files = ownConfig ? [] : demoFiles();
   const tracker = new StatusTracker({
     keyWidth: Math.max(46, ...files.map((f) => f.key.length)),
     ddb: stack.clients.ddb,
@@ -376,72 +471,6 @@ async function run(o: CliOptions, session: Session, print: Print, logs: ReturnTy
     );
   });
 
-  // The demo files, as a factory sync would upload them (each sidecar before its file).
-  print(
-    bold(`Uploading ${files.length} demo files to s3://${bucket}/`) +
-      dim(' (progress from the status table)'),
-  );
-  print(tracker.header());
-  const tUpload = Date.now();
-  const demo: Tracked[] = [];
-  for (const f of files) {
-    if (session.closed) return 0;
-    if (f.sidecar) {
-      const key = `${f.key}.json`;
-      inFlight.add(key);
-      try {
-        const put = await putObject(
-          stack.clients.s3,
-          bucket,
-          key,
-          Buffer.from(JSON.stringify(f.sidecar, null, 2)),
-        );
-        ours.add(`${key}\n${put.versionId ?? put.etag}`);
-      } finally {
-        inFlight.delete(key);
-      }
-    }
-    const t = await upload(f.key, f.body, 'demo', {
-      expect: f.expect,
-      contentType: f.contentType,
-      ...(f.note ? { note: f.note } : {}),
-      ...(f.sidecar ? { withSidecar: true } : {}),
-    });
-    if (t) demo.push(t);
-  }
-
-  const deadline = t0 + DEMO_DEADLINE_MS;
-  while (!session.closed && Date.now() < deadline && !demo.every((t) => t.settled)) await sleep(100);
-  if (session.closed) return 0;
-
-  const elapsed = Date.now() - tUpload;
-  const wrong = demo.filter((t) => !StatusTracker.meetsExpectation(t));
-  const timedOut = demo.some((t) => !t.settled);
-  print('');
-  const summary = `demo: ${summarize(demo)} in ${seconds(elapsed)}`;
-  print(bold(wrong.length > 0 ? red(summary) : green(summary)));
-  if (wrong.length > 0) {
-    print(
-      red(
-        timedOut
-          ? `demo: FAILED — not every demo file reached a final status within ${DEMO_DEADLINE_MS / 1000} s:`
-          : 'demo: FAILED — a demo file did not end as expected:',
-      ),
-    );
-    for (const t of wrong) print(red(`  ${t.key}: ${StatusTracker.describeOutcome(t)}`));
-    print(dim(`  relay logs: ${shown(o.logFile)}`));
-  } else {
-    print(
-      dim(
-        `  ${files.filter((f) => f.expect.status === 'UPLOADED').length} files reached Instrumental (simulator); the failures are the deliberately bad files.`,
-      ),
-    );
-  }
-  if (o.command === 'demo') return wrong.length > 0 ? 1 : 0;
-
-  // start: keep running, watch the inbox.
-  mkdirSync(o.inbox, { recursive: true });
-  printDropHelp(print, o, stack, config);
   const inbox = new InboxWatcher({
     dir: o.inbox,
     isSidecar: (key) => isSidecarKey(config, key, bucket),
@@ -454,6 +483,91 @@ async function run(o: CliOptions, session: Session, print: Print, logs: ReturnTy
         print(red(`${tracker.prefix(file.key)}upload failed: ${String((error as Error).message ?? error)}`));
     },
   });
+
+  // What the run uploads and follows to the end: the demo files, or (demo with --config) the inbox's files.
+  const followed: Tracked[] = [];
+  const tUpload = Date.now();
+  if (!ownConfig) {
+    print(
+      bold(`Uploading ${files.length} demo files to s3://${bucket}/`) +
+        dim(' (progress from the status table)'),
+    );
+    print(tracker.header());
+    for (const f of files) {
+      if (session.closed) return 0;
+      if (f.sidecar) {
+        const key = `${f.key}.json`;
+        inFlight.add(key);
+        try {
+          const put = await putObject(
+            stack.clients.s3,
+            bucket,
+            key,
+            Buffer.from(JSON.stringify(f.sidecar, null, 2)),
+          );
+          ours.add(`${key}\n${put.versionId ?? put.etag}`);
+        } finally {
+          inFlight.delete(key);
+        }
+      }
+      const t = await upload(f.key, f.body, 'demo', {
+        expect: f.expect,
+        contentType: f.contentType,
+        ...(f.note ? { note: f.note } : {}),
+        ...(f.sidecar ? { withSidecar: true } : {}),
+      });
+      if (t) followed.push(t);
+    }
+  } else if (o.command === 'demo') {
+    const found = await inbox.list();
+    print(
+      bold(`Uploading ${found.length} file${found.length === 1 ? '' : 's'} from ${shown(o.inbox)}/`) +
+        dim(' (progress from the status table)'),
+    );
+    if (found.length > 0) print(tracker.header());
+    for (const f of found) {
+      if (session.closed) return 0;
+      const t = await upload(f.key, { path: f.path, size: f.size }, 'inbox');
+      if (t) followed.push(t);
+    }
+  }
+
+  if (followed.length > 0 || o.command === 'demo') {
+    const deadline = t0 + DEMO_DEADLINE_MS;
+    while (!session.closed && Date.now() < deadline && !followed.every((t) => t.settled)) await sleep(100);
+    if (session.closed) return 0;
+    const elapsed = Date.now() - tUpload;
+    // Demo files have an expected end; a config's own files are expected to be delivered.
+    const delivered = (t: Tracked) =>
+      t.settled && [...t.records.values()].every((r) => SUCCESS.includes(r.rec.status));
+    const wrong = followed.filter((t) => !(t.expect ? StatusTracker.meetsExpectation(t) : delivered(t)));
+    const timedOut = followed.some((t) => !t.settled);
+    print('');
+    const summary = `demo: ${summarize(followed)} in ${seconds(elapsed)}`;
+    print(bold(wrong.length > 0 ? red(summary) : green(summary)));
+    if (wrong.length > 0) {
+      print(
+        red(
+          timedOut
+            ? `demo: FAILED — not every file reached a final status within ${DEMO_DEADLINE_MS / 1000} s:`
+            : 'demo: FAILED — a file did not end as expected:',
+        ),
+      );
+      for (const t of wrong) print(red(`  ${t.key}: ${StatusTracker.describeOutcome(t)}`));
+      print(dim(`  relay logs: ${shown(o.logFile)}`));
+    } else if (!ownConfig) {
+      print(
+        dim(
+          `  ${files.filter((f) => f.expect.status === 'UPLOADED').length} files reached Instrumental (simulator); the failures are the deliberately bad files.`,
+        ),
+      );
+    }
+    if (o.command === 'demo') return wrong.length > 0 ? 1 : 0;
+  }
+
+  // start: keep running, watch the inbox.
+  mkdirSync(o.inbox, { recursive: true });
+  printDropHelp(print, o, stack, config);
   inbox.start();
   session.add(() => inbox.stop());
   return 'running' as const;

@@ -126,6 +126,8 @@ export interface LocalStackOptions {
   env?: Record<string, string>;
   /** Refuse every non-loopback connection in this process while the stack runs (default true). */
   loopbackOnly?: boolean;
+  /** Hosts the guard lets through besides loopback (a config's base_url hosts); see guardLoopback. */
+  allowHosts?: readonly string[];
   emulators?: EmulatorOptions;
 }
 
@@ -210,7 +212,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   };
 
   try {
-    if (opts.loopbackOnly !== false) cleanups.push(guardLoopback());
+    if (opts.loopbackOnly !== false) cleanups.push(guardLoopback({ allowHosts: opts.allowHosts ?? [] }));
     const emulators = await startEmulators(opts.emulators);
     cleanups.push(() => emulators.stop());
     const region = emulators.region;

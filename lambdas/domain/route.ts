@@ -10,9 +10,11 @@ import { splitName } from '#commons/media.ts';
 import { decodeS3EventKey } from '#commons/s3-key.ts';
 import {
   destinationsFor,
+  type MissingValue,
   matchStream,
   missingRequired,
   renderTemplates,
+  resolveTimeZone,
   sidecarKeyFor,
   sidecarOwner,
   sidecarWaitMs,
@@ -258,6 +260,8 @@ async function routeRecord(r: S3EventRecord, deps: RouterDeps): Promise<RouteRes
     vars: stream.vars ?? {},
   };
   if (sidecar.kind === 'found') ctx.sidecar = sidecar.value;
+  // The stream's zone first: the fields read it ({stream.time_zone}, iso8601 of a time without an offset).
+  ctx.timeZone = resolveTimeZone(stream.time_zone, ctx);
 
   const missing = missingRequired(stream.required, ctx);
   if (missing.length > 0) {
@@ -483,25 +487,54 @@ async function loadSidecar(
   }
 }
 
+/** Where a template value sits, as a JSON pointer (`/imageTimestamp/iso8601Time`). */
+const pointer = (m: MissingValue) => `/${m.json_path.join('/')}`;
+
+/** Values that were there but unusable, by cause, and the code each is recorded with. */
+const INVALID_CAUSES = [
+  ['invalid-timestamp', 'INVALID_TIMESTAMP'],
+  ['invalid-time-zone', 'INVALID_TIME_ZONE'],
+] as const;
+
+/**
+ * Renders a destination's fields and checks them against the vendor's fields schema. One code per cause:
+ * INVALID_TIMESTAMP (a time that does not parse, in any field), INVALID_TIME_ZONE (a zone that is not an
+ * IANA zone), INVALID_FIELDS (a value of the wrong shape for the schema), MISSING_METADATA (only required
+ * values that no source gave).
+ */
 function buildFields(
   t: DataTransmit,
   plugin: VendorPlugin,
   ctx: TemplateContext,
 ): { fields: JsonObject } | { error: RecordedError } {
   const rendered = renderTemplates(t.fields, ctx);
-  const validate = validatorFor(plugin);
-  if (!validate(rendered.value)) {
-    const problems = (validate.errors ?? []).map((e) => {
-      const path = e.instancePath || '/';
-      const missingProp = (e.params as { missingProperty?: string }).missingProperty;
-      const where = missingProp ? `${path === '/' ? '' : path}/${missingProp}` : path;
-      const why = rendered.missing.find((m) => `/${m.json_path.join('/')}` === where);
-      return why ? `${where}: ${why.reason}` : `${where} ${e.message ?? 'is invalid'}`;
-    });
-    const code = (validate.errors ?? []).some((e) => e.keyword === 'required')
-      ? 'MISSING_METADATA'
-      : 'INVALID_FIELDS';
-    return { error: recorded(code, `${plugin.displayName} fields: ${problems.join('; ')}`) };
+  const fail = (code: string, problems: string[]) => ({
+    error: recorded(code, `${plugin.displayName} fields: ${problems.join('; ')}`),
+  });
+  for (const [cause, code] of INVALID_CAUSES) {
+    const bad = rendered.missing.filter((m) => m.cause === cause);
+    if (bad.length > 0)
+      return fail(
+        code,
+        bad.map((m) => `${pointer(m)}: ${m.reason}`),
+      );
   }
-  return { fields: rendered.value };
+  const validate = validatorFor(plugin);
+  if (validate(rendered.value)) return { fields: rendered.value };
+  let shape = false;
+  const problems = (validate.errors ?? []).map((e) => {
+    const missingProp =
+      e.keyword === 'required' ? (e.params as { missingProperty?: string }).missingProperty : undefined;
+    const where = missingProp !== undefined ? `${e.instancePath}/${missingProp}` : e.instancePath || '/';
+    // Absent: a required property that a template left out (it, or everything under it, did not resolve).
+    const why =
+      missingProp === undefined
+        ? []
+        : rendered.missing.filter((m) => pointer(m) === where || pointer(m).startsWith(`${where}/`));
+    if (why.length === 0) shape = true;
+    return why.length > 0
+      ? `${where}: ${why.map((m) => m.reason).join('; ')}`
+      : `${where} ${e.message ?? 'is invalid'}`;
+  });
+  return fail(shape ? 'INVALID_FIELDS' : 'MISSING_METADATA', problems);
 }

@@ -39,11 +39,13 @@ export function compactUtc(d: Date): string {
   )}${pad(d.getUTCSeconds())}Z`;
 }
 
-/** `2026-01-05_08-15-00` (the video stream's form; a time without an offset is taken as UTC). */
-export function dashedUtc(d: Date): string {
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}_${pad(d.getUTCHours())}-${pad(
-    d.getUTCMinutes(),
-  )}-${pad(d.getUTCSeconds())}`;
+/**
+ * `2026-01-05_00-15-00`: the video stream's form, the wall clock of a camera in `zone` (no offset: the
+ * example config's time_zone, vars.tz, places it).
+ */
+export function dashedWallClock(d: Date, zone: string): string {
+  // sv-SE writes ISO-like "2026-01-05 00:15:00".
+  return d.toLocaleString('sv-SE', { timeZone: zone }).replace(' ', '_').replaceAll(':', '-');
 }
 
 /** The demo set, timestamped a few minutes before `now` (as a sync would deliver a shift's last captures). */
@@ -80,7 +82,7 @@ export function demoFiles(now = new Date()): DemoFile[] {
       expect: uploaded,
     },
     {
-      key: `line-1/video/final-qa/SN-1001_${dashedUtc(at(5))}.mp4`,
+      key: `line-1/video/final-qa/SN-1001_${dashedWallClock(at(5), 'America/Los_Angeles')}.mp4`,
       body: makeMp4({ codec: 'avc1', width: 1920, height: 1080, padToBytes: 2_500_000 }),
       contentType: 'video/mp4',
       sidecar: { tags: ['final-qa'], build: 'DVT-2' },

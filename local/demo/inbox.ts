@@ -69,9 +69,22 @@ export class InboxWatcher {
     return this.repeat.stop();
   }
 
+  /** The files in the folder now, sidecars first (for a one-time upload), then by key. */
+  async list(): Promise<InboxFile[]> {
+    return (await this.walk(this.opts.dir))
+      .map(({ path, key, size }) => ({ path, key, size }))
+      .sort(this.order);
+  }
+
+  /** Sidecars before the other files (the router reads them with the file), then by key. */
+  private readonly order = (a: InboxFile, b: InboxFile): number => {
+    const sidecar = this.opts.isSidecar ?? (() => false);
+    return Number(sidecar(b.key)) - Number(sidecar(a.key)) || a.key.localeCompare(b.key);
+  };
+
   /** One scan: notes changes, uploads what has been stable long enough. */
   async scan(): Promise<void> {
-    const files = await this.list(this.opts.dir);
+    const files = await this.walk(this.opts.dir);
     const now = this.now();
     const present = new Set<string>();
     const ready: InboxFile[] = [];
@@ -88,8 +101,7 @@ export class InboxWatcher {
     }
     for (const key of this.seen.keys()) if (!present.has(key)) this.seen.delete(key);
 
-    const sidecar = this.opts.isSidecar ?? (() => false);
-    ready.sort((a, b) => Number(sidecar(b.key)) - Number(sidecar(a.key)) || a.key.localeCompare(b.key));
+    ready.sort(this.order);
     for (const f of ready) {
       if (this.repeat.isStopped) return;
       const s = this.seen.get(f.key);
@@ -104,7 +116,7 @@ export class InboxWatcher {
     }
   }
 
-  private async list(root: string): Promise<Array<InboxFile & { mtimeMs: number }>> {
+  private async walk(root: string): Promise<Array<InboxFile & { mtimeMs: number }>> {
     const out: Array<InboxFile & { mtimeMs: number }> = [];
     const walk = async (dir: string) => {
       let entries: Dirent[];

@@ -36,6 +36,10 @@ export interface RunningSimulator {
   name: string;
   sim: Simulator;
   url: string;
+  /** The port it asked for (0: ephemeral); `url` has another when that one was taken. */
+  preferredPort: number;
+  /** Its fake demo key: what a destination pointing at it gets as its API key. */
+  apiKey: string;
   /** How a client authenticates, for the banner. */
   credentials: string;
   readme: string;
@@ -89,17 +93,19 @@ export async function startDemoSimulators(settings: SimulatorSettings = {}): Pro
   const edgeImpulse = new EdgeImpulseSimulator({
     apiKeys: { [DEMO_CREDENTIALS.edgeImpulse]: { projectId: 1 } },
   });
-  const specs: Array<{ name: string; sim: Simulator; port: number; credentials: string }> = [
+  const specs: Array<{ name: string; sim: Simulator; port: number; apiKey: string; credentials: string }> = [
     {
       name: 'instrumental',
       sim: instrumental,
       port: port(DEFAULT_PORTS.instrumental),
+      apiKey: DEMO_CREDENTIALS.instrumental,
       credentials: `header instrumental-api-key: ${DEMO_CREDENTIALS.instrumental}`,
     },
     {
       name: 'edge-impulse',
       sim: edgeImpulse,
       port: port(DEFAULT_PORTS.edgeImpulse),
+      apiKey: DEMO_CREDENTIALS.edgeImpulse,
       credentials: `header x-api-key: ${DEMO_CREDENTIALS.edgeImpulse} (project 1)`,
     },
     {
@@ -109,12 +115,14 @@ export async function startDemoSimulators(settings: SimulatorSettings = {}): Pro
         teams: { 'demo-factory': { datasets: ['line-1'], tags: ['defect', 'ok'] } },
       }),
       port: port(DEFAULT_PORTS.v7Darwin),
+      apiKey: DEMO_CREDENTIALS.v7Darwin,
       credentials: `header Authorization: ApiKey ${DEMO_CREDENTIALS.v7Darwin} (team demo-factory, dataset line-1)`,
     },
     {
       name: 'instavid360',
       sim: new InstaVid360Simulator({ tokens: { [DEMO_CREDENTIALS.instaVid360]: { user: 'demo' } } }),
       port: port(DEFAULT_PORTS.instaVid360),
+      apiKey: DEMO_CREDENTIALS.instaVid360,
       credentials: `header Authorization: Bearer ${DEMO_CREDENTIALS.instaVid360}`,
     },
   ];
@@ -129,6 +137,8 @@ export async function startDemoSimulators(settings: SimulatorSettings = {}): Pro
         name: s.name,
         sim: s.sim,
         url,
+        preferredPort: s.port,
+        apiKey: s.apiKey,
         credentials: s.credentials,
         readme: `simulators/${s.name}/README.md`,
       });
@@ -156,6 +166,8 @@ async function addOfficialUploaderEndpoints(
       name: 'ei-studio',
       sim: cli.studio,
       url: cli.studioUrl,
+      preferredPort: new URL(cli.studioUrl).port ? Number(new URL(cli.studioUrl).port) : 0,
+      apiKey: DEMO_CREDENTIALS.edgeImpulse,
       credentials: `Edge Impulse's official uploader: EI_HOST=${cli.host} edge-impulse-uploader --api-key ${DEMO_CREDENTIALS.edgeImpulse} FILE (its ingestion: ${cli.ingestionUrl}, the edge-impulse simulator)`,
       readme: 'simulators/edge-impulse/README.md',
     });

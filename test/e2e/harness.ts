@@ -4,7 +4,7 @@
  * (node's runner gives each file its own process).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DataTransmit, RelayConfig } from '#domain/config/types.ts';
+import type { DataTransmit, RelayConfig, StreamConfig } from '#domain/config/types.ts';
 import type { DeliveryRecord } from '#domain/delivery.ts';
 import type { DeliveryStatus } from '#domain/status.ts';
 import { putObject, recordsOf } from '#local/ingest.ts';
@@ -50,7 +50,11 @@ export function instrumentalTransmit(
   };
 }
 
-export function testConfig(transmits: DataTransmit[], relay: RelayConfig['relay'] = {}): RelayConfig {
+export function testConfig(
+  transmits: DataTransmit[],
+  relay: RelayConfig['relay'] = {},
+  stream: Partial<StreamConfig> = {},
+): RelayConfig {
   return {
     version: 1,
     relay: { max_attempts: 6, backoff_base_seconds: 0.2, backoff_max_seconds: 1, ...relay },
@@ -65,6 +69,7 @@ export function testConfig(transmits: DataTransmit[], relay: RelayConfig['relay'
             key_pattern: STREAM_PATTERN,
             sidecar: { mode: 'append', suffix: '.json', required: false },
             required: ['serial', 'station'],
+            ...stream,
           },
         ],
       },
@@ -101,6 +106,8 @@ export async function startHarness(
     sim?: InstrumentalSimulatorOptions;
     transmits?: (simUrl: string) => DataTransmit[];
     relay?: RelayConfig['relay'];
+    /** Settings of the one stream (line-1:aoi-camera) over the defaults. */
+    stream?: Partial<StreamConfig>;
     stack?: LocalStackOptions;
   } = {},
 ): Promise<Harness> {
@@ -114,7 +121,7 @@ export async function startHarness(
     instrumentalTransmit('instrumental-main', simUrl, 'relay-tests/instrumental'),
   ];
   const stack = await startLocalStack({
-    config: testConfig(transmits, options.relay),
+    config: testConfig(transmits, options.relay, options.stream),
     secrets: {
       'relay-tests/instrumental': TEST_KEYS.main,
       'relay-tests/instrumental-burst': TEST_KEYS.burst,

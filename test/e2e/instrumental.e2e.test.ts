@@ -198,7 +198,7 @@ describe('Instrumental delivery, end to end', () => {
         name: 'a timestamp that is not a time',
         key: 'line-1/AOI-4/SN-4006_yesterday.jpg',
         body: () => makeJpeg({ width: 8, height: 8 }),
-        code: 'MISSING_METADATA',
+        code: 'INVALID_TIMESTAMP',
       },
       {
         name: 'a malformed sidecar',

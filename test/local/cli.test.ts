@@ -5,19 +5,23 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { stripVTControlCharacters } from 'node:util';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { DeliveryRecord } from '#domain/delivery.ts';
 import type { DeliveryStatus } from '#domain/status.ts';
 import { parseCli } from '#local/cli.ts';
+import type { EndpointsFile } from '#local/demo/endpoints.ts';
 import { type InboxFile, InboxWatcher, ignoredName } from '#local/demo/inbox.ts';
 import { detailOf, StatusTracker, summarize, type Tracked } from '#local/demo/tracker.ts';
 import { contentTypeOf } from '#local/ingest.ts';
+import { InstrumentalSimulator } from '#simulators/instrumental/index.ts';
 import { makeJpeg } from '#simulators/media/index.ts';
+import { waitFor } from './helpers.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CHILD_TIMEOUT_MS = 120_000;
@@ -107,6 +111,9 @@ function javaPidOf(output: string): number {
   return Number(m[1]);
 }
 
+/** `{inbox: 'x'}` → `['--inbox', 'x']`. */
+const flags = (values: Record<string, string>) => Object.entries(values).flatMap(([k, v]) => [`--${k}`, v]);
+
 const tmp = mkdtempSync(join(tmpdir(), 'relay-cli-test-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -123,7 +130,22 @@ describe('parseCli', () => {
       assert.equal(run.options.inbox, '/tmp/x');
       assert.equal(run.options.fixedPorts, false);
       assert.equal(run.options.logFile, join(ROOT, '.relay/relay.log'));
+      assert.equal(run.options.configFile, undefined, 'the demo config');
+      assert.equal(run.options.secretsFile, join(ROOT, '.relay/secrets.json'));
+      assert.equal(run.options.endpointsFile, join(ROOT, '.relay/endpoints.json'));
     }
+    const own = parseCli([
+      'demo',
+      '--config',
+      'my.yaml',
+      '--secrets',
+      '/s.json',
+      '--endpoints-file',
+      '/e.json',
+    ]);
+    assert.equal(own.kind === 'run' && own.options.configFile, resolve('my.yaml'));
+    assert.equal(own.kind === 'run' && own.options.secretsFile, '/s.json');
+    assert.equal(own.kind === 'run' && own.options.endpointsFile, '/e.json');
     const env = parseCli(['demo'], { RELAY_INBOX: '/tmp/y' });
     assert.equal(env.kind === 'run' && env.options.inbox, '/tmp/y');
   });
@@ -418,6 +440,121 @@ describe('local CLI', { timeout: CHILD_TIMEOUT_MS + 10_000 }, () => {
       assert.equal(processExists(javaPid), false, `DynamoDB Local (java pid ${javaPid}) was stopped`);
     } finally {
       if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
+    }
+  });
+
+  test('start --config: runs that config (no demo files) and sends to its base_url; endpoints.json says where everything is', async () => {
+    // "Their" Instrumental: a simulator on a port of its own, with a key only the secrets file knows.
+    const key = 'cli-test:own:INST:V1:fake-own-id:not-a-real-secret';
+    const theirs = new InstrumentalSimulator({ apiKeys: [key], validationDelayMs: 100 });
+    const theirUrl = await theirs.start();
+    const dir = join(tmp, 'own');
+    mkdirSync(dir, { recursive: true });
+    const configFile = join(dir, 'my.yaml');
+    writeFileSync(
+      configFile,
+      [
+        'version: 1',
+        'data_receiver:',
+        '  - data_receiver_name: plant',
+        '    protocol: s3',
+        '    streams:',
+        '      - asset: plant-7',
+        '        stream_type: cam',
+        '        key_pattern: "plant/{station}/{serial}_{taken_at}.{ext}"',
+        '        time_zone: Europe/Berlin',
+        'data_transmit:',
+        '  - transmit_name: my-inst',
+        '    transmit_type: instrumental',
+        '    filter_stream: ["plant-7:cam"]',
+        `    base_url: ${theirUrl}`,
+        '    api_key_secret: my-factory/instrumental',
+        '    fields:',
+        '      serialNumber: "{serial}"',
+        '      stationName: "{station}"',
+        '      imageType: Top',
+        '      imageTimestamp: { iso8601Time: "{taken_at|iso8601}", ianaTimeZone: "{stream.time_zone}" }',
+        '',
+      ].join('\n'),
+    );
+    const secretsFile = join(dir, 'secrets.json');
+    writeFileSync(secretsFile, JSON.stringify({ 'my-factory/instrumental': key }));
+    const endpointsFile = join(dir, 'endpoints.json');
+    const run = runCli([
+      'start',
+      ...flags({
+        config: configFile,
+        secrets: secretsFile,
+        'endpoints-file': endpointsFile,
+        inbox: join(dir, 'inbox'),
+        'log-file': join(dir, 'relay.log'),
+      }),
+      '--ephemeral-ports',
+    ]);
+    let s3: S3Client | undefined;
+    try {
+      await run.waitFor(/Drop files into /);
+      const banner = run.output();
+      assert.doesNotMatch(banner, /demo files/, 'no demo upload with --config');
+      assert.doesNotMatch(banner, /replaced/);
+      assert.match(banner, new RegExp(`my-inst → instrumental ${theirUrl} +as the config says`));
+      assert.match(
+        banner,
+        /Secrets +http:\/\/127\.0\.0\.1:\d+ +my-factory\/instrumental \(from the secrets file\)/,
+      );
+      // Their base_url is on 127.0.0.1: no host beyond loopback is let through.
+      assert.match(banner, /network +loopback only; every other host is refused/);
+
+      const e = JSON.parse(readFileSync(endpointsFile, 'utf8')) as EndpointsFile;
+      assert.match(e.s3, /^http:\/\/127\.0\.0\.1:\d+$/);
+      for (const url of [e.sqs, e.dynamodb, e.secretsManager, e.httpApi])
+        assert.match(url ?? '', /^http:\/\/127\.0\.0\.1:\d+/);
+      assert.deepEqual(e.destinations['my-inst'], {
+        vendor: 'instrumental',
+        baseUrl: theirUrl,
+        via: 'as configured',
+      });
+      assert.notEqual(e.simulators.instrumental, theirUrl);
+      assert.equal(e.config, configFile);
+      assert.equal(e.table, 'factory-relay-status');
+      assert.equal(e.queues.instrumental?.name, 'factory-relay-instrumental');
+      assert.equal(e.pid, run.child.pid);
+      assert.match(banner, new RegExp(`S3 \\+ SQS +${e.s3} +ingest bucket ${e.buckets.ingest}`));
+
+      // Upload as a factory sync would, through the endpoint the file names.
+      s3 = new S3Client({
+        endpoint: e.s3,
+        region: e.region,
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      });
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: e.buckets.ingest,
+          Key: 'plant/aoi/SN-77_20240315T101530.jpg',
+          Body: makeJpeg({ width: 32, height: 24, seed: 77 }),
+        }),
+      );
+      const file = await waitFor(
+        'their simulator receives the file',
+        () => theirs.files().find((f) => f.fileName === 'SN-77_20240315T101530.jpg'),
+        60_000,
+        100,
+      );
+      assert.deepEqual(file.data.imageTimestamp, {
+        iso8601Time: '2024-03-15T10:15:30.000+01:00',
+        ianaTimeZone: 'Europe/Berlin',
+      });
+      await run.waitFor(/plant\/aoi\/SN-77_20240315T101530\.jpg +my-inst +PENDING_VALIDATION +fileId=/);
+
+      run.child.kill('SIGINT');
+      const res = await run.exited;
+      assert.equal(res.code, 0, `exit code (signal ${res.signal}):\n${res.stdout}\n${res.stderr}`);
+      assert.equal(existsSync(endpointsFile), false, 'endpoints.json is removed on exit');
+    } finally {
+      s3?.destroy();
+      if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
+      await theirs.stop();
     }
   });
 });

@@ -326,6 +326,53 @@ describe('the handlers environment', () => {
   });
 });
 
+test('guardLoopback lets through exactly the allowed host names, while its installer holds it', async () => {
+  const server = net.createServer((socket) => socket.end('hello'));
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const port = (server.address() as net.AddressInfo).port;
+  // Every name resolves to the local server here, so nothing leaves the machine (not even a DNS query).
+  const lookup = ((_host: string, options: { all?: boolean }, cb: (...a: unknown[]) => void) =>
+    options.all ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4)) as never;
+  const connect = (host: string) =>
+    new Promise<string>((ok, fail) => {
+      const socket = net.connect({ host, port, lookup });
+      socket.once('data', (d) => {
+        ok(String(d));
+        socket.destroy();
+      });
+      socket.once('error', fail);
+    });
+  const original = net.Socket.prototype.connect;
+  const first = guardLoopback({ allowHosts: ['Vendor.Example.test', 'localhost'] });
+  const second = guardLoopback();
+  try {
+    assert.equal(await connect('vendor.example.test'), 'hello');
+    assert.equal(await connect('vendor.example.test.'), 'hello', 'a trailing dot is the same host');
+    for (const host of ['other.example.test', 'sub.vendor.example.test', 'example.test']) {
+      await assert.rejects(connect(host), (err: Error) => {
+        assert.ok(err instanceof NonLoopbackConnectionError, host);
+        assert.match(
+          err.message,
+          /only 127\.0\.0\.1 \/ ::1 \/ localhost and vendor\.example\.test are allowed/,
+        );
+        return true;
+      });
+    }
+    first();
+    await assert.rejects(
+      connect('vendor.example.test'),
+      NonLoopbackConnectionError,
+      'gone with its installer',
+    );
+    assert.equal(await connect('127.0.0.1'), 'hello');
+  } finally {
+    first();
+    second();
+    server.close();
+  }
+  assert.equal(net.Socket.prototype.connect, original, 'uninstalled');
+});
+
 test('stop() ends every emulator: the Java process is gone, ports closed', async () => {
   const pid = emu.dynamodbPid!;
   assert.equal(processExists(pid), true);

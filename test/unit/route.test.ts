@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createLogger } from '#commons/logger.ts';
-import type { RelayConfig } from '#domain/config/types.ts';
+import { loadConfigFile } from '#domain/config/load.ts';
+import type { DataTransmit, RelayConfig } from '#domain/config/types.ts';
 import type { DeliveryRecord } from '#domain/delivery.ts';
 import { MalformedEventError, type RouterDeps, routeMessage } from '#domain/route.ts';
 import { VENDORS } from '#vendors/registry.ts';
@@ -42,13 +43,15 @@ const config: RelayConfig = {
 /** The router against in-memory ports, with a clock the test moves (no waiting on the wall clock). */
 function harness(
   objects: Record<string, string | undefined>,
-  options: { config?: RelayConfig; failSend?: boolean } = {},
+  options: { config?: RelayConfig; failSend?: boolean } | RelayConfig = {},
 ) {
+  const opts: { config?: RelayConfig; failSend?: boolean } =
+    'version' in options ? { config: options } : options;
   const records = new Map<string, DeliveryRecord>();
   const sent: Array<{ url: string; body: string }> = [];
   const clock = { now: Date.parse('2026-01-01T00:00:10.000Z') };
   const deps: RouterDeps = {
-    config: options.config ?? config,
+    config: opts.config ?? config,
     vendors: VENDORS,
     queueUrls: { instrumental: 'http://127.0.0.1/queue/instrumental' },
     log: createLogger({}, { level: 'error', sink: () => {} }),
@@ -77,7 +80,7 @@ function harness(
         if (r) Object.assign(r, { lastError: error, nextCheckAt: retryAt });
       },
       send: async (url, messages) => {
-        if (options.failSend) throw new Error('SQS refused 1 message(s): InvalidMessageContents');
+        if (opts.failSend) throw new Error('SQS refused 1 message(s): InvalidMessageContents');
         for (const m of messages) sent.push({ url, body: m.body });
       },
       forObject: async (pk) => [...records.values()].filter((r) => r.pk === pk),
@@ -241,5 +244,138 @@ describe('router', () => {
     assert.equal(rec?.lastError?.code, 'MISSING_METADATA');
     assert.match(rec?.lastError?.message ?? '', /imageType/);
     assert.equal(sent.length, 0);
+  });
+
+  it('a time that does not parse is INVALID_TIMESTAMP, not missing metadata', async () => {
+    const key = 'line-1/A/S4_yesterday.jpg';
+    const { deps, records, sent } = harness({ [key]: '', [`${key}.json`]: '{"view":"Top"}' });
+    await routeMessage(event(key), deps);
+    const [rec] = records.values();
+    assert.equal(rec?.status, 'REJECTED');
+    assert.equal(rec?.lastError?.code, 'INVALID_TIMESTAMP');
+    assert.match(
+      rec?.lastError?.message ?? '',
+      /\/imageTimestamp\/iso8601Time: iso8601: "yesterday" is not a recognised timestamp/,
+    );
+    assert.equal(sent.length, 0);
+  });
+});
+
+/** The router's config with one stream setting and some fields replaced. */
+function configWith(
+  stream: Partial<RelayConfig['data_receiver'][0]['streams'][0]>,
+  fields: DataTransmit['fields'],
+) {
+  const c = structuredClone(config);
+  const s = c.data_receiver[0]!.streams[0]!;
+  Object.assign(s, stream);
+  const t = c.data_transmit[0]!;
+  t.fields = { ...t.fields, ...fields };
+  return c;
+}
+
+describe('router: field codes and time zones', () => {
+  const key = 'line-1/A/S5_20240315T101530.jpg';
+  const route = async (cfg: RelayConfig, sidecar: Record<string, unknown>) => {
+    const { deps, records, sent } = harness({ [key]: '', [`${key}.json`]: JSON.stringify(sidecar) }, cfg);
+    await routeMessage(event(key), deps);
+    const [rec] = records.values();
+    assert.ok(rec);
+    return { rec, sent };
+  };
+
+  it('a value of the wrong shape for the vendor schema is INVALID_FIELDS', async () => {
+    const cfg = configWith({}, { subassemblies: '{sidecar.subassemblies}' });
+    const { rec, sent } = await route(cfg, {
+      view: 'Top',
+      subassemblies: [{ serialNumber: 'BAT-1', relationshipName: 'battery' }],
+    });
+    assert.equal(rec.status, 'REJECTED');
+    assert.equal(rec.lastError?.code, 'INVALID_FIELDS');
+    assert.match(
+      rec.lastError?.message ?? '',
+      /\/subassemblies\/0\/unitSerial must have required property 'unitSerial'/,
+    );
+    assert.equal(sent.length, 0);
+    // The same sidecar in the documented shape goes through.
+    const fixed = await route(cfg, {
+      view: 'Top',
+      subassemblies: [{ unitSerial: 'BAT-1', relationshipName: 'battery' }],
+    });
+    assert.equal(fixed.rec.status, 'QUEUED');
+  });
+
+  it('a required value that is absent is MISSING_METADATA, even beside an optional one', async () => {
+    const cfg = configWith(
+      {},
+      { imageTimestamp: { iso8601Time: '{sidecar.taken}', ianaTimeZone: '{sidecar.tz}' } },
+    );
+    const { rec } = await route(cfg, { view: 'Top' });
+    assert.equal(rec.lastError?.code, 'MISSING_METADATA');
+    assert.match(
+      rec.lastError?.message ?? '',
+      /\/imageTimestamp: sidecar\.taken: not in the sidecar; sidecar\.tz: not in the sidecar/,
+    );
+  });
+
+  it("the stream's time_zone places a key time without an offset, and ianaTimeZone is the same zone", async () => {
+    const cfg = configWith(
+      { time_zone: '{sidecar.tz ?? vars.tz}', vars: { tz: 'America/Los_Angeles' } },
+      { imageTimestamp: { iso8601Time: '{taken_at|iso8601}', ianaTimeZone: '{stream.time_zone}' } },
+    );
+    const la = await route(cfg, { view: 'Top' });
+    assert.equal(la.rec.status, 'QUEUED');
+    assert.deepEqual(la.rec.fields?.imageTimestamp, {
+      iso8601Time: '2024-03-15T10:15:30.000-07:00',
+      ianaTimeZone: 'America/Los_Angeles',
+    });
+    const berlin = await route(cfg, { view: 'Top', tz: 'europe/berlin' });
+    assert.deepEqual(berlin.rec.fields?.imageTimestamp, {
+      iso8601Time: '2024-03-15T10:15:30.000+01:00',
+      ianaTimeZone: 'Europe/Berlin',
+    });
+    assert.deepEqual(
+      JSON.parse(berlin.sent[0]?.body ?? '{}').fields.imageTimestamp,
+      berlin.rec.fields?.imageTimestamp,
+    );
+  });
+
+  it('a zone that is not IANA is INVALID_TIME_ZONE; a zone that is absent is MISSING_METADATA', async () => {
+    const cfg = configWith(
+      { time_zone: '{sidecar.tz}' },
+      { imageTimestamp: { iso8601Time: '{taken_at|iso8601}', ianaTimeZone: '{stream.time_zone}' } },
+    );
+    const bad = await route(cfg, { view: 'Top', tz: 'Mars/Olympus_Mons' });
+    assert.equal(bad.rec.status, 'REJECTED');
+    assert.equal(bad.rec.lastError?.code, 'INVALID_TIME_ZONE');
+    assert.match(bad.rec.lastError?.message ?? '', /"Mars\/Olympus_Mons" is not an IANA time zone/);
+    const absent = await route(cfg, { view: 'Top' });
+    assert.equal(absent.rec.lastError?.code, 'MISSING_METADATA');
+    assert.match(
+      absent.rec.lastError?.message ?? '',
+      /has no UTC offset and the stream's time_zone is unknown: .*sidecar\.tz: not in the sidecar/,
+    );
+  });
+
+  it("config/example.yaml with its documented sidecar sample routes with Instrumental's real schema", async () => {
+    const example = loadConfigFile(
+      new URL('../../config/example.yaml', import.meta.url).pathname,
+      VENDORS,
+      {},
+    ).config;
+    const aoi = 'line-1/aoi-top/SN1234_20240315T101530.jpg';
+    const sample = {
+      tz: 'Europe/Berlin',
+      image_type: 'AOI top',
+      subassemblies: [{ unitSerial: 'BAT-1', relationshipName: 'battery' }],
+    };
+    const { deps, records } = harness({ [aoi]: '', [`${aoi}.json`]: JSON.stringify(sample) }, example);
+    await routeMessage(event(aoi), deps);
+    const [rec] = records.values();
+    assert.equal(rec?.status, 'QUEUED', JSON.stringify(rec?.lastError));
+    assert.deepEqual(rec?.fields?.imageTimestamp, {
+      iso8601Time: '2024-03-15T10:15:30.000+01:00',
+      ianaTimeZone: 'Europe/Berlin',
+    });
   });
 });

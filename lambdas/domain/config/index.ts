@@ -39,6 +39,7 @@ export { PATTERNS, RELAY_CONFIG_SCHEMA, relayConfigSchemaText } from './schema.t
 export {
   type CompiledTemplate,
   compileTemplate,
+  type FailureCause,
   FILTERS,
   type JsonPath,
   keyParts,
@@ -52,14 +53,16 @@ export {
   renderTemplate,
   renderTemplates,
   resolvePath,
+  resolveTimeZone,
   SOURCE_ROOTS,
   STREAM_FIELDS,
   type TemplateContext,
   type TemplateObject,
   TemplateSyntaxError,
+  type TimeZoneResolution,
   templatePlaceholders,
-  toIso8601,
 } from './template.ts';
+export { canonicalTimeZone, parseTimestamp, timeZoneProblem, toIso8601 } from './time.ts';
 export type {
   DataReceiver,
   DataTransmit,

@@ -19,8 +19,9 @@ import {
 } from './load.ts';
 import { destinationsFor, isSidecarKey, matchStream, sidecarKeyFor } from './match.ts';
 import { RELAY_CONFIG_SCHEMA, relayConfigSchemaText } from './schema.ts';
-import { renderTemplates } from './template.ts';
+import { renderTemplates, resolveTimeZone, type TemplateContext } from './template.ts';
 import { ctxFor, FAKE_CATALOG } from './testing.ts';
+import type { StreamConfig } from './types.ts';
 
 const CONFIG_DIR = fileURLToPath(new URL('../../../config/', import.meta.url));
 const EXAMPLE = join(CONFIG_DIR, 'example.yaml');
@@ -304,21 +305,33 @@ describe('config/ files', () => {
       fixture: 'FX-2',
       build: 'EVT',
       parent: { unit_serial: 'PCBA-99', relationship: 'main board' },
-      subassemblies: [{ serialNumber: 'BAT-1', relationshipName: 'battery' }],
+      subassemblies: [{ unitSerial: 'BAT-1', relationshipName: 'battery' }],
     };
-    const ctx = ctxFor({
-      parts: m.parts,
-      sidecar,
-      object: { bucket: 'factory-ingest', key, size: 10 },
-      stream: m.stream,
-      vars: m.stream.vars ?? {},
+    // The sample in example.yaml's comment is this sidecar.
+    const comment = readFileSync(EXAMPLE, 'utf8').match(/e\.g\.\n((?:\s+#.*\n)+?)\s+# Sidecar keys/)?.[1];
+    assert.ok(comment, 'example.yaml shows a sidecar sample');
+    assert.deepEqual(JSON.parse(comment.replace(/^\s*#/gm, '')), sidecar);
+    // As the router does: the stream's time_zone is resolved for the object before its fields.
+    const withZone = (c: TemplateContext): TemplateContext => ({
+      ...c,
+      timeZone: resolveTimeZone((c.stream as StreamConfig).time_zone, c),
     });
+    const ctx = withZone(
+      ctxFor({
+        parts: m.parts,
+        sidecar,
+        object: { bucket: 'factory-ingest', key, size: 10 },
+        stream: m.stream,
+        vars: m.stream.vars ?? {},
+      }),
+    );
     assert.deepEqual(renderTemplates(dest.fields, ctx), {
       value: {
         serialNumber: 'SN1234',
         stationName: 'aoi-top',
         imageType: 'AOI top',
-        imageTimestamp: { iso8601Time: '2024-03-15T10:15:30.000Z', ianaTimeZone: 'Europe/Berlin' },
+        // 10:15:30 on the camera's clock in Berlin (CET in March) is 09:15:30 UTC.
+        imageTimestamp: { iso8601Time: '2024-03-15T10:15:30.000+01:00', ianaTimeZone: 'Europe/Berlin' },
         tags: ['night-shift'],
         configName: 'recipe-7',
         imageConfigs: { configs: { camera: 'cam-7', exposure_ms: '12' } },
@@ -327,7 +340,7 @@ describe('config/ files', () => {
         lineName: 'line-1',
         buildName: 'EVT',
         parentAssembly: { unitSerial: 'PCBA-99', relationshipName: 'main board' },
-        subassemblies: [{ serialNumber: 'BAT-1', relationshipName: 'battery' }],
+        subassemblies: [{ unitSerial: 'BAT-1', relationshipName: 'battery' }],
       },
       missing: [],
     });
@@ -338,18 +351,21 @@ describe('config/ files', () => {
     assert.equal(v?.stream.stream_type, 'inspection-video');
     const rendered = renderTemplates(
       dest.fields,
-      ctxFor({
-        parts: v?.parts,
-        object: { bucket: 'b', key: videoKey },
-        stream: v?.stream,
-        vars: v?.stream.vars,
-      }),
+      withZone(
+        ctxFor({
+          parts: v?.parts,
+          object: { bucket: 'b', key: videoKey },
+          stream: v?.stream,
+          vars: v?.stream.vars,
+        }),
+      ),
     );
     assert.deepEqual(rendered.value, {
       serialNumber: 'SN1234',
       stationName: 'final-qa',
       imageType: 'Inspection video',
-      imageTimestamp: { iso8601Time: '2024-03-15T10:15:30.000Z', ianaTimeZone: 'America/Los_Angeles' },
+      // vars.tz: 10:15:30 Pacific Daylight Time (since 10 March) is 17:15:30 UTC.
+      imageTimestamp: { iso8601Time: '2024-03-15T10:15:30.000-07:00', ianaTimeZone: 'America/Los_Angeles' },
       fileName: 'SN1234_2024-03-15_10-15-30.mp4',
       lineName: 'line-1',
       buildName: 'DVT',

@@ -102,6 +102,12 @@ const streamSchema: JsonSchema = {
       type: 'object',
       description: 'Constants available to templates as {vars.<name>}.',
     },
+    time_zone: str(
+      'IANA time zone of the clocks that wrote this stream\'s times, e.g. "America/Los_Angeles", or a template ' +
+        'resolved per object, e.g. "{sidecar.tz ?? meta.tz ?? vars.tz}". iso8601 reads a time without a UTC ' +
+        'offset as a wall-clock time in this zone; templates read it as {stream.time_zone}. Default "UTC".',
+      { minLength: 1, default: 'UTC' },
+    ),
   },
 };
 

@@ -9,9 +9,9 @@ import {
   renderTemplates,
   resolvePath,
   TemplateSyntaxError,
-  toIso8601,
 } from './template.ts';
 import { ctxFor } from './testing.ts';
+import { toIso8601 } from './time.ts';
 
 const ctx = ctxFor({
   parts: { serial: 'SN1', station: 'aoi-top', taken_at: '20240315T101530' },
@@ -164,12 +164,13 @@ describe('template filters', () => {
       ['2024-03-15 20:51:06.135094', '2024-03-15T20:51:06.135Z'],
       ['2024-03-15T10:15', '2024-03-15T10:15:00.000Z'],
       ['2024-03-15', '2024-03-15T00:00:00.000Z'],
-      ['2024-03-15T10:15:30+02:00', '2024-03-15T10:15:30.000+02:00'],
-      ['2024-03-15T10:15:30-0530', '2024-03-15T10:15:30.000-05:30'],
-      ['2024-03-15T10:15:30+09', '2024-03-15T10:15:30.000+09:00'],
+      // With an offset: the same moment, written in the zone (UTC by default).
+      ['2024-03-15T10:15:30+02:00', '2024-03-15T08:15:30.000Z'],
+      ['2024-03-15T10:15:30-0530', '2024-03-15T15:45:30.000Z'],
+      ['2024-03-15T10:15:30+09', '2024-03-15T01:15:30.000Z'],
       ['20240315T101530', '2024-03-15T10:15:30.000Z'],
       ['20240315T101530.250Z', '2024-03-15T10:15:30.250Z'],
-      ['20240315T101530+0100', '2024-03-15T10:15:30.000+01:00'],
+      ['20240315T101530+0100', '2024-03-15T09:15:30.000Z'],
       ['20240315_101530', '2024-03-15T10:15:30.000Z'],
       ['20240315_101530.7', '2024-03-15T10:15:30.700Z'],
       ['2024-03-15_10-15-30', '2024-03-15T10:15:30.000Z'],
@@ -197,11 +198,17 @@ describe('template filters', () => {
       assert.deepEqual(toIso8601(bad), {
         ok: false,
         reason: `${JSON.stringify(bad)} is not a recognised timestamp`,
+        cause: 'invalid-timestamp',
       });
     }
     assert.equal(toIso8601(true).ok, false);
     assert.deepEqual(one('{serial|iso8601}').missing, [
-      { json_path: [], expr: 'serial|iso8601', reason: 'iso8601: "SN1" is not a recognised timestamp' },
+      {
+        json_path: [],
+        expr: 'serial|iso8601',
+        reason: 'iso8601: "SN1" is not a recognised timestamp',
+        cause: 'invalid-timestamp',
+      },
     ]);
     assert.equal(one('{taken_at|iso8601}').value, '2024-03-15T10:15:30.000Z');
     assert.equal(one('{meta.taken-at|iso8601}').value, '2024-03-15T10:15:30.000Z');
@@ -339,7 +346,7 @@ describe('template syntax', () => {
         'object.extension, object.size, object.etag, object.version_id, object.last_modified',
       1,
     );
-    syntax('{stream}', '"stream" needs a field: stream.asset|stream_type', 1);
+    syntax('{stream}', '"stream" needs a field: stream.asset|stream_type|time_zone', 1);
     syntax('{a-b}', '"a-b" is not a key part name (letters, digits and _)', 1);
     syntax('{2x}', '"2x" is not a key part name (letters, digits and _)', 1);
   });

@@ -14,6 +14,13 @@
  * and reported in `missing` (an object or array left empty by missing fields is left out too).
  */
 import type { JsonObject, JsonValue } from '#vendors/types.ts';
+import {
+  canonicalTimeZone,
+  formatInstant,
+  parseTimestamp,
+  timeZoneProblem,
+  wallClockToEpochMs,
+} from './time.ts';
 
 export type JsonPath = Array<string | number>;
 
@@ -41,7 +48,23 @@ export interface TemplateContext {
   stream: { asset: string; stream_type: string };
   /** The stream's `vars`. */
   vars: Record<string, JsonValue>;
+  /**
+   * The stream's `time_zone`, resolved for this object (resolveTimeZone): `{stream.time_zone}` and the
+   * `iso8601` filter read it. Absent: `UTC`.
+   */
+  timeZone?: TimeZoneResolution;
 }
+
+/** A stream's `time_zone` for one object: a canonical IANA name, or why there is none. */
+export type TimeZoneResolution =
+  | { ok: true; zone: string }
+  | { ok: false; reason: string; cause?: 'invalid-time-zone' };
+
+/**
+ * Why a value is not there. Absent (no `cause`): no source resolved. `invalid-timestamp`: a value is there
+ * but is not a time. `invalid-time-zone`: a zone is there but is not an IANA time zone.
+ */
+export type FailureCause = 'invalid-timestamp' | 'invalid-time-zone';
 
 /** A field whose template did not resolve. */
 export interface MissingValue {
@@ -49,6 +72,8 @@ export interface MissingValue {
   /** The placeholder's expression, without braces. */
   expr: string;
   reason: string;
+  /** Set when a value was there but unusable; absent when the value is simply missing. */
+  cause?: FailureCause;
 }
 
 export interface RenderResult {
@@ -69,7 +94,7 @@ export const OBJECT_FIELDS = [
   'version_id',
   'last_modified',
 ] as const;
-export const STREAM_FIELDS = ['asset', 'stream_type'] as const;
+export const STREAM_FIELDS = ['asset', 'stream_type', 'time_zone'] as const;
 export const FILTERS = ['upper', 'lower', 'trim', 'number', 'iso8601', 'split', 'default'] as const;
 
 export type SourceRoot = 'part' | (typeof SOURCE_ROOTS)[number];
@@ -357,7 +382,7 @@ function parseFilter(cur: ExprCursor): Filter {
       if (arg === '') cur.fail(`"${name}:" needs a value (quote it for an empty or spaced value)`, argAt);
     }
   }
-  if (arg !== undefined && name !== 'split' && name !== 'default') {
+  if (arg !== undefined && name !== 'split' && name !== 'default' && name !== 'iso8601') {
     cur.fail(`filter "${name}" takes no argument`, at);
   }
   if (arg === undefined && name === 'default') cur.fail('"default" needs a value: default:<literal>', at);
@@ -414,7 +439,7 @@ export function referencedNames(template: JsonValue | CompiledTemplate): string[
 // ---------------------------------------------------------------------------------------------------------
 // Rendering
 
-type Resolved = { ok: true; value: JsonValue } | { ok: false; reason: string };
+type Resolved = { ok: true; value: JsonValue } | { ok: false; reason: string; cause?: FailureCause };
 
 const cache = new WeakMap<object, CompiledTemplate>();
 
@@ -495,7 +520,12 @@ function renderText(
     const r = evaluate(piece, ctx);
     if (!r.ok) {
       failed = true;
-      missing.push({ json_path: path, expr: piece.expr, reason: r.reason });
+      missing.push({
+        json_path: path,
+        expr: piece.expr,
+        reason: r.reason,
+        ...(r.cause ? { cause: r.cause } : {}),
+      });
       continue;
     }
     raw = r.value;
@@ -516,6 +546,8 @@ function stringify(v: JsonValue): string {
 export function evaluate(ph: Placeholder, ctx: TemplateContext): Resolved {
   const reasons: string[] = [];
   let cur: Resolved | undefined;
+  // A source that is there but unusable (an invalid time zone) is reported as such when nothing resolves.
+  let failure: Resolved | undefined;
   for (const src of ph.sources) {
     const r = resolveSource(src, ctx);
     if (r.ok) {
@@ -523,9 +555,10 @@ export function evaluate(ph: Placeholder, ctx: TemplateContext): Resolved {
       break;
     }
     reasons.push(r.reason);
+    if (r.cause) failure ??= r;
   }
-  let result: Resolved = cur ?? { ok: false, reason: reasons.join('; ') };
-  for (const f of ph.filters) result = applyFilter(f, result);
+  let result: Resolved = cur ?? failure ?? { ok: false, reason: reasons.join('; ') };
+  for (const f of ph.filters) result = applyFilter(f, result, ctx);
   return result;
 }
 
@@ -533,6 +566,12 @@ const present = (v: JsonValue | undefined): v is JsonValue => v !== undefined &&
 
 function resolveSource(src: Source, ctx: TemplateContext): Resolved {
   if (src.kind === 'literal') return { ok: true, value: src.value };
+  if (src.root === 'stream' && src.path[0] === 'time_zone') {
+    const tz = ctx.timeZone ?? { ok: true, zone: 'UTC' };
+    return tz.ok
+      ? ok(tz.zone)
+      : { ok: false, reason: `stream.time_zone: ${tz.reason}`, ...(tz.cause ? { cause: tz.cause } : {}) };
+  }
   const v = lookup(src, ctx);
   return present(v) ? ok(v) : notFound(src, ctx);
 }
@@ -553,7 +592,7 @@ function lookup(src: Source & { kind: 'path' }, ctx: TemplateContext): JsonValue
     case 'meta':
       return src.path.length === 0 ? ctx.meta : ctx.meta[src.path[0] ?? ''];
     case 'stream':
-      return src.path[0] === 'asset' ? ctx.stream.asset : ctx.stream.stream_type;
+      return src.path[0] === 'asset' ? ctx.stream.asset : ctx.stream.stream_type; // time_zone: resolveSource
     case 'object':
       return objectField(ctx.object, src.path[0] ?? '');
   }
@@ -619,7 +658,7 @@ function notFound(src: Source & { kind: 'path' }, ctx: TemplateContext): Resolve
 // ---------------------------------------------------------------------------------------------------------
 // Filters
 
-function applyFilter(f: Filter, input: Resolved): Resolved {
+function applyFilter(f: Filter, input: Resolved, ctx: TemplateContext): Resolved {
   if (f.name === 'default') return input.ok ? input : { ok: true, value: f.arg ?? '' };
   if (!input.ok) return input;
   const v = input.value;
@@ -633,10 +672,7 @@ function applyFilter(f: Filter, input: Resolved): Resolved {
     case 'number':
       return mapScalars(f.name, v, toNumber);
     case 'iso8601':
-      return mapScalars(f.name, v, (s) => {
-        const r = toIso8601(s);
-        return r.ok ? ok(r.value) : { ok: false, reason: `iso8601: ${r.reason}` };
-      });
+      return mapScalars(f.name, v, (s) => iso8601(s, f.arg, ctx));
     case 'split': {
       if (Array.isArray(v)) return input; // already a list (e.g. `{sidecar.tags ?? meta.tags|split}`)
       if (typeof v === 'object' && v !== null) return { ok: false, reason: 'split: needs a string' };
@@ -676,70 +712,61 @@ function toNumber(s: Scalar): Resolved {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Timestamps
-
-const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
-
-const TIME_FORMATS: RegExp[] = [
-  // ISO 8601 extended, `T` or space separator, optional seconds/fraction/offset; or date only.
-  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i,
-  // Compact: YYYYMMDDTHHmmss[.SSS][Z|±HHmm]
-  /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(?:[.,](\d+))?(Z|[+-]\d{2}(?::?\d{2})?)?$/i,
-  // YYYYMMDD_HHmmss[.SSS]
-  /^(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})(?:[.,](\d+))?()$/,
-  // YYYY-MM-DD_HH-mm-ss[.SSS]
-  /^(\d{4})-(\d{2})-(\d{2})_(\d{2})-(\d{2})-(\d{2})(?:[.,](\d+))?()$/,
-];
+// Timestamps and the stream's time zone
 
 /**
- * Normalises a timestamp to ISO 8601 with milliseconds. Accepts ISO 8601 (`T` or space), compact
- * `YYYYMMDDTHHmmss[.SSS][Z]`, `YYYYMMDD_HHmmss`, `YYYY-MM-DD_HH-mm-ss`, and epoch seconds (9–10 digits,
- * optional fraction) or milliseconds (12–13 digits); a JSON number is seconds below 1e11, else milliseconds.
- * A time with an offset keeps its wall clock and offset (`…T10:00:00.000+02:00`); a time without one is taken
- * as UTC and ends in `Z`. Digits beyond milliseconds are truncated.
+ * The `iso8601` filter (rules in time.ts): an instant stays that moment; a time without an offset is a wall
+ * clock in `zoneArg` (`|iso8601:Europe/Berlin`) or else the stream's time_zone. The result is written with
+ * that zone's offset. When the stream's zone did not resolve, an instant is still written (in UTC) but a time
+ * without an offset cannot be placed and fails with the zone's reason.
  */
-export function toIso8601(input: Scalar): { ok: true; value: string } | { ok: false; reason: string } {
-  const bad = { ok: false as const, reason: `${JSON.stringify(input)} is not a recognised timestamp` };
-  if (typeof input === 'boolean') return bad;
-  if (typeof input === 'number') {
-    if (!Number.isFinite(input)) return bad;
-    return fromEpochMs(Math.abs(input) < 1e11 ? input * 1000 : input, bad);
+function iso8601(s: Scalar, zoneArg: string | undefined, ctx: TemplateContext): Resolved {
+  const parsed = parseTimestamp(s);
+  if (!parsed.ok) return { ok: false, reason: `iso8601: ${parsed.reason}`, cause: parsed.cause };
+  let zone: string | undefined;
+  if (zoneArg !== undefined) {
+    zone = canonicalTimeZone(zoneArg);
+    if (zone === undefined) {
+      return { ok: false, reason: `iso8601: ${timeZoneProblem(zoneArg)}`, cause: 'invalid-time-zone' };
+    }
+  } else {
+    const tz = ctx.timeZone ?? { ok: true, zone: 'UTC' };
+    if (tz.ok) zone = tz.zone;
+    else if (parsed.kind === 'wall') {
+      return {
+        ok: false,
+        reason: `iso8601: ${JSON.stringify(s)} has no UTC offset and the stream's time_zone is unknown: ${tz.reason}`,
+        ...(tz.cause ? { cause: tz.cause } : {}),
+      };
+    }
   }
-  const s = input.trim();
-  if (/^\d{9,10}(\.\d+)?$/.test(s)) return fromEpochMs(Number(s) * 1000, bad);
-  if (/^\d{12,13}$/.test(s)) return fromEpochMs(Number(s), bad);
-  for (const re of TIME_FORMATS) {
-    const m = re.exec(s);
-    if (m) return fromParts(m, bad);
-  }
-  return bad;
+  if (parsed.kind === 'instant') return ok(formatInstant(parsed.epochMs, zone));
+  return ok(formatInstant(wallClockToEpochMs(parsed, zone ?? 'UTC'), zone));
 }
 
-function fromEpochMs(ms: number, bad: { ok: false; reason: string }) {
-  const d = new Date(Math.trunc(ms));
-  if (Number.isNaN(d.getTime())) return bad;
-  return { ok: true as const, value: d.toISOString() };
-}
-
-function fromParts(m: RegExpExecArray, bad: { ok: false; reason: string }) {
-  const [, y, mo, d, h = '00', mi = '00', sec = '00', frac = '', off = ''] = m;
-  const year = Number(y);
-  const month = Number(mo);
-  const day = Number(d);
-  const hour = Number(h);
-  const minute = Number(mi);
-  const second = Number(sec);
-  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth) return bad;
-  if (hour > 23 || minute > 59 || second > 59) return bad;
-  const ms = frac.slice(0, 3).padEnd(3, '0');
-  const date = `${y}-${mo}-${d}T${pad(hour)}:${pad(minute)}:${pad(second)}.${ms}`;
-  if (off === '' || off.toUpperCase() === 'Z') return { ok: true as const, value: `${date}Z` };
-  const digits = off.slice(1).replace(':', '');
-  const oh = Number(digits.slice(0, 2));
-  const om = Number(digits.slice(2) || '0');
-  if (oh > 23 || om > 59) return bad;
-  return { ok: true as const, value: `${date}${off[0]}${pad(oh)}:${pad(om)}` };
+/**
+ * Resolves a stream's `time_zone` template for one object (before its fields are rendered). No template:
+ * `UTC`. The value must be an IANA zone name; it is canonicalised (`europe/berlin` → `Europe/Berlin`).
+ */
+export function resolveTimeZone(template: string | undefined, ctx: TemplateContext): TimeZoneResolution {
+  if (template === undefined) return { ok: true, zone: 'UTC' };
+  const self: TemplateContext = {
+    ...ctx,
+    timeZone: { ok: false, reason: 'time_zone cannot read stream.time_zone' },
+  };
+  const { value, missing } = renderTemplate(template, self);
+  if (value === undefined) {
+    const reason = `time_zone "${template}" did not resolve: ${missing.map((m) => m.reason).join('; ')}`;
+    const invalidZone = missing.some((m) => m.cause === 'invalid-time-zone');
+    return { ok: false, reason, ...(invalidZone ? { cause: 'invalid-time-zone' as const } : {}) };
+  }
+  const name = typeof value === 'string' ? value.trim() : JSON.stringify(value);
+  const zone = canonicalTimeZone(name);
+  if (zone === undefined) {
+    const why = timeZoneProblem(name) ?? name;
+    return { ok: false, reason: `time_zone "${template}" gave ${why}`, cause: 'invalid-time-zone' };
+  }
+  return { ok: true, zone };
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -49,6 +49,12 @@ export interface StreamConfig {
   required?: string[];
   /** Constant values available to templates as `{vars.x}`. */
   vars?: Record<string, JsonValue>;
+  /**
+   * The IANA time zone of the clocks that wrote this stream's times: a zone name or a template resolved per
+   * object before the fields (`"{sidecar.tz ?? meta.tz ?? vars.tz}"`). `iso8601` reads a time without a UTC
+   * offset as a wall-clock time in it; templates read it as `{stream.time_zone}`. Default `UTC`.
+   */
+  time_zone?: string;
 }
 
 export interface SidecarConfig {

@@ -20,6 +20,7 @@ function base(): RelayConfig {
             sidecar: { mode: 'append' },
             required: ['serial', 'station'],
             vars: { tz: 'UTC' },
+            time_zone: '{sidecar.tz ?? vars.tz}',
           },
           {
             asset: 'line-1',
@@ -40,7 +41,7 @@ function base(): RelayConfig {
           serialNumber: '{serial}',
           stationName: '{station}',
           imageType: 'AOI',
-          imageTimestamp: { iso8601Time: '{taken_at|iso8601}', ianaTimeZone: '{sidecar.tz ?? vars.tz}' },
+          imageTimestamp: { iso8601Time: '{taken_at|iso8601}', ianaTimeZone: '{stream.time_zone}' },
         },
       },
       {
@@ -470,6 +471,101 @@ describe('validateConfig', () => {
       ]);
     });
 
+    it('time_zone: IANA names, templates whose sources can resolve, and every zone the config writes', () => {
+      const tzPath = ['data_receiver', 0, 'streams', 0, 'time_zone'];
+      const withZone = (time_zone: string, vars?: Record<string, string>) =>
+        violationsOf((c) => {
+          const s = at(c, 'data_receiver', 0, 'streams', 0);
+          s.time_zone = time_zone;
+          if (vars) s.vars = vars;
+        });
+      const iana = (name: string) =>
+        `"${name}" is not an IANA time zone (e.g. "America/Los_Angeles", "Europe/Berlin", "UTC")`;
+      assert.deepEqual(withZone('America/Los_Angeles'), []);
+      assert.deepEqual(withZone('america/los_angeles'), [], 'any case; canonicalised when used');
+      assert.deepEqual(withZone('Mars/Base'), [
+        { description: iana('Mars/Base'), json_path: tzPath, level: 'error' },
+      ]);
+      assert.deepEqual(withZone('+02:00'), [
+        {
+          description:
+            '"+02:00" is a UTC offset, not an IANA time zone (write e.g. "America/Los_Angeles" or "UTC")',
+          json_path: tzPath,
+          level: 'error',
+        },
+      ]);
+      assert.deepEqual(withZone('{sidecar.tz ?? vars.tz}', { tz: 'Pacific' }), [
+        {
+          description: `{sidecar.tz ?? vars.tz}: vars.tz: ${iana('Pacific')}`,
+          json_path: tzPath,
+          level: 'error',
+        },
+      ]);
+      assert.deepEqual(withZone("{sidecar.tz|default:'Berlin'}"), [
+        {
+          description: `{sidecar.tz|default:'Berlin'}: default:Berlin: ${iana('Berlin')}`,
+          json_path: tzPath,
+          level: 'error',
+        },
+      ]);
+      assert.deepEqual(withZone("{meta.tz ?? 'Europe/Paris'}"), []);
+      assert.deepEqual(withZone('{stream.time_zone}'), [
+        {
+          description: '{stream.time_zone}: time_zone cannot read stream.time_zone (itself)',
+          json_path: tzPath,
+          level: 'error',
+        },
+      ]);
+      assert.deepEqual(withZone('{zone}'), [
+        {
+          description:
+            '{zone} can never resolve for stream "line-1:aoi-camera": "zone" is not a named part of key_pattern "line-1/{station}/{serial}_{taken_at}.{ext}" (parts: station, serial, taken_at, ext)',
+          json_path: tzPath,
+          level: 'error',
+        },
+      ]);
+      assert.deepEqual(withZone('{sidecar.tz'), [
+        {
+          description: 'unclosed "{" (write "{{" for a literal brace) (position 0) in "{sidecar.tz"',
+          json_path: tzPath,
+          level: 'error',
+        },
+      ]);
+    });
+
+    it('an iso8601 zone argument must be an IANA zone; a stream without time_zone reading times is a warning', () => {
+      const arg = violationsOf((c) => {
+        at(c, 'data_transmit', 0, 'fields', 'imageTimestamp').iso8601Time = '{taken_at|iso8601:Europe/Berln}';
+      });
+      assert.deepEqual(arg, [
+        {
+          description:
+            '{taken_at|iso8601:Europe/Berln}: iso8601:Europe/Berln: "Europe/Berln" is not an IANA time zone (e.g. "America/Los_Angeles", "Europe/Berlin", "UTC")',
+          json_path: ['data_transmit', 0, 'fields', 'imageTimestamp', 'iso8601Time'],
+          level: 'error',
+        },
+      ]);
+      const noZone = violationsOf((c) => {
+        delete at(c, 'data_receiver', 0, 'streams', 0).time_zone;
+        at(c, 'data_transmit', 0, 'fields', 'imageTimestamp').ianaTimeZone = 'UTC';
+      });
+      assert.deepEqual(noZone, [
+        {
+          description:
+            'has no time_zone, so {taken_at|iso8601} reads a time without a UTC offset as UTC; set time_zone to the IANA zone of the clocks that wrote it (or "UTC" to keep this)',
+          json_path: ['data_receiver', 0, 'streams', 0],
+          level: 'warning',
+        },
+      ]);
+      const explicit = violationsOf((c) => {
+        delete at(c, 'data_receiver', 0, 'streams', 0).time_zone;
+        const ts = at(c, 'data_transmit', 0, 'fields', 'imageTimestamp');
+        ts.iso8601Time = '{taken_at|iso8601:Europe/Berlin}';
+        ts.ianaTimeZone = 'Europe/Berlin';
+      });
+      assert.deepEqual(explicit, [], 'a zone argument says which zone: no warning');
+    });
+
     it('templates are checked against every stream the transmit takes', () => {
       const vs = violationsOf((c) => {
         const t = at(c, 'data_transmit', 0);
@@ -480,6 +576,8 @@ describe('validateConfig', () => {
         f.lineName = '{sidecar.line ?? vars.line}';
         f.buildName = "{sidecar.build ?? lot | default:'x'}";
         f.fixtureName = '{vars.tz}';
+        f.imageTimestamp = { iso8601Time: '{taken_at|iso8601}', ianaTimeZone: '{sidecar.tz ?? vars.tz}' };
+        at(c, 'data_receiver', 0, 'streams', 1).time_zone = 'UTC';
       });
       const aoi = 'stream "line-1:aoi-camera" (data_receiver[0].streams[0])';
       const video = 'stream "line-1:video" (data_receiver[0].streams[1])';

@@ -29,6 +29,7 @@ import {
   TemplateSyntaxError,
   templatePlaceholders,
 } from './template.ts';
+import { timeZoneProblem } from './time.ts';
 import type { RelayConfig, StreamConfig, Violation } from './types.ts';
 
 export interface ValidationResult {
@@ -280,8 +281,20 @@ function semanticChecks(config: RelayConfig, catalog: VendorCatalog): Violation[
       if (problem) err([...sp, 'required', k], problem);
     });
 
-    if (!config.data_transmit.some((t) => transmitTakes(t, stream))) {
+    checkTimeZone(stream, names, [...sp, 'time_zone'], err, warn);
+
+    const takers = config.data_transmit.filter((t) => transmitTakes(t, stream));
+    if (takers.length === 0) {
       warn(sp, `no data_transmit takes stream "${id}": its objects are recorded but not delivered`);
+    }
+    if (stream.time_zone === undefined) {
+      const use = takers.map((t) => naiveIso8601Use(t.fields)).find((u) => u !== undefined);
+      if (use) {
+        warn(
+          sp,
+          `has no time_zone, so {${use}} reads a time without a UTC offset as UTC; set time_zone to the IANA zone of the clocks that wrote it (or "UTC" to keep this)`,
+        );
+      }
     }
   }
   if (streams.length === 0) warn(['data_receiver'], 'no streams: every object will be UNROUTED');
@@ -354,6 +367,7 @@ function semanticChecks(config: RelayConfig, catalog: VendorCatalog): Violation[
         );
       }
     }
+    for (const { path, placeholder } of fieldRefs) checkIso8601Zones(placeholder, path, err);
     for (const { stream, receiverIndex: ri, streamIndex: si } of taken) {
       const names = partsOf.get(stream);
       if (!names) continue; // its key_pattern is already an error
@@ -394,6 +408,17 @@ function requiredProblem(
   return `"${name}": required entries are key parts, sidecar.<path> or meta.<name>`;
 }
 
+/** The value at `path` in a stream's vars. */
+function dig(vars: StreamConfig['vars'], path: string[]): JsonValue | undefined {
+  let cur: JsonValue | undefined = vars;
+  for (const seg of path) {
+    if (Array.isArray(cur)) cur = /^\d+$/.test(seg) ? cur[Number(seg)] : undefined;
+    else if (cur !== null && typeof cur === 'object') cur = Object.hasOwn(cur, seg) ? cur[seg] : undefined;
+    else cur = undefined;
+  }
+  return cur;
+}
+
 /** Why a source can never resolve for this stream, or undefined when it may. */
 function deadSource(src: Source, stream: StreamConfig, parts: string[]): string | undefined {
   if (src.kind === 'literal') return undefined;
@@ -403,12 +428,7 @@ function deadSource(src: Source, stream: StreamConfig, parts: string[]): string 
   if (src.root === 'sidecar' && !stream.sidecar)
     return `"${src.text}" needs a sidecar, but the stream has none`;
   if (src.root === 'vars') {
-    let cur: JsonValue | undefined = stream.vars;
-    for (const seg of src.path) {
-      if (Array.isArray(cur)) cur = /^\d+$/.test(seg) ? cur[Number(seg)] : undefined;
-      else if (cur !== null && typeof cur === 'object') cur = Object.hasOwn(cur, seg) ? cur[seg] : undefined;
-      else cur = undefined;
-    }
+    const cur = dig(stream.vars, src.path);
     if (cur === undefined || cur === null || cur === '')
       return `"${src.text}" is not set in the stream's vars`;
   }
@@ -436,6 +456,79 @@ function checkPlaceholder(
     err(path, `{${ph.expr}} can never resolve for ${where}: ${problems.join('; ')}`);
   } else {
     warn(path, `{${ph.expr}} for ${where}: ${problems.join('; ')}`);
+  }
+}
+
+/** An `iso8601` filter's zone argument must be an IANA zone. */
+function checkIso8601Zones(ph: Placeholder, path: JsonPath, err: Report): void {
+  for (const f of ph.filters) {
+    if (f.name !== 'iso8601' || f.arg === undefined) continue;
+    const problem = timeZoneProblem(f.arg);
+    if (problem) err(path, `{${ph.expr}}: iso8601:${f.arg}: ${problem}`);
+  }
+}
+
+/** The first placeholder that reads a time through `iso8601` in the stream's zone (no zone argument). */
+function naiveIso8601Use(fields: JsonValue): string | undefined {
+  try {
+    return templatePlaceholders(compileTemplate(fields)).find(({ placeholder }) =>
+      placeholder.filters.some((f) => f.name === 'iso8601' && f.arg === undefined),
+    )?.placeholder.expr;
+  } catch (e) {
+    if (e instanceof TemplateSyntaxError) return undefined; // reported with the fields
+    throw e;
+  }
+}
+
+/**
+ * A stream's `time_zone`: a zone name, or a template whose sources can resolve for the stream. Every zone the
+ * config itself writes (the name, quoted literals, `default:` values, the stream's `vars` it reads) must be an
+ * IANA zone; the template may not read `stream.time_zone` (itself).
+ */
+function checkTimeZone(
+  stream: StreamConfig,
+  parts: string[] | undefined,
+  path: JsonPath,
+  err: Report,
+  warn: Report,
+): void {
+  const template = stream.time_zone;
+  if (template === undefined) return;
+  let refs: ReturnType<typeof templatePlaceholders>;
+  try {
+    refs = templatePlaceholders(compileTemplate(template));
+  } catch (e) {
+    if (!(e instanceof TemplateSyntaxError)) throw e;
+    err(path, `${e.reason} (position ${e.position}) in "${e.template}"`);
+    return;
+  }
+  if (refs.length === 0) {
+    const problem = timeZoneProblem(template);
+    if (problem) err(path, problem);
+    return;
+  }
+  const where = `stream "${streamId(stream)}"`;
+  const whole = refs.length === 1 && template.trim() === `{${refs[0]?.placeholder.expr}}`;
+  for (const { placeholder: ph } of refs) {
+    if (ph.sources.some((s) => s.kind === 'path' && s.root === 'stream' && s.path[0] === 'time_zone')) {
+      err(path, `{${ph.expr}}: time_zone cannot read stream.time_zone (itself)`);
+      continue;
+    }
+    checkIso8601Zones(ph, path, err);
+    if (parts) checkPlaceholder(ph, stream, parts, where, path, err, warn);
+    // Zones the config writes itself, when they are the value (not text around a placeholder, not filtered).
+    if (!whole || ph.filters.some((f) => f.name !== 'default')) continue;
+    const written: Array<[string, JsonValue | undefined]> = ph.sources.map((s) =>
+      s.kind === 'literal'
+        ? [s.text, s.value]
+        : [s.text, s.root === 'vars' ? dig(stream.vars, s.path) : undefined],
+    );
+    for (const f of ph.filters) if (f.arg !== undefined) written.push([`default:${f.arg}`, f.arg]);
+    for (const [text, value] of written) {
+      if (typeof value !== 'string' || value === '') continue;
+      const problem = timeZoneProblem(value);
+      if (problem) err(path, `{${ph.expr}}: ${text}: ${problem}`);
+    }
   }
 }
 

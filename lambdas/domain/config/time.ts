@@ -1,0 +1,190 @@
+/**
+ * Timestamps and time zones, for the `iso8601` filter and a stream's `time_zone`. Pure: no I/O.
+ *
+ * Zone math is Temporal's (temporal-polyfill, which reads the IANA database through `Intl`): no offset table
+ * is written here. The rules:
+ *
+ * - A timestamp WITH an offset (`Z`, `+02:00`) or an epoch number is an instant: it stays that moment.
+ * - A timestamp WITHOUT an offset is a wall-clock time in a zone (the stream's `time_zone`, or the filter's
+ *   argument). Daylight-saving transitions follow Temporal's `compatible` disambiguation:
+ *   - a time in a spring-forward gap (02:30 on the day clocks jump 02:00 → 03:00) does not exist; it is moved
+ *     LATER by the length of the gap (→ 03:30, the new offset);
+ *   - an ambiguous fall-back time (01:30 on the day clocks go 02:00 → 01:00 happens twice) is the EARLIER of
+ *     the two instants (the first 01:30, with the summer offset).
+ * - Output: ISO 8601 with milliseconds, the instant written with the UTC offset the zone has at that instant
+ *   (`2024-03-15T10:15:30.000-07:00` in America/Los_Angeles), so the wall clock stays readable; a zero offset
+ *   is written `Z`. Digits beyond milliseconds are truncated.
+ */
+import { Temporal } from 'temporal-polyfill';
+
+type Scalar = string | number | boolean;
+
+/** Why a time could not be produced: the input is not a timestamp, or a zone is not an IANA zone. */
+export type TimeFailure = { ok: false; reason: string; cause: 'invalid-timestamp' | 'invalid-time-zone' };
+
+/** A wall-clock time without an offset: it needs a zone to be an instant. */
+export interface WallClock {
+  ok: true;
+  kind: 'wall';
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+  millisecond: number;
+}
+
+/** A parsed timestamp: an instant (offset or epoch), or a wall-clock time that still needs a zone. */
+export type ParsedTime = { ok: true; kind: 'instant'; epochMs: number } | WallClock | TimeFailure;
+
+/** IANA names: `Area/Location`, `UTC`, `EST5EDT`… (letters first); offsets such as `+05:00` are not zones. */
+const ZONE_NAME = /^[A-Za-z][A-Za-z0-9_+\-/]*$/;
+const zoneCache = new Map<string, string | undefined>();
+
+/**
+ * The canonical spelling of an IANA time zone name (`america/los_angeles` → `America/Los_Angeles`), or
+ * undefined when the name is not a zone of the IANA database known to this runtime's ICU.
+ */
+export function canonicalTimeZone(name: string): string | undefined {
+  if (zoneCache.has(name)) return zoneCache.get(name);
+  let out: string | undefined;
+  if (ZONE_NAME.test(name)) {
+    try {
+      out = Temporal.Instant.fromEpochMilliseconds(0).toZonedDateTimeISO(name).timeZoneId;
+    } catch {
+      out = undefined;
+    }
+  }
+  if (zoneCache.size < 1000) zoneCache.set(name, out);
+  return out;
+}
+
+/** Why `name` is not a zone, or undefined when it is one. */
+export function timeZoneProblem(name: string): string | undefined {
+  if (canonicalTimeZone(name) !== undefined) return undefined;
+  return /^[+-]\d/.test(name)
+    ? `"${name}" is a UTC offset, not an IANA time zone (write e.g. "America/Los_Angeles" or "UTC")`
+    : `"${name}" is not an IANA time zone (e.g. "America/Los_Angeles", "Europe/Berlin", "UTC")`;
+}
+
+const TIME_FORMATS: RegExp[] = [
+  // ISO 8601 extended, `T` or space separator, optional seconds/fraction/offset; or date only.
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i,
+  // Compact: YYYYMMDDTHHmmss[.SSS][Z|±HHmm]
+  /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(?:[.,](\d+))?(Z|[+-]\d{2}(?::?\d{2})?)?$/i,
+  // YYYYMMDD_HHmmss[.SSS]
+  /^(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})(?:[.,](\d+))?()$/,
+  // YYYY-MM-DD_HH-mm-ss[.SSS]
+  /^(\d{4})-(\d{2})-(\d{2})_(\d{2})-(\d{2})-(\d{2})(?:[.,](\d+))?()$/,
+];
+
+/**
+ * Reads a timestamp. Accepts ISO 8601 (`T` or space, date only too), compact `YYYYMMDDTHHmmss[.SSS][Z|±hhmm]`,
+ * `YYYYMMDD_HHmmss`, `YYYY-MM-DD_HH-mm-ss`, epoch seconds (9–10 digits, optional fraction) or milliseconds
+ * (12–13 digits); a JSON number is seconds below 1e11, else milliseconds. Impossible dates are refused.
+ */
+export function parseTimestamp(input: Scalar): ParsedTime {
+  const bad: TimeFailure = {
+    ok: false,
+    reason: `${JSON.stringify(input)} is not a recognised timestamp`,
+    cause: 'invalid-timestamp',
+  };
+  if (typeof input === 'boolean') return bad;
+  if (typeof input === 'number') {
+    if (!Number.isFinite(input)) return bad;
+    return instant(Math.abs(input) < 1e11 ? input * 1000 : input, bad);
+  }
+  const s = input.trim();
+  if (/^\d{9,10}(\.\d+)?$/.test(s)) return instant(Number(s) * 1000, bad);
+  if (/^\d{12,13}$/.test(s)) return instant(Number(s), bad);
+  for (const re of TIME_FORMATS) {
+    const m = re.exec(s);
+    if (m) return fromParts(m, bad);
+  }
+  return bad;
+}
+
+/** Largest instant Date (and Temporal) can hold: ±8.64e15 ms. */
+const MAX_EPOCH_MS = 8.64e15;
+
+function instant(ms: number, bad: TimeFailure): ParsedTime {
+  const epochMs = Math.trunc(ms);
+  if (!Number.isFinite(epochMs) || Math.abs(epochMs) > MAX_EPOCH_MS) return bad;
+  return { ok: true, kind: 'instant', epochMs };
+}
+
+function fromParts(m: RegExpExecArray, bad: TimeFailure): ParsedTime {
+  const [, y, mo, d, h = '00', mi = '00', sec = '00', frac = '', off = ''] = m;
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  const hour = Number(h);
+  const minute = Number(mi);
+  const second = Number(sec);
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth) return bad;
+  if (hour > 23 || minute > 59 || second > 59) return bad;
+  const millisecond = Number(frac.slice(0, 3).padEnd(3, '0'));
+  const wall = { year, month, day, hour, minute, second, millisecond };
+  if (off === '') return { ok: true, kind: 'wall', ...wall };
+  let offsetMinutes = 0;
+  if (off.toUpperCase() !== 'Z') {
+    const digits = off.slice(1).replace(':', '');
+    const oh = Number(digits.slice(0, 2));
+    const om = Number(digits.slice(2) || '0');
+    if (oh > 23 || om > 59) return bad;
+    offsetMinutes = (off[0] === '-' ? -1 : 1) * (oh * 60 + om);
+  }
+  const utc = new Date(0);
+  utc.setUTCFullYear(year, month - 1, day);
+  utc.setUTCHours(hour, minute, second, millisecond);
+  return instant(utc.getTime() - offsetMinutes * 60_000, bad);
+}
+
+/** The instant of a wall-clock time in `zone` (a canonical IANA name), DST by Temporal's `compatible` rule. */
+export function wallClockToEpochMs(wall: WallClock, zone: string): number {
+  const { year, month, day, hour, minute, second, millisecond } = wall;
+  const local = Temporal.PlainDateTime.from(
+    { year, month, day, hour, minute, second, millisecond },
+    { overflow: 'reject' },
+  );
+  return local.toZonedDateTime(zone, { disambiguation: 'compatible' }).epochMilliseconds;
+}
+
+const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
+
+/**
+ * An instant in ISO 8601 with milliseconds and the offset `zone` has at that instant (`Z` when the offset
+ * is zero). Without a zone, or when the zone's offset there has seconds (local mean time before ~1900, which
+ * an ISO offset cannot write), the instant is written in UTC.
+ */
+export function formatInstant(epochMs: number, zone?: string): string {
+  if (zone !== undefined) {
+    const zdt = Temporal.Instant.fromEpochMilliseconds(epochMs).toZonedDateTimeISO(zone);
+    const offsetMs = zdt.offsetNanoseconds / 1e6;
+    if (offsetMs !== 0 && offsetMs % 60_000 === 0) {
+      const local = new Date(epochMs + offsetMs).toISOString().slice(0, -1);
+      const abs = Math.abs(offsetMs) / 60_000;
+      return `${local}${offsetMs < 0 ? '-' : '+'}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+    }
+  }
+  return new Date(epochMs).toISOString();
+}
+
+/**
+ * A timestamp → ISO 8601 (see the module comment). `zone` is an IANA name (canonicalised here); it places a
+ * time without an offset and chooses the offset written. Default `UTC`.
+ */
+export function toIso8601(
+  input: Scalar,
+  zone = 'UTC',
+): { ok: true; value: string } | { ok: false; reason: string; cause: TimeFailure['cause'] } {
+  const tz = canonicalTimeZone(zone);
+  if (tz === undefined)
+    return { ok: false, reason: timeZoneProblem(zone) ?? zone, cause: 'invalid-time-zone' };
+  const parsed = parseTimestamp(input);
+  if (!parsed.ok) return parsed;
+  const epochMs = parsed.kind === 'instant' ? parsed.epochMs : wallClockToEpochMs(parsed, tz);
+  return { ok: true, value: formatInstant(epochMs, tz) };
+}
