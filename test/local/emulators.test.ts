@@ -353,7 +353,7 @@ test('guardLoopback lets through exactly the allowed host names, while its insta
         assert.ok(err instanceof NonLoopbackConnectionError, host);
         assert.match(
           err.message,
-          /only 127\.0\.0\.1 \/ ::1 \/ localhost and vendor\.example\.test are allowed/,
+          /only loopback is allowed: 127\.0\.0\.0\/8, ::1, localhost; and vendor\.example\.test\)/,
         );
         return true;
       });
