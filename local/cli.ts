@@ -556,11 +556,7 @@ async function run(o: CliOptions, session: Session, print: Print, logs: ReturnTy
       for (const t of wrong) print(red(`  ${t.key}: ${StatusTracker.describeOutcome(t)}`));
       print(dim(`  relay logs: ${shown(o.logFile)}`));
     } else if (!ownConfig) {
-      print(
-        dim(
-          `  ${files.filter((f) => f.expect.status === 'UPLOADED').length} files reached Instrumental (simulator); the failures are the deliberately bad files.`,
-        ),
-      );
+      print(dim(`  every file ended as the demo expects; the failures are the deliberately bad files.`));
     }
     if (o.command === 'demo') return wrong.length > 0 ? 1 : 0;
   }

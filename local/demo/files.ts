@@ -13,10 +13,12 @@ import type { DeliveryStatus } from '#domain/status.ts';
 import { makeJpeg, makeMp4, makePng } from '#simulators/media/index.ts';
 
 export interface Expectation {
-  /** The terminal status every record of the file should reach. */
+  /** The terminal status every record of the file should reach (unless `destinations` says otherwise). */
   status: DeliveryStatus;
-  /** The lastError code that goes with it (failures). */
+  /** The code that goes with it: the failure's lastError, or a notice (ALREADY_PRESENT). */
   code?: string;
+  /** Per destination (transmit_name), where destinations of one file end differently. */
+  destinations?: Record<string, { status: DeliveryStatus; code?: string }>;
 }
 
 export interface DemoFile {

@@ -218,15 +218,26 @@ export class StatusTracker {
     return `${this.prefix(t.key)}${dest}  ${statusText}  ${detail}`.trimEnd();
   }
 
+  /** What one record of `t` should end as: its destination's expectation, else the file's. */
+  static expectedFor(t: Tracked, rec: DeliveryRecord): { status: DeliveryStatus; code?: string } | undefined {
+    if (!t.expect) return undefined;
+    return (rec.destination && t.expect.destinations?.[rec.destination]) || t.expect;
+  }
+
   /** Whether every record of `t` is in the expected terminal status (and has the expected code). */
   static meetsExpectation(t: Tracked): boolean {
     if (!t.expect || !t.settled) return false;
     const recs = [...t.records.values()].map((r) => r.rec);
     return (
       recs.length > 0 &&
-      recs.every(
-        (r) => r.status === t.expect?.status && (!t.expect.code || r.lastError?.code === t.expect.code),
-      )
+      recs.every((r) => {
+        const want = StatusTracker.expectedFor(t, r);
+        return (
+          want !== undefined &&
+          r.status === want.status &&
+          (!want.code || (r.lastError?.code ?? r.notice?.code) === want.code)
+        );
+      })
     );
   }
 
@@ -254,45 +265,64 @@ const WORDS: Partial<Record<DeliveryStatus, string>> = {
 };
 
 /**
- * `6 files, 4 uploaded, 1 rejected (NOT_A_JPEG), 1 unrouted (NO_MATCHING_STREAM)`: delivery records counted
- * by status (terminal statuses first, in status.ts order), failure codes in brackets.
+ * `6 files; instrumental-demo: 4 uploaded, 1 rejected (NOT_A_JPEG); 1 unrouted (NO_MATCHING_STREAM)`:
+ * delivery records counted per destination (config order of first appearance) by status (terminal statuses
+ * first), codes in brackets; records with no destination (unrouted keys) last.
  */
 export function summarize(objects: readonly Tracked[]): string {
-  const counts = new Map<DeliveryStatus, { n: number; codes: Set<string> }>();
+  const byDest = new Map<string, Map<DeliveryStatus, { n: number; codes: Set<string> }>>();
   let noRecord = 0;
   for (const t of objects) {
     const recs = [...t.records.values()].map((r) => r.rec);
     if (recs.length === 0) noRecord++;
     for (const r of recs) {
+      const dest = r.destination ?? '';
+      const counts = byDest.get(dest) ?? new Map<DeliveryStatus, { n: number; codes: Set<string> }>();
+      byDest.set(dest, counts);
       const c = counts.get(r.status) ?? { n: 0, codes: new Set<string>() };
       c.n++;
-      if (r.lastError?.code && !SUCCESS.includes(r.status)) c.codes.add(r.lastError.code);
+      const code = SUCCESS.includes(r.status)
+        ? r.status === 'ALREADY_PRESENT'
+          ? r.notice?.code
+          : undefined
+        : r.lastError?.code;
+      if (code) c.codes.add(code);
       counts.set(r.status, c);
     }
   }
   const order: DeliveryStatus[] = [
     'UPLOADED',
     'COMPLETED',
+    'ALREADY_PRESENT',
+    'SKIPPED',
     'REJECTED',
     'FAILED_VALIDATION',
     'FAILED',
     'DEAD',
+    'UNCONFIRMED',
     'UNROUTED',
     'RECEIVED',
     'QUEUED',
     'SENDING',
     'RETRYING',
+    'HELD',
     'ACCEPTED',
     'PENDING_VALIDATION',
     'PROCESSING',
   ];
+  const describe = (counts: Map<DeliveryStatus, { n: number; codes: Set<string> }>) =>
+    order.flatMap((s) => {
+      const c = counts.get(s);
+      if (!c) return [];
+      const word = WORDS[s] ?? (isTerminal(s) ? s.toLowerCase().replace('_', ' ') : `still ${s}`);
+      return [`${c.n} ${word}${c.codes.size ? ` (${[...c.codes].join(', ')})` : ''}`];
+    });
   const parts = [`${objects.length} file${objects.length === 1 ? '' : 's'}`];
-  for (const s of order) {
-    const c = counts.get(s);
-    if (!c) continue;
-    const word = WORDS[s] ?? (isTerminal(s) ? s.toLowerCase() : `still ${s}`);
-    parts.push(`${c.n} ${word}${c.codes.size ? ` (${[...c.codes].join(', ')})` : ''}`);
+  const dests = [...byDest.keys()].sort((a, b) => (a === '' ? 1 : b === '' ? -1 : 0));
+  for (const d of dests) {
+    const text = describe(byDest.get(d) ?? new Map()).join(', ');
+    parts.push(d === '' ? text : `${d}: ${text}`);
   }
   if (noRecord > 0) parts.push(`${noRecord} not routed yet`);
-  return parts.join(', ');
+  return parts.join('; ');
 }

@@ -192,7 +192,13 @@ describe('progress lines and the summary', () => {
       tracked('b.jpg', [record('UPLOADED')]),
       tracked('c.jpg', [record('REJECTED', { lastError: { code: 'NOT_A_JPEG', message: 'm' } })]),
       tracked('d.jpg', [
-        record('UNROUTED', { sk: 'route', lastError: { code: 'NO_MATCHING_STREAM', message: 'm' } }),
+        (() => {
+          const { destination: _none, ...r } = record('UNROUTED', {
+            sk: 'route',
+            lastError: { code: 'NO_MATCHING_STREAM', message: 'm' },
+          });
+          return r;
+        })(),
       ]),
       tracked('e.jpg', [record('FAILED_VALIDATION', { lastError: { code: 'INVALID_IMAGE', message: 'm' } })]),
       tracked('f.jpg', [record('RETRYING', { lastError: { code: 'VENDOR_5XX', message: 'm' } })], {
@@ -202,7 +208,7 @@ describe('progress lines and the summary', () => {
     ];
     assert.equal(
       summarize(objs),
-      '7 files, 2 uploaded, 1 rejected (NOT_A_JPEG), 1 failed validation (INVALID_IMAGE), 1 unrouted (NO_MATCHING_STREAM), 1 still RETRYING (VENDOR_5XX), 1 not routed yet',
+      '7 files; instrumental-demo: 2 uploaded, 1 rejected (NOT_A_JPEG), 1 failed validation (INVALID_IMAGE), 1 still RETRYING (VENDOR_5XX); 1 unrouted (NO_MATCHING_STREAM); 1 not routed yet',
     );
   });
 
@@ -355,7 +361,7 @@ describe('local CLI', { timeout: CHILD_TIMEOUT_MS + 10_000 }, () => {
     assert.equal(summaries.length, 1, out);
     assert.match(
       summaries[0]!,
-      /^demo: 6 files, 4 uploaded, 1 rejected \(NOT_A_JPEG\), 1 unrouted \(NO_MATCHING_STREAM\) in \d+\.\d s$/,
+      /^demo: 6 files; instrumental-demo: 4 uploaded, 1 rejected \(NOT_A_JPEG\); 1 unrouted \(NO_MATCHING_STREAM\) in \d+\.\d s$/,
     );
 
     // The bad files' failure reasons, as a newcomer sees them.
