@@ -15,6 +15,7 @@
  */
 import { CredentialsError, errorMessage, RelayError, recorded } from '#commons/errors.ts';
 import { InvalidRequestError } from '#commons/http.ts';
+import { CachingRangeReader } from '#commons/range-reader.ts';
 import type { Logger } from '#commons/logger.ts';
 import type { DataTransmit, RelayConfig } from '#domain/config/types.ts';
 import type {
@@ -588,19 +589,15 @@ async function settleExhausted(
   });
 }
 
-/** A RangeReader over the object that serves what the head already holds and reads the rest by range. */
+/**
+ * A RangeReader over the object: serves what the head already holds, then a few bounded ranged reads
+ * (CachingRangeReader: at most 16, doubling windows), never the whole file.
+ */
 export function objectReader(job: DeliveryJob, ctx: VendorContext, head: Buffer): RangeReader {
-  const size = job.object.size;
-  return {
-    size,
-    async read(start, endExclusive) {
-      const s = Math.max(0, Math.min(start, size));
-      const e = Math.max(s, Math.min(endExclusive, size));
-      if (e <= head.length) return head.subarray(s, e);
-      if (e === s) return Buffer.alloc(0);
-      return ctx.objects.range(job.object, s, e);
-    },
-  };
+  return new CachingRangeReader(
+    { size: job.object.size, read: (start, end) => ctx.objects.range(job.object, start, end) },
+    { head },
+  );
 }
 
 async function preflight(
