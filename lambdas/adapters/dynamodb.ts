@@ -639,6 +639,34 @@ export class StatusTable {
     );
   }
 
+  // ---- delivered content (skip_duplicate_content) --------------------------------------------------------
+
+  /** The delivery (pk) that brought this content to the destination first, if any. */
+  async contentDelivered(destination: string, contentId: string): Promise<string | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: `content#${destination}#${contentId}`, sk: 'delivered' },
+      }),
+    );
+    return typeof out.Item?.objectPk === 'string' ? out.Item.objectPk : undefined;
+  }
+
+  /** Remembers the first delivery of this content to the destination (later ones do not replace it). */
+  async rememberContent(destination: string, contentId: string, objectPk: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: `content#${destination}#${contentId}`, sk: 'delivered', objectPk, at: this.iso() },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+    }
+  }
+
   // ---- per-destination cache -------------------------------------------------------------------------
 
   async cacheGet(destination: string, key: string): Promise<JsonObject | undefined> {

@@ -15,8 +15,8 @@
  */
 import { CredentialsError, errorMessage, RelayError, recorded } from '#commons/errors.ts';
 import { InvalidRequestError } from '#commons/http.ts';
-import { CachingRangeReader } from '#commons/range-reader.ts';
 import type { Logger } from '#commons/logger.ts';
+import { CachingRangeReader } from '#commons/range-reader.ts';
 import type { DataTransmit, RelayConfig } from '#domain/config/types.ts';
 import type {
   DeliveryJob,
@@ -98,6 +98,9 @@ export interface ForwarderPorts {
   /** Moves a message to the dead-letter queue (the caller then acknowledges it). */
   deadLetter(body: string, reason: RecordedError): Promise<void>;
   forgetApiKey(secretName: string): void;
+  /** The delivery (its pk) that already brought this content to the destination, if any. */
+  contentDelivered?(destination: string, contentId: string): Promise<string | undefined>;
+  rememberContent?(destination: string, contentId: string, pk: string): Promise<void>;
 }
 
 export interface ForwarderDeps {
@@ -287,6 +290,16 @@ async function forwardDestination(
   return failures;
 }
 
+/**
+ * What identifies an object's content for `skip_duplicate_content`: its S3 ETag and size. The ETag is the MD5 of
+ * the bytes for a single-part upload and of its parts' MD5s for a multipart one, so the same bytes uploaded the
+ * same way (aws s3 sync's fixed part size) match; anything else only ever fails to match (sent again), never
+ * matches wrongly.
+ */
+export function contentIdOf(object: DeliveryJob['object']): string {
+  return `etag:${object.etag}:${object.size}`;
+}
+
 /** Jobs that may share one `deliver` call: the plug-in's group key, then at most `maxBatch` each. */
 function groupJobs(items: Item[], transmit: DataTransmit, plugin: VendorPlugin): Item[][] {
   const size = Math.max(1, plugin.maxBatch ?? 1);
@@ -396,6 +409,21 @@ async function sendGroup(
       continue;
     }
     const job = jobOf(msg, claim.record);
+    if (transmit.skip_duplicate_content) {
+      const earlier = await ports.contentDelivered?.(destination, contentIdOf(msg.object));
+      if (earlier && earlier !== msg.pk) {
+        await ports.finish(msg, deps.owner, destination, {
+          status: 'SKIPPED',
+          notice: recorded(
+            'DUPLICATE_CONTENT',
+            `the same content was delivered to ${destination} as ${earlier}`,
+          ),
+          refund: true,
+        });
+        log.info('duplicate content: not sent', { key: msg.object.key, destination });
+        continue;
+      }
+    }
     if (claim.record.attempts > maxAttempts) {
       await settleExhausted(
         item,
@@ -442,6 +470,8 @@ async function sendGroup(
     const { rec, msg, job } = item;
     const outcome = outcomes[i] as DeliveryOutcome;
     const key: DeliveryKey = msg;
+    if (transmit.skip_duplicate_content && (outcome.kind === 'accepted' || outcome.kind === 'present'))
+      await ports.rememberContent?.(destination, contentIdOf(msg.object), msg.pk);
     switch (outcome.kind) {
       case 'accepted': {
         const pollable = isPollable(outcome.status);

@@ -176,6 +176,13 @@ const transmitSchema: JsonSchema = {
       default: true,
       description: 'When false the destination takes no new deliveries (FactoryTX stop/start).',
     },
+    skip_duplicate_content: {
+      type: 'boolean',
+      default: false,
+      description:
+        'When true, an object version whose content (its S3 ETag and size) this destination already received ' +
+        'under another version or key is not sent again: recorded SKIPPED / DUPLICATE_CONTENT.',
+    },
     options: {
       type: 'object',
       description: "Vendor-specific settings, checked against the plug-in's schema.",

@@ -81,6 +81,8 @@ export interface DataTransmit {
   rate_limit?: { burst: number; per_second: number };
   /** When false the destination takes no new deliveries (FactoryTX stop/start). Default true. */
   enabled?: boolean;
+  /** Skip an object version whose content (ETag + size) was already delivered here: SKIPPED. Default false. */
+  skip_duplicate_content?: boolean;
   /** Vendor-specific settings, validated by the plug-in's optionsSchema. */
   options?: JsonObject;
   /** Vendor field → template. Strings may hold `{placeholders}`; objects and arrays nest. */

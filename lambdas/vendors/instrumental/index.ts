@@ -92,7 +92,12 @@ export const optionsSchema: JsonSchema = {
  * The documented rules (§3.1), answered from the file's own headers wherever they sit: a JPEG's SOF after large
  * APPn/COM segments, an MP4's moov after its mdat (not "fast start"). A few ranged reads, never the file.
  */
-async function preflight({ object, head, reader, fields }: PreflightInput): Promise<RecordedError | undefined> {
+async function preflight({
+  object,
+  head,
+  reader,
+  fields,
+}: PreflightInput): Promise<RecordedError | undefined> {
   const ext = extensionOf(object.key);
   if (!(LIMITS.extensions as readonly string[]).includes(ext)) {
     return recorded(
