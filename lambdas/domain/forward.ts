@@ -543,6 +543,19 @@ async function sendGroup(
         break;
       }
       case 'retry':
+        if (probe) {
+          // A probe that got no verdict: the destination stays paused, this delivery waits with the others
+          // (its message is not put back, or it would probe again on every return), and its attempt is given
+          // back: it was sent because the destination needed a probe, not for its own sake.
+          await ports.finish(key, deps.owner, destination, {
+            status: 'HELD',
+            error: outcome.error,
+            refund: true,
+            ...(outcome.ambiguous ? { ambiguous: true } : {}),
+          });
+          log.info('probe got no verdict: destination stays paused', { destination, code: outcome.error.code });
+          break;
+        }
         await retryOrSettle(item, job, outcome, deps, maxAttempts, policy);
         failures.push(rec.messageId);
         break;
