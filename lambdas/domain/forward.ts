@@ -553,7 +553,10 @@ async function sendGroup(
             refund: true,
             ...(outcome.ambiguous ? { ambiguous: true } : {}),
           });
-          log.info('probe got no verdict: destination stays paused', { destination, code: outcome.error.code });
+          log.info('probe got no verdict: destination stays paused', {
+            destination,
+            code: outcome.error.code,
+          });
           break;
         }
         await retryOrSettle(item, job, outcome, deps, maxAttempts, policy);
