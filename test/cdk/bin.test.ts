@@ -19,7 +19,8 @@ function runApp(extraEnv: Record<string, string>) {
     cwd: PROJECT_ROOT,
     env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: '{}', ...extraEnv },
     encoding: 'utf8',
-    timeout: 120_000,
+    // One bundle per Lambda (five with the demo config) on a busy 2-core machine: a generous deadline.
+    timeout: 300_000,
   });
 }
 

@@ -341,7 +341,8 @@ describe('inbox watcher', () => {
   });
 });
 
-describe('local CLI', { timeout: CHILD_TIMEOUT_MS + 10_000 }, () => {
+// The suite's deadline covers its four tests, each bounded by its child's own deadline.
+describe('local CLI', { timeout: 4 * CHILD_TIMEOUT_MS + 10_000 }, () => {
   test('--help prints usage; an unknown command prints usage and exits 2', async () => {
     const help = await runCli(['--help']).exited;
     assert.equal(help.code, 0);

@@ -11,6 +11,7 @@ import {
   CreateBucketCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
@@ -189,25 +190,27 @@ describe('notifier on fauxqs', () => {
   });
 
   test('objectRequest: every request on an object, with its Range, versionId and status', async () => {
+    // A versioned bucket no notifier target watches: the other tests count their events.
+    const Bucket = 'counted-bucket';
+    await clients.s3.send(new CreateBucketCommand({ Bucket }));
+    await clients.s3.send(
+      new PutBucketVersioningCommand({ Bucket, VersioningConfiguration: { Status: 'Enabled' } }),
+    );
     const seen: ObjectRequest[] = [];
     const listen = (r: ObjectRequest) => seen.push(r);
     emu.s3Events.on('objectRequest', listen);
     try {
       const key = 'counted/unit 7.jpg';
       const put = await clients.s3.send(
-        new PutObjectCommand({ Bucket: res.buckets.ingest, Key: key, Body: Buffer.from('0123456789') }),
+        new PutObjectCommand({ Bucket, Key: key, Body: Buffer.from('0123456789') }),
       );
+      assert.ok(put.VersionId);
       await clients.s3.send(
-        new GetObjectCommand({
-          Bucket: res.buckets.ingest,
-          Key: key,
-          Range: 'bytes=0-3',
-          VersionId: put.VersionId,
-        }),
+        new GetObjectCommand({ Bucket, Key: key, Range: 'bytes=0-3', VersionId: put.VersionId }),
       );
-      await clients.s3.send(new HeadObjectCommand({ Bucket: res.buckets.ingest, Key: key }));
+      await clients.s3.send(new HeadObjectCommand({ Bucket, Key: key }));
       await clients.s3
-        .send(new GetObjectCommand({ Bucket: res.buckets.ingest, Key: 'counted/missing.jpg' }))
+        .send(new GetObjectCommand({ Bucket, Key: 'counted/missing.jpg' }))
         .catch(() => undefined);
       const mine = seen.filter((r) => r.key.startsWith('counted/'));
       assert.deepEqual(

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
+import { RateLimitTimeout } from '#domain/vendor-context.ts';
 import { makeJpeg, makeMp4 } from '#simulators/media/index.ts';
 import type { DeliveryOutcome } from '../types.ts';
 import { V7_ASSUMPTIONS } from './assumptions.ts';
@@ -471,6 +472,21 @@ describe('V7 answers → outcomes', () => {
     h.sim.injectRateLimit('signUpload', { retryAfterSeconds: 60 });
     const long = await h.attempt([h.job('line-1/SN-73.jpg', jpeg(83))]);
     assert.equal(long[0]?.kind === 'retry' && long[0].retryAfterMs, 60_000);
+  });
+
+  it("one item's exception (no rate-limit token in time) leaves the others' outcomes alone", async (t) => {
+    let tokens = 0;
+    const h = await pluginHarness(t, {
+      options: { team_slug: 'acme', dataset_slug: 'line-1', upload_concurrency: 1 },
+      // register, then sign and confirm of the first item; the next token never comes.
+      takeToken: async (bucket) => {
+        if (++tokens > 3) throw new RateLimitTimeout(bucket);
+        return { ok: true };
+      },
+    });
+    const outs = await h.attempt([h.job('line-1/SN-90.jpg', jpeg(95)), h.job('line-1/SN-91.jpg', jpeg(96))]);
+    assert.deepEqual(outs.map(codeOf), ['UPLOADED', 'RATE_LIMIT_WAIT']);
+    assert.equal(h.checkpoints.get('d2')?.step, 'registered', 'its progress is kept');
   });
 
   it('5xx and no answer retry', async (t) => {

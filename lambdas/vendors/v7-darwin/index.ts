@@ -12,9 +12,10 @@
  * missing team / dataset / storage and exhausted storage hold the destination; 422 → REJECTED with V7's errors;
  * other 429 and 5xx → retried honouring Retry-After. No poller: the contract has no item status (assumptions).
  */
-import { recorded } from '#commons/errors.ts';
+import { errorMessage, recorded } from '#commons/errors.ts';
 import { basenameOf } from '#commons/media.ts';
 import type { RecordedError } from '#domain/status.ts';
+import { RateLimitTimeout } from '#domain/vendor-context.ts';
 import type { DeliveryJob, DeliveryOutcome, PreflightInput, VendorContext, VendorPlugin } from '../types.ts';
 import { V7_ASSUMPTIONS } from './assumptions.ts';
 import { V7Client } from './client.ts';
@@ -137,11 +138,29 @@ async function deliverUploads(jobs: Job[], client: V7Client): Promise<DeliveryOu
   }
 
   await eachLimited(runs, client.settings.concurrency, async ({ j, state }) => {
-    const outcome = await finishUpload({ client, job: j.job, item: j.item, state, held: () => held });
+    let outcome: DeliveryOutcome;
+    try {
+      outcome = await finishUpload({ client, job: j.job, item: j.item, state, held: () => held });
+    } catch (err) {
+      // One item's exception (no rate-limit token before the deadline, a bug) must not take the outcomes of the
+      // others with it; its checkpoint keeps its progress.
+      outcome = thrown(err, client.ctx, j.job);
+    }
     if (outcome.kind === 'hold') held ??= outcome.error;
     out[j.index] = outcome;
   });
   return out;
+}
+
+function thrown(err: unknown, ctx: VendorContext, job: DeliveryJob): DeliveryOutcome {
+  if (err instanceof RateLimitTimeout) {
+    return {
+      kind: 'retry',
+      error: recorded('RATE_LIMIT_WAIT', 'no rate-limit token before the invocation deadline'),
+    };
+  }
+  ctx.log.error('V7 upload failed with an exception', { key: job.object.key, error: errorMessage(err) });
+  return { kind: 'retry', error: recorded('INTERNAL_ERROR', errorMessage(err)) };
 }
 
 export const v7Darwin: VendorPlugin = {

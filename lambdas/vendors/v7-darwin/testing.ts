@@ -69,7 +69,13 @@ export const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex'
 
 export async function pluginHarness(
   t: TestContext,
-  opts: { sim?: Partial<V7DarwinOptions>; options?: JsonObject; key?: string } = {},
+  opts: {
+    sim?: Partial<V7DarwinOptions>;
+    options?: JsonObject;
+    key?: string;
+    /** A `rate_limit` on the destination and what the shared bucket answers (default: always a token). */
+    takeToken?: VendorRuntime['takeToken'];
+  } = {},
 ): Promise<PluginHarness> {
   const sim = new V7DarwinSimulator(simOptions(opts.sim));
   const url = await sim.start();
@@ -107,7 +113,7 @@ export async function pluginHarness(
     },
     results: { put: () => Promise.reject(new Error('V7 writes no results')) },
     apiKey: async () => opts.key ?? KEY,
-    takeToken: async () => ({ ok: true }),
+    takeToken: opts.takeToken ?? (async () => ({ ok: true })),
     saveCheckpoint: async (id, data) => {
       checkpoints.set(id, data);
     },
@@ -122,6 +128,7 @@ export async function pluginHarness(
     api_key_secret: 'tests/v7',
     options,
     fields: {},
+    ...(opts.takeToken ? { rate_limit: { burst: 10, per_second: 10 } } : {}),
   });
   let n = 0;
   return {
