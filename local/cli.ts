@@ -212,6 +212,12 @@ interface BannerInput {
   endpoints: EndpointsFile;
 }
 
+/** The demo config's base_url variables and the simulator each defaults to (config/example.yaml). */
+const DEMO_URL_VARIABLES: Readonly<Record<string, string>> = {
+  INSTRUMENTAL_URL: 'instrumental',
+  V7_URL: 'v7-darwin',
+};
+
 const moved = (e: EndpointsFile, name: string) => {
   const m = e.movedPorts[name];
   return m ? yellow(`  (port ${m.preferred} was taken)`) : '';
@@ -312,10 +318,12 @@ async function run(o: CliOptions, session: Session, print: Print, logs: ReturnTy
 
   const sims = await session.starting(startDemoSimulators({ fixedPorts: o.fixedPorts }));
   session.add(() => sims.stop());
-  // config/example.yaml reads ${INSTRUMENTAL_URL:-http://127.0.0.1:4810}: the simulator, wherever it listens,
-  // unless INSTRUMENTAL_URL says otherwise (then it is used as the config says, like any other base_url).
-  if (!ownConfig && !process.env.INSTRUMENTAL_URL)
-    process.env.INSTRUMENTAL_URL = sims.all.find((s) => s.name === 'instrumental')!.url;
+  // config/example.yaml reads ${INSTRUMENTAL_URL:-http://127.0.0.1:4810} (and V7_URL …): the simulator, wherever
+  // it listens, unless the variable says otherwise (then it is used as the config says, like any other base_url).
+  for (const [variable, simulator] of Object.entries(DEMO_URL_VARIABLES)) {
+    if (!ownConfig && !process.env[variable])
+      process.env[variable] = sims.all.find((s) => s.name === simulator)!.url;
+  }
 
   let loaded: LoadedConfig;
   try {

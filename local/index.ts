@@ -79,7 +79,13 @@ export {
   type SqsMappingOptions,
   toSqsRecord,
 } from './runner.ts';
-export { attachS3Hooks, newVersionId, type ObjectCreated, type S3Watch } from './s3-hooks.ts';
+export {
+  attachS3Hooks,
+  newVersionId,
+  type ObjectCreated,
+  type ObjectRequest,
+  type S3Watch,
+} from './s3-hooks.ts';
 export { SecretsEmulator, type SecretsEmulatorOptions, startSecretsEmulator } from './secrets-emulator.ts';
 export {
   type FunctionTuning,

@@ -9,7 +9,11 @@
  *    the sum of the parts' sizes, the copy source's size); when unknown, `size` is undefined and the notifier
  *    asks HeadObject. Not seen: PostObject (browser form upload; its key is inside the form).
  *
- * 2. Versioning. fauxqs keeps one version per key and would answer PutBucketVersioning as CreateBucket. This shim
+ * 2. Object requests. An `onResponse` hook emits `objectRequest` for every request on an object (GET, HEAD, PUT,
+ *    DELETE…): method, bucket, key, Range, versionId and status. Tests count what the relay read with it (an
+ *    External Storage destination must read nothing), which an S3 client-side count would not show.
+ *
+ * 3. Versioning. fauxqs keeps one version per key and would answer PutBucketVersioning as CreateBucket. This shim
  *    answers Put/GetBucketVersioning itself; on a versioning-enabled bucket every new object gets a versionId
  *    (S3-like, 32 chars), returned as `x-amz-version-id` on the write, GetObject and HeadObject and carried in the
  *    event. Only the latest version's bytes exist: GET/HEAD with an older versionId → 404 NoSuchVersion
@@ -45,7 +49,21 @@ export interface ObjectCreated {
   hostId: string;
 }
 
-export interface S3Watch extends EventEmitter<{ objectCreated: [ObjectCreated] }> {
+/** One request on an object, as S3 answered it. */
+export interface ObjectRequest {
+  method: string;
+  bucket: string;
+  /** The object key, NOT encoded. */
+  key: string;
+  /** The Range header, when there was one. */
+  range?: string;
+  versionId?: string;
+  status: number;
+}
+
+type S3Events = { objectCreated: [ObjectCreated]; objectRequest: [ObjectRequest] };
+
+export interface S3Watch extends EventEmitter<S3Events> {
   /** Buckets with versioning Enabled (shim). */
   readonly versionedBuckets: ReadonlySet<string>;
   /** The current versionId of an object on a versioned bucket. */
@@ -98,7 +116,7 @@ export function attachS3Hooks(app: FauxqsApp): S3Watch {
   const current = new Map<string, string>(); // bucket \0 key → versionId
   const sizes = new Map<string, number>(); // bucket \0 key → size of the latest version we saw
   const parts = new Map<string, Map<number, number>>(); // uploadId → part number → size
-  const watch = new EventEmitter<{ objectCreated: [ObjectCreated] }>() as S3Watch;
+  const watch = new EventEmitter<S3Events>() as S3Watch;
   Object.defineProperty(watch, 'versionedBuckets', { value: versioned });
   watch.currentVersion = (bucket, key) => current.get(`${bucket}\0${key}`);
 
@@ -162,6 +180,23 @@ export function attachS3Hooks(app: FauxqsApp): S3Watch {
         return reply;
       }
     }
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const params = (request.params ?? {}) as Record<string, string | undefined>;
+    const bucket = params.bucket;
+    const key = params['*'] ?? '';
+    if (!bucket || !key) return;
+    const query = (request.query ?? {}) as Record<string, string | undefined>;
+    const range = header((request.headers as Record<string, string | string[] | undefined>).range);
+    watch.emit('objectRequest', {
+      method: request.method,
+      bucket,
+      key,
+      ...(range !== undefined ? { range } : {}),
+      ...(query.versionId !== undefined ? { versionId: query.versionId } : {}),
+      status: reply.statusCode,
+    });
   });
 
   app.addHook('onSend', async (request, reply, payload) => {

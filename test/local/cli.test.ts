@@ -341,7 +341,8 @@ describe('inbox watcher', () => {
   });
 });
 
-describe('local CLI', { timeout: CHILD_TIMEOUT_MS + 10_000 }, () => {
+// The suite's deadline covers its four tests, each bounded by its child's own deadline.
+describe('local CLI', { timeout: 4 * CHILD_TIMEOUT_MS + 10_000 }, () => {
   test('--help prints usage; an unknown command prints usage and exits 2', async () => {
     const help = await runCli(['--help']).exited;
     assert.equal(help.code, 0);
@@ -361,7 +362,7 @@ describe('local CLI', { timeout: CHILD_TIMEOUT_MS + 10_000 }, () => {
     assert.equal(summaries.length, 1, out);
     assert.match(
       summaries[0]!,
-      /^demo: 6 files; instrumental-demo: 4 uploaded, 1 rejected \(NOT_A_JPEG\); 1 unrouted \(NO_MATCHING_STREAM\) in \d+\.\d s$/,
+      /^demo: 6 files; instrumental-demo: 4 uploaded, 1 rejected \(NOT_A_JPEG\); v7-demo: 5 uploaded; 1 unrouted \(NO_MATCHING_STREAM\) in \d+\.\d s$/,
     );
 
     // The bad files' failure reasons, as a newcomer sees them.
@@ -387,6 +388,16 @@ describe('local CLI', { timeout: CHILD_TIMEOUT_MS + 10_000 }, () => {
         );
         assert.match(out, line, `${key.source} ${status}`);
       }
+    }
+    // V7 takes every routed file, the PNG saved as .jpg too (it has no JPEG pre-flight), with V7's item id.
+    for (const key of [
+      /line-1\/aoi-top\/SN-1001_\d{8}T\d{6}Z\.jpg/,
+      /line-1\/aoi-top\/SN-1002_\d{8}T\d{6}Z\.jpg/,
+      /line-1\/aoi-top\/SN-1003_\d{8}T\d{6}Z\.jpg/,
+      /line-1\/aoi-side\/SN-1001_\d{8}T\d{6}Z\.jpg/,
+      /line-1\/video\/final-qa\/SN-1001_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}\.mp4/,
+    ]) {
+      assert.match(out, new RegExp(`${key.source} +v7-demo +UPLOADED +ref=[0-9a-f-]{36}$`, 'm'), key.source);
     }
     // The banner: simulators with their inspection API and README pointers.
     for (const name of ['instrumental', 'edge-impulse', 'v7-darwin', 'instavid360']) {
