@@ -98,7 +98,7 @@ function config(url: string, dests: Destination[], relay: RelayConfig['relay']):
       {
         data_receiver_name: 'faults',
         protocol: 's3',
-        streams: dests.map((d, i) => ({
+        streams: dests.map((_d, i) => ({
           asset: `line-${i}`,
           stream_type: 'cam',
           key_pattern: `line-${i}/{station}/{serial}_{taken_at}.{ext}`,
