@@ -344,7 +344,8 @@ describe('inbox watcher', () => {
   });
 });
 
-describe('local CLI', { timeout: CHILD_TIMEOUT_MS + 10_000 }, () => {
+// Five CLI runs in turn (a second one refused on a data dir in use), each bounded by CHILD_TIMEOUT_MS.
+describe('local CLI', { timeout: 5 * CHILD_TIMEOUT_MS }, () => {
   test('--help prints usage; an unknown command prints usage and exits 2', async () => {
     const help = await runCli(['--help']).exited;
     assert.equal(help.code, 0);
