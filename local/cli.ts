@@ -29,6 +29,7 @@ import { isSidecarKey, listStreams } from '#domain/config/match.ts';
 import type { RelayConfig } from '#domain/config/types.ts';
 import { SUCCESS } from '#domain/status.ts';
 import { VENDORS } from '#vendors/registry.ts';
+import { DataDirInUseError, NotADataDirError } from './data-dir.ts';
 import {
   type DestinationPlan,
   destinationHosts,
@@ -645,7 +646,9 @@ async function main(argv: string[]): Promise<void> {
     print(red(`error: ${process.env.RELAY_DEBUG ? ((err as Error).stack ?? message) : message}`));
     if (/java|DynamoDB Local/i.test(message))
       print(dim('  DynamoDB Local needs Java 17 or later on the PATH (see the Quick start in README.md).'));
-    print(dim(`  relay logs: ${shown(o.logFile)}; set RELAY_DEBUG=1 for a stack trace.`));
+    // A data dir in use or not a data dir: the message says all there is to do.
+    if (!(err instanceof DataDirInUseError || err instanceof NotADataDirError))
+      print(dim(`  relay logs: ${shown(o.logFile)}; set RELAY_DEBUG=1 for a stack trace.`));
     code = 1;
   }
   if (code === 'running' || signalled) return;

@@ -547,6 +547,7 @@ describe('local CLI', { timeout: 5 * CHILD_TIMEOUT_MS }, () => {
           `error: the data dir ${dataDir} is in use by another local stack \\(pid ${run.child.pid} `,
         ),
       );
+      assert.doesNotMatch(second.stdout, /stack trace/, 'nothing to debug: the message says what to do');
       assert.equal(JSON.parse(readFileSync(endpointsFile, 'utf8')).pid, run.child.pid);
       assert.match(banner, new RegExp(`S3 \\+ SQS +${e.s3} +ingest bucket ${e.buckets.ingest}`));
 
