@@ -13,6 +13,13 @@ export {
 } from './aws-env.ts';
 export { createLocalClients, type LocalClients } from './clients.ts';
 export {
+  DATA_DIR_LAYOUT,
+  type DataDir,
+  DataDirInUseError,
+  NotADataDirError,
+  openDataDir,
+} from './data-dir.ts';
+export {
   type DynamoDbLocal,
   type DynamoDbLocalOptions,
   findDynamoDbLocalJar,
@@ -84,6 +91,8 @@ export {
   newVersionId,
   type ObjectCreated,
   type ObjectRequest,
+  openS3ShimState,
+  type S3ShimState,
   type S3Watch,
 } from './s3-hooks.ts';
 export { SecretsEmulator, type SecretsEmulatorOptions, startSecretsEmulator } from './secrets-emulator.ts';
