@@ -698,10 +698,31 @@ export class StatusTable {
    * Takes one token from a bucket shared by every forwarder and poller (GCRA on one item). One conditional
    * write when this process's view of the bucket is current; a stale view costs one more round trip.
    */
-  async takeToken(
+  /**
+   * One take at a time per bucket in this process: callers of one Lambda instance (or of the local stack) wait
+   * for each other instead of racing the same item with the same stale TAT.
+   */
+  private readonly taking = new Map<string, Promise<unknown>>();
+
+  takeToken(
     bucketId: string,
     limit: RateLimit,
     n = 1,
+  ): Promise<{ ok: true } | { ok: false; retryInMs: number }> {
+    const before = this.taking.get(bucketId) ?? Promise.resolve();
+    const mine = before.then(() => this.takeTokenNow(bucketId, limit, n));
+    const settled = mine.catch(() => undefined);
+    this.taking.set(bucketId, settled);
+    void settled.then(() => {
+      if (this.taking.get(bucketId) === settled) this.taking.delete(bucketId);
+    });
+    return mine;
+  }
+
+  private async takeTokenNow(
+    bucketId: string,
+    limit: RateLimit,
+    n: number,
   ): Promise<{ ok: true } | { ok: false; retryInMs: number }> {
     const key = { pk: `ratelimit#${bucketId}`, sk: 'bucket' };
     for (let round = 0; round < 20; round++) {
@@ -760,7 +781,11 @@ export class StatusTable {
       ...rec,
       nextCheckAt: rec.nextCheckAt ?? rec.updatedAt,
       due: rec.destination && isDue(rec.status) ? `${rec.destination}#${rec.status}` : undefined,
-      outcome: failed ? (rec.destination ? `${rec.destination}#${rec.status}` : UNROUTED_PARTITION) : undefined,
+      outcome: failed
+        ? rec.destination
+          ? `${rec.destination}#${rec.status}`
+          : UNROUTED_PARTITION
+        : undefined,
       settledAt: failed ? rec.updatedAt : undefined,
     };
   }

@@ -352,7 +352,12 @@ async function routeRecord(r: S3EventRecord, deps: RouterDeps): Promise<RouteRes
       const error = recorded('QUEUE_SEND_FAILED', `could not queue the delivery: ${errorMessage(err)}`);
       const retryAt = new Date(now() + (deps.sweepAfterMs ?? 120_000)).toISOString();
       for (const m of list)
-        await ports.createDelivery({ ...m.record, status: 'RECEIVED', lastError: error, nextCheckAt: retryAt });
+        await ports.createDelivery({
+          ...m.record,
+          status: 'RECEIVED',
+          lastError: error,
+          nextCheckAt: retryAt,
+        });
       throw err;
     }
     for (const m of list) await ports.createDelivery(m.record);
