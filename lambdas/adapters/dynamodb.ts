@@ -18,9 +18,12 @@ import {
   type DeliveryKey,
   type DeliveryMessage,
   type DeliveryRecord,
+  fromItem,
   type HistoryEntry,
+  historyText,
   type NewDelivery,
   objectOf,
+  toItem,
 } from '#domain/delivery.ts';
 import type { FinishUpdate } from '#domain/forward.ts';
 import { gcra, type RateLimit } from '#domain/rate-limit.ts';
@@ -134,13 +137,23 @@ export class StatusTable {
     return [code ? { at: this.iso(), status, code } : { at: this.iso(), status }];
   }
 
+  /** A history entry as stored (compact text, see delivery.ts). */
+  private historyItem(status: DeliveryStatus | 'NOTICE', code?: string): string[] {
+    return [historyText(code ? { at: this.iso(), status, code } : { at: this.iso(), status })];
+  }
+
   /**
    * Appends to a record's history: when this instance knows the current history (it claimed the delivery, or
    * the poller read it), it writes the bounded whole; otherwise list_append (rare writes: holds, notices).
    */
   private appendHistory(u: Update, entry: HistoryEntry[], known?: HistoryEntry[]): void {
-    if (known) u.set('history', boundHistory([...known, ...entry]));
-    else u.raw('#history = list_append(#history, :h)', { ':h': entry }, { '#history': 'history' });
+    if (known) u.set('history', boundHistory([...known, ...entry]).map(historyText));
+    else
+      u.raw(
+        '#history = list_append(#history, :h)',
+        { ':h': entry.map(historyText) },
+        { '#history': 'history' },
+      );
   }
 
   /**
@@ -177,7 +190,7 @@ export class StatusTable {
       updatedAt: now,
       history: this.history(rec.status, rec.lastError?.code),
     };
-    const indexed = this.indexed(item);
+    const indexed = toItem(this.indexed(item));
     try {
       await this.doc.send(
         new PutCommand({
@@ -190,7 +203,7 @@ export class StatusTable {
       return { created: true, record: item };
     } catch (err) {
       if (isConditionFailure(err) && err.Item) {
-        return { created: false, record: unmarshallLoose(err.Item) };
+        return { created: false, record: asRecord(err.Item) };
       }
       if (isConditionFailure(err)) {
         const existing = await this.get(rec);
@@ -212,7 +225,7 @@ export class StatusTable {
         ':n': notice,
         ':code': notice.code,
         ':now': this.iso(),
-        ':h': [{ at: this.iso(), status: 'NOTICE', code: notice.code }],
+        ':h': this.historyItem('NOTICE', notice.code),
       },
     });
   }
@@ -236,7 +249,7 @@ export class StatusTable {
         .raw('attempts = attempts + :one', { ':one': 1 })
         .raw(
           '#history = list_append(#history, :h)',
-          { ':h': this.history('SENDING', ambiguous ? 'LEASE_EXPIRED' : undefined) },
+          { ':h': this.historyItem('SENDING', ambiguous ? 'LEASE_EXPIRED' : undefined) },
           { '#history': 'history' },
         );
       if (ambiguous) u.raw('ambiguousSends = if_not_exists(ambiguousSends, :zero) + :one', { ':zero': 0 });
@@ -253,7 +266,7 @@ export class StatusTable {
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      const rec = unmarshallLoose<DeliveryRecord>(out.Attributes ?? {});
+      const rec = asRecord(out.Attributes ?? {});
       if (Array.isArray(rec.history)) this.claimedHistory.set(`${key.pk}\n${key.sk}`, rec.history);
       return rec;
     };
@@ -276,7 +289,7 @@ export class StatusTable {
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
       if (!err.Item) return { kind: 'missing' };
-      record = unmarshallLoose(err.Item);
+      record = asRecord(err.Item);
     }
     if (record.status === 'RETRYING') {
       return { kind: 'early', record, dueInMs: Math.max(1_000, Date.parse(record.nextCheckAt ?? '') - now) };
@@ -293,7 +306,7 @@ export class StatusTable {
         };
       } catch (err) {
         if (!isConditionFailure(err)) throw err;
-        record = err.Item ? unmarshallLoose(err.Item) : record;
+        record = err.Item ? asRecord(err.Item) : record;
       }
     }
     if (record.status === 'SENDING') {
@@ -367,7 +380,7 @@ export class StatusTable {
       .set('updatedAt', this.iso())
       .raw(
         '#history = list_append(#history, :h)',
-        { ':h': this.history('HELD', reason.code) },
+        { ':h': this.historyItem('HELD', reason.code) },
         { '#history': 'history' },
       );
     this.indexFor(u, destination, 'HELD', this.iso());
@@ -391,14 +404,8 @@ export class StatusTable {
 
   /** HELD (or RECEIVED, for the sweeper) → QUEUED after its message was put back on the queue. */
   async markRequeued(rec: DeliveryRecord): Promise<boolean> {
-    const u = new Update()
-      .set('status', 'QUEUED')
-      .set('updatedAt', this.iso())
-      .raw(
-        '#history = list_append(#history, :h)',
-        { ':h': this.history('QUEUED') },
-        { '#history': 'history' },
-      );
+    const u = new Update().set('status', 'QUEUED').set('updatedAt', this.iso());
+    this.appendHistory(u, this.history('QUEUED'), Array.isArray(rec.history) ? rec.history : undefined);
     this.indexFor(u, rec.destination, 'QUEUED', this.iso());
     return this.updateIf({
       TableName: this.tableName,
@@ -451,7 +458,7 @@ export class StatusTable {
     const out = await this.doc.send(
       new GetCommand({ TableName: this.tableName, Key: { pk: key.pk, sk: key.sk }, ConsistentRead: true }),
     );
-    return out.Item ? unmarshallLoose(out.Item) : undefined;
+    return out.Item ? asRecord(out.Item) : undefined;
   }
 
   /** Every record of one object version (all its destinations, or its unrouted record). */
@@ -464,7 +471,7 @@ export class StatusTable {
         ConsistentRead: true,
       }),
     );
-    return (out.Items ?? []).map(unmarshallLoose);
+    return (out.Items ?? []).map(asRecord);
   }
 
   // ---- poller ----------------------------------------------------------------------------------------
@@ -494,7 +501,7 @@ export class StatusTable {
           ExclusiveStartKey: startKey,
         }),
       );
-      for (const i of out.Items ?? []) items.push(unmarshallLoose(i));
+      for (const i of out.Items ?? []) items.push(asRecord(i));
       startKey = out.LastEvaluatedKey;
     } while (startKey && items.length < limit);
     return items;
@@ -795,6 +802,11 @@ export class StatusTable {
  * Items arrive from conditional-check failures in the low-level attribute-value form. The document client
  * unmarshalls normal responses; this does the rest.
  */
+/** A stored delivery item (document or raw attribute-value form) as a record (delivery.ts fromItem). */
+function asRecord(item: Record<string, unknown>): DeliveryRecord {
+  return fromItem(unmarshallLoose<DeliveryRecord>(item));
+}
+
 function unmarshallLoose<T = DeliveryRecord>(item: Record<string, unknown>): T {
   const first = Object.values(item)[0];
   const isRaw =

@@ -6,7 +6,7 @@
  * What only vendor-facing handlers need (the HTTP client, Secrets Manager, the results bucket) is in
  * vendor-runtime.ts, so that the router's bundle does not carry it.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { createDocumentClient, StatusTable } from '#adapters/dynamodb.ts';
 import { createS3Client, S3Objects } from '#adapters/s3.ts';
@@ -45,7 +45,7 @@ export function runtime(): Runtime {
     queues: new Queues(sqs),
     sqs,
     log,
-    instanceId: randomUUID(),
+    instanceId: randomBytes(9).toString('base64url'),
   };
   return cached;
 }
