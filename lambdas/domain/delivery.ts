@@ -179,10 +179,10 @@ export function messageFor(rec: DeliveryRecord, extra: { probe?: true } = {}): D
 
 /** The object version and destination a record's keys name (`pk` is `object#<bucket>/<key>#<version>`). */
 export function keyParts(
-  pk: string,
-  sk: string,
+  pk: string | undefined,
+  sk: string | undefined,
 ): { bucket: string; key: string; versionId?: string; destination?: string } | undefined {
-  if (!pk.startsWith('object#')) return undefined;
+  if (typeof pk !== 'string' || !pk.startsWith('object#')) return undefined;
   const hash = pk.lastIndexOf('#');
   const body = pk.slice('object#'.length, hash);
   const version = pk.slice(hash + 1);
@@ -192,7 +192,7 @@ export function keyParts(
     bucket: body.slice(0, slash),
     key: body.slice(slash + 1),
     ...(version.startsWith('v=') ? { versionId: version.slice(2) } : {}),
-    ...(sk.startsWith('destination#') ? { destination: sk.slice('destination#'.length) } : {}),
+    ...(sk?.startsWith('destination#') ? { destination: sk.slice('destination#'.length) } : {}),
   };
 }
 
