@@ -133,6 +133,11 @@ interface Item {
 const SAFETY_MS = 3_000;
 /** A transient failure to read the destination's secret (throttling, the network): look again soon. */
 const SECRET_RETRY_MS = 5_000;
+/**
+ * Table writes and pre-flight reads of one group in flight at once: a group of a batching vendor holds up to
+ * 1000 jobs, and one after another their claims and outcomes would take longer than the vendor's request.
+ */
+const JOB_CONCURRENCY = 16;
 
 export function backoffPolicy(config: RelayConfig, plugin: VendorPlugin): BackoffPolicy {
   const floorMs = plugin.rateLimit ? Math.ceil(1000 / plugin.rateLimit.perSecond) : 0;
@@ -277,6 +282,21 @@ async function forwardDestination(
         for (const { msg } of group) await ports.hold(msg, destination, heldBy);
         continue;
       }
+      // A group that could not finish before the invocation ends goes back to the queue unclaimed.
+      const budgetMs = deps.plugin.sendBudgetMs?.(group.map((i) => jobOf(i.msg, NOT_CLAIMED))) ?? 0;
+      if (budgetMs > 0 && inv.remainingMs() - SAFETY_MS < budgetMs) {
+        for (const { rec } of group) {
+          await ports.retryLater(rec.receiptHandle, 0);
+          failures.push(rec.messageId);
+        }
+        log.warn('too little time left in this invocation to send a group: released unclaimed', {
+          destination,
+          count: group.length,
+          budgetMs,
+          remainingMs: inv.remainingMs(),
+        });
+        continue;
+      }
       const sent = await sendGroup(transmit, group, deps, inv, ctx, probe);
       failures.push(...sent.failures);
       heldBy ??= sent.heldBy;
@@ -286,22 +306,57 @@ async function forwardDestination(
   return failures;
 }
 
-/** Jobs that may share one `deliver` call: the plug-in's group key, then at most `maxBatch` each. */
-function groupJobs(items: Item[], transmit: DataTransmit, plugin: VendorPlugin): Item[][] {
+/** What a job looks like before it is claimed (for the plug-in's grouping and time budget). */
+const NOT_CLAIMED: ClaimedRecord = { attempts: 0, ambiguousSends: 0 };
+
+/**
+ * Jobs that may share one `deliver` call: the plug-in's group key, then at most `maxBatch` jobs and
+ * `maxBatchBytes` bytes each (a job larger than that goes alone).
+ */
+export function groupJobs<T extends { msg: DeliveryMessage }>(
+  items: readonly T[],
+  transmit: DataTransmit,
+  plugin: Pick<VendorPlugin, 'maxBatch' | 'maxBatchBytes' | 'groupKey'>,
+): T[][] {
   const size = Math.max(1, plugin.maxBatch ?? 1);
-  const byKey = new Map<string, Item[]>();
+  const maxBytes = plugin.maxBatchBytes ?? Number.POSITIVE_INFINITY;
+  const byKey = new Map<string, T[]>();
   for (const item of items) {
-    const key = plugin.groupKey
-      ? plugin.groupKey(jobOf(item.msg, { attempts: 0, ambiguousSends: 0 }), destinationOf(transmit))
-      : '';
+    const key = plugin.groupKey ? plugin.groupKey(jobOf(item.msg, NOT_CLAIMED), destinationOf(transmit)) : '';
     const list = byKey.get(key) ?? [];
     list.push(item);
     byKey.set(key, list);
   }
-  const groups: Item[][] = [];
-  for (const list of byKey.values())
-    for (let i = 0; i < list.length; i += size) groups.push(list.slice(i, i + size));
+  const groups: T[][] = [];
+  for (const list of byKey.values()) {
+    let current: T[] = [];
+    let bytes = 0;
+    for (const item of list) {
+      const itemBytes = item.msg.object.size;
+      if (current.length > 0 && (current.length >= size || bytes + itemBytes > maxBytes)) {
+        groups.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(item);
+      bytes += itemBytes;
+    }
+    if (current.length > 0) groups.push(current);
+  }
   return groups;
+}
+
+/** Runs `fn` over `items`, at most `limit` at once. */
+async function eachLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 function destinationOf(t: DataTransmit) {
@@ -366,8 +421,10 @@ async function sendGroup(
   // The lease covers the rest of this invocation: if Lambda kills us, it expires soon after.
   const leaseMs = Math.max(5_000, inv.remainingMs() + 1_000);
 
-  const jobs: Array<Item & { job: DeliveryJob }> = [];
-  for (const item of group) {
+  // Claims and pre-flights of the group's jobs, several at once; `deliver` gets the sendable ones in order.
+  const prepared: Array<(Item & { job: DeliveryJob }) | undefined> = new Array(group.length);
+  await eachLimit(Array.from(group.keys()), JOB_CONCURRENCY, async (index) => {
+    const item = group[index] as Item;
     const { rec, msg } = item;
     let claim = await ports.claim(msg, deps.owner, leaseMs);
     if (claim.kind === 'missing' && (await ports.adopt(msg, 'QUEUED'))) {
@@ -378,21 +435,21 @@ async function sendGroup(
       const delay = claim.kind === 'busy' ? claim.leaseRemainingMs + 1_000 : claim.dueInMs;
       await ports.retryLater(rec.receiptHandle, delay);
       failures.push(rec.messageId);
-      continue;
+      return;
     }
     if (claim.kind === 'settled') {
       log.info('duplicate message for a settled delivery: acknowledged', {
         key: msg.object.key,
         status: claim.status,
       });
-      continue;
+      return;
     }
     if (claim.kind === 'missing') {
       log.error('delivery message without a record: leaving it for the dead-letter queue', {
         key: msg.object.key,
       });
       failures.push(rec.messageId);
-      continue;
+      return;
     }
     const job = jobOf(msg, claim.record);
     if (claim.record.attempts > maxAttempts) {
@@ -403,7 +460,7 @@ async function sendGroup(
         false,
         deps,
       );
-      continue;
+      return;
     }
     let rejected: RecordedError | undefined;
     try {
@@ -412,15 +469,16 @@ async function sendGroup(
       const error = recorded('PREFLIGHT_READ_FAILED', `could not read the object: ${errorMessage(err)}`);
       await retryOrSettle(item, job, { kind: 'retry', error }, deps, maxAttempts, policy);
       failures.push(rec.messageId);
-      continue;
+      return;
     }
     if (rejected) {
       await ports.finish(msg, deps.owner, destination, { status: 'REJECTED', error: rejected });
       log.warn('rejected before sending', { key: msg.object.key, destination, code: rejected.code });
-      continue;
+      return;
     }
-    jobs.push({ ...item, job });
-  }
+    prepared[index] = { ...item, job };
+  });
+  const jobs = prepared.filter((j): j is Item & { job: DeliveryJob } => j !== undefined);
   if (jobs.length === 0) return { failures };
 
   let heldBy: RecordedError | undefined;
@@ -436,7 +494,13 @@ async function sendGroup(
     outcomes = jobs.map(() => outcomeOfThrown(err, deps.log, destination));
   }
 
-  for (let i = 0; i < jobs.length; i++) {
+  // The vendor showed the destination cannot take anything: pause it once, and every job it held waits.
+  const hold = outcomes.find((o) => o.kind === 'hold');
+  if (hold) {
+    await pauseAndHold(destination, transmit, hold.error, [], deps, hold.probeAfterMs);
+    heldBy = hold.error;
+  }
+  await eachLimit(Array.from(jobs.keys()), JOB_CONCURRENCY, async (i) => {
     const item = jobs[i] as Item & { job: DeliveryJob };
     const { rec, msg, job } = item;
     const outcome = outcomes[i] as DeliveryOutcome;
@@ -487,23 +551,20 @@ async function sendGroup(
           code: outcome.error.code,
         });
         break;
-      case 'hold': {
+      case 'hold':
         await ports.finish(key, deps.owner, destination, {
           status: 'HELD',
           error: outcome.error,
           refund: true,
           nextCheckAt: new Date(now()).toISOString(),
         });
-        if (!heldBy) await pauseAndHold(destination, transmit, outcome.error, [], deps, outcome.probeAfterMs);
-        heldBy = outcome.error;
         break;
-      }
       case 'retry':
         await retryOrSettle(item, job, outcome, deps, maxAttempts, policy);
         failures.push(rec.messageId);
         break;
     }
-  }
+  });
   // A probe that got any vendor answer but a hold or a retry shows the destination works again.
   if (probe && outcomes.some((o) => o.kind === 'accepted' || o.kind === 'present' || o.kind === 'rejected')) {
     await ports.resumeDestination(destination);

@@ -2,11 +2,13 @@
  * Every vendor plug-in the relay knows, by `transmit_type`. Adding a vendor: one folder under lambdas/vendors/
  * and one line here.
  */
+import { edgeImpulse } from './edge-impulse/index.ts';
 import { instrumental } from './instrumental/index.ts';
 import type { VendorPlugin } from './types.ts';
 
 export const VENDORS: Readonly<Record<string, VendorPlugin>> = {
   [instrumental.id]: instrumental,
+  [edgeImpulse.id]: edgeImpulse,
 };
 
 export type VendorCatalog = Readonly<

@@ -2,7 +2,8 @@ import type { Rng } from './rng.ts';
 
 /**
  * Fault injection shared by every simulator. Faults are decided before the vendor logic runs, so an injected
- * error saves nothing (as a failed request saves nothing on the real APIs).
+ * error saves nothing (as a failed request saves nothing on the real APIs); only `loseAnswer` lets the vendor
+ * act and then drops its answer.
  *
  * Two ways to inject:
  * - `rules`: probabilistic faults (error rate per status code, latency, connection resets, slow bodies),
@@ -40,6 +41,12 @@ export interface ScriptedFault {
   resetAfterBytes?: number;
   /** Delay in ms before answering (or before running the route when no status is given). */
   delayMs?: number;
+  /**
+   * Run the route (the vendor acts: it stores, counts) and then destroy the connection instead of answering:
+   * an answer lost on its way back, after the whole request was read. The one fault that is not decided before
+   * the vendor logic.
+   */
+  loseAnswer?: boolean;
 }
 
 export interface FaultConfig {
@@ -48,7 +55,7 @@ export interface FaultConfig {
 }
 
 export type FaultDecision =
-  | { kind: 'none'; delayMs: number; slowBodyBytesPerSec?: number }
+  | { kind: 'none'; delayMs: number; slowBodyBytesPerSec?: number; loseAnswer?: boolean }
   | { kind: 'reset'; delayMs: number; afterBytes?: number }
   | { kind: 'status'; delayMs: number; status: number; body?: unknown; headers: Record<string, string> };
 
@@ -99,7 +106,7 @@ export class FaultInjector {
           headers: entry.headers ?? {},
         };
       }
-      return { kind: 'none', delayMs };
+      return entry.loseAnswer ? { kind: 'none', delayMs, loseAnswer: true } : { kind: 'none', delayMs };
     }
 
     let delayMs = 0;

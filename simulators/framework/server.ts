@@ -46,7 +46,7 @@ export interface ReceivedRequest {
   query: Record<string, string[]>;
   headers: Record<string, string>;
   status?: number;
-  outcome: 'answered' | 'fault-status' | 'fault-reset' | 'aborted' | 'not-found';
+  outcome: 'answered' | 'fault-status' | 'fault-reset' | 'answer-lost' | 'aborted' | 'not-found';
   details: Record<string, unknown>;
 }
 
@@ -337,6 +337,13 @@ export class Simulator extends EventEmitter {
       return;
     }
     record.status = response.status;
+    if (decision.loseAnswer) {
+      // The vendor acted; its answer never reaches the client.
+      record.outcome = 'answer-lost';
+      req.socket.destroy();
+      this.emit('answered', record);
+      return;
+    }
     this.emit('answered', record);
     await send(res, response, decision.slowBodyBytesPerSec);
   }
