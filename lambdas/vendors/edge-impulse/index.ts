@@ -20,7 +20,6 @@ import type {
   Destination,
   JsonObject,
   JsonSchema,
-  JsonValue,
   PreflightInput,
   VendorAnswer,
   VendorContext,
