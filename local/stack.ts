@@ -115,6 +115,11 @@ export interface LocalStackOptions {
   prefix?: string;
   router?: FunctionTuning;
   forwarder?: FunctionTuning;
+  /**
+   * Vendors whose forwarder mapping does not start with the stack (their queue fills up): `startForwarder`
+   * starts it. Tests and the bench use it to measure or batch deliveries already on the queue.
+   */
+  deferForwarders?: string[];
   poller?: { functionTimeoutMs?: number };
   callback?: { functionTimeoutMs?: number; integrationTimeoutMs?: number };
   queues?: { ingest?: QueueSettings; vendors?: QueueSettings };
@@ -151,6 +156,8 @@ export interface LocalStack {
   /** The callback URL for a vendor and token (on the default route). */
   callbackUrl(vendor: string, token: string): string;
   runner: LocalRunner;
+  /** Starts the forwarder mapping of a vendor named in `deferForwarders` (once). */
+  startForwarder(vendor: string): void;
   notifier: S3Notifier;
   poller: ScheduleHandle;
   emulators: Emulators;
@@ -315,17 +322,27 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       reportBatchItemFailures: true,
       ...routerTuning,
     });
+    const deferred = new Map<string, () => void>();
     for (const [vendor, queue] of Object.entries(resources.queues.vendors)) {
-      runner.addSqsMapping({
-        functionName: `forwarder-${vendor}`,
-        queueUrl: queue.url,
-        queueArn: queue.arn,
-        handler: handlers.forwarder(vendor, { deadLetterUrl: queue.dlq.url }),
-        reportBatchItemFailures: true,
-        ...forwarderTuning(vendor),
-        ...opts.forwarder,
-      });
+      const start = () =>
+        runner.addSqsMapping({
+          functionName: `forwarder-${vendor}`,
+          queueUrl: queue.url,
+          queueArn: queue.arn,
+          handler: handlers.forwarder(vendor, { deadLetterUrl: queue.dlq.url }),
+          reportBatchItemFailures: true,
+          ...forwarderTuning(vendor),
+          ...opts.forwarder,
+        });
+      if (opts.deferForwarders?.includes(vendor)) deferred.set(vendor, start);
+      else start();
     }
+    const startForwarder = (vendor: string) => {
+      const start = deferred.get(vendor);
+      if (!start) throw new Error(`the ${vendor} forwarder is not deferred, or was started already`);
+      deferred.delete(vendor);
+      start();
+    };
     const poller = runner.addSchedule({
       name: 'poller',
       functionName: 'poller',
@@ -365,6 +382,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       callbackUrl: (vendor, token) =>
         `${api.url}/callbacks/${encodeURIComponent(vendor)}/${encodeURIComponent(token)}`,
       runner,
+      startForwarder,
       notifier,
       poller,
       emulators,
