@@ -12,11 +12,10 @@ import type { DataTransmit } from '#domain/config/types.ts';
 import type { DeliveryRecord } from '#domain/delivery.ts';
 import type { DeliveryStatus } from '#domain/status.ts';
 import { putObject, recordsOf } from '#local/ingest.ts';
-import { s3EventRecord } from '#local/notifier.ts';
 import { type LocalStack, startLocalStack } from '#local/stack.ts';
 import { EdgeImpulseSimulator } from '#simulators/edge-impulse/index.ts';
 import { makeJpeg, makePng } from '#simulators/media/index.ts';
-import { testConfig } from './harness.ts';
+import { objectCreated, testConfig } from './harness.ts';
 
 const KEY = 'ei_e2e_test_key_not_real';
 const SECRET = 'relay-tests/edge-impulse';
@@ -227,22 +226,7 @@ describe('Edge Impulse delivery, end to end', () => {
     const key = 'line-1/aoi-top/SN-5001_20260105T120000Z.mp4';
     const put = await putObject(stack.clients.s3, bucket, key, Buffer.from('small stand-in'));
     const requestsBefore = sim.requests.length;
-    const event = s3EventRecord({
-      region: stack.region,
-      eventTime: new Date(),
-      eventName: 'ObjectCreated:Put',
-      principalId: 'AWS:EXAMPLE',
-      sourceIPAddress: '127.0.0.1',
-      requestId: 'REQ',
-      hostId: 'HOST',
-      configurationId: 'relay',
-      bucket,
-      bucketOwnerPrincipalId: 'OWNER',
-      key,
-      size: 150_000_000,
-      eTag: put.etag,
-      sequencer: '00000000000000000F',
-    });
+    const event = objectCreated(stack.region, { bucket, key, size: 150_000_000, etag: put.etag });
     await stack.clients.sqs.send(
       new SendMessageCommand({
         QueueUrl: stack.queues.ingest.url,
