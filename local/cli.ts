@@ -297,6 +297,12 @@ function printDropHelp(print: Print, o: CliOptions, stack: LocalStack, config: R
 }
 
 /** Runs `start` or `demo`. Answers the exit code, or 'running' when `start` is up and serving. */
+/** The environment variable config/example.yaml reads each simulator's base_url from. */
+const DEMO_URL_VARIABLES: Readonly<Record<string, string>> = {
+  instrumental: 'INSTRUMENTAL_URL',
+  'edge-impulse': 'EDGE_IMPULSE_URL',
+};
+
 async function run(o: CliOptions, session: Session, print: Print, logs: ReturnType<typeof divertRelayLogs>) {
   const t0 = Date.now();
   const ownConfig = o.configFile !== undefined;
@@ -312,10 +318,15 @@ async function run(o: CliOptions, session: Session, print: Print, logs: ReturnTy
 
   const sims = await session.starting(startDemoSimulators({ fixedPorts: o.fixedPorts }));
   session.add(() => sims.stop());
-  // config/example.yaml reads ${INSTRUMENTAL_URL:-http://127.0.0.1:4810}: the simulator, wherever it listens,
-  // unless INSTRUMENTAL_URL says otherwise (then it is used as the config says, like any other base_url).
-  if (!ownConfig && !process.env.INSTRUMENTAL_URL)
-    process.env.INSTRUMENTAL_URL = sims.all.find((s) => s.name === 'instrumental')!.url;
+  // config/example.yaml reads ${INSTRUMENTAL_URL:-http://127.0.0.1:4810} (and one such variable per vendor): the
+  // simulator, wherever it listens, unless the variable says otherwise (then it is used as the config says,
+  // like any other base_url).
+  if (!ownConfig) {
+    for (const [name, variable] of Object.entries(DEMO_URL_VARIABLES)) {
+      const sim = sims.all.find((s) => s.name === name);
+      if (sim && !process.env[variable]) process.env[variable] = sim.url;
+    }
+  }
 
   let loaded: LoadedConfig;
   try {

@@ -6,8 +6,11 @@
  *   line-1/video/{station}/{serial}_{taken_at}.{ext}    inspection videos (taken_at 2026-01-05_08-15-00)
  *
  * plus two deliberately bad files, so a newcomer sees how failures look: a PNG saved as `.jpg` (the
- * Instrumental plug-in's pre-flight refuses it: REJECTED NOT_A_JPEG) and a photo dropped outside any stream's
- * folder layout (UNROUTED NO_MATCHING_STREAM).
+ * Instrumental plug-in's pre-flight refuses it: REJECTED NOT_A_JPEG; Edge Impulse sniffs content and stores it)
+ * and a photo dropped outside any stream's folder layout (UNROUTED NO_MATCHING_STREAM).
+ *
+ * The stills go to both destinations of the example config (Instrumental and Edge Impulse), the video to
+ * Instrumental only.
  */
 import type { DeliveryStatus } from '#domain/status.ts';
 import { makeJpeg, makeMp4, makePng } from '#simulators/media/index.ts';
@@ -64,6 +67,9 @@ export function demoFiles(now = new Date()): DemoFile[] {
         tags: ['night-shift', 'demo'],
         configs: { camera: 'cam-7', exposure_ms: '12' },
         fixture: 'FX-2',
+        // Edge Impulse: the inspection's verdict is the label, its box a bounding box.
+        verdict: 'scratch',
+        boxes: [{ label: 'scratch', x: 620, y: 410, width: 180, height: 42 }],
       },
       expect: uploaded,
     },
@@ -94,8 +100,13 @@ export function demoFiles(now = new Date()): DemoFile[] {
       key: `line-1/aoi-top/SN-1003_${compactUtc(at(3))}.jpg`,
       body: makePng({ width: 640, height: 480, seed: 14 }),
       contentType: 'image/jpeg',
-      expect: { status: 'REJECTED', code: 'NOT_A_JPEG' },
-      note: 'deliberately bad: a PNG saved as .jpg',
+      expect: {
+        status: 'REJECTED',
+        code: 'NOT_A_JPEG',
+        // Edge Impulse sniffs images by content: a PNG under .jpg is a valid sample there.
+        destinations: { 'edge-impulse-demo': { status: 'UPLOADED' } },
+      },
+      note: 'deliberately bad for Instrumental: a PNG saved as .jpg (Edge Impulse takes it)',
     },
     {
       key: 'line-1/IMG_0042.jpg',
