@@ -7,14 +7,25 @@
  *   3. peak RSS of a forwarder (in a child process) while it streams a 50 MB file
  *   4. minified bundle size of each Lambda (esbuild with the CDK options)
  *   5. the pre-flight's ranged reads: header walks over S3 for files whose headers sit anywhere
+ *   6. Edge Impulse: the forwarder stage vs the official uploader's method (files/s, requests per 1000 files),
+ *      with a WAN round trip per request; a forwarder's memory for bigger batches and bigger files
  *
  * Prints tables and a block of key figures; writes nothing into the repository. See bench/README.md.
  * This is a measurement, not a test: nothing here asserts a time.
  */
 import { cpus, loadavg, platform, release } from 'node:os';
 import { LOCAL_DEFAULTS } from '#local/stack.ts';
+import { VENDORS } from '#vendors/registry.ts';
 import { FUNCTION_SIZING } from '../lib/defaults.ts';
 import type { BundleSize } from './bundles.ts';
+import {
+  type EdgeImpulseMemoryResult,
+  type EdgeImpulseResult,
+  runEdgeImpulse,
+  runEdgeImpulseMemory,
+  runTableFloor,
+  type TableFloorResult,
+} from './edge-impulse.ts';
 import { killChildren, type MemoryResult, runMemory } from './memory.ts';
 import { type BenchRelay, FORWARDER_TUNING, startBenchRelay, UNLIMITED } from './pipeline.ts';
 import type { PreflightRow } from './preflight.ts';
@@ -33,6 +44,20 @@ const SETTINGS = {
   },
   /** The head the pre-flight fetches first (today's Instrumental `preflight.headBytes`). */
   preflight: { headBytes: 256 * 1024 },
+  edgeImpulse: {
+    files: 1000,
+    fileBytes: 50 * 1024,
+    latencyMs: 200,
+    uploaderConcurrency: 20,
+    uploadConcurrency: 10,
+    scratchShare: 0.1,
+  },
+  /** One invocation's batch: more files, then bigger files (the same bytes), GC every 20 ms in the child. */
+  edgeImpulseMemory: [
+    { files: 50, fileBytes: 1_000_000, tag: 'A' },
+    { files: 200, fileBytes: 1_000_000, tag: 'B' },
+    { files: 50, fileBytes: 4_000_000, tag: 'C' },
+  ],
 } as const;
 
 const log = (s = '') => process.stdout.write(`${s}\n`);
@@ -264,6 +289,95 @@ function printPreflight(rows: PreflightRow[]): void {
   );
 }
 
+function printEdgeImpulse(
+  r: EdgeImpulseResult | undefined,
+  floor: TableFloorResult | undefined,
+  memory: EdgeImpulseMemoryResult[],
+  memoryMb: number,
+): void {
+  log(
+    heading(
+      "6. Edge Impulse: the forwarder stage vs the official uploader's method (same simulator, +200 ms)",
+    ),
+  );
+  if (r) {
+    log(
+      facts([
+        [
+          'files',
+          `${r.files} JPEGs of ${kib(r.meanFileBytes)} KiB in the local bucket (90 % under ok/, 10 % under scratch/: the label)`,
+        ],
+        [
+          'simulator',
+          `Edge Impulse, ${r.latencyMs} ms added to every ingestion request (a WAN round trip); duplicates refused (x-disallow-duplicates: 1) on both paths`,
+        ],
+        [
+          'relay',
+          `forwarder stage only: ${r.files} deliveries already on the Edge Impulse queue (routed in ${seconds(r.relay.queuedMs)}, not counted) → outcomes recorded; the plug-in's settings (batch ≤ 1000, its window, ${r.relay.invocations} invocations)`,
+        ],
+        [
+          'official',
+          "edge-impulse-cli 1.39.2's method: GetObject (whole), then one FormData POST per file, a new undici Agent each, 20 in parallel",
+        ],
+      ]),
+    );
+    log();
+    log(
+      table(
+        ['path', 'time', 'files/s', 'ingestion requests', 'per 1000 files', 'outcome'],
+        (
+          [
+            ['relay (forwarder stage)', r.relay],
+            ['official uploader method', r.official],
+          ] as const
+        ).map(([name, p]) => [
+          name,
+          seconds(p.ms),
+          fixed(p.filesPerSec),
+          p.requests,
+          fixed(p.requestsPer1000, 0),
+          p.outcome,
+        ]),
+      ),
+    );
+    log(
+      `\n  ratio relay / official: ${fixed(r.ratio, 2)} × (goal ≥ 5 ×); ${fixed(r.relay.meanFilesPerRequest, 0)} files per relay request`,
+    );
+  }
+  if (floor)
+    log(
+      `  the table's share: ${floor.deliveries} claims in ${seconds(floor.claimMs)} + ${floor.deliveries} outcomes in ${seconds(floor.finishMs)} (claimMany / finishMany alone on this DynamoDB Local, 5 at once)`,
+    );
+  if (memory.length > 0) {
+    log();
+    log(
+      table(
+        [
+          "one invocation's batch",
+          'MiB sent',
+          'requests',
+          'stored',
+          'send',
+          'peak RSS − baseline (MiB)',
+          'peak Buffers (MiB)',
+        ],
+        memory.map((m) => [
+          `${m.files} × ${fixed(m.fileBytes / 1e6, 1)} MB`,
+          mib(m.batchBytes),
+          m.requests,
+          `${m.stored} of ${m.files}`,
+          seconds(m.handlerMs),
+          mib(m.deltaBytes),
+          mib(m.peakArrayBuffersBytes),
+        ]),
+      ),
+    );
+    log(
+      `\n  a forwarder child per batch (bench/forward-child.ts, GC every 20 ms): memory stays flat as the batch grows 4 × in files or in file size; the Lambda has ${memoryMb} MB`,
+    );
+  }
+}
+
 async function main(): Promise<number> {
   const started = Date.now();
   const cpu = cpus();
@@ -279,6 +393,9 @@ async function main(): Promise<number> {
   let rl: RateLimitResult | undefined;
   let mem: MemoryResult | undefined;
   let memGc: MemoryResult | undefined;
+  let ei: EdgeImpulseResult | undefined;
+  let eiFloor: TableFloorResult | undefined;
+  const eiMemory: EdgeImpulseMemoryResult[] = [];
   const stop = async () => {
     const r = relay;
     relay = undefined;
@@ -314,6 +431,23 @@ async function main(): Promise<number> {
         )
       : undefined;
     if (mem) printMemory(mem, memGc, memoryMb);
+    // Section 6 runs here, on the same stack (its Edge Impulse forwarder starts deferred).
+    const eiTimeoutMs = (VENDORS['edge-impulse']?.infra?.timeoutSeconds ?? 300) * 1000;
+    for (const m of SETTINGS.edgeImpulseMemory) {
+      const got = await section(`6. Edge Impulse memory (${m.files} × ${m.fileBytes})`, () =>
+        runEdgeImpulseMemory(r, {
+          ...m,
+          gcEveryMs: SETTINGS.memory.gcEveryMs,
+          functionTimeoutMs: eiTimeoutMs,
+        }),
+      );
+      if (got) eiMemory.push(got);
+    }
+    eiFloor = await section('6. Edge Impulse table floor', () =>
+      runTableFloor(r, SETTINGS.edgeImpulse.files),
+    );
+    ei = await section('6. Edge Impulse', () => runEdgeImpulse(r, SETTINGS.edgeImpulse));
+    printEdgeImpulse(ei, eiFloor, eiMemory, VENDORS['edge-impulse']?.infra?.memoryMb ?? memoryMb);
   } catch (err) {
     errors.push(`stack: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     log(`\n!! could not run the stack sections: ${String(err)}`);
@@ -352,6 +486,26 @@ async function main(): Promise<number> {
         'bundle sizes',
         bundles
           ? bundles.sizes.map((s) => `${s.name} ${kib(s.rawBytes)} KiB (gzip ${kib(s.gzipBytes)})`).join(', ')
+          : na,
+      ],
+      [
+        'Edge Impulse files/s',
+        ei
+          ? `relay ${fixed(ei.relay.filesPerSec)} vs official uploader method ${fixed(ei.official.filesPerSec)}: ${fixed(ei.ratio, 2)} × (goal ≥ 5 ×)`
+          : na,
+      ],
+      [
+        'Edge Impulse requests / 1000 files',
+        ei
+          ? `relay ${fixed(ei.relay.requestsPer1000, 0)} vs official ${fixed(ei.official.requestsPer1000, 0)}`
+          : na,
+      ],
+      [
+        'Edge Impulse memory',
+        eiMemory.length
+          ? eiMemory
+              .map((m) => `${m.files} × ${fixed(m.fileBytes / 1e6, 1)} MB: +${mib(m.deltaBytes)} MiB`)
+              .join(', ')
           : na,
       ],
       [

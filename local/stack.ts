@@ -114,7 +114,10 @@ export interface LocalStackOptions {
   /** Resource name prefix (default `factory-relay`). */
   prefix?: string;
   router?: FunctionTuning;
+  /** Every vendor's forwarder mapping (over its plug-in's settings). */
   forwarder?: FunctionTuning;
+  /** One vendor's forwarder mapping, by vendor id (over `forwarder`). */
+  forwarders?: Record<string, FunctionTuning>;
   /**
    * Vendors whose forwarder mapping does not start with the stack (their queue fills up): `startForwarder`
    * starts it. Tests and the bench use it to measure or batch deliveries already on the queue.
@@ -246,7 +249,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       // The forwarder counts attempts itself and moves DEAD deliveries to the DLQ; redrive is only the
       // safety net, so it allows more receives than max_attempts (lib/settings.ts, as on AWS).
       vendorQueues: (vendor) => {
-        const tuning = { ...forwarderTuning(vendor), ...opts.forwarder };
+        const tuning = { ...forwarderTuning(vendor), ...opts.forwarder, ...opts.forwarders?.[vendor] };
         return {
           visibilityTimeoutSeconds: visibilityTimeoutSeconds(
             Math.ceil(tuning.functionTimeoutMs / 1000),
@@ -333,6 +336,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
           reportBatchItemFailures: true,
           ...forwarderTuning(vendor),
           ...opts.forwarder,
+          ...opts.forwarders?.[vendor],
         });
       if (opts.deferForwarders?.includes(vendor)) deferred.set(vendor, start);
       else start();

@@ -5,11 +5,13 @@
  */
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
+  TransactWriteCommand,
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
@@ -66,6 +68,18 @@ export interface DestinationState {
 const isConditionFailure = (err: unknown): err is ConditionalCheckFailedException =>
   err instanceof ConditionalCheckFailedException ||
   (err instanceof Error && err.name === 'ConditionalCheckFailedException');
+
+/** DynamoDB's most items per transaction and per BatchGet. */
+const TRANSACTION_ITEMS = 100;
+
+type ClaimMode = 'fresh' | 'expired';
+
+/** What the `fresh` claim condition admits (see claimInput). */
+const claimableFresh = (r: DeliveryRecord, nowIso: string): boolean =>
+  r.status === 'RECEIVED' ||
+  r.status === 'QUEUED' ||
+  r.status === 'HELD' ||
+  (r.status === 'RETRYING' && (r.nextCheckAt ?? '') <= nowIso);
 
 const destinationOfSk = (sk: string): string | undefined =>
   sk.startsWith('destination#') ? sk.slice('destination#'.length) : undefined;
@@ -242,29 +256,10 @@ export class StatusTable {
    */
   async claim(key: DeliveryKey, owner: string, leaseMs: number): Promise<ClaimResult> {
     const now = this.now();
-    const destination = destinationOfSk(key.sk) ?? '';
-    const claimWith = async (condition: string, extra: Record<string, unknown>, ambiguous: boolean) => {
-      const u = new Update()
-        .set('status', 'SENDING')
-        .set('leaseOwner', owner)
-        .set('leaseExpiresAt', now + leaseMs)
-        .set('updatedAt', this.iso(now))
-        .raw('attempts = attempts + :one', { ':one': 1 })
-        .raw(
-          '#history = list_append(#history, :h)',
-          { ':h': this.history('SENDING', ambiguous ? 'LEASE_EXPIRED' : undefined) },
-          { '#history': 'history' },
-        );
-      if (ambiguous) u.raw('ambiguousSends = if_not_exists(ambiguousSends, :zero) + :one', { ':zero': 0 });
-      this.indexFor(u, destination, 'SENDING', this.iso(now));
+    const claimWith = async (mode: ClaimMode, extra: Record<string, unknown>) => {
       const out = await this.doc.send(
         new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: key.pk, sk: key.sk },
-          UpdateExpression: u.expression(),
-          ConditionExpression: condition,
-          ExpressionAttributeNames: u.names,
-          ExpressionAttributeValues: { ...u.values, ...extra },
+          ...this.claimInput(key, owner, leaseMs, now, mode, extra),
           ReturnValues: 'ALL_NEW',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
@@ -273,47 +268,190 @@ export class StatusTable {
     };
     let record: DeliveryRecord;
     try {
-      return {
-        kind: 'claimed',
-        record: await claimWith(
-          'attribute_exists(pk) AND (#status IN (:s0, :s1, :s2) OR (#status = :retrying AND #nextCheckAt <= :nowIso))',
-          {
-            ':s0': 'RECEIVED',
-            ':s1': 'QUEUED',
-            ':s2': 'HELD',
-            ':retrying': 'RETRYING',
-            ':nowIso': this.iso(now),
-          },
-          false,
-        ),
-      };
+      return { kind: 'claimed', record: await claimWith('fresh', {}) };
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
       if (!err.Item) return { kind: 'missing' };
       record = unmarshallLoose(err.Item);
     }
-    if (record.status === 'RETRYING') {
-      return { kind: 'early', record, dueInMs: Math.max(1_000, Date.parse(record.nextCheckAt ?? '') - now) };
-    }
     if (record.status === 'SENDING' && (record.leaseExpiresAt ?? 0) < now) {
       try {
         return {
           kind: 'claimed',
-          record: await claimWith(
-            '#status = :sendingNow AND leaseOwner = :prev AND leaseExpiresAt < :nowMs',
-            { ':sendingNow': 'SENDING', ':prev': record.leaseOwner ?? '', ':nowMs': now },
-            true,
-          ),
+          record: await claimWith('expired', { ':prev': record.leaseOwner ?? '' }),
         };
       } catch (err) {
         if (!isConditionFailure(err)) throw err;
         record = err.Item ? unmarshallLoose(err.Item) : record;
       }
     }
+    return this.notClaimed(record, now);
+  }
+
+  /** Why a delivery that exists cannot be claimed now. */
+  private notClaimed(record: DeliveryRecord, now: number): ClaimResult {
+    if (record.status === 'RETRYING') {
+      return { kind: 'early', record, dueInMs: Math.max(1_000, Date.parse(record.nextCheckAt ?? '') - now) };
+    }
     if (record.status === 'SENDING') {
       return { kind: 'busy', record, leaseRemainingMs: Math.max(0, (record.leaseExpiresAt ?? now) - now) };
     }
     return { kind: 'settled', record };
+  }
+
+  /**
+   * The conditional write of a claim. `fresh`: from RECEIVED, QUEUED or HELD, or RETRYING whose backoff ended;
+   * `expired`: from SENDING whose lease (owner `:prev`) has expired, counted as an ambiguous send.
+   */
+  private claimInput(
+    key: DeliveryKey,
+    owner: string,
+    leaseMs: number,
+    now: number,
+    mode: ClaimMode,
+    extra: Record<string, unknown>,
+    alsoCondition?: string,
+  ): UpdateCommandInput {
+    const ambiguous = mode === 'expired';
+    const u = new Update()
+      .set('status', 'SENDING')
+      .set('leaseOwner', owner)
+      .set('leaseExpiresAt', now + leaseMs)
+      .set('updatedAt', this.iso(now))
+      .raw('attempts = attempts + :one', { ':one': 1 })
+      .raw(
+        '#history = list_append(#history, :h)',
+        { ':h': this.history('SENDING', ambiguous ? 'LEASE_EXPIRED' : undefined) },
+        { '#history': 'history' },
+      );
+    if (ambiguous) u.raw('ambiguousSends = if_not_exists(ambiguousSends, :zero) + :one', { ':zero': 0 });
+    this.indexFor(u, destinationOfSk(key.sk) ?? '', 'SENDING', this.iso(now));
+    const condition = ambiguous
+      ? '#status = :sendingNow AND leaseOwner = :prev AND leaseExpiresAt < :nowMs'
+      : 'attribute_exists(pk) AND (#status IN (:s0, :s1, :s2) OR (#status = :retrying AND #nextCheckAt <= :nowIso))';
+    const values = ambiguous
+      ? { ':sendingNow': 'SENDING', ':nowMs': now }
+      : {
+          ':s0': 'RECEIVED',
+          ':s1': 'QUEUED',
+          ':s2': 'HELD',
+          ':retrying': 'RETRYING',
+          ':nowIso': this.iso(now),
+        };
+    return {
+      TableName: this.tableName,
+      Key: { pk: key.pk, sk: key.sk },
+      UpdateExpression: u.expression(),
+      ConditionExpression: alsoCondition ? `${alsoCondition} AND (${condition})` : condition,
+      ExpressionAttributeNames: u.names,
+      ExpressionAttributeValues: { ...u.values, ...values, ...extra },
+    };
+  }
+
+  /**
+   * Claims many deliveries in a few requests (a batching vendor's group): one consistent BatchGet per 100
+   * records, then one transaction per 100 claims, each conditioned on the attempts it read, so that the
+   * claimed records are known without reading them again. Whatever a transaction cannot take (a record that
+   * changed in between, a transaction over DynamoDB's limits) is claimed one by one, as `claim` does.
+   */
+  async claimMany(keys: readonly DeliveryKey[], owner: string, leaseMs: number): Promise<ClaimResult[]> {
+    const out: ClaimResult[] = new Array(keys.length);
+    for (let start = 0; start < keys.length; start += TRANSACTION_ITEMS) {
+      const chunk = keys.slice(start, start + TRANSACTION_ITEMS);
+      const now = this.now();
+      const read = await this.getMany(chunk);
+      const planned: Array<{ index: number; record: DeliveryRecord; mode: ClaimMode }> = [];
+      chunk.forEach((key, i) => {
+        const record = read.get(`${key.pk}\n${key.sk}`);
+        if (!record) out[start + i] = { kind: 'missing' };
+        else if (claimableFresh(record, this.iso(now)))
+          planned.push({ index: start + i, record, mode: 'fresh' });
+        else if (record.status === 'SENDING' && (record.leaseExpiresAt ?? 0) < now)
+          planned.push({ index: start + i, record, mode: 'expired' });
+        else out[start + i] = this.notClaimed(record, now);
+      });
+      if (planned.length === 0) continue;
+      const inputs = planned.map((p) =>
+        this.claimInput(
+          keys[p.index] as DeliveryKey,
+          owner,
+          leaseMs,
+          now,
+          p.mode,
+          {
+            ':readAttempts': p.record.attempts,
+            ...(p.mode === 'expired' ? { ':prev': p.record.leaseOwner ?? '' } : {}),
+          },
+          'attempts = :readAttempts',
+        ),
+      );
+      if (await this.transact(inputs)) {
+        for (const p of planned) {
+          const expired = p.mode === 'expired';
+          out[p.index] = {
+            kind: 'claimed',
+            record: {
+              ...p.record,
+              status: 'SENDING',
+              leaseOwner: owner,
+              leaseExpiresAt: now + leaseMs,
+              attempts: p.record.attempts + 1,
+              ...(expired ? { ambiguousSends: (p.record.ambiguousSends ?? 0) + 1 } : {}),
+            },
+          };
+        }
+      } else {
+        for (const p of planned)
+          out[p.index] = await this.claim(keys[p.index] as DeliveryKey, owner, leaseMs);
+      }
+    }
+    return out;
+  }
+
+  /** Consistent reads of up to 100 records, by `pk\nsk`. */
+  private async getMany(keys: readonly DeliveryKey[]): Promise<Map<string, DeliveryRecord>> {
+    const found = new Map<string, DeliveryRecord>();
+    let pending: Array<Record<string, unknown>> = keys.map((k) => ({ pk: k.pk, sk: k.sk }));
+    for (let round = 0; pending.length > 0; round++) {
+      const got = await this.doc.send(
+        new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
+      );
+      for (const item of got.Responses?.[this.tableName] ?? []) {
+        const r = unmarshallLoose(item);
+        found.set(`${r.pk}\n${r.sk}`, r);
+      }
+      pending = (got.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Array<Record<string, unknown>>;
+      if (pending.length > 0) {
+        if (round >= 5) throw new Error(`BatchGet left ${pending.length} keys unprocessed`);
+        await new Promise((r) => setTimeout(r, 50 * 2 ** round));
+      }
+    }
+    return found;
+  }
+
+  /**
+   * One transaction of conditional updates (at most 100). False when DynamoDB cancels it (a condition failed,
+   * a conflict, over its size limits): nothing of it was written, and the caller does them one by one.
+   */
+  private async transact(updates: readonly UpdateCommandInput[]): Promise<boolean> {
+    try {
+      const items = updates.map((u) => ({
+        Update: {
+          TableName: u.TableName ?? this.tableName,
+          Key: u.Key ?? {},
+          UpdateExpression: u.UpdateExpression ?? '',
+          ...(u.ConditionExpression ? { ConditionExpression: u.ConditionExpression } : {}),
+          ...(u.ExpressionAttributeNames ? { ExpressionAttributeNames: u.ExpressionAttributeNames } : {}),
+          ...(u.ExpressionAttributeValues ? { ExpressionAttributeValues: u.ExpressionAttributeValues } : {}),
+        },
+      }));
+      await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
+      return true;
+    } catch (err) {
+      const name = (err as { name?: string }).name;
+      if (name === 'TransactionCanceledException' || name === 'ValidationException') return false;
+      throw err;
+    }
   }
 
   /** Writes the record a queue message stands for, when none exists (the router's write was lost). */
@@ -336,6 +474,33 @@ export class StatusTable {
 
   /** Records the outcome of a send, only while this forwarder still holds the lease. */
   async finish(key: DeliveryKey, owner: string, destination: string, update: FinishUpdate): Promise<boolean> {
+    return this.updateIf(this.finishInput(key, owner, destination, update));
+  }
+
+  /**
+   * Records many outcomes in a few requests (one transaction per 100). A transaction DynamoDB cancels (a lease
+   * lost in between, over its limits) writes nothing; its outcomes are then recorded one by one.
+   */
+  async finishMany(
+    items: ReadonlyArray<{ key: DeliveryKey; destination: string; update: FinishUpdate }>,
+    owner: string,
+  ): Promise<boolean[]> {
+    const out: boolean[] = [];
+    for (let start = 0; start < items.length; start += TRANSACTION_ITEMS) {
+      const chunk = items.slice(start, start + TRANSACTION_ITEMS);
+      const inputs = chunk.map((i) => this.finishInput(i.key, owner, i.destination, i.update));
+      if (await this.transact(inputs)) out.push(...chunk.map(() => true));
+      else for (const input of inputs) out.push(await this.updateIf(input));
+    }
+    return out;
+  }
+
+  private finishInput(
+    key: DeliveryKey,
+    owner: string,
+    destination: string,
+    update: FinishUpdate,
+  ): UpdateCommandInput {
     const now = this.iso();
     const u = new Update()
       .set('status', update.status)
@@ -357,14 +522,14 @@ export class StatusTable {
     if (update.ambiguous)
       u.raw('ambiguousSends = if_not_exists(ambiguousSends, :zero) + :one', { ':zero': 0, ':one': 1 });
     if (update.refund) u.raw('attempts = attempts - :minus', { ':minus': 1 });
-    return this.updateIf({
+    return {
       TableName: this.tableName,
       Key: { pk: key.pk, sk: key.sk },
       UpdateExpression: u.expression(),
       ConditionExpression: '#status = :sending AND leaseOwner = :owner',
       ExpressionAttributeNames: u.names,
       ExpressionAttributeValues: { ...u.values, ':sending': 'SENDING', ':owner': owner },
-    });
+    };
   }
 
   /**

@@ -82,9 +82,16 @@ export interface DestinationState {
 
 export interface ForwarderPorts {
   claim(key: DeliveryKey, owner: string, leaseMs: number): Promise<Claim>;
+  /** Claims several deliveries in a few requests (answers as `claim` would, in order). Optional. */
+  claimMany?(keys: readonly DeliveryKey[], owner: string, leaseMs: number): Promise<Claim[]>;
   /** Writes the record a message stands for when none exists (the router's write was lost), in `status`. */
   adopt(message: DeliveryMessage, status: 'QUEUED' | 'REJECTED', error?: RecordedError): Promise<boolean>;
   finish(key: DeliveryKey, owner: string, destination: string, update: FinishUpdate): Promise<boolean>;
+  /** Records several outcomes in a few requests (as `finish` would, in order). Optional. */
+  finishMany?(
+    items: ReadonlyArray<{ key: DeliveryKey; destination: string; update: FinishUpdate }>,
+    owner: string,
+  ): Promise<boolean[]>;
   /** Parks a delivery that waits on its destination (not claimed): HELD with the reason, no attempt spent. */
   hold(key: DeliveryKey, destination: string, reason: RecordedError): Promise<void>;
   destinationState(name: string): Promise<DestinationState>;
@@ -412,7 +419,6 @@ async function sendGroup(
   probe: boolean,
 ): Promise<{ failures: string[]; heldBy?: RecordedError }> {
   const { ports, log, plugin } = deps;
-  const now = deps.now ?? Date.now;
   const destination = transmit.transmit_name;
   const failures: string[] = [];
   const maxAttempts = deps.config.relay?.max_attempts ?? 8;
@@ -423,10 +429,18 @@ async function sendGroup(
 
   // Claims and pre-flights of the group's jobs, several at once; `deliver` gets the sendable ones in order.
   const prepared: Array<(Item & { job: DeliveryJob }) | undefined> = new Array(group.length);
+  const batched =
+    ports.claimMany && group.length > 1
+      ? await ports.claimMany(
+          group.map((i) => i.msg),
+          deps.owner,
+          leaseMs,
+        )
+      : undefined;
   await eachLimit(Array.from(group.keys()), JOB_CONCURRENCY, async (index) => {
     const item = group[index] as Item;
     const { rec, msg } = item;
-    let claim = await ports.claim(msg, deps.owner, leaseMs);
+    let claim = batched?.[index] ?? (await ports.claim(msg, deps.owner, leaseMs));
     if (claim.kind === 'missing' && (await ports.adopt(msg, 'QUEUED'))) {
       log.warn('delivery message without a record: recorded it from the message', { key: msg.object.key });
       claim = await ports.claim(msg, deps.owner, leaseMs);
@@ -453,13 +467,8 @@ async function sendGroup(
     }
     const job = jobOf(msg, claim.record);
     if (claim.record.attempts > maxAttempts) {
-      await settleExhausted(
-        item,
-        job,
-        recorded('MAX_ATTEMPTS', `gave up after ${maxAttempts} attempts`),
-        false,
-        deps,
-      );
+      const error = recorded('MAX_ATTEMPTS', `gave up after ${maxAttempts} attempts`);
+      await record([exhaustedSettle(item, job, error, false, deps)], deps);
       return;
     }
     let rejected: RecordedError | undefined;
@@ -467,7 +476,7 @@ async function sendGroup(
       rejected = await preflight(job, ctx, plugin);
     } catch (err) {
       const error = recorded('PREFLIGHT_READ_FAILED', `could not read the object: ${errorMessage(err)}`);
-      await retryOrSettle(item, job, { kind: 'retry', error }, deps, maxAttempts, policy);
+      await record([retrySettle(item, job, { kind: 'retry', error }, deps, maxAttempts, policy)], deps);
       failures.push(rec.messageId);
       return;
     }
@@ -500,71 +509,12 @@ async function sendGroup(
     await pauseAndHold(destination, transmit, hold.error, [], deps, hold.probeAfterMs);
     heldBy = hold.error;
   }
-  await eachLimit(Array.from(jobs.keys()), JOB_CONCURRENCY, async (i) => {
-    const item = jobs[i] as Item & { job: DeliveryJob };
-    const { rec, msg, job } = item;
+  const settles = jobs.map((item, i) => {
     const outcome = outcomes[i] as DeliveryOutcome;
-    const key: DeliveryKey = msg;
-    switch (outcome.kind) {
-      case 'accepted': {
-        const pollable = isPollable(outcome.status);
-        const firstCheck = plugin.poll?.firstCheckAfterMs ?? 0;
-        await ports.finish(key, deps.owner, destination, {
-          status: outcome.status,
-          ...(outcome.vendorRef ? { vendorRef: outcome.vendorRef } : {}),
-          ...(outcome.detail ? { detail: outcome.detail } : {}),
-          ...(pollable ? { nextCheckAt: new Date(now() + firstCheck).toISOString() } : {}),
-        });
-        log.info('delivered', {
-          key: msg.object.key,
-          destination,
-          status: outcome.status,
-          vendorRef: outcome.vendorRef,
-        });
-        break;
-      }
-      case 'present': {
-        // A duplicate answer to a retry whose earlier send went unanswered: that earlier send got there.
-        const ours = job.ambiguousSends > 0;
-        await ports.finish(key, deps.owner, destination, {
-          status: ours ? 'UPLOADED' : 'ALREADY_PRESENT',
-          notice: ours
-            ? recorded('DELIVERED_EARLIER', `an earlier send reached the vendor: ${outcome.error.message}`, {
-                ...(outcome.error.vendorCode ? { vendorCode: outcome.error.vendorCode } : {}),
-              })
-            : outcome.error,
-          ...(outcome.vendorRef ? { vendorRef: outcome.vendorRef } : {}),
-          ...(outcome.detail ? { detail: outcome.detail } : {}),
-        });
-        log.info(ours ? 'delivered (by an earlier send)' : 'the vendor already has this content', {
-          key: msg.object.key,
-          destination,
-          code: outcome.error.code,
-        });
-        break;
-      }
-      case 'rejected':
-        await ports.finish(key, deps.owner, destination, { status: 'REJECTED', error: outcome.error });
-        log.warn('vendor rejected the delivery', {
-          key: msg.object.key,
-          destination,
-          code: outcome.error.code,
-        });
-        break;
-      case 'hold':
-        await ports.finish(key, deps.owner, destination, {
-          status: 'HELD',
-          error: outcome.error,
-          refund: true,
-          nextCheckAt: new Date(now()).toISOString(),
-        });
-        break;
-      case 'retry':
-        await retryOrSettle(item, job, outcome, deps, maxAttempts, policy);
-        failures.push(rec.messageId);
-        break;
-    }
+    if (outcome.kind === 'retry') failures.push(item.rec.messageId);
+    return settleFor(item, item.job, outcome, deps, maxAttempts, policy);
   });
+  await record(settles, deps);
   // A probe that got any vendor answer but a hold or a retry shows the destination works again.
   if (probe && outcomes.some((o) => o.kind === 'accepted' || o.kind === 'present' || o.kind === 'rejected')) {
     await ports.resumeDestination(destination);
@@ -591,62 +541,166 @@ function outcomeOfThrown(err: unknown, log: Logger, destination: string): Delive
   return { kind: 'retry', error: recorded('INTERNAL_ERROR', errorMessage(err)) };
 }
 
-async function retryOrSettle(
+/** An outcome to record: the write, then what follows it (the message's fate), then its log line. */
+interface Settle {
+  msg: DeliveryMessage;
+  update: FinishUpdate;
+  after?: () => Promise<void>;
+  note: () => void;
+}
+
+/** What a vendor's outcome for one job writes and does. */
+function settleFor(
+  item: Item,
+  job: DeliveryJob,
+  outcome: DeliveryOutcome,
+  deps: ForwarderDeps,
+  maxAttempts: number,
+  policy: BackoffPolicy,
+): Settle {
+  const { msg } = item;
+  const { log, plugin } = deps;
+  const now = deps.now ?? Date.now;
+  const destination = msg.destination;
+  const where = { key: msg.object.key, destination };
+  switch (outcome.kind) {
+    case 'accepted': {
+      const pollable = isPollable(outcome.status);
+      const firstCheck = plugin.poll?.firstCheckAfterMs ?? 0;
+      return {
+        msg,
+        update: {
+          status: outcome.status,
+          ...(outcome.vendorRef ? { vendorRef: outcome.vendorRef } : {}),
+          ...(outcome.detail ? { detail: outcome.detail } : {}),
+          ...(pollable ? { nextCheckAt: new Date(now() + firstCheck).toISOString() } : {}),
+        },
+        note: () => log.info('delivered', { ...where, status: outcome.status, vendorRef: outcome.vendorRef }),
+      };
+    }
+    case 'present': {
+      // A duplicate answer to a retry whose earlier send went unanswered: that earlier send got there.
+      const ours = job.ambiguousSends > 0;
+      return {
+        msg,
+        update: {
+          status: ours ? 'UPLOADED' : 'ALREADY_PRESENT',
+          notice: ours
+            ? recorded('DELIVERED_EARLIER', `an earlier send reached the vendor: ${outcome.error.message}`, {
+                ...(outcome.error.vendorCode ? { vendorCode: outcome.error.vendorCode } : {}),
+              })
+            : outcome.error,
+          ...(outcome.vendorRef ? { vendorRef: outcome.vendorRef } : {}),
+          ...(outcome.detail ? { detail: outcome.detail } : {}),
+        },
+        note: () =>
+          log.info(ours ? 'delivered (by an earlier send)' : 'the vendor already has this content', {
+            ...where,
+            code: outcome.error.code,
+          }),
+      };
+    }
+    case 'rejected':
+      return {
+        msg,
+        update: { status: 'REJECTED', error: outcome.error },
+        note: () => log.warn('vendor rejected the delivery', { ...where, code: outcome.error.code }),
+      };
+    case 'hold':
+      return {
+        msg,
+        update: {
+          status: 'HELD',
+          error: outcome.error,
+          refund: true,
+          nextCheckAt: new Date(now()).toISOString(),
+        },
+        note: () => undefined,
+      };
+    case 'retry':
+      return retrySettle(item, job, outcome, deps, maxAttempts, policy);
+  }
+}
+
+/** Writes the outcomes (in a few requests when the ports can), then does what follows each. */
+async function record(settles: readonly Settle[], deps: ForwarderDeps): Promise<void> {
+  const { ports } = deps;
+  if (ports.finishMany && settles.length > 1) {
+    await ports.finishMany(
+      settles.map((x) => ({ key: x.msg, destination: x.msg.destination, update: x.update })),
+      deps.owner,
+    );
+  } else {
+    await eachLimit(settles, JOB_CONCURRENCY, async (x) => {
+      await ports.finish(x.msg, deps.owner, x.msg.destination, x.update);
+    });
+  }
+  await eachLimit(settles, JOB_CONCURRENCY, async (x) => {
+    await x.after?.();
+    x.note();
+  });
+}
+
+/** A transient failure: RETRYING with backoff, or out of attempts (see exhaustedSettle). */
+function retrySettle(
   item: Item,
   job: DeliveryJob,
   outcome: Extract<DeliveryOutcome, { kind: 'retry' }>,
   deps: ForwarderDeps,
   maxAttempts: number,
   policy: BackoffPolicy,
-): Promise<void> {
+): Settle {
   const { rec, msg } = item;
   const now = deps.now ?? Date.now;
   // Waiting for a rate-limit token is not the delivery's failure: it spends no attempt.
   const refund = outcome.error.code === 'RATE_LIMIT_WAIT';
   if (!refund && job.attempt >= maxAttempts) {
-    await settleExhausted(item, job, outcome.error, outcome.ambiguous === true, deps);
-    return;
+    return exhaustedSettle(item, job, outcome.error, outcome.ambiguous === true, deps);
   }
   const delay = retryDelayMs(job.attempt, policy, outcome.retryAfterMs, deps.random);
-  await deps.ports.finish(msg, deps.owner, msg.destination, {
-    status: 'RETRYING',
-    error: outcome.error,
-    nextCheckAt: new Date(now() + delay).toISOString(),
-    ...(outcome.ambiguous ? { ambiguous: true } : {}),
-    ...(refund ? { refund: true } : {}),
-  });
-  await deps.ports.retryLater(rec.receiptHandle, delay);
-  deps.log.warn('will retry', {
-    key: msg.object.key,
-    destination: msg.destination,
-    attempt: job.attempt,
-    delayMs: delay,
-    code: outcome.error.code,
-  });
+  return {
+    msg,
+    update: {
+      status: 'RETRYING',
+      error: outcome.error,
+      nextCheckAt: new Date(now() + delay).toISOString(),
+      ...(outcome.ambiguous ? { ambiguous: true } : {}),
+      ...(refund ? { refund: true } : {}),
+    },
+    after: () => deps.ports.retryLater(rec.receiptHandle, delay),
+    note: () =>
+      deps.log.warn('will retry', {
+        key: msg.object.key,
+        destination: msg.destination,
+        attempt: job.attempt,
+        delayMs: delay,
+        code: outcome.error.code,
+      }),
+  };
 }
 
 /** Out of attempts: DEAD, or UNCONFIRMED when a send may have reached the vendor; the message goes to the DLQ. */
-async function settleExhausted(
+function exhaustedSettle(
   item: Item,
   job: DeliveryJob,
   error: RecordedError,
   ambiguousNow: boolean,
   deps: ForwarderDeps,
-): Promise<void> {
+): Settle {
   const { rec, msg } = item;
   const unconfirmed = ambiguousNow || job.ambiguousSends > 0;
   const status: DeliveryStatus = unconfirmed ? 'UNCONFIRMED' : 'DEAD';
-  await deps.ports.finish(msg, deps.owner, msg.destination, {
-    status,
-    error,
-    ...(ambiguousNow ? { ambiguous: true } : {}),
-  });
-  await deps.ports.deadLetter(rec.body, error);
-  deps.log.error(`delivery is ${status}: moved to the dead-letter queue`, {
-    key: msg.object.key,
-    destination: msg.destination,
-    code: error.code,
-  });
+  return {
+    msg,
+    update: { status, error, ...(ambiguousNow ? { ambiguous: true } : {}) },
+    after: () => deps.ports.deadLetter(rec.body, error),
+    note: () =>
+      deps.log.error(`delivery is ${status}: moved to the dead-letter queue`, {
+        key: msg.object.key,
+        destination: msg.destination,
+        code: error.code,
+      }),
+  };
 }
 
 /** A RangeReader over the object that serves what the head already holds and reads the rest by range. */

@@ -485,9 +485,10 @@ export const edgeImpulse: VendorPlugin = {
   // Extension, size and headers only: nothing to read from the object (headBytes 0).
   preflight: { headBytes: 0, check: preflight },
   infra: {
-    // A burst becomes a few large requests: up to 1000 files per invocation, gathered for up to 2 s.
+    // A burst becomes a few large requests: up to 1000 files per invocation, gathered for up to 1 s (Lambda's
+    // least for batches above 10; a deployment may set a longer one).
     batchSize: MAX_FILES_PER_REQUEST,
-    batchingWindowSeconds: 2,
+    batchingWindowSeconds: 1,
     timeoutSeconds: 300,
   },
   deliver,
