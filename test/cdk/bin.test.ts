@@ -58,7 +58,7 @@ describe('bin/factory-relay.ts', () => {
     const relayFunctions = resources.filter(
       (x) => x.Type === 'AWS::Lambda::Function' && x.Properties.Runtime === 'nodejs22.x',
     );
-    assert.equal(relayFunctions.length, 4); // router, poller, callback, the instrumental forwarder
+    assert.equal(relayFunctions.length, 5); // router, poller, callback, the Instrumental and Edge Impulse forwarders
     const saved = process.env.RELAY_CONFIG_JSON;
     try {
       for (const fn of relayFunctions) {

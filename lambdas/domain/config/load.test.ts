@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { MissingEnvError } from '#commons/env.ts';
-import type { VendorCatalog } from '#vendors/registry.ts';
+import { VENDORS, type VendorCatalog } from '#vendors/registry.ts';
 import {
   ConfigError,
   clearConfigCache,
@@ -271,20 +271,24 @@ describe('config/ files', () => {
     assert.deepEqual(JSON.parse(relayConfigSchemaText()), RELAY_CONFIG_SCHEMA);
   });
 
-  it('example.yaml loads with no violations against a catalog with instrumental', () => {
-    const onlyInstrumental: VendorCatalog = { instrumental: FAKE_CATALOG.instrumental! };
-    const loaded = loadConfigFile(EXAMPLE, onlyInstrumental, {});
+  it('example.yaml loads with no violations against the registered plug-ins', () => {
+    const loaded = loadConfigFile(EXAMPLE, VENDORS, {});
     assert.deepEqual(loaded.violations, []);
     assert.equal(loaded.config.data_transmit[0]?.base_url, 'http://127.0.0.1:4810');
-    assert.equal(
-      loadConfigFile(EXAMPLE, onlyInstrumental, { INSTRUMENTAL_URL: 'https://api.instrumental.ai' }).config
-        .data_transmit[0]?.base_url,
-      'https://api.instrumental.ai',
+    assert.equal(loaded.config.data_transmit[1]?.base_url, 'http://127.0.0.1:4811');
+    const env = {
+      INSTRUMENTAL_URL: 'https://api.instrumental.ai',
+      EDGE_IMPULSE_URL: 'https://ingestion.edgeimpulse.com',
+    };
+    const real = loadConfigFile(EXAMPLE, VENDORS, env).config.data_transmit;
+    assert.deepEqual(
+      real.map((t) => t.base_url),
+      ['https://api.instrumental.ai', 'https://ingestion.edgeimpulse.com'],
     );
   });
 
-  it('example.yaml routes and renders every Instrumental field', () => {
-    const { config } = loadConfigFile(EXAMPLE, FAKE_CATALOG, {});
+  it('example.yaml routes and renders every Instrumental and Edge Impulse field', () => {
+    const { config } = loadConfigFile(EXAMPLE, VENDORS, {});
     const key = 'line-1/aoi-top/SN1234_20240315T101530.jpg';
     assert.equal(isSidecarKey(config, key), false);
     const m = matchStream(config, 'factory-ingest', key);
@@ -293,9 +297,13 @@ describe('config/ files', () => {
     const sidecarKey = sidecarKeyFor(m.stream, key);
     assert.equal(sidecarKey, `${key}.json`);
     assert.equal(isSidecarKey(config, sidecarKey ?? ''), true);
-    const [dest, ...rest] = destinationsFor(config, m.stream);
-    assert.equal(rest.length, 0);
-    assert.ok(dest);
+    const dests = destinationsFor(config, m.stream);
+    assert.deepEqual(
+      dests.map((d) => d.transmit_name),
+      ['instrumental-demo', 'edge-impulse-demo'],
+    );
+    const [dest, ei] = dests;
+    assert.ok(dest && ei);
     const sidecar = {
       tz: 'Europe/Berlin',
       tags: ['night-shift'],
@@ -306,6 +314,8 @@ describe('config/ files', () => {
       build: 'EVT',
       parent: { unit_serial: 'PCBA-99', relationship: 'main board' },
       subassemblies: [{ unitSerial: 'BAT-1', relationshipName: 'battery' }],
+      verdict: 'scratch',
+      boxes: [{ label: 'scratch', x: 120, y: 80, width: 64, height: 18 }],
     };
     // The sample in example.yaml's comment is this sidecar.
     const comment = readFileSync(EXAMPLE, 'utf8').match(/e\.g\.\n((?:\s+#.*\n)+?)\s+# Sidecar keys/)?.[1];
@@ -344,6 +354,18 @@ describe('config/ files', () => {
       },
       missing: [],
     });
+    assert.deepEqual(renderTemplates(ei.fields, ctx), {
+      value: {
+        label: 'scratch',
+        metadata: { station: 'aoi-top', line: 'line-1', build: 'EVT' },
+        boundingBoxes: [{ label: 'scratch', x: 120, y: 80, width: 64, height: 18 }],
+      },
+      missing: [],
+    });
+    // Without a sidecar verdict the label is vars.verdict, false: no label.
+    const bare = renderTemplates(ei.fields, { ...ctx, sidecar: undefined });
+    assert.equal(bare.value.label, false);
+    assert.equal(bare.value.boundingBoxes, undefined);
 
     // A video without sidecar: required fields come from the key and vars; optional ones are left out.
     const videoKey = 'line-1/video/final-qa/SN1234_2024-03-15_10-15-30.mp4';
