@@ -58,7 +58,7 @@ export function killChildren(): void {
   for (const c of running) c.kill('SIGKILL');
 }
 
-function runChild(
+export function runChild(
   env: Record<string, string>,
   timeoutMs: number,
   nodeArgs: string[] = [],

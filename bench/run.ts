@@ -8,14 +8,25 @@
  *   4. minified bundle size of each Lambda (esbuild with the CDK options)
  *   5. the pre-flight's ranged reads: header walks over S3 for files whose headers sit anywhere
  *   6. V7 Darwin under 30 % injected failures: the relay's resumable upload vs a darwin-py-style client
+ *   7. Edge Impulse: the forwarder stage vs the official uploader's method (files/s, requests per 1000 files),
+ *      with a WAN round trip per request; a forwarder's memory for bigger batches and bigger files
  *
  * Prints tables and a block of key figures; writes nothing into the repository. See bench/README.md.
  * This is a measurement, not a test: nothing here asserts a time.
  */
 import { cpus, loadavg, platform, release } from 'node:os';
 import { LOCAL_DEFAULTS } from '#local/stack.ts';
+import { VENDORS } from '#vendors/registry.ts';
 import { FUNCTION_SIZING } from '../lib/defaults.ts';
 import type { BundleSize } from './bundles.ts';
+import {
+  type EdgeImpulseMemoryResult,
+  type EdgeImpulseResult,
+  runEdgeImpulse,
+  runEdgeImpulseMemory,
+  runTableFloor,
+  type TableFloorResult,
+} from './edge-impulse.ts';
 import { killChildren, type MemoryResult, runMemory } from './memory.ts';
 import { type BenchRelay, FORWARDER_TUNING, startBenchRelay, UNLIMITED } from './pipeline.ts';
 import type { PreflightRow } from './preflight.ts';
@@ -42,6 +53,20 @@ const SETTINGS = {
     uploadConcurrency: 10,
     darwinPy: { apiTries: 10, initialWaitMs: 250, maxWaitMs: 2_000, putTries: 5, putWaitMs: 250, pushes: 3 },
   } satisfies V7BenchOptions,
+  edgeImpulse: {
+    files: 1000,
+    fileBytes: 50 * 1024,
+    latencyMs: 200,
+    uploaderConcurrency: 20,
+    uploadConcurrency: 10,
+    scratchShare: 0.1,
+  },
+  /** One invocation's batch: more files, then bigger files (the same bytes), GC every 20 ms in the child. */
+  edgeImpulseMemory: [
+    { files: 50, fileBytes: 1_000_000, tag: 'A' },
+    { files: 200, fileBytes: 1_000_000, tag: 'B' },
+    { files: 50, fileBytes: 4_000_000, tag: 'C' },
+  ],
 } as const;
 
 const log = (s = '') => process.stdout.write(`${s}\n`);
@@ -347,6 +372,95 @@ function printPreflight(rows: PreflightRow[]): void {
   );
 }
 
+function printEdgeImpulse(
+  r: EdgeImpulseResult | undefined,
+  floor: TableFloorResult | undefined,
+  memory: EdgeImpulseMemoryResult[],
+  memoryMb: number,
+): void {
+  log(
+    heading(
+      "7. Edge Impulse: the forwarder stage vs the official uploader's method (same simulator, +200 ms)",
+    ),
+  );
+  if (r) {
+    log(
+      facts([
+        [
+          'files',
+          `${r.files} JPEGs of ${kib(r.meanFileBytes)} KiB in the local bucket (90 % under ok/, 10 % under scratch/: the label)`,
+        ],
+        [
+          'simulator',
+          `Edge Impulse, ${r.latencyMs} ms added to every ingestion request (a WAN round trip); duplicates refused (x-disallow-duplicates: 1) on both paths`,
+        ],
+        [
+          'relay',
+          `forwarder stage only: ${r.files} deliveries already on the Edge Impulse queue (routed in ${seconds(r.relay.queuedMs)}, not counted) → outcomes recorded; the plug-in's settings (batch ≤ 1000, its window, ${r.relay.invocations} invocations)`,
+        ],
+        [
+          'official',
+          "edge-impulse-cli 1.39.2's method: GetObject (whole), then one FormData POST per file, a new undici Agent each, 20 in parallel",
+        ],
+      ]),
+    );
+    log();
+    log(
+      table(
+        ['path', 'time', 'files/s', 'ingestion requests', 'per 1000 files', 'outcome'],
+        (
+          [
+            ['relay (forwarder stage)', r.relay],
+            ['official uploader method', r.official],
+          ] as const
+        ).map(([name, p]) => [
+          name,
+          seconds(p.ms),
+          fixed(p.filesPerSec),
+          p.requests,
+          fixed(p.requestsPer1000, 0),
+          p.outcome,
+        ]),
+      ),
+    );
+    log(
+      `\n  ratio relay / official: ${fixed(r.ratio, 2)} × (goal ≥ 5 ×); ${fixed(r.relay.meanFilesPerRequest, 0)} files per relay request`,
+    );
+  }
+  if (floor)
+    log(
+      `  the table's share: ${floor.deliveries} claims in ${seconds(floor.claimMs)} + ${floor.deliveries} outcomes in ${seconds(floor.finishMs)} (one conditional write each, as the forwarder does, on this DynamoDB Local)`,
+    );
+  if (memory.length > 0) {
+    log();
+    log(
+      table(
+        [
+          "one invocation's batch",
+          'MiB sent',
+          'requests',
+          'stored',
+          'send',
+          'peak RSS − baseline (MiB)',
+          'peak Buffers (MiB)',
+        ],
+        memory.map((m) => [
+          `${m.files} × ${fixed(m.fileBytes / 1e6, 1)} MB`,
+          mib(m.batchBytes),
+          m.requests,
+          `${m.stored} of ${m.files}`,
+          seconds(m.handlerMs),
+          mib(m.deltaBytes),
+          mib(m.peakArrayBuffersBytes),
+        ]),
+      ),
+    );
+    log(
+      `\n  a forwarder child per batch (bench/forward-child.ts, GC every 20 ms): memory stays flat as the batch grows 4 × in files or in file size; the Lambda has ${memoryMb} MB`,
+    );
+  }
+}
+
 async function main(): Promise<number> {
   const started = Date.now();
   const cpu = cpus();
@@ -363,6 +477,9 @@ async function main(): Promise<number> {
   let mem: MemoryResult | undefined;
   let memGc: MemoryResult | undefined;
   let v7: V7BenchResult | undefined;
+  let ei: EdgeImpulseResult | undefined;
+  let eiFloor: TableFloorResult | undefined;
+  const eiMemory: EdgeImpulseMemoryResult[] = [];
   const stop = async () => {
     const r = relay;
     relay = undefined;
@@ -400,6 +517,23 @@ async function main(): Promise<number> {
     if (mem) printMemory(mem, memGc, memoryMb);
     v7 = await section('6. V7 Darwin', () => runV7Darwin(r, SETTINGS.v7));
     if (v7) printV7(v7);
+    // Section 7 runs here, on the same stack (its Edge Impulse forwarder starts deferred).
+    const eiTimeoutMs = (VENDORS['edge-impulse']?.infra?.timeoutSeconds ?? 300) * 1000;
+    for (const m of SETTINGS.edgeImpulseMemory) {
+      const got = await section(`7. Edge Impulse memory (${m.files} × ${m.fileBytes})`, () =>
+        runEdgeImpulseMemory(r, {
+          ...m,
+          gcEveryMs: SETTINGS.memory.gcEveryMs,
+          functionTimeoutMs: eiTimeoutMs,
+        }),
+      );
+      if (got) eiMemory.push(got);
+    }
+    eiFloor = await section('7. Edge Impulse table floor', () =>
+      runTableFloor(r, SETTINGS.edgeImpulse.files),
+    );
+    ei = await section('7. Edge Impulse', () => runEdgeImpulse(r, SETTINGS.edgeImpulse));
+    printEdgeImpulse(ei, eiFloor, eiMemory, VENDORS['edge-impulse']?.infra?.memoryMb ?? memoryMb);
   } catch (err) {
     errors.push(`stack: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     log(`\n!! could not run the stack sections: ${String(err)}`);
@@ -444,6 +578,26 @@ async function main(): Promise<number> {
         'V7 under 30 % failures',
         v7
           ? `relay ${fixed(v7.relay.bytesSent / v7.relay.deliveredBytes, 3)} bytes sent per delivered byte, ${fixed(v7.relay.requests / v7.relay.delivered, 2)} requests per file, ${v7.relay.delivered}/${v7.files} confirmed in ${seconds(v7.relay.ms)}; darwin-py way ${fixed(v7.darwinPy.bytesSent / Math.max(1, v7.darwinPy.deliveredBytes), 3)}, ${fixed(v7.darwinPy.requests / Math.max(1, v7.darwinPy.delivered), 2)}, ${v7.darwinPy.delivered}/${v7.files}`
+          : na,
+      ],
+      [
+        'Edge Impulse files/s',
+        ei
+          ? `relay ${fixed(ei.relay.filesPerSec)} vs official uploader method ${fixed(ei.official.filesPerSec)}: ${fixed(ei.ratio, 2)} × (goal ≥ 5 ×)`
+          : na,
+      ],
+      [
+        'Edge Impulse requests / 1000 files',
+        ei
+          ? `relay ${fixed(ei.relay.requestsPer1000, 0)} vs official ${fixed(ei.official.requestsPer1000, 0)}`
+          : na,
+      ],
+      [
+        'Edge Impulse memory',
+        eiMemory.length
+          ? eiMemory
+              .map((m) => `${m.files} × ${fixed(m.fileBytes / 1e6, 1)} MB: +${mib(m.deltaBytes)} MiB`)
+              .join(', ')
           : na,
       ],
       [

@@ -116,7 +116,15 @@ export interface LocalStackOptions {
   /** Resource name prefix (default `factory-relay`). */
   prefix?: string;
   router?: FunctionTuning;
+  /** Every vendor's forwarder mapping (over its plug-in's settings). */
   forwarder?: FunctionTuning;
+  /** One vendor's forwarder mapping, by vendor id (over `forwarder`). */
+  forwarders?: Record<string, FunctionTuning>;
+  /**
+   * Vendors whose forwarder mapping does not start with the stack (their queue fills up): `startForwarder`
+   * starts it. Tests and the bench use it to measure or batch deliveries already on the queue.
+   */
+  deferForwarders?: string[];
   poller?: { functionTimeoutMs?: number };
   callback?: { functionTimeoutMs?: number; integrationTimeoutMs?: number };
   queues?: { ingest?: QueueSettings; vendors?: QueueSettings };
@@ -159,6 +167,8 @@ export interface LocalStack {
   /** The callback URL for a vendor and token (on the default route). */
   callbackUrl(vendor: string, token: string): string;
   runner: LocalRunner;
+  /** Starts the forwarder mapping of a vendor named in `deferForwarders` (once). */
+  startForwarder(vendor: string): void;
   notifier: S3Notifier;
   poller: ScheduleHandle;
   emulators: Emulators;
@@ -272,7 +282,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       // The forwarder counts attempts itself and moves DEAD deliveries to the DLQ; redrive is only the
       // safety net, so it allows more receives than max_attempts (lib/settings.ts, as on AWS).
       vendorQueues: (vendor) => {
-        const tuning = { ...forwarderTuning(vendor), ...opts.forwarder };
+        const tuning = { ...forwarderTuning(vendor), ...opts.forwarder, ...opts.forwarders?.[vendor] };
         return {
           visibilityTimeoutSeconds: visibilityTimeoutSeconds(
             Math.ceil(tuning.functionTimeoutMs / 1000),
@@ -362,17 +372,28 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       reportBatchItemFailures: true,
       ...routerTuning,
     });
+    const deferred = new Map<string, () => void>();
     for (const [vendor, queue] of Object.entries(resources.queues.vendors)) {
-      runner.addSqsMapping({
-        functionName: `forwarder-${vendor}`,
-        queueUrl: queue.url,
-        queueArn: queue.arn,
-        handler: handlers.forwarder(vendor, { deadLetterUrl: queue.dlq.url }),
-        reportBatchItemFailures: true,
-        ...forwarderTuning(vendor),
-        ...opts.forwarder,
-      });
+      const start = () =>
+        runner.addSqsMapping({
+          functionName: `forwarder-${vendor}`,
+          queueUrl: queue.url,
+          queueArn: queue.arn,
+          handler: handlers.forwarder(vendor, { deadLetterUrl: queue.dlq.url }),
+          reportBatchItemFailures: true,
+          ...forwarderTuning(vendor),
+          ...opts.forwarder,
+          ...opts.forwarders?.[vendor],
+        });
+      if (opts.deferForwarders?.includes(vendor)) deferred.set(vendor, start);
+      else start();
     }
+    const startForwarder = (vendor: string) => {
+      const start = deferred.get(vendor);
+      if (!start) throw new Error(`the ${vendor} forwarder is not deferred, or was started already`);
+      deferred.delete(vendor);
+      start();
+    };
     const poller = runner.addSchedule({
       name: 'poller',
       functionName: 'poller',
@@ -412,6 +433,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       callbackUrl: (vendor, token) =>
         `${api.url}/callbacks/${encodeURIComponent(vendor)}/${encodeURIComponent(token)}`,
       runner,
+      startForwarder,
       notifier,
       poller,
       emulators,

@@ -33,7 +33,7 @@ import {
   routeKey,
   sqsSafeJson,
 } from './delivery.ts';
-import type { DeliveryStatus, RecordedError } from './status.ts';
+import type { RecordedError } from './status.ts';
 
 export interface ObjectHeadInfo {
   size: number;

@@ -2,6 +2,7 @@
  * Every vendor plug-in the relay knows, by `transmit_type`. Adding a vendor: one folder under lambdas/vendors/
  * and one line here.
  */
+import { edgeImpulse } from './edge-impulse/index.ts';
 import { instrumental } from './instrumental/index.ts';
 import type { VendorPlugin } from './types.ts';
 import { v7Darwin } from './v7-darwin/index.ts';
@@ -9,6 +10,7 @@ import { v7Darwin } from './v7-darwin/index.ts';
 export const VENDORS: Readonly<Record<string, VendorPlugin>> = {
   [instrumental.id]: instrumental,
   [v7Darwin.id]: v7Darwin,
+  [edgeImpulse.id]: edgeImpulse,
 };
 
 export type VendorCatalog = Readonly<

@@ -59,7 +59,8 @@ describe('bin/factory-relay.ts', () => {
     const relayFunctions = resources.filter(
       (x) => x.Type === 'AWS::Lambda::Function' && x.Properties.Runtime === 'nodejs22.x',
     );
-    assert.equal(relayFunctions.length, 5); // router, poller, callback, the instrumental and V7 forwarders
+    // router, poller, callback, and the Instrumental, V7 and Edge Impulse forwarders
+    assert.equal(relayFunctions.length, 6);
     const saved = process.env.RELAY_CONFIG_JSON;
     try {
       for (const fn of relayFunctions) {

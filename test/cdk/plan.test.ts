@@ -68,6 +68,12 @@ describe('planRelay', () => {
     );
     assert.equal(plan.writesResults, true);
     assert.equal(planRelay(minimalConfig(), { vendors: { instrumental: {} } }).writesResults, false);
+    // A deployment may tune a vendor's batching (a longer window for bigger batches).
+    const tuned = planRelay(fullConfig(), {
+      vendorSettings: { 'edge-impulse': { batchingWindowSeconds: 10, batchSize: 500 } },
+    });
+    const ei = tuned.vendors.find((v) => v.vendor === 'edge-impulse');
+    assert.deepEqual([ei?.settings.batchSize, ei?.settings.batchingWindowSeconds], [500, 10]);
   });
 
   it('destinations without an api_key_secret need no secret', () => {
@@ -97,6 +103,11 @@ describe('planRelay', () => {
       () => planRelay(minimalConfig(), { vendorSettings: { instrumental: { maxConcurrency: 3 } } }),
       /vendors the config does not use: instrumental/,
     );
+    const v7 = (settings: { batchSize?: number; batchingWindowSeconds?: number }) => () =>
+      planRelay(minimalConfig(), { vendorSettings: { 'v7-darwin': settings } });
+    assert.throws(v7({ batchSize: 0 }), /batchSize 0 is outside 1\.\.10000/);
+    assert.throws(v7({ batchingWindowSeconds: 301 }), /batchingWindowSeconds 301 is outside 0\.\.300/);
+    assert.throws(v7({ batchSize: 50, batchingWindowSeconds: 0 }), /needs a batching window of at least 1 s/);
   });
 
   it('toIdPart makes construct ids', () => {
