@@ -14,7 +14,7 @@
 import { cpus, loadavg, platform, release } from 'node:os';
 import { LOCAL_DEFAULTS } from '#local/stack.ts';
 import { FUNCTION_SIZING } from '../lib/defaults.ts';
-import type { BundleSize } from './bundles.ts';
+import type { BundleFigures, InitTime } from './bundles.ts';
 import { killChildren, type MemoryResult, runMemory } from './memory.ts';
 import { type BenchRelay, FORWARDER_TUNING, startBenchRelay, UNLIMITED } from './pipeline.ts';
 import type { PreflightRow } from './preflight.ts';
@@ -209,29 +209,58 @@ function printMemory(r: MemoryResult, gcCheck: MemoryResult | undefined, memoryM
     );
 }
 
-function printBundles(b: { sizes: BundleSize[]; configPath: string; configBytes: number }): void {
-  log(heading('4. Minified bundle size per Lambda (esbuild, CDK NodejsFunction options)'));
+function printBundles(b: BundleFigures): void {
+  log(heading("4. Lambda bundles: minified size and module init (cold start), beside issue 12's figures"));
   log(
     facts([
       [
         'options',
-        'bundle, platform node, format esm, target node22, minify, tree shaking, source map (linked, no sources), mainFields module,main, no externals, require shim + config banner, define',
+        'lib/bundling.ts, as deployed: esm, node22, minify, linked source map, conditions relay-bundle (precompiled validators), undici without Milo, env credentials only',
       ],
       ['config baked in', `${b.configPath} (${kib(b.configBytes)} KiB JSON, in the banner and in define)`],
+      [
+        'init',
+        `import() of the bundle in a fresh Node ${process.versions.node} process, median of ${b.runs}: wall ms (CPU ms of the child); "was" = issue 12 (wall, quiet machine)`,
+      ],
+      [
+        'flags',
+        'deployed: none (source maps read only when an error leaves a handler); old: --enable-source-maps',
+      ],
     ]),
   );
   log();
+  const ms = (t: InitTime) => `${fixed(t.wallMs, 0)} (${fixed(t.cpuMs, 0)})`;
   log(
     table(
-      ['lambda', 'raw KiB', 'gzip -9 KiB', 'map KiB', 'modules', 'build'],
-      b.sizes.map((s) => [
-        s.name,
-        kib(s.rawBytes),
-        kib(s.gzipBytes),
-        kib(s.mapBytes),
-        s.inputs,
-        seconds(s.buildMs),
-      ]),
+      [
+        'lambda',
+        'KiB',
+        'was KiB',
+        'gzip KiB',
+        'map KiB',
+        'modules',
+        'init ms',
+        'was',
+        'w/ source maps',
+        'was',
+        'build',
+      ],
+      b.sizes.map((s) => {
+        const was = b.previous[s.name];
+        return [
+          s.name,
+          kib(s.rawBytes),
+          was?.kib ?? 'n/a',
+          kib(s.gzipBytes),
+          kib(s.mapBytes),
+          s.inputs,
+          ms(s.init),
+          was?.initMs ?? 'n/a',
+          ms(s.initSourceMaps),
+          was?.initMapsMs ?? 'n/a',
+          seconds(s.buildMs),
+        ];
+      }),
     ),
   );
 }
@@ -352,6 +381,12 @@ async function main(): Promise<number> {
         'bundle sizes',
         bundles
           ? bundles.sizes.map((s) => `${s.name} ${kib(s.rawBytes)} KiB (gzip ${kib(s.gzipBytes)})`).join(', ')
+          : na,
+      ],
+      [
+        'module init',
+        bundles
+          ? `${bundles.sizes.map((s) => `${s.name} ${fixed(s.init.wallMs, 0)} ms (CPU ${fixed(s.init.cpuMs, 0)})`).join(', ')}; was 245 / 310 ms`
           : na,
       ],
       [
