@@ -12,7 +12,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { DataTransmit, RelayConfig } from '#domain/config/types.ts';
 import type { DeliveryRecord } from '#domain/delivery.ts';
 import { type DeliveryStatus, POLLABLE, SUCCESS, TERMINAL } from '#domain/status.ts';
@@ -20,6 +20,9 @@ import { putObject as putIngest, recordsOf as recordsOfObject } from '#local/ing
 import type { LambdaFunction } from '#local/lambda-context.ts';
 import { type LocalHandlers, type LocalStack, startLocalStack } from '#local/stack.ts';
 import { InstrumentalSimulator, type InstrumentalSimulatorOptions } from '#simulators/instrumental/index.ts';
+import { VENDORS } from '#vendors/registry.ts';
+import { forwarderSettings, SETTINGS } from '../lib/settings.ts';
+import type { AwsMeter } from './meter.ts';
 
 /** Obviously fake keys in Instrumental's format (one per simulator, so the two buckets never mix). */
 export const BENCH_KEYS = {
@@ -133,7 +136,46 @@ export interface BenchRelay {
   stop(): Promise<void>;
 }
 
-export async function startBenchRelay(): Promise<BenchRelay> {
+/**
+ * The real router, poller and callback, imported on first use (after the stack has set the environment) and,
+ * with a meter, metered (meter.ts: their AWS calls and durations; the forwarder is wrapped the same way).
+ */
+function meteredHandlers(sw: ForwarderSwitch, meter: AwsMeter | undefined): Partial<LocalHandlers> {
+  const memory = {
+    router: SETTINGS.router.memoryMb,
+    forwarder: forwarderSettings(VENDORS.instrumental).memoryMb,
+    poller: SETTINGS.poller.memoryMb,
+    callback: SETTINGS.callback.memoryMb,
+  };
+  const forwarder = switchedForwarder(sw);
+  if (!meter) return { forwarder };
+  const lazy = <E>(fn: keyof typeof memory, load: () => Promise<LambdaFunction<E>>): LambdaFunction<E> => {
+    let real: LambdaFunction<E> | undefined;
+    return meter.handler(fn, memory[fn], async (event: E, context: Context) => {
+      real ??= await load();
+      return real(event, context);
+    }) as LambdaFunction<E>;
+  };
+  return {
+    router: lazy<SQSEvent>(
+      'router',
+      async () => (await import('../lambdas/handlers/router.ts')).handler as LambdaFunction<SQSEvent>,
+    ),
+    poller: lazy<unknown>(
+      'poller',
+      async () => (await import('../lambdas/handlers/poller.ts')).handler as LambdaFunction<unknown>,
+    ),
+    callback: lazy<APIGatewayProxyEventV2>(
+      'callback',
+      async () =>
+        (await import('../lambdas/handlers/callback.ts')).handler as LambdaFunction<APIGatewayProxyEventV2>,
+    ),
+    forwarder: (vendorId, queue) =>
+      meter.handler('forwarder', memory.forwarder, forwarder(vendorId, queue)) as LambdaFunction<SQSEvent>,
+  };
+}
+
+export async function startBenchRelay(meter?: AwsMeter): Promise<BenchRelay> {
   const common: InstrumentalSimulatorOptions = { seed: 7, maxRecorded: 100_000 };
   const fast = new InstrumentalSimulator({
     ...common,
@@ -155,7 +197,7 @@ export async function startBenchRelay(): Promise<BenchRelay> {
       // Errors only: section 2's 429s would otherwise print one "will retry" line each.
       logLevel: 'error',
       forwarder: FORWARDER_TUNING,
-      handlers: { forwarder: switchedForwarder(forwarderSwitch) },
+      handlers: meteredHandlers(forwarderSwitch, meter),
     });
     forwarderSwitch.send = async (queueUrl, body) => {
       await stack.clients.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));

@@ -7,7 +7,10 @@
  *   3. peak RSS of a forwarder (in a child process) while it streams a 50 MB file
  *   4. minified bundle size of each Lambda (esbuild with the CDK options)
  *   5. the pre-flight's ranged reads: header walks over S3 for files whose headers sit anywhere
+ *   6. the AWS cost of a file: every AWS call and DynamoDB unit per file, priced (run first, on the fresh stack)
  *
+ * `npm run bench -- cost bundles` runs only the sections named (throughput, rate-limit, memory, bundles,
+ * preflight, cost).
  * Prints tables and a block of key figures; writes nothing into the repository. See bench/README.md.
  * This is a measurement, not a test: nothing here asserts a time.
  */
@@ -15,7 +18,9 @@ import { cpus, loadavg, platform, release } from 'node:os';
 import { LOCAL_DEFAULTS } from '#local/stack.ts';
 import { FUNCTION_SIZING } from '../lib/defaults.ts';
 import type { BundleFigures, InitTime } from './bundles.ts';
+import { type CostSummary, ISSUE_12_BEFORE, PRICES, runCost } from './cost.ts';
 import { killChildren, type MemoryResult, runMemory } from './memory.ts';
+import { AwsMeter } from './meter.ts';
 import { type BenchRelay, FORWARDER_TUNING, startBenchRelay, UNLIMITED } from './pipeline.ts';
 import type { PreflightRow } from './preflight.ts';
 import { DOCUMENTED, type RateLimitResult, runRateLimit } from './rate-limit.ts';
@@ -33,7 +38,20 @@ const SETTINGS = {
   },
   /** The head the pre-flight fetches first (today's Instrumental `preflight.headBytes`). */
   preflight: { headBytes: 256 * 1024 },
+  /** Issue 12's method: 3 × 100 files to Instrumental, each until UPLOADED (router, forwarder, poller). */
+  cost: { rounds: 3, filesPerRound: 100, fileBytes: 50 * 1024, uploadConcurrency: 10, deadlineMs: 180_000 },
 } as const;
+
+const SECTIONS = ['throughput', 'rate-limit', 'memory', 'bundles', 'preflight', 'cost'] as const;
+const only = process.argv.slice(2);
+for (const name of only)
+  if (!(SECTIONS as readonly string[]).includes(name))
+    throw new Error(`unknown section "${name}"; sections: ${SECTIONS.join(', ')}`);
+/** Whether a section runs: all by default, else those named on the command line. */
+const wanted = (name: (typeof SECTIONS)[number]) => only.length === 0 || only.includes(name);
+
+/** Thrown to skip the stack when no stack section was asked for. */
+class SkipStack extends Error {}
 
 const log = (s = '') => process.stdout.write(`${s}\n`);
 const errors: string[] = [];
@@ -265,6 +283,143 @@ function printBundles(b: BundleFigures): void {
   );
 }
 
+const n2 = (x: number) => fixed(x, 2);
+const money = (x: number) => `$${fixed(x, 2)}`;
+
+function printCost(c: CostSummary): void {
+  log(
+    heading(`6. AWS cost per file: ${c.files} files to Instrumental until UPLOADED, every AWS call metered`),
+  );
+  log(
+    facts([
+      [
+        'method',
+        `${c.rounds.length} rounds of ${c.files / Math.max(1, c.rounds.length)} files (bench-fast, never rate-limited); router + forwarder + poller; ${c.sends} vendor sends`,
+      ],
+      [
+        'counted',
+        'SDK middleware on every client, calls inside handler invocations only; DynamoDB with ReturnConsumedCapacity INDEXES',
+      ],
+      [
+        'modelled',
+        '1 SQS SendMessage per object (S3 event notification), 1 ReceiveMessage + 1 DeleteMessageBatch per SQS-triggered invocation (event source mapping)',
+      ],
+      ['prices', `${PRICES.label} (bench/prices.ts, bench/README.md)`],
+    ]),
+  );
+  log();
+  log(
+    table(
+      ['service', 'operation', 'calls/file', ...c.functions],
+      c.operations.map((o) => [
+        o.service,
+        o.operation,
+        n2(o.perFile),
+        ...c.functions.map((fn) => n2(o.byFn[fn] ?? 0)),
+      ]),
+    ),
+  );
+  log();
+  const d = c.dynamodb;
+  const bucketFailed = d.failedPerSendByTarget.ratelimit ?? 0;
+  const otherFailed = Object.entries(d.failedPerSendByTarget)
+    .filter(([k]) => k !== 'ratelimit')
+    .map(([k, v]) => `${k} ${n2(v)}`)
+    .join(', ');
+  const rounds = (f: (r: CostSummary['rounds'][number]) => number) =>
+    c.rounds.map((r) => n2(f(r))).join(' / ');
+  log(
+    table(
+      ['per file', 'now', 'issue 12 (before)', 'ratio'],
+      [
+        [
+          'DynamoDB write units',
+          n2(d.writeUnits),
+          ISSUE_12_BEFORE.dynamodbWriteUnits,
+          n2(d.writeUnits / ISSUE_12_BEFORE.dynamodbWriteUnits),
+        ],
+        [
+          '  by function',
+          c.functions.map((fn) => `${fn} ${n2(d.writeUnitsByFn[fn] ?? 0)}`).join(', '),
+          Object.entries(ISSUE_12_BEFORE.dynamodbWriteUnitsByFunction)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', '),
+          '',
+        ],
+        [
+          '  by item',
+          Object.entries(d.writeUnitsByTarget)
+            .map(([k, v]) => `${k} ${n2(v)}`)
+            .join(', '),
+          '',
+          '',
+        ],
+        [
+          '  of which index writes',
+          n2(d.indexWriteUnits),
+          ISSUE_12_BEFORE.indexWriteUnits,
+          n2(d.indexWriteUnits / ISSUE_12_BEFORE.indexWriteUnits),
+        ],
+        ['  per round', rounds((r) => r.writeUnitsPerFile), '', ''],
+        ['DynamoDB read units', `${n2(d.readUnits)} (indexes ${n2(d.indexReadUnits)})`, 'n/a', ''],
+        [
+          'failed conditional writes per send: token bucket',
+          `${n2(bucketFailed)} (rounds ${rounds((r) => r.failedPerSendByTarget.ratelimit ?? 0)})`,
+          ISSUE_12_BEFORE.tokenBucketFailedPerSend,
+          '',
+        ],
+        ['failed conditional writes per send: other', otherFailed || '0', 'n/a', ''],
+        [
+          'S3 GET-class / PUT-class requests',
+          `${n2(c.s3.get)} / ${n2(c.s3.put)}`,
+          `${ISSUE_12_BEFORE.s3GetRequests} / n/a`,
+          n2(c.s3.get / ISSUE_12_BEFORE.s3GetRequests),
+        ],
+        [
+          'SQS requests (handlers + notification + event source)',
+          `${n2(c.sqs.handlers + c.sqs.notifications + c.sqs.eventSource)} (${n2(c.sqs.handlers)} + ${n2(c.sqs.notifications)} + ${n2(c.sqs.eventSource)})`,
+          ISSUE_12_BEFORE.sqsRequests,
+          '',
+        ],
+        [
+          'Lambda invocations',
+          c.functions.map((fn) => `${fn} ${n2(c.lambda.invocations[fn] ?? 0)}`).join(', '),
+          'n/a',
+          '',
+        ],
+        [
+          'Lambda GB-s (measured ms × configured MB)',
+          c.functions
+            .map(
+              (fn) =>
+                `${fn} ${fixed(c.lambda.gbSeconds[fn] ?? 0, 4)} (${fixed(c.lambda.msPerInvocation[fn] ?? 0, 0)} ms/inv)`,
+            )
+            .join(', '),
+          'n/a',
+          '',
+        ],
+        ['Secrets Manager calls', fixed(c.secretsManager, 3), 'n/a', ''],
+      ],
+    ),
+  );
+  log();
+  log(
+    table(
+      ['cost per million files', 'USD'],
+      [
+        ...c.cost.map(([k, v]) => [k, money(v)] as Cell[]),
+        ['total', money(c.total)],
+        ['total, DynamoDB at its prices before 2024-11-01', money(c.totalWithDynamoDbBefore2024_11)],
+        [
+          'issue 12 (before)',
+          `≈ $${ISSUE_12_BEFORE.costPerMillionFiles} (${ISSUE_12_BEFORE.costParts}); ratio ${n2(c.total / ISSUE_12_BEFORE.costPerMillionFiles)}`,
+        ],
+      ],
+    ),
+  );
+  log('  Lambda durations are local (emulators and simulators on the same CPUs): on AWS they differ.');
+}
+
 function printPreflight(rows: PreflightRow[]): void {
   log(heading('5. Pre-flight header reads: the verdict wherever the header sits (local S3, ranged GETs)'));
   log(
@@ -322,21 +477,31 @@ async function main(): Promise<number> {
   process.once('SIGTERM', onSignal);
 
   const memoryMb = FUNCTION_SIZING.forwarder.memorySize;
+  const meter = new AwsMeter();
+  const uninstall = meter.install();
+  let cost: CostSummary | undefined;
+  const stackSections = (['throughput', 'rate-limit', 'memory', 'cost'] as const).some(wanted);
   try {
-    relay = await startBenchRelay();
+    if (!stackSections) throw new SkipStack();
+    relay = await startBenchRelay(meter);
     const r = relay;
     log(
       `local stack up in ${seconds(r.stack.timings.stackMs)} (fauxqs S3+SQS, DynamoDB Local, Secrets Manager emulator); simulators on ${r.fast.url} and ${r.limited.url}`,
     );
-    t = await section('1. throughput', () => runThroughput(r, SETTINGS.throughput));
+    // First, on the fresh stack: nothing of another section is left in the table or the poller's work.
+    if (wanted('cost')) cost = await section('6. cost', () => runCost(r, meter, SETTINGS.cost));
+    if (cost) printCost(cost);
+    if (wanted('throughput')) t = await section('1. throughput', () => runThroughput(r, SETTINGS.throughput));
     if (t) printThroughput(t);
-    rl = await section('2. rate limit', () => runRateLimit(r, SETTINGS.rateLimit));
+    if (wanted('rate-limit')) rl = await section('2. rate limit', () => runRateLimit(r, SETTINGS.rateLimit));
     if (rl) printRateLimit(rl);
     const functionTimeoutMs = FUNCTION_SIZING.forwarder.timeout.toMilliseconds();
     const { fileBytes, gcEveryMs } = SETTINGS.memory;
-    mem = await section('3. memory', () =>
-      runMemory(r, { fileBytes, functionTimeoutMs, serial: 'SN-BIG0001' }),
-    );
+    mem = !wanted('memory')
+      ? undefined
+      : await section('3. memory', () =>
+          runMemory(r, { fileBytes, functionTimeoutMs, serial: 'SN-BIG0001' }),
+        );
     memGc = mem
       ? await section('3. memory (GC cross-check)', () =>
           runMemory(r, { fileBytes, functionTimeoutMs, serial: 'SN-BIG0002', gcEveryMs }),
@@ -344,18 +509,25 @@ async function main(): Promise<number> {
       : undefined;
     if (mem) printMemory(mem, memGc, memoryMb);
   } catch (err) {
-    errors.push(`stack: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    log(`\n!! could not run the stack sections: ${String(err)}`);
+    if (!(err instanceof SkipStack)) {
+      errors.push(`stack: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      log(`\n!! could not run the stack sections: ${String(err)}`);
+    }
   } finally {
+    uninstall();
     await stop();
   }
 
   // Imported now: it loads the relay's config and vendor modules, which the stack wants loaded after its env.
-  const bundles = await section('4. bundles', async () => (await import('./bundles.ts')).measureBundles());
+  const bundles = wanted('bundles')
+    ? await section('4. bundles', async () => (await import('./bundles.ts')).measureBundles())
+    : undefined;
   if (bundles) printBundles(bundles);
-  const preflight = await section('5. pre-flight reads', async () =>
-    (await import('./preflight.ts')).runPreflight(SETTINGS.preflight.headBytes),
-  );
+  const preflight = wanted('preflight')
+    ? await section('5. pre-flight reads', async () =>
+        (await import('./preflight.ts')).runPreflight(SETTINGS.preflight.headBytes),
+      )
+    : undefined;
   if (preflight) printPreflight(preflight);
 
   log(heading('Key figures'));
@@ -387,6 +559,22 @@ async function main(): Promise<number> {
         'module init',
         bundles
           ? `${bundles.sizes.map((s) => `${s.name} ${fixed(s.init.wallMs, 0)} ms (CPU ${fixed(s.init.cpuMs, 0)})`).join(', ')}; was 245 / 310 ms`
+          : na,
+      ],
+      [
+        'DynamoDB units / file',
+        cost
+          ? `${fixed(cost.dynamodb.writeUnits, 2)} write (index ${fixed(cost.dynamodb.indexWriteUnits, 2)}), ${fixed(cost.dynamodb.readUnits, 2)} read; was 25.5 write`
+          : na,
+      ],
+      [
+        'token-bucket failed writes',
+        cost ? `${fixed(cost.dynamodb.failedPerSendByTarget.ratelimit ?? 0, 2)} per send; was 1.4–2.8` : na,
+      ],
+      [
+        'cost / million files',
+        cost
+          ? `$${fixed(cost.total, 2)} at ${PRICES.label} ($${fixed(cost.totalWithDynamoDbBefore2024_11, 2)} with DynamoDB before 2024-11-01); was ≈ $22`
           : na,
       ],
       [
