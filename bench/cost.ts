@@ -164,7 +164,7 @@ export function summarize(
     ),
     writeUnitsByTarget: perFile(
       by(
-        ddb,
+        ddb.filter((c) => c.writeUnits > 0),
         (c) => c.target ?? '?',
         (c) => c.writeUnits,
       ),

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: four figures of factory-relay in one run, on the local stack (fauxqs S3/SQS, DynamoDB
+ * `npm run bench`: six sections of figures of factory-relay in one run, on the local stack (fauxqs S3/SQS, DynamoDB
  * Local, the Secrets Manager emulator) and Instrumental simulators, everything on 127.0.0.1.
  *
  *   1. files/s through the pipeline vs a naive sequential uploader against the same simulator (ratio)
