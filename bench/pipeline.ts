@@ -20,9 +20,11 @@ import { putObject as putIngest, recordsOf as recordsOfObject } from '#local/ing
 import type { LambdaFunction } from '#local/lambda-context.ts';
 import { type LocalHandlers, type LocalStack, startLocalStack } from '#local/stack.ts';
 import { InstrumentalSimulator, type InstrumentalSimulatorOptions } from '#simulators/instrumental/index.ts';
+import type { V7DarwinSimulator } from '#simulators/v7-darwin/index.ts';
 import { VENDORS } from '#vendors/registry.ts';
 import { forwarderSettings, SETTINGS } from '../lib/settings.ts';
 import type { AwsMeter } from './meter.ts';
+import { V7_BENCH, v7Simulator, v7Stream, v7Transmit } from './v7-darwin.ts';
 
 /** Obviously fake keys in Instrumental's format (one per simulator, so the two buckets never mix). */
 export const BENCH_KEYS = {
@@ -54,7 +56,7 @@ export const INSTRUMENTAL_FIELDS = {
   fileName: '{object.basename}',
 } as const;
 
-function benchConfig(fastUrl: string, limitedUrl: string): RelayConfig {
+function benchConfig(fastUrl: string, limitedUrl: string, v7Url: string): RelayConfig {
   const stream = (asset: string) => ({
     asset,
     stream_type: 'aoi-camera',
@@ -75,7 +77,7 @@ function benchConfig(fastUrl: string, limitedUrl: string): RelayConfig {
       {
         data_receiver_name: 'bench-bucket',
         protocol: 's3',
-        streams: [stream(STREAM_ASSETS.fast), stream(STREAM_ASSETS.limited)],
+        streams: [stream(STREAM_ASSETS.fast), stream(STREAM_ASSETS.limited), v7Stream()],
       },
     ],
     data_transmit: [
@@ -85,6 +87,7 @@ function benchConfig(fastUrl: string, limitedUrl: string): RelayConfig {
       },
       // No rate_limit: the relay uses the plug-in's documented Instrumental limit (50 burst, 5/s).
       transmit('bench-limited', STREAM_ASSETS.limited, limitedUrl, SECRETS.limited),
+      v7Transmit(v7Url),
     ],
   };
 }
@@ -132,6 +135,7 @@ export interface BenchRelay {
   stack: LocalStack;
   fast: InstrumentalSimulator;
   limited: InstrumentalSimulator;
+  v7: V7DarwinSimulator;
   forwarderSwitch: ForwarderSwitch;
   stop(): Promise<void>;
 }
@@ -143,7 +147,6 @@ export interface BenchRelay {
 function meteredHandlers(sw: ForwarderSwitch, meter: AwsMeter | undefined): Partial<LocalHandlers> {
   const memory = {
     router: SETTINGS.router.memoryMb,
-    forwarder: forwarderSettings(VENDORS.instrumental).memoryMb,
     poller: SETTINGS.poller.memoryMb,
     callback: SETTINGS.callback.memoryMb,
   };
@@ -171,7 +174,11 @@ function meteredHandlers(sw: ForwarderSwitch, meter: AwsMeter | undefined): Part
         (await import('../lambdas/handlers/callback.ts')).handler as LambdaFunction<APIGatewayProxyEventV2>,
     ),
     forwarder: (vendorId, queue) =>
-      meter.handler('forwarder', memory.forwarder, forwarder(vendorId, queue)) as LambdaFunction<SQSEvent>,
+      meter.handler(
+        'forwarder',
+        forwarderSettings(VENDORS[vendorId]).memoryMb,
+        forwarder(vendorId, queue),
+      ) as LambdaFunction<SQSEvent>,
   };
 }
 
@@ -185,15 +192,20 @@ export async function startBenchRelay(meter?: AwsMeter): Promise<BenchRelay> {
   });
   // Documented defaults: 50 burst, 5/s, 2 s validation.
   const limited = new InstrumentalSimulator({ ...common, apiKeys: [BENCH_KEYS.limited] });
+  const v7 = v7Simulator();
   const stopSims = async () => {
-    await Promise.allSettled([fast.stop(), limited.stop()]);
+    await Promise.allSettled([fast.stop(), limited.stop(), v7.stop()]);
   };
   try {
-    const [fastUrl, limitedUrl] = await Promise.all([fast.start(), limited.start()]);
+    const [fastUrl, limitedUrl, v7Url] = await Promise.all([fast.start(), limited.start(), v7.start()]);
     const forwarderSwitch: ForwarderSwitch = {};
     const stack = await startLocalStack({
-      config: benchConfig(fastUrl, limitedUrl),
-      secrets: { [SECRETS.fast]: BENCH_KEYS.fast, [SECRETS.limited]: BENCH_KEYS.limited },
+      config: benchConfig(fastUrl, limitedUrl, v7Url),
+      secrets: {
+        [SECRETS.fast]: BENCH_KEYS.fast,
+        [SECRETS.limited]: BENCH_KEYS.limited,
+        [V7_BENCH.secret]: V7_BENCH.key,
+      },
       // Errors only: section 2's 429s would otherwise print one "will retry" line each.
       logLevel: 'error',
       forwarder: FORWARDER_TUNING,
@@ -206,6 +218,7 @@ export async function startBenchRelay(meter?: AwsMeter): Promise<BenchRelay> {
       stack,
       fast,
       limited,
+      v7,
       forwarderSwitch,
       async stop() {
         try {

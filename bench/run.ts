@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: six sections of figures of factory-relay in one run, on the local stack (fauxqs S3/SQS, DynamoDB
+ * `npm run bench`: seven sections of figures of factory-relay in one run, on the local stack (fauxqs S3/SQS, DynamoDB
  * Local, the Secrets Manager emulator) and Instrumental simulators, everything on 127.0.0.1.
  *
  *   1. files/s through the pipeline vs a naive sequential uploader against the same simulator (ratio)
@@ -7,10 +7,11 @@
  *   3. peak RSS of a forwarder (in a child process) while it streams a 50 MB file
  *   4. minified bundle size of each Lambda (esbuild with the CDK options)
  *   5. the pre-flight's ranged reads: header walks over S3 for files whose headers sit anywhere
- *   6. the AWS cost of a file: every AWS call and DynamoDB unit per file, priced (run first, on the fresh stack)
+ *   6. V7 Darwin under 30 % injected failures: the relay's resumable upload vs a darwin-py-style client
+ *   7. the AWS cost of a file: every AWS call and DynamoDB unit per file, priced (run first, on the fresh stack)
  *
  * `npm run bench -- cost bundles` runs only the sections named (throughput, rate-limit, memory, bundles,
- * preflight, cost).
+ * preflight, v7, cost).
  * Prints tables and a block of key figures; writes nothing into the repository. See bench/README.md.
  * This is a measurement, not a test: nothing here asserts a time.
  */
@@ -26,6 +27,7 @@ import type { PreflightRow } from './preflight.ts';
 import { DOCUMENTED, type RateLimitResult, runRateLimit } from './rate-limit.ts';
 import { type Cell, facts, fixed, heading, kib, mib, pct, seconds, table } from './report.ts';
 import { runThroughput, type ThroughputResult } from './throughput.ts';
+import { runV7Darwin, type V7BenchOptions, type V7BenchResult } from './v7-darwin.ts';
 
 const SETTINGS = {
   throughput: { files: 200, fileBytes: 50 * 1024, warmup: 10, uploadConcurrency: 10 },
@@ -40,9 +42,16 @@ const SETTINGS = {
   preflight: { headBytes: 256 * 1024 },
   /** Issue 12's method: 3 × 100 files to Instrumental, each until UPLOADED (router, forwarder, poller). */
   cost: { rounds: 3, filesPerRound: 100, fileBytes: 50 * 1024, uploadConcurrency: 10, deadlineMs: 180_000 },
+  v7: {
+    files: 100,
+    fileBytes: 256 * 1024,
+    failureRate: 0.085,
+    uploadConcurrency: 10,
+    darwinPy: { apiTries: 10, initialWaitMs: 250, maxWaitMs: 2_000, putTries: 5, putWaitMs: 250, pushes: 3 },
+  } satisfies V7BenchOptions,
 } as const;
 
-const SECTIONS = ['throughput', 'rate-limit', 'memory', 'bundles', 'preflight', 'cost'] as const;
+const SECTIONS = ['throughput', 'rate-limit', 'memory', 'bundles', 'preflight', 'v7', 'cost'] as const;
 const only = process.argv.slice(2);
 for (const name of only)
   if (!(SECTIONS as readonly string[]).includes(name))
@@ -227,6 +236,80 @@ function printMemory(r: MemoryResult, gcCheck: MemoryResult | undefined, memoryM
     );
 }
 
+function printV7(r: V7BenchResult): void {
+  const o = SETTINGS.v7;
+  const d = o.darwinPy;
+  log(
+    heading('6. V7 Darwin under injected failures: the relay vs a darwin-py-style client (same simulator)'),
+  );
+  log(
+    facts([
+      ['files', `${r.files} JPEGs of ${kib(r.fileBytes)} KiB, ${o.uploadConcurrency} at a time`],
+      [
+        'injection',
+        `each request of each step fails with p = ${pct(o.failureRate)} (1 − ${fixed(1 - o.failureRate, 3)}⁴ = ${pct(1 - (1 - o.failureRate) ** 4)} of files meet ≥ 1): register 503 / 429 Retry-After 1 s before V7 acts; sign, PUT, confirm half before (503, S3 SlowDown, 500), half after (V7 did it, the answer is lost)`,
+      ],
+      [
+        'relay',
+        `S3 put → router → forwarder (batchSize ${FORWARDER_TUNING.batchSize}): register → sign → PUT → confirm, checkpointed; in-attempt retries, then the core's backoff (defaults: base 2 s)`,
+      ],
+      [
+        'darwin-py way',
+        `register 500 per call; requests retried on 429/5xx up to ${d.apiTries}× (waits ${d.initialWaitMs} ms doubling to ${d.maxWaitMs} ms; darwin-py's: 60–300 s), Retry-After ignored; PUT retried on 503 only (${d.putTries}×, whole body); any other failure fails the file; failed files pushed again from register, up to ${d.pushes} pushes`,
+      ],
+    ]),
+  );
+  log();
+  const row = (name: string, c: V7BenchResult['relay'] | V7BenchResult['darwinPy'], time: string): Cell[] => [
+    name,
+    `${c.delivered}/${r.files}`,
+    fixed(c.bytesSent / Math.max(1, c.deliveredBytes), 3),
+    fixed(c.requests / Math.max(1, c.delivered), 2),
+    c.registerCallsMax,
+    time,
+    c.lost,
+  ];
+  log(
+    table(
+      [
+        'client',
+        'confirmed',
+        'bytes sent / delivered byte',
+        'requests / delivered',
+        'max registers per file',
+        'time',
+        'not confirmed',
+      ],
+      [
+        row('relay', r.relay, seconds(r.relay.ms)),
+        row(
+          'darwin-py way',
+          r.darwinPy,
+          r.darwinPy.delivered === r.files
+            ? seconds(r.darwinPy.ms)
+            : `never (gave up after ${seconds(r.darwinPy.ms)})`,
+        ),
+      ],
+    ),
+  );
+  log();
+  log(
+    table(
+      ['requests (injected failures)', ...Object.keys(r.relay.routes)],
+      [
+        ['relay', ...Object.values(r.relay.routes).map((x) => `${x.requests} (${x.injected})`)],
+        ['darwin-py way', ...Object.values(r.darwinPy.routes).map((x) => `${x.requests} (${x.injected})`)],
+      ],
+    ),
+  );
+  log(
+    `\n  relay: ${fixed(r.relay.bytesSent / r.relay.deliveredBytes, 3)} bytes sent per delivered byte (goal ≤ 1.1), ${r.relay.delivered}/${r.files} confirmed in ${seconds(r.relay.ms)}; ${r.relay.retried} deliveries went through the core's retry; records: ${r.relay.statuses}`,
+  );
+  log(
+    `  darwin-py way: ${fixed(r.darwinPy.bytesSent / Math.max(1, r.darwinPy.deliveredBytes), 3)} bytes per delivered byte, ${r.darwinPy.delivered}/${r.files} confirmed; ${r.darwinPy.skipped} "skipped" (ALREADY_EXISTS) on re-push`,
+  );
+}
+
 function printBundles(b: BundleFigures): void {
   log(heading("4. Lambda bundles: minified size and module init (cold start), beside issue 12's figures"));
   log(
@@ -288,7 +371,7 @@ const money = (x: number) => `$${fixed(x, 2)}`;
 
 function printCost(c: CostSummary): void {
   log(
-    heading(`6. AWS cost per file: ${c.files} files to Instrumental until UPLOADED, every AWS call metered`),
+    heading(`7. AWS cost per file: ${c.files} files to Instrumental until UPLOADED, every AWS call metered`),
   );
   log(
     facts([
@@ -463,6 +546,7 @@ async function main(): Promise<number> {
   let rl: RateLimitResult | undefined;
   let mem: MemoryResult | undefined;
   let memGc: MemoryResult | undefined;
+  let v7: V7BenchResult | undefined;
   const stop = async () => {
     const r = relay;
     relay = undefined;
@@ -480,7 +564,7 @@ async function main(): Promise<number> {
   const meter = new AwsMeter();
   const uninstall = meter.install();
   let cost: CostSummary | undefined;
-  const stackSections = (['throughput', 'rate-limit', 'memory', 'cost'] as const).some(wanted);
+  const stackSections = (['throughput', 'rate-limit', 'memory', 'v7', 'cost'] as const).some(wanted);
   try {
     if (!stackSections) throw new SkipStack();
     relay = await startBenchRelay(meter);
@@ -489,7 +573,7 @@ async function main(): Promise<number> {
       `local stack up in ${seconds(r.stack.timings.stackMs)} (fauxqs S3+SQS, DynamoDB Local, Secrets Manager emulator); simulators on ${r.fast.url} and ${r.limited.url}`,
     );
     // First, on the fresh stack: nothing of another section is left in the table or the poller's work.
-    if (wanted('cost')) cost = await section('6. cost', () => runCost(r, meter, SETTINGS.cost));
+    if (wanted('cost')) cost = await section('7. cost', () => runCost(r, meter, SETTINGS.cost));
     if (cost) printCost(cost);
     if (wanted('throughput')) t = await section('1. throughput', () => runThroughput(r, SETTINGS.throughput));
     if (t) printThroughput(t);
@@ -508,6 +592,8 @@ async function main(): Promise<number> {
         )
       : undefined;
     if (mem) printMemory(mem, memGc, memoryMb);
+    if (wanted('v7')) v7 = await section('6. V7 Darwin', () => runV7Darwin(r, SETTINGS.v7));
+    if (v7) printV7(v7);
   } catch (err) {
     if (!(err instanceof SkipStack)) {
       errors.push(`stack: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
@@ -575,6 +661,12 @@ async function main(): Promise<number> {
         'cost / million files',
         cost
           ? `$${fixed(cost.total, 2)} at ${PRICES.label} ($${fixed(cost.totalWithDynamoDbBefore2024_11, 2)} with DynamoDB before 2024-11-01); was ≈ $22`
+          : na,
+      ],
+      [
+        'V7 under 30 % failures',
+        v7
+          ? `relay ${fixed(v7.relay.bytesSent / v7.relay.deliveredBytes, 3)} bytes sent per delivered byte, ${fixed(v7.relay.requests / v7.relay.delivered, 2)} requests per file, ${v7.relay.delivered}/${v7.files} confirmed in ${seconds(v7.relay.ms)}; darwin-py way ${fixed(v7.darwinPy.bytesSent / Math.max(1, v7.darwinPy.deliveredBytes), 3)}, ${fixed(v7.darwinPy.requests / Math.max(1, v7.darwinPy.delivered), 2)}, ${v7.darwinPy.delivered}/${v7.files}`
           : na,
       ],
       [

@@ -98,7 +98,7 @@ function config(url: string, dests: Destination[], relay: RelayConfig['relay']):
       {
         data_receiver_name: 'faults',
         protocol: 's3',
-        streams: dests.map((d, i) => ({
+        streams: dests.map((_d, i) => ({
           asset: `line-${i}`,
           stream_type: 'cam',
           key_pattern: `line-${i}/{station}/{serial}_{taken_at}.{ext}`,
@@ -345,11 +345,11 @@ const SCENARIOS: Record<string, { label: string; run: ScenarioFn }> = {
     },
   },
   crash: {
-    label: 'forwarder killed mid-send every 3 s',
+    label: 'forwarder killed mid-send every 10 s',
     run: (files) => {
       const killer = new ForwarderProcesses();
       return runScenario(
-        'forwarder killed mid-send every 3 s',
+        'forwarder killed mid-send every 10 s',
         'SIGKILL of the forwarder process while a send is in flight, a new one started on the same state',
         {
           files,
@@ -362,7 +362,7 @@ const SCENARIOS: Record<string, { label: string; run: ScenarioFn }> = {
           during: async (env) => {
             killer.env = env.stack.env;
             env.sim.setFaults({ rules: [{ routes: ['ingestImage'], latencyMs: [50, 250] }] });
-            await killer.killEvery(3_000, () => env.sim.requestsTo('ingestImage').length < files);
+            await killer.killEvery(10_000, () => env.sim.requestsTo('ingestImage').length < files);
           },
         },
       ).finally(() => killer.stop());
@@ -380,7 +380,10 @@ class ForwarderProcesses {
   private child: ChildProcess | undefined;
   private ready: Promise<void> | undefined;
   private nextId = 0;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { child: ChildProcess; resolve: (v: unknown) => void; reject: (e: Error) => void }
+  >();
   private stopped = false;
 
   private start(vendor: string, dlq: string): Promise<void> {
@@ -390,6 +393,7 @@ class ForwarderProcesses {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.child = child;
+    child.on('error', () => undefined); // a send to a process just killed: its invocation fails below
     this.ready = new Promise((resolve) => {
       child.on(
         'message',
@@ -406,6 +410,7 @@ class ForwarderProcesses {
     child.once('exit', () => {
       if (this.child === child) this.child = undefined;
       for (const [id, p] of this.pending) {
+        if (p.child !== child) continue;
         this.pending.delete(id);
         p.reject(new Error('forwarder process killed'));
       }
@@ -420,8 +425,14 @@ class ForwarderProcesses {
       else await this.ready;
       const id = this.nextId++;
       return new Promise((resolve, reject) => {
-        this.pending.set(id, { resolve, reject });
-        this.child?.send({ id, event, timeoutMs: context.getRemainingTimeInMillis() });
+        const child = this.child;
+        if (!child) return reject(new Error('forwarder process gone'));
+        this.pending.set(id, { child, resolve, reject });
+        child.send({ id, event, timeoutMs: context.getRemainingTimeInMillis() }, (err) => {
+          if (!err) return;
+          this.pending.delete(id);
+          reject(err);
+        });
       }) as never;
     };
   }
@@ -429,8 +440,10 @@ class ForwarderProcesses {
   async killEvery(ms: number, keepGoing: () => boolean): Promise<void> {
     while (!this.stopped && keepGoing()) {
       await sleep(ms);
-      if (this.child && this.pending.size > 0) {
-        this.child.kill('SIGKILL');
+      const child = this.child;
+      if (child && this.pending.size > 0) {
+        this.child = undefined;
+        child.kill('SIGKILL');
         this.kills++;
       }
     }

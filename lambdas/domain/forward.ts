@@ -135,6 +135,19 @@ interface Item {
 }
 
 const SAFETY_MS = 3_000;
+
+/**
+ * 5xx and network failures in a row, per destination, in this forwarder instance (a Lambda instance keeps it
+ * between invocations). Any vendor answer that is not one of those resets it.
+ */
+const failureStreaks = new Map<string, number>();
+
+/** Whether an outcome says the vendor is not working (as opposed to refusing this one file, or rate limiting). */
+function isServerFailure(outcome: DeliveryOutcome): boolean {
+  if (outcome.kind !== 'retry') return false;
+  const { httpStatus, code } = outcome.error;
+  return (httpStatus !== undefined && httpStatus >= 500) || code === 'NETWORK_ERROR' || code === 'NO_ANSWER';
+}
 /** A transient failure to read the destination's secret (throttling, the network): look again soon. */
 const SECRET_RETRY_MS = 5_000;
 
@@ -530,10 +543,40 @@ async function sendGroup(
         break;
       }
       case 'retry':
+        if (probe) {
+          // A probe that got no verdict: the destination stays paused, this delivery waits with the others
+          // (its message is not put back, or it would probe again on every return), and its attempt is given
+          // back: it was sent because the destination needed a probe, not for its own sake.
+          await ports.finish(key, deps.owner, destination, {
+            status: 'HELD',
+            error: outcome.error,
+            refund: true,
+            ...(outcome.ambiguous ? { ambiguous: true } : {}),
+          });
+          log.info('probe got no verdict: destination stays paused', {
+            destination,
+            code: outcome.error.code,
+          });
+          break;
+        }
         await retryOrSettle(item, job, outcome, deps, maxAttempts, policy);
         failures.push(rec.messageId);
         break;
     }
+  }
+  // An outage: many 5xx / network failures in a row. Pause the destination instead of spending every delivery's
+  // attempts against a vendor that is down; the probe finds out when it is back.
+  const threshold = deps.config.relay?.outage_threshold ?? 10;
+  let streak = failureStreaks.get(destination) ?? 0;
+  for (const o of outcomes) streak = isServerFailure(o) ? streak + 1 : o.kind === 'retry' ? streak : 0;
+  failureStreaks.set(destination, streak);
+  if (threshold > 0 && streak >= threshold && !heldBy) {
+    failureStreaks.set(destination, 0);
+    heldBy = recorded(
+      'VENDOR_OUTAGE',
+      `${streak} failures in a row (5xx or no answer): the vendor looks down`,
+    );
+    await pauseAndHold(destination, transmit, heldBy, [], deps);
   }
   // A probe that got any vendor answer but a hold or a retry shows the destination works again.
   if (probe && outcomes.some((o) => o.kind === 'accepted' || o.kind === 'present' || o.kind === 'rejected')) {

@@ -4,9 +4,11 @@
  */
 import { instrumental } from './instrumental/index.ts';
 import type { VendorPlugin } from './types.ts';
+import { v7Darwin } from './v7-darwin/index.ts';
 
 export const VENDORS: Readonly<Record<string, VendorPlugin>> = {
   [instrumental.id]: instrumental,
+  [v7Darwin.id]: v7Darwin,
 };
 
 export type VendorCatalog = Readonly<

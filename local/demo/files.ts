@@ -6,8 +6,8 @@
  *   line-1/video/{station}/{serial}_{taken_at}.{ext}    inspection videos (taken_at 2026-01-05_08-15-00)
  *
  * plus two deliberately bad files, so a newcomer sees how failures look: a PNG saved as `.jpg` (the
- * Instrumental plug-in's pre-flight refuses it: REJECTED NOT_A_JPEG) and a photo dropped outside any stream's
- * folder layout (UNROUTED NO_MATCHING_STREAM).
+ * Instrumental plug-in's pre-flight refuses it: REJECTED NOT_A_JPEG; V7 takes it) and a photo dropped outside
+ * any stream's folder layout (UNROUTED NO_MATCHING_STREAM). Every routed file also goes to V7 (v7-demo).
  */
 import type { DeliveryStatus } from '#domain/status.ts';
 import { makeJpeg, makeMp4, makePng } from '#simulators/media/index.ts';
@@ -94,8 +94,13 @@ export function demoFiles(now = new Date()): DemoFile[] {
       key: `line-1/aoi-top/SN-1003_${compactUtc(at(3))}.jpg`,
       body: makePng({ width: 640, height: 480, seed: 14 }),
       contentType: 'image/jpeg',
-      expect: { status: 'REJECTED', code: 'NOT_A_JPEG' },
-      note: 'deliberately bad: a PNG saved as .jpg',
+      // Instrumental's pre-flight refuses it; V7 takes any image (it reads the type from the content).
+      expect: {
+        status: 'REJECTED',
+        code: 'NOT_A_JPEG',
+        destinations: { 'v7-demo': { status: 'UPLOADED' } },
+      },
+      note: 'deliberately bad for Instrumental: a PNG saved as .jpg',
     },
     {
       key: 'line-1/IMG_0042.jpg',

@@ -299,7 +299,10 @@ describe('forwarder decisions', () => {
     const out = await f.run([f.message('k2')]);
     assert.deepEqual(out.failures, []);
     assert.equal(f.records.get('k2')?.status, 'REJECTED');
-    assert.deepEqual((f.records.get('k2')?.lastError as { code: string }).code, 'DESTINATION_REMOVED');
+    assert.deepEqual(
+      (f.records.get('k2')?.lastError as { code?: string } | undefined)?.code,
+      'DESTINATION_REMOVED',
+    );
   });
 
   it('puts back a duplicate message that comes before its backoff ends, sending nothing', async () => {
@@ -337,7 +340,25 @@ describe('forwarder decisions', () => {
     await f.run([f.message('fresh'), f.message('ours')]);
     assert.equal(f.records.get('fresh')?.status, 'ALREADY_PRESENT');
     assert.equal(f.records.get('ours')?.status, 'UPLOADED');
-    assert.equal((f.records.get('ours')?.notice as { code: string }).code, 'DELIVERED_EARLIER');
+    assert.equal((f.records.get('ours')?.notice as { code?: string } | undefined)?.code, 'DELIVERED_EARLIER');
+  });
+
+  it('an outage (10 failures in a row) pauses the destination instead of spending every attempt', async () => {
+    const down: DeliveryOutcome = {
+      kind: 'retry',
+      error: recorded('VENDOR_UNAVAILABLE', 'answered 503', { httpStatus: 503 }),
+    };
+    const keys = Array.from({ length: 12 }, (_, i) => `out-${i}`);
+    const f = forwarder({
+      outcomes: (n) => Array(n).fill(down),
+      records: Object.fromEntries(keys.map((k) => [k, queued()])),
+    });
+    await f.run(keys.slice(0, 10).map((k) => f.message(k)));
+    assert.ok(f.calls.includes('pause'), 'paused after the tenth failure');
+    const before = f.sends();
+    await f.run(keys.slice(10).map((k) => f.message(k)));
+    assert.equal(f.sends(), before, 'nothing more is sent to a vendor that is down');
+    for (const k of keys.slice(10)) assert.equal(f.records.get(k)?.status, 'HELD');
   });
 
   it('out of attempts after a send that went out in full unanswered: UNCONFIRMED, never DEAD', async () => {

@@ -224,7 +224,14 @@ const relaySchema: JsonSchema = {
       exclusiveMinimum: 0,
       default: 300,
       description:
-        'A destination whose credentials were refused pauses; after this many seconds one delivery probes whether a rotated key works.',
+        'A paused destination (credentials refused or unusable, a quota, an outage) sends one probe delivery after this many seconds; its answer resumes it.',
+    },
+    outage_threshold: {
+      type: 'integer',
+      minimum: 0,
+      default: 10,
+      description:
+        'After this many 5xx or network failures in a row (no success between, within one forwarder), the vendor counts as down: the destination pauses (VENDOR_OUTAGE) and its deliveries wait instead of spending their attempts. 0 turns it off.',
     },
     results_prefix: str('Key prefix in the results bucket for processed results written back (InstaVid360).'),
   },

@@ -21,6 +21,8 @@ export interface RelaySettings {
   backoff_max_seconds?: number;
   /** Seconds a destination stays paused after a refused API key before one probe send (default 300). */
   pause_probe_seconds?: number;
+  /** 5xx / network failures in a row after which the destination pauses as VENDOR_OUTAGE (default 10; 0: off). */
+  outage_threshold?: number;
   /** Where processed results are written back (InstaVid360): key prefix in the results bucket. */
   results_prefix?: string;
 }
