@@ -36,9 +36,13 @@ function mapOf(fileUrl: string): SourceMap | undefined {
 
 const FRAME = /(file:\/\/[^\s()]+?\.m?js):(\d+):(\d+)/g;
 
-/** A stack with every position in a bundled file replaced by its source position (`lambdas/x.ts:12:5`). */
-export function mapStack(stack: string): string {
+/** This module's own file: in a Lambda, the bundle. Only its frames are mapped (no other file is read). */
+const SELF = import.meta.url;
+
+/** A stack with every position in the bundle replaced by its source position (`lambdas/x.ts:12:5`). */
+export function mapStack(stack: string, bundle = SELF): string {
   return stack.replace(FRAME, (frame, url: string, line: string, column: string) => {
+    if (url !== bundle) return frame;
     const entry = mapOf(url)?.findEntry(Number(line) - 1, Number(column) - 1);
     if (!entry || !('originalSource' in entry)) return frame;
     const source = entry.originalSource.replace(/^(\.\.?\/)+/, '');

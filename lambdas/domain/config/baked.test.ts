@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { VENDORS } from '#vendors/registry.ts';
 import { BakedConfigError, readBakedConfig } from './baked.ts';
 import { loadConfigFile } from './load.ts';
-import { FAKE_CATALOG } from './testing.ts';
 
 const EXAMPLE = new URL('../../../config/example.yaml', import.meta.url).pathname;
-const VENDOR_IDS = Object.keys(FAKE_CATALOG);
+const VENDOR_IDS = Object.keys(VENDORS);
 
 describe('readBakedConfig: the config as a Lambda reads it', () => {
   it('gives back exactly the validated config', () => {
-    const { config } = loadConfigFile(EXAMPLE, FAKE_CATALOG, {});
+    const { config } = loadConfigFile(EXAMPLE, VENDORS, {});
     assert.deepEqual(readBakedConfig(JSON.stringify(config), VENDOR_IDS, 'RELAY_CONFIG_JSON'), config);
   });
 
