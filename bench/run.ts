@@ -621,61 +621,87 @@ async function main(): Promise<number> {
     ? `; ${mib(memGc.deltaBytes)} kept alive, GC every ${SETTINGS.memory.gcEveryMs} ms`
     : '';
   const na = 'n/a (failed)';
+  /** The section of each key figure: a figure of a section not asked for is left out, not shown as failed. */
+  const sectionOf: Record<string, (typeof SECTIONS)[number]> = {
+    'pipeline files/s': 'throughput',
+    'naive files/s': 'throughput',
+    ratio: 'throughput',
+    'sustained req/s': 'rate-limit',
+    'vs limit': 'rate-limit',
+    '429 share': 'rate-limit',
+    'peak RSS (MiB)': 'memory',
+    'bundle sizes': 'bundles',
+    'module init': 'bundles',
+    'DynamoDB units / file': 'cost',
+    'token-bucket failed writes': 'cost',
+    'cost / million files': 'cost',
+    'V7 under 30 % failures': 'v7',
+    'pre-flight reads': 'preflight',
+  };
+  const asked = (rows: Array<[string, Cell]>) =>
+    rows.filter(([label]) => {
+      const name = sectionOf[label];
+      return name === undefined || wanted(name);
+    });
   log(
-    facts([
-      ['pipeline files/s', t ? fixed(t.pipelineFilesPerSec) : na],
-      ['naive files/s', t ? fixed(t.naiveFilesPerSec) : na],
-      ['ratio', t ? `${fixed(t.ratio, 2)} ×` : na],
-      ['sustained req/s', rl ? fixed(rl.sustainedPerSec, 2) : na],
-      ['vs limit', rl ? `${fixed(rl.vsLimit, 3)} × ${DOCUMENTED.perSecond}/s` : na],
-      ['429 share', rl ? `${pct(rl.share429)} (${rl.rejected429} of ${rl.ingestRequests})` : na],
-      [
-        'peak RSS (MiB)',
-        mem
-          ? `${mib(mem.peakRssBytes)} during the send (baseline ${mib(mem.baselineRssBytes)}, delta ${mib(mem.deltaBytes)} = ${fixed(mem.deltaShareOfFile, 3)} × the ${mib(mem.fileBytes)} MiB file${gcDelta}); process maxRSS ${mib(mem.child.maxRssAfterKiB * 1024)} incl. start-up`
-          : na,
-      ],
-      [
-        'bundle sizes',
-        bundles
-          ? bundles.sizes.map((s) => `${s.name} ${kib(s.rawBytes)} KiB (gzip ${kib(s.gzipBytes)})`).join(', ')
-          : na,
-      ],
-      [
-        'module init',
-        bundles
-          ? `${bundles.sizes.map((s) => `${s.name} ${fixed(s.init.wallMs, 0)} ms (CPU ${fixed(s.init.cpuMs, 0)})`).join(', ')}; was 245 / 310 ms`
-          : na,
-      ],
-      [
-        'DynamoDB units / file',
-        cost
-          ? `${fixed(cost.dynamodb.writeUnits, 2)} write (index ${fixed(cost.dynamodb.indexWriteUnits, 2)}), ${fixed(cost.dynamodb.readUnits, 2)} read; was 25.5 write`
-          : na,
-      ],
-      [
-        'token-bucket failed writes',
-        cost ? `${fixed(cost.dynamodb.failedPerSendByTarget.ratelimit ?? 0, 2)} per send; was 1.4–2.8` : na,
-      ],
-      [
-        'cost / million files',
-        cost
-          ? `$${fixed(cost.total, 2)} at ${PRICES.label} ($${fixed(cost.totalWithDynamoDbBefore2024_11, 2)} with DynamoDB before 2024-11-01); was ≈ $22`
-          : na,
-      ],
-      [
-        'V7 under 30 % failures',
-        v7
-          ? `relay ${fixed(v7.relay.bytesSent / v7.relay.deliveredBytes, 3)} bytes sent per delivered byte, ${fixed(v7.relay.requests / v7.relay.delivered, 2)} requests per file, ${v7.relay.delivered}/${v7.files} confirmed in ${seconds(v7.relay.ms)}; darwin-py way ${fixed(v7.darwinPy.bytesSent / Math.max(1, v7.darwinPy.deliveredBytes), 3)}, ${fixed(v7.darwinPy.requests / Math.max(1, v7.darwinPy.delivered), 2)}, ${v7.darwinPy.delivered}/${v7.files}`
-          : na,
-      ],
-      [
-        'pre-flight reads',
-        preflight
-          ? `at most ${Math.max(...preflight.map((r) => r.calls))} ranged GETs after the head; a moov after mdat costs ${preflight.find((r) => r.file.startsWith('mp4v MP4, moov after'))?.calls ?? '?'}`
-          : na,
-      ],
-    ]),
+    facts(
+      asked([
+        ['pipeline files/s', t ? fixed(t.pipelineFilesPerSec) : na],
+        ['naive files/s', t ? fixed(t.naiveFilesPerSec) : na],
+        ['ratio', t ? `${fixed(t.ratio, 2)} ×` : na],
+        ['sustained req/s', rl ? fixed(rl.sustainedPerSec, 2) : na],
+        ['vs limit', rl ? `${fixed(rl.vsLimit, 3)} × ${DOCUMENTED.perSecond}/s` : na],
+        ['429 share', rl ? `${pct(rl.share429)} (${rl.rejected429} of ${rl.ingestRequests})` : na],
+        [
+          'peak RSS (MiB)',
+          mem
+            ? `${mib(mem.peakRssBytes)} during the send (baseline ${mib(mem.baselineRssBytes)}, delta ${mib(mem.deltaBytes)} = ${fixed(mem.deltaShareOfFile, 3)} × the ${mib(mem.fileBytes)} MiB file${gcDelta}); process maxRSS ${mib(mem.child.maxRssAfterKiB * 1024)} incl. start-up`
+            : na,
+        ],
+        [
+          'bundle sizes',
+          bundles
+            ? bundles.sizes
+                .map((s) => `${s.name} ${kib(s.rawBytes)} KiB (gzip ${kib(s.gzipBytes)})`)
+                .join(', ')
+            : na,
+        ],
+        [
+          'module init',
+          bundles
+            ? `${bundles.sizes.map((s) => `${s.name} ${fixed(s.init.wallMs, 0)} ms (CPU ${fixed(s.init.cpuMs, 0)})`).join(', ')}; was 245 / 310 ms`
+            : na,
+        ],
+        [
+          'DynamoDB units / file',
+          cost
+            ? `${fixed(cost.dynamodb.writeUnits, 2)} write (index ${fixed(cost.dynamodb.indexWriteUnits, 2)}), ${fixed(cost.dynamodb.readUnits, 2)} read; was 25.5 write`
+            : na,
+        ],
+        [
+          'token-bucket failed writes',
+          cost ? `${fixed(cost.dynamodb.failedPerSendByTarget.ratelimit ?? 0, 2)} per send; was 1.4–2.8` : na,
+        ],
+        [
+          'cost / million files',
+          cost
+            ? `$${fixed(cost.total, 2)} at ${PRICES.label} ($${fixed(cost.totalWithDynamoDbBefore2024_11, 2)} with DynamoDB before 2024-11-01); was ≈ $22`
+            : na,
+        ],
+        [
+          'V7 under 30 % failures',
+          v7
+            ? `relay ${fixed(v7.relay.bytesSent / v7.relay.deliveredBytes, 3)} bytes sent per delivered byte, ${fixed(v7.relay.requests / v7.relay.delivered, 2)} requests per file, ${v7.relay.delivered}/${v7.files} confirmed in ${seconds(v7.relay.ms)}; darwin-py way ${fixed(v7.darwinPy.bytesSent / Math.max(1, v7.darwinPy.deliveredBytes), 3)}, ${fixed(v7.darwinPy.requests / Math.max(1, v7.darwinPy.delivered), 2)}, ${v7.darwinPy.delivered}/${v7.files}`
+            : na,
+        ],
+        [
+          'pre-flight reads',
+          preflight
+            ? `at most ${Math.max(...preflight.map((r) => r.calls))} ranged GETs after the head; a moov after mdat costs ${preflight.find((r) => r.file.startsWith('mp4v MP4, moov after'))?.calls ?? '?'}`
+            : na,
+        ],
+      ]),
+    ),
   );
   log(
     `\ntotal ${seconds(Date.now() - started)}${errors.length ? `; ${errors.length} section(s) failed` : ''}`,
