@@ -28,7 +28,7 @@ import type { SQSEvent } from 'aws-lambda';
 import { TABLE } from '../../lambdas/commons/table.ts';
 import type { DataTransmit, RelayConfig } from '../../lambdas/domain/config/types.ts';
 import type { DeliveryRecord } from '../../lambdas/domain/delivery.ts';
-import { STATUSES, TERMINAL } from '../../lambdas/domain/status.ts';
+import { DUE, FAILURE, TERMINAL } from '../../lambdas/domain/status.ts';
 import { putObject as putIngest } from '../../local/ingest.ts';
 import type { LambdaFunction } from '../../local/lambda-context.ts';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack.ts';
@@ -152,23 +152,33 @@ async function runScenario(name: string, note: string, o: RunOptions): Promise<S
       bodies.push(makeJpeg({ width: 16, height: 16, seed: 10_000 + i }));
       keys.push(`line-${d}/ST-${i % 7}/SN-${String(i).padStart(5, '0')}_20260105T100000Z.jpg`);
     }
+    const hashes = bodies.map(sha);
+    const objects: Array<{ pk: string; hash: string }> = new Array(keys.length);
     const t0 = Date.now();
     let next = 0;
     const uploads = Array.from({ length: 16 }, async () => {
       while (next < keys.length) {
         const i = next++;
-        await putIngest(stack.clients.s3, stack.buckets.ingest, keys[i] as string, bodies[i] as Buffer);
+        const key = keys[i] as string;
+        const put = await putIngest(stack.clients.s3, stack.buckets.ingest, key, bodies[i] as Buffer);
+        const version = put.versionId ? `v=${put.versionId}` : `etag=${put.etag}`;
+        objects[i] = { pk: `object#${stack.buckets.ingest}/${key}#${version}`, hash: hashes[i] as string };
       }
     });
     const during = o.during?.(env);
     await Promise.all(uploads);
     await during;
-    const records = await waitFinal(stack, dests, o.files, o.deadlineMs ?? 600_000);
+    const records = await waitFinal(
+      stack,
+      dests,
+      objects,
+      () => new Set(sim.files().map((f) => f.sha256)),
+      o.deadlineMs ?? 600_000,
+    );
     const seconds = (Date.now() - t0) / 1000;
 
     const atVendor = new Map<string, number>();
     for (const f of sim.files()) atVendor.set(f.sha256, (atVendor.get(f.sha256) ?? 0) + 1);
-    const hashes = bodies.map(sha);
     const delivered = hashes.filter((h) => atVendor.has(h)).length;
     const duplicated = hashes.reduce((n, h) => n + Math.max(0, (atVendor.get(h) ?? 0) - 1), 0);
     const hashOfKey = new Map(keys.map((k, i) => [k, hashes[i] as string]));
@@ -194,12 +204,22 @@ async function runScenario(name: string, note: string, o: RunOptions): Promise<S
   }
 }
 
-/** Every delivery record of the scenario, once all are final (or at the deadline): index queries, no scan. */
-async function waitFinal(stack: LocalStack, dests: Destination[], files: number, deadlineMs: number) {
+/**
+ * Every delivery record of the scenario, once all are final (or at the deadline). While waiting it reads only
+ * counts: failures from `byOutcome`, work still due from `byDue`, and what the vendor holds; then one Query per
+ * object. No scan.
+ */
+async function waitFinal(
+  stack: LocalStack,
+  dests: Destination[],
+  objects: Array<{ pk: string; hash: string }>,
+  storedHashes: () => Set<string>,
+  deadlineMs: number,
+): Promise<DeliveryRecord[]> {
   const until = Date.now() + deadlineMs;
-  const query = async (index: 'byOutcome' | 'byDue', partition: string) => {
+  const count = async (index: 'byOutcome' | 'byDue', partition: string) => {
     const ix = TABLE.indexes[index];
-    const items: DeliveryRecord[] = [];
+    let n = 0;
     let start: Record<string, unknown> | undefined;
     do {
       const out = await stack.clients.ddb.send(
@@ -209,34 +229,46 @@ async function waitFinal(stack: LocalStack, dests: Destination[], files: number,
           KeyConditionExpression: '#p = :p',
           ExpressionAttributeNames: { '#p': ix.partitionKey },
           ExpressionAttributeValues: { ':p': partition },
+          Select: 'COUNT',
           ExclusiveStartKey: start,
         }),
       );
-      items.push(...((out.Items ?? []) as DeliveryRecord[]));
+      n += out.Count ?? 0;
       start = out.LastEvaluatedKey;
     } while (start);
-    return items;
+    return n;
   };
-  const final = async () =>
-    (
-      await Promise.all(dests.flatMap((d) => TERMINAL.map((s) => query('byOutcome', `${d.name}#${s}`))))
-    ).flat();
+  const sum = async (index: 'byOutcome' | 'byDue', statuses: readonly string[]) =>
+    (await Promise.all(dests.flatMap((d) => statuses.map((s) => count(index, `${d.name}#${s}`))))).reduce(
+      (a, b) => a + b,
+      0,
+    );
   for (;;) {
-    const done = await final();
-    if (done.length >= files || Date.now() > until) {
-      if (done.length >= files) return done;
-      // Out of time: what is not final, from the pending index (plus what no index holds: SENDING/QUEUED).
-      const pending = (
-        await Promise.all(
-          dests.flatMap((d) =>
-            STATUSES.filter((s) => !TERMINAL.includes(s)).map((s) => query('byDue', `${d.name}#${s}`)),
-          ),
-        )
-      ).flat();
-      return [...done, ...pending];
-    }
+    const [failed, due] = await Promise.all([sum('byOutcome', FAILURE), sum('byDue', DUE)]);
+    const stored = storedHashes();
+    const delivered = objects.filter((o) => stored.has(o.hash)).length;
+    if ((due === 0 && delivered + failed >= objects.length) || Date.now() > until) break;
     await sleep(1_000);
   }
+  const records: DeliveryRecord[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < objects.length) {
+        const o = objects[next++] as { pk: string };
+        const out = await stack.clients.ddb.send(
+          new QueryCommand({
+            TableName: stack.tableName,
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': o.pk },
+            ConsistentRead: true,
+          }),
+        );
+        records.push(...((out.Items ?? []) as DeliveryRecord[]));
+      }
+    }),
+  );
+  return records;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -261,7 +261,10 @@ async function forwardDestination(
   // Credentials are checked before anything is claimed or built: a missing, unreadable or malformed key holds
   // the destination (CREDENTIALS_*) without spending attempts, and no request can carry a bad header.
   const signal = AbortSignal.timeout(Math.max(1_000, inv.remainingMs() - SAFETY_MS));
-  const ctx = deps.context(transmit, signal, probe ? { freshCredentials: true } : {});
+  const ctx = deps.context(transmit, signal, {
+    plannedRequests: toSend.length,
+    ...(probe ? { freshCredentials: true } : {}),
+  });
   if (transmit.api_key_secret) {
     try {
       await ctx.apiKey();

@@ -19,7 +19,7 @@ import type {
   VendorPlugin,
 } from '#vendors/types.ts';
 import { callbackToken } from './callback-token.ts';
-import type { RateLimit } from './rate-limit.ts';
+import { type RateLimit, tokenBlock } from './rate-limit.ts';
 
 export interface VendorRuntime {
   http: Dispatcher;
@@ -27,7 +27,12 @@ export interface VendorRuntime {
   results: ResultSink;
   /** The API key a secret holds (may throw CredentialsError); `fresh` skips the cache. */
   apiKey(secretName: string, options?: { fresh?: boolean }): Promise<string>;
-  takeToken(bucketId: string, limit: RateLimit): Promise<{ ok: true } | { ok: false; retryInMs: number }>;
+  /** Takes `n` tokens at once from a shared bucket (one conditional write). */
+  takeToken(
+    bucketId: string,
+    limit: RateLimit,
+    n?: number,
+  ): Promise<{ ok: true } | { ok: false; retryInMs: number }>;
   saveCheckpoint(deliveryId: string, data: JsonObject): Promise<void>;
   cache: {
     get(destination: string, key: string): Promise<JsonObject | undefined>;
@@ -47,6 +52,11 @@ export interface ContextOptions {
   purpose?: 'forward' | 'poll' | 'callback';
   /** Read the API key from Secrets Manager, not the cache (a paused destination's probe). */
   freshCredentials?: boolean;
+  /**
+   * How many rate-limited requests this context expects to make (the forwarder: its batch's jobs): tokens are
+   * then taken from the shared bucket in blocks (rate-limit.ts tokenBlock), not one write per request.
+   */
+  plannedRequests?: number;
 }
 
 export class RateLimitTimeout extends Error {
@@ -129,6 +139,9 @@ export function createVendorContext(
   const limit = rateLimitOf(transmit, plugin, purpose);
   const now = rt.now ?? Date.now;
   let fresh = options.freshCredentials === true;
+  // Tokens taken in a block and not spent yet, and requests made: this context's share of the shared bucket.
+  let prepaid = 0;
+  let used = 0;
   const apiKey = async (): Promise<string> => {
     const name = transmit.api_key_secret;
     if (!name)
@@ -154,12 +167,22 @@ export function createVendorContext(
     },
     async throttle() {
       if (!limit) return;
+      if (prepaid > 0) {
+        prepaid--;
+        used++;
+        return;
+      }
       const key = transmit.api_key_secret ? await apiKey() : undefined;
       const bucketId = rateLimitBucketId(plugin, key, transmit.transmit_name, purpose);
       for (;;) {
         if (signal.aborted) throw new RateLimitTimeout(bucketId);
-        const t = await rt.takeToken(bucketId, limit);
-        if (t.ok) return;
+        const n = tokenBlock(limit, Math.max(1, (options.plannedRequests ?? 1) - used));
+        const t = await rt.takeToken(bucketId, limit, n);
+        if (t.ok) {
+          prepaid += n - 1;
+          used++;
+          return;
+        }
         await sleep(Math.min(t.retryInMs, 1000), undefined, { signal }).catch(() => undefined);
       }
     },

@@ -166,7 +166,7 @@ describe('V7 standard upload, end to end', () => {
     files.forEach((f, i) => {
       const rec = of(settled[i] ?? [], 'v7-upload');
       assert.equal(rec?.status, 'UPLOADED', JSON.stringify(rec?.lastError));
-      assert.deepEqual(history(rec), ['RECEIVED', 'QUEUED', 'SENDING', 'UPLOADED']);
+      assert.deepEqual(history(rec), ['QUEUED', 'SENDING', 'UPLOADED']);
       const item = main.items('acme', 'line-1').find((x) => x.name === f.name);
       assert.equal(rec?.vendorRef, item?.id);
       assert.equal(item?.path, '/line-1/aoi-top');
@@ -277,7 +277,7 @@ describe('V7: failures at each step resume at that step through the relay', () =
       const n = route === 's3Put' ? V7_ASSUMPTIONS.maxPutsPerAttempt : tries;
       const rec = await deliverWith(name, body, () => inject(n));
       assert.equal(rec.status, 'UPLOADED', JSON.stringify(rec.lastError));
-      assert.deepEqual(history(rec), ['RECEIVED', 'QUEUED', 'SENDING', 'RETRYING', 'SENDING', 'UPLOADED']);
+      assert.deepEqual(history(rec), ['QUEUED', 'SENDING', 'RETRYING', 'SENDING', 'UPLOADED']);
       assert.equal(rec.attempts, 2);
       const s = statsOf(faults, name);
       assert.equal(s.registerCalls, 1, 'registered once');
