@@ -23,6 +23,7 @@ import {
   objectOf,
 } from '#domain/delivery.ts';
 import type { FinishUpdate } from '#domain/forward.ts';
+import type { CheckUpdate } from '#domain/poll.ts';
 import { gcra, type RateLimit } from '#domain/rate-limit.ts';
 import {
   type DeliveryStatus,
@@ -512,10 +513,7 @@ export class StatusTable {
   }
 
   /** Applies what a status check found, if nobody moved the delivery meanwhile. */
-  async applyCheck(
-    rec: DeliveryRecord,
-    update: { status: DeliveryStatus; error?: RecordedError; nextCheckAt: string; detail?: JsonObject },
-  ): Promise<boolean> {
+  async applyCheck(rec: DeliveryRecord, update: CheckUpdate): Promise<boolean> {
     const changed = update.status !== rec.status;
     const u = new Update()
       .set('status', update.status)
@@ -533,6 +531,7 @@ export class StatusTable {
     // A delivery that made it keeps no failure from the way there (a status check that failed once).
     else if (changed && SUCCESS.includes(update.status)) u.remove('lastError');
     if (update.detail) u.set('vendorDetail', update.detail);
+    if (update.vendorRef) u.set('vendorRef', update.vendorRef);
     return this.updateIf({
       TableName: this.tableName,
       Key: { pk: rec.pk, sk: rec.sk },

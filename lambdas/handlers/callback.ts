@@ -10,17 +10,30 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { errorMessage } from '#commons/errors.ts';
+import { tryJson } from '#commons/http.ts';
 import { verifyCallbackToken } from '#domain/callback-token.ts';
 import { decodeDeliveryId } from '#domain/delivery.ts';
 import { checkDeliveries } from '#domain/poll.ts';
 import { isPollable } from '#domain/status.ts';
 import { createVendorContext } from '#domain/vendor-context.ts';
+import type { JsonValue } from '#vendors/types.ts';
 import { vendorSide } from './vendor-runtime.ts';
 
 /** A delivery is re-checked for callbacks at most this often (per function instance). */
 export const CALLBACK_RECHECK_MS = 10_000;
 /** How long a callback may wait for its share of the rate limit before leaving the check to the poller. */
 const CALLBACK_BUDGET_MS = 5_000;
+/** A larger callback body is not read as a hint (the re-check still runs). */
+export const CALLBACK_HINT_MAX_BYTES = 64 * 1024;
+
+/** The callback's body as JSON (a hint for the plug-in, never trusted), or undefined. */
+export function callbackBodyOf(event: APIGatewayProxyEventV2): JsonValue | undefined {
+  if (!event.body) return undefined;
+  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  if (Buffer.byteLength(text, 'utf8') > CALLBACK_HINT_MAX_BYTES) return undefined;
+  const value = tryJson(text);
+  return value === undefined ? undefined : (value as JsonValue);
+}
 
 const json = (statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 => ({
   statusCode,
@@ -65,6 +78,8 @@ export async function onCallback(
     const signal = AbortSignal.timeout(
       Math.min(CALLBACK_BUDGET_MS, Math.max(500, context.getRemainingTimeInMillis() - 1_000)),
     );
+    // Always set in a callback's re-check (null when the body is not JSON): the plug-in knows who asks.
+    const body = callbackBodyOf(event) ?? null;
     const summary = await checkDeliveries(
       transmit,
       plugin,
@@ -82,6 +97,7 @@ export async function onCallback(
         },
       },
       signal,
+      new Map([[deliveryId, body]]),
     );
     return json(202, { accepted: true, checked: summary.checked, changed: summary.changed });
   } catch (err) {

@@ -2,15 +2,17 @@
  * Every vendor plug-in the relay knows, by `transmit_type`. Adding a vendor: one folder under lambdas/vendors/
  * and one line here.
  */
+import { instavid360 } from './instavid360/index.ts';
 import { instrumental } from './instrumental/index.ts';
 import type { VendorPlugin } from './types.ts';
 
 export const VENDORS: Readonly<Record<string, VendorPlugin>> = {
   [instrumental.id]: instrumental,
+  [instavid360.id]: instavid360,
 };
 
 export type VendorCatalog = Readonly<
-  Record<string, Pick<VendorPlugin, 'id' | 'fieldsSchema' | 'optionsSchema'>>
+  Record<string, Pick<VendorPlugin, 'id' | 'fieldsSchema' | 'optionsSchema' | 'inlineConfigFiles'>>
 >;
 
 export function getVendor(id: string): VendorPlugin {

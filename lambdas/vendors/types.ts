@@ -60,6 +60,12 @@ export interface PendingDelivery {
   acceptedAt: string;
   /** How many checks were made since. */
   pollCount: number;
+  /**
+   * Set only in the re-check a vendor's callback triggered: the callback's body parsed as JSON (null when it
+   * is not JSON). Untrusted (the caller held a valid token, nothing more): a plug-in may use it only as a hint
+   * of what to re-query (e.g. a task key it never received), never as a status.
+   */
+  callbackBody?: JsonValue;
 }
 
 export type AcceptedStatus = 'ACCEPTED' | 'PENDING_VALIDATION' | 'PROCESSING' | 'UPLOADED' | 'COMPLETED';
@@ -96,7 +102,8 @@ export type DeliveryOutcome =
 
 export type PollOutcome =
   | { kind: 'unchanged' }
-  | { kind: 'status'; status: DeliveryStatus; error?: RecordedError; detail?: JsonObject }
+  /** `vendorRef`: the vendor's id, when this check found it (a delivery accepted without one). */
+  | { kind: 'status'; status: DeliveryStatus; error?: RecordedError; detail?: JsonObject; vendorRef?: string }
   /** The status call itself failed for this item in a way worth recording (it stays pending). */
   | { kind: 'error'; error: RecordedError }
   /** The status call showed the destination cannot be used (e.g. its key was refused): pause it. */
@@ -129,13 +136,19 @@ export interface ObjectSource {
 
 /** Writes vendor results (processed images) to the results location; never over a factory object. */
 export interface ResultSink {
+  /**
+   * Writes one result. With `writeId`, at most once per writeId: when the object at `key` already carries
+   * that writeId (an earlier or a concurrent write of the same result), nothing is written and `written` is
+   * false. A different object at `key` (an older source version's result) is replaced.
+   */
   put(input: {
     key: string;
     body: Readable | Buffer;
     contentType: string;
     contentLength?: number;
     metadata?: Record<string, string>;
-  }): Promise<{ bucket: string; key: string }>;
+    writeId?: string;
+  }): Promise<{ bucket: string; key: string; written: boolean }>;
 }
 
 /** A vendor request, sent through `VendorContext.request`. */
@@ -201,6 +214,12 @@ export interface VendorContext {
   log: Logger;
 }
 
+export interface InlinedOptions {
+  options: JsonObject;
+  /** `path` is inside `options`. */
+  errors: Array<{ path: Array<string | number>; description: string }>;
+}
+
 export interface VendorInfra {
   /** Messages per forwarder invocation (SQS event source batch size; > 10 needs a batching window). */
   batchSize?: number;
@@ -223,6 +242,12 @@ export interface VendorPlugin {
   readonly fieldsSchema: JsonSchema;
   /** JSON Schema of the destination's `options` in the config. */
   readonly optionsSchema: JsonSchema;
+  /**
+   * Options may name files shipped beside the config (paths relative to the config file). Loading a config
+   * file calls this with a reader of those files; it answers the options with the files' bytes inlined, so
+   * that the config the functions run with (baked into their bundles by CDK) carries them, or the problems.
+   */
+  inlineConfigFiles?(options: JsonObject, read: (path: string) => Buffer): InlinedOptions;
   /** Default shared rate limit per API key; the config may override it. */
   readonly rateLimit?: { burst: number; perSecond: number };
   /** How many jobs one `deliver` call may take (vendors whose API takes batches). Default 1. */

@@ -1,0 +1,111 @@
+/**
+ * A VendorContext for the plug-in's own tests: real HTTP (undici) to a simulator, everything else in memory
+ * (objects, the shared cache, checkpoints, the results sink with the writeId rule of S3Results), and a clock
+ * the test moves. The end-to-end tests (test/e2e/instavid360*.e2e.test.ts) run the real one.
+ */
+import { Readable } from 'node:stream';
+import { Agent } from 'undici';
+import { sendRequest } from '#commons/http.ts';
+import { createLogger } from '#commons/logger.ts';
+import type { JsonObject, ObjectRef, VendorContext } from '../types.ts';
+
+export interface StoredResult {
+  body: Buffer;
+  contentType: string;
+  metadata: Record<string, string>;
+  writeId?: string;
+}
+
+export interface TestContext {
+  ctx: VendorContext;
+  objects: Map<string, Buffer>;
+  cache: Map<string, JsonObject>;
+  checkpoints: Map<string, JsonObject>;
+  results: Map<string, StoredResult>;
+  /** Every write the sink made (a skipped write with a known writeId is not one). */
+  resultWrites: string[];
+  clock: { now: number };
+  stop(): Promise<void>;
+}
+
+export function testContext(options: {
+  baseUrl: string;
+  options: JsonObject;
+  token: string;
+  callbackBase?: string;
+}): TestContext {
+  const agent = new Agent({ keepAliveTimeout: 1_000 });
+  const objects = new Map<string, Buffer>();
+  const cache = new Map<string, JsonObject>();
+  const checkpoints = new Map<string, JsonObject>();
+  const results = new Map<string, StoredResult>();
+  const resultWrites: string[] = [];
+  const clock = { now: Date.now() };
+  const signal = new AbortController().signal;
+  const bytesOf = (ref: ObjectRef) => {
+    const b = objects.get(`${ref.bucket}/${ref.key}`);
+    if (!b) throw Object.assign(new Error(`no object ${ref.bucket}/${ref.key}`), { name: 'NoSuchKey' });
+    return b;
+  };
+  const ctx: VendorContext = {
+    destination: {
+      name: 'iv-test',
+      vendor: 'instavid360',
+      baseUrl: options.baseUrl,
+      options: options.options,
+    },
+    request: (req) => sendRequest(agent, req, signal),
+    http: agent,
+    apiKey: async () => options.token,
+    objects: {
+      range: async (ref, start, end) => bytesOf(ref).subarray(start, end),
+      stream: async (ref) => Readable.from([bytesOf(ref)]),
+    },
+    results: {
+      async put(input) {
+        const key = `results/${input.key}`;
+        if (input.writeId !== undefined && results.get(key)?.writeId === input.writeId)
+          return { bucket: 'results-bucket', key, written: false };
+        const chunks: Buffer[] = [];
+        if (Buffer.isBuffer(input.body)) chunks.push(input.body);
+        else for await (const c of input.body) chunks.push(c as Buffer);
+        results.set(key, {
+          body: Buffer.concat(chunks),
+          contentType: input.contentType,
+          metadata: input.metadata ?? {},
+          ...(input.writeId !== undefined ? { writeId: input.writeId } : {}),
+        });
+        resultWrites.push(key);
+        return { bucket: 'results-bucket', key, written: true };
+      },
+    },
+    cache: {
+      get: async (k) => cache.get(k),
+      put: async (k, v) => {
+        cache.set(k, v);
+      },
+      delete: async (k) => {
+        cache.delete(k);
+      },
+    },
+    throttle: async () => {},
+    checkpoint: async (id, data) => {
+      checkpoints.set(id, data);
+    },
+    callbackUrl: async (id) =>
+      options.callbackBase ? `${options.callbackBase}/callbacks/instavid360/${id}.test-signature` : undefined,
+    signal,
+    now: () => clock.now,
+    log: createLogger({}, { level: 'error', sink: () => {} }),
+  };
+  return {
+    ctx,
+    objects,
+    cache,
+    checkpoints,
+    results,
+    resultWrites,
+    clock,
+    stop: () => agent.close(),
+  };
+}
