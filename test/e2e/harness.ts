@@ -101,6 +101,34 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
+/**
+ * Uploads an object as a factory sync would, reads its records, and waits (every 100 ms, up to a deadline)
+ * for them to satisfy `done`.
+ */
+export function recordReader(stack: LocalStack, defaultTimeoutMs: number) {
+  const upload = async (key: string, body: Buffer, metadata?: Record<string, string>): Promise<Uploaded> => {
+    const put = await putObject(stack.clients.s3, stack.buckets.ingest, key, body, undefined, metadata);
+    return { key, etag: put.etag, ...(put.versionId ? { versionId: put.versionId } : {}) };
+  };
+  const records = (obj: Uploaded): Promise<DeliveryRecord[]> =>
+    recordsOf(stack.clients.ddb, stack.tableName, { bucket: stack.buckets.ingest, ...obj });
+  const waitFor = async (
+    obj: Uploaded,
+    done: (recs: DeliveryRecord[]) => boolean,
+    timeoutMs = defaultTimeoutMs,
+  ): Promise<DeliveryRecord[]> => {
+    const until = Date.now() + timeoutMs;
+    let last: DeliveryRecord[] = [];
+    while (Date.now() < until) {
+      last = await records(obj);
+      if (done(last)) return last;
+      await sleep(100);
+    }
+    throw new Error(`timed out waiting for ${obj.key}; records: ${JSON.stringify(last, null, 1)}`);
+  };
+  return { upload, records, waitFor };
+}
+
 export async function startHarness(
   options: {
     sim?: InstrumentalSimulatorOptions;
@@ -130,29 +158,12 @@ export async function startHarness(
     logLevel: 'warn',
     ...options.stack,
   });
-  const { s3, ddb } = stack.clients;
-
-  const records = (obj: Uploaded): Promise<DeliveryRecord[]> =>
-    recordsOf(ddb, stack.tableName, { bucket: stack.buckets.ingest, ...obj });
-
-  const waitFor = async (obj: Uploaded, done: (recs: DeliveryRecord[]) => boolean, timeoutMs = 20_000) => {
-    const until = Date.now() + timeoutMs;
-    let last: DeliveryRecord[] = [];
-    while (Date.now() < until) {
-      last = await records(obj);
-      if (done(last)) return last;
-      await sleep(100);
-    }
-    throw new Error(`timed out waiting for ${obj.key}; records: ${JSON.stringify(last, null, 1)}`);
-  };
+  const { upload, records, waitFor } = recordReader(stack, 20_000);
 
   return {
     stack,
     sim,
-    async upload(key, body, metadata) {
-      const put = await putObject(s3, stack.buckets.ingest, key, body, undefined, metadata);
-      return { key, etag: put.etag, ...(put.versionId ? { versionId: put.versionId } : {}) };
-    },
+    upload,
     records,
     waitFor,
     async waitForStatus(obj, statuses, timeoutMs) {

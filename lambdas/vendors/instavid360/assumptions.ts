@@ -62,7 +62,7 @@ export const INSTAVID360_ASSUMPTIONS = {
    */
   defaultCallbackGraceSeconds: 60,
   /** Default probe interval of a destination whose monthly quota ran out (sooner when Retry-After says so). */
-  defaultQuotaProbeMinutes: 15,
+  defaultQuotaProbeSeconds: 900,
   /** Status queries per poll call (one POST per task: the API has no batch status). */
   statusBatch: 25,
 } as const;

@@ -114,8 +114,27 @@ async function readAtMost(stream: Readable, max: number): Promise<Buffer | undef
   return Buffer.concat(chunks);
 }
 
-/** The bytes of a configured background or overlay. A problem is the destination's: the caller holds it. */
+/** Loaded images kept per process: an S3 one for IMAGE_MEMO_MS (a replaced object is seen after that). */
+const memo = new Map<string, { loaded: Extract<Loaded, { ok: true }>; until: number }>();
+export const IMAGE_MEMO_MS = 5 * 60_000;
+
+/**
+ * The bytes of a configured background or overlay, read once per process (every delivery of a warm Lambda
+ * shares them). A problem is the destination's: the caller holds it, and it is not remembered.
+ */
 export async function loadImage(ctx: VendorContext, kind: StaticKind, src: ImageSource): Promise<Loaded> {
+  const id = JSON.stringify(src);
+  const hit = memo.get(id);
+  if (hit && hit.until > ctx.now()) return hit.loaded;
+  const loaded = await readImage(ctx, kind, src);
+  if (loaded.ok) {
+    if (memo.size > 100) memo.clear();
+    memo.set(id, { loaded, until: 's3' in src ? ctx.now() + IMAGE_MEMO_MS : Number.POSITIVE_INFINITY });
+  }
+  return loaded;
+}
+
+async function readImage(ctx: VendorContext, kind: StaticKind, src: ImageSource): Promise<Loaded> {
   let bytes: Buffer;
   let name: string;
   if ('s3' in src) {

@@ -101,11 +101,11 @@ export const optionsSchema: JsonSchema = {
       maximum: 7 * 86_400,
       description: `A task not final this long after it was created is FAILED with TASK_TIMEOUT (default ${A.defaultTaskDeadlineMinutes * 60}).`,
     },
-    quota_probe_minutes: {
+    quota_probe_seconds: {
       type: 'number',
       minimum: 1,
-      maximum: 1440,
-      description: `While the monthly quota is used up, how often one delivery probes whether credits are back (default ${A.defaultQuotaProbeMinutes}).`,
+      maximum: 86_400,
+      description: `While the monthly quota is used up, how often one delivery probes whether credits are back (default ${A.defaultQuotaProbeSeconds}; sooner when the vendor's Retry-After says so).`,
     },
   },
   allOf: [
@@ -146,7 +146,7 @@ export function optionsOf(options: JsonObject): Options {
     callbacks: options.callbacks !== false,
     callbackGraceMs: num(options.callback_grace_seconds, A.defaultCallbackGraceSeconds) * 1000,
     deadlineMs: num(options.task_deadline_seconds, A.defaultTaskDeadlineMinutes * 60) * 1000,
-    quotaProbeMs: num(options.quota_probe_minutes, A.defaultQuotaProbeMinutes) * 60_000,
+    quotaProbeMs: num(options.quota_probe_seconds, A.defaultQuotaProbeSeconds) * 1000,
   };
 }
 
@@ -474,7 +474,8 @@ export const instavid360: VendorPlugin = {
   inlineConfigFiles,
   rateLimit: A.rateLimit,
   callback: { rateShare: A.callbackRateShare },
-  maxBatch: 10,
+  // One job per call: its PROCESSING is recorded as soon as its task exists, before the task can call back.
+  maxBatch: 1,
   infra: { writesResults: true },
   preflight: { headBytes: 64, check: preflight },
   deliver,

@@ -185,7 +185,7 @@ describe('InstaVid360 options (validated with the config)', () => {
         api_path: '/api',
         callbacks: false,
         task_deadline_seconds: 900,
-        quota_probe_minutes: 60,
+        quota_probe_seconds: 3600,
         callback_grace_seconds: 0,
       }),
       [],

@@ -250,8 +250,8 @@ describe('deliver: upload, images once per content, task with the delivery id as
 });
 
 describe('deliver: vendor refusals', () => {
-  it('monthly quota used up: hold QUOTA_EXHAUSTED, probe within quota_probe_minutes; the rest is not sent', async () => {
-    const c = context(bgOptions({ quota_probe_minutes: 2 }));
+  it('monthly quota used up: hold QUOTA_EXHAUSTED, probe within quota_probe_seconds; the rest is not sent', async () => {
+    const c = context(bgOptions({ quota_probe_seconds: 120 }));
     const s = new InstaVid360Simulator({
       tokens: { [TOKEN]: { user: 'q' } },
       quota: { bgReplace: 1 },
