@@ -12,6 +12,7 @@ import { INSTAVID360_ASSUMPTIONS, taskState } from './assumptions.ts';
 import { inlineConfigFiles, sha256 } from './images.ts';
 import { instavid360, taskHint } from './index.ts';
 import { resultKey, resultMetadata } from './results.ts';
+import { ivConfig } from './testing.ts';
 
 const destination = { name: 'iv', vendor: 'instavid360', baseUrl: 'http://127.0.0.1:1', options: {} };
 const check = async (key: string, file: Buffer, size = file.length) =>
@@ -146,27 +147,8 @@ describe('InstaVid360 results: key and metadata', () => {
   });
 });
 
-const config = (options: JsonObject): unknown => ({
-  version: 1,
-  data_receiver: [
-    {
-      data_receiver_name: 'r',
-      protocol: 's3',
-      streams: [{ asset: 'a', stream_type: 's', key_pattern: 'a/{serial}.{ext}' }],
-    },
-  ],
-  data_transmit: [
-    {
-      transmit_name: 'iv',
-      transmit_type: 'instavid360',
-      filter_stream: ['a:s'],
-      base_url: 'https://image-api.instavid360.com',
-      api_key_secret: 'relay/iv',
-      options,
-      fields: { meta: { VIN: '{serial}' }, result_key: 'studio/{serial}' },
-    },
-  ],
-});
+const config = (options: JsonObject) =>
+  ivConfig(options, { meta: { VIN: '{serial}' }, result_key: 'studio/{serial}' });
 const errors = (options: JsonObject) =>
   validateConfig(config(options), VENDORS).violations.filter((v) => v.level === 'error');
 

@@ -109,3 +109,28 @@ export function testContext(options: {
     stop: () => agent.close(),
   };
 }
+
+/** A minimal config with one InstaVid360 destination (`iv`, stream `a:s`, keys `a/{serial}.{ext}`). */
+export function ivConfig(options: JsonObject, fields: JsonObject = {}) {
+  return {
+    version: 1 as const,
+    data_receiver: [
+      {
+        data_receiver_name: 'r',
+        protocol: 's3' as const,
+        streams: [{ asset: 'a', stream_type: 's', key_pattern: 'a/{serial}.{ext}' }],
+      },
+    ],
+    data_transmit: [
+      {
+        transmit_name: 'iv',
+        transmit_type: 'instavid360',
+        filter_stream: ['a:s'],
+        base_url: 'https://image-api.instavid360.com',
+        api_key_secret: 'relay/iv',
+        options,
+        fields,
+      },
+    ],
+  };
+}
