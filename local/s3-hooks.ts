@@ -14,12 +14,6 @@
  *    (S3-like, 32 chars), returned as `x-amz-version-id` on the write, GetObject and HeadObject and carried in the
  *    event. Only the latest version's bytes exist: GET/HEAD with an older versionId → 404 NoSuchVersion
  *    (honest, instead of fauxqs silently serving the latest). ListObjectVersions is not available.
- *
- * 3. Conditional writes. fauxqs ignores If-None-Match / If-Match on PutObject; S3 honours them (since 2024).
- *    The shim answers as S3 does: `If-None-Match: *` on an existing key or `If-Match: <etag>` on another
- *    version → 412 PreconditionFailed, `If-Match` on a missing key → 404 NoSuchKey, and a conditional write
- *    while another conditional write of the same key is in progress → 409 ConditionalRequestConflict. It knows
- *    each key's current ETag from the writes it saw (every write goes through these hooks).
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -104,13 +98,6 @@ export function attachS3Hooks(app: FauxqsApp): S3Watch {
   const current = new Map<string, string>(); // bucket \0 key → versionId
   const sizes = new Map<string, number>(); // bucket \0 key → size of the latest version we saw
   const parts = new Map<string, Map<number, number>>(); // uploadId → part number → size
-  const etags = new Map<string, string>(); // bucket \0 key → ETag (no quotes) of the current object
-  const conditional = new Map<unknown, string>(); // request → bucket \0 key of its conditional write
-  const releaseConditional = async (request: unknown) => {
-    conditional.delete(request);
-  };
-  app.addHook('onResponse', releaseConditional);
-  app.addHook('onRequestAbort', releaseConditional);
   const watch = new EventEmitter<{ objectCreated: [ObjectCreated] }>() as S3Watch;
   Object.defineProperty(watch, 'versionedBuckets', { value: versioned });
   watch.currentVersion = (bucket, key) => current.get(`${bucket}\0${key}`);
@@ -156,18 +143,6 @@ export function attachS3Hooks(app: FauxqsApp): S3Watch {
         return reply;
       }
     }
-    if (key && request.method === 'PUT' && !query.uploadId && !('renameObject' in query)) {
-      const refused = conditionalWriteRefusal(
-        request.headers as Record<string, string | string[] | undefined>,
-        `${bucket}\0${key}`,
-        key,
-      );
-      if (refused) {
-        reply.code(refused.status).header('content-type', 'application/xml').send(refused.xml);
-        return reply;
-      }
-      if (refused === null) conditional.set(request, `${bucket}\0${key}`);
-    }
     const wanted = query.versionId;
     if (
       key &&
@@ -188,46 +163,6 @@ export function attachS3Hooks(app: FauxqsApp): S3Watch {
       }
     }
   });
-
-  /** Why a conditional PutObject is refused (S3's answer), null when it may go ahead. */
-  function conditionalWriteRefusal(
-    headers: Record<string, string | string[] | undefined>,
-    id: string,
-    key: string,
-  ): { status: number; xml: string } | null | undefined {
-    const noneMatch = header(headers['if-none-match']);
-    const match = header(headers['if-match']);
-    if (noneMatch === undefined && match === undefined) return undefined;
-    const error = (status: number, code: string, message: string) => ({
-      status,
-      xml: `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><Key>${escapeXml(key)}</Key></Error>`,
-    });
-    if ([...conditional.values()].includes(id))
-      return error(
-        409,
-        'ConditionalRequestConflict',
-        'A conditional request is already in progress for this object.',
-      );
-    const current = etags.get(id);
-    if (noneMatch !== undefined && (noneMatch.trim() === '*' || unquoteEtag(noneMatch.trim()) === current)) {
-      if (current !== undefined)
-        return error(
-          412,
-          'PreconditionFailed',
-          'At least one of the pre-conditions you specified did not hold',
-        );
-    }
-    if (match !== undefined) {
-      if (current === undefined) return error(404, 'NoSuchKey', 'The specified key does not exist.');
-      if (unquoteEtag(match.trim()) !== current)
-        return error(
-          412,
-          'PreconditionFailed',
-          'At least one of the pre-conditions you specified did not hold',
-        );
-    }
-    return null;
-  }
 
   app.addHook('onSend', async (request, reply, payload) => {
     const params = (request.params ?? {}) as Record<string, string | undefined>;
@@ -252,7 +187,6 @@ export function attachS3Hooks(app: FauxqsApp): S3Watch {
       else if (reply.statusCode < 300) {
         current.delete(id);
         sizes.delete(id);
-        etags.delete(id);
       }
       return payload;
     }
@@ -308,7 +242,6 @@ export function attachS3Hooks(app: FauxqsApp): S3Watch {
     }
     if (size !== undefined) sizes.set(id, size);
     else sizes.delete(id);
-    etags.set(id, eTag);
     watch.emit('objectCreated', {
       eventName,
       bucket,

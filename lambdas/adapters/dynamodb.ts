@@ -448,6 +448,35 @@ export class StatusTable {
     );
   }
 
+  /**
+   * Claims a one-time step of a delivery (bringing its result home) until `forMs` from now, on its record:
+   * true for one caller; false while another holds an unexpired claim (a poller and a callback at once, a
+   * duplicated callback). A claim whose holder died lapses after `forMs`.
+   */
+  async claimStep(key: DeliveryKey, step: string, forMs: number): Promise<boolean> {
+    const now = this.now();
+    return this.updateIf({
+      TableName: this.tableName,
+      Key: { pk: key.pk, sk: key.sk },
+      UpdateExpression: 'SET #claim = :until',
+      ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#claim) OR #claim < :now)',
+      ExpressionAttributeNames: { '#claim': `claim:${step}` },
+      ExpressionAttributeValues: { ':until': now + forMs, ':now': now },
+    });
+  }
+
+  /** Gives a step's claim back (the step failed; another check may try at once). */
+  async releaseStep(key: DeliveryKey, step: string): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: key.pk, sk: key.sk },
+        UpdateExpression: 'REMOVE #claim',
+        ExpressionAttributeNames: { '#claim': `claim:${step}` },
+      }),
+    );
+  }
+
   /** Extends a lease (long multi-step sends). */
   async extendLease(key: DeliveryKey, owner: string, leaseMs: number): Promise<boolean> {
     return this.updateIf({

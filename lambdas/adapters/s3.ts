@@ -4,7 +4,6 @@
  */
 
 import type { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   GetObjectCommand,
   HeadObjectCommand,
@@ -111,16 +110,6 @@ export class S3Objects implements ObjectSource {
   }
 }
 
-/** User metadata key that marks which write put a result there (see ResultSink.put's `writeId`). */
-export const WRITE_ID_METADATA = 'relay-write-id';
-
-/** S3's answer to a conditional write that lost: 412 PreconditionFailed, or 409 for a concurrent one. */
-const isConditionLost = (err: unknown): boolean =>
-  err instanceof S3ServiceException &&
-  (err.$metadata.httpStatusCode === 412 ||
-    err.name === 'PreconditionFailed' ||
-    err.name === 'ConditionalRequestConflict');
-
 export class S3Results implements ResultSink {
   constructor(
     private readonly s3: S3Client,
@@ -128,65 +117,25 @@ export class S3Results implements ResultSink {
     private readonly prefix = 'results/',
   ) {}
 
-  /**
-   * With `writeId`, a conditional write (If-None-Match: * when the key is free, If-Match: <ETag> over another
-   * result), so that two writers of one result — a poller and a callback at once, a duplicated callback — leave
-   * one object: the loser finds the winner's writeId and answers `written: false`.
-   */
   async put(input: {
     key: string;
     body: Readable | Buffer;
     contentType: string;
     contentLength?: number;
     metadata?: Record<string, string>;
-    writeId?: string;
-  }): Promise<{ bucket: string; key: string; written: boolean }> {
+  }): Promise<{ bucket: string; key: string }> {
     const key = `${this.prefix}${input.key}`;
-    const done = (written: boolean) => ({ bucket: this.bucket, key, written });
-    let condition: { IfNoneMatch?: string; IfMatch?: string } = {};
-    if (input.writeId !== undefined) {
-      const current = await this.current(key);
-      if (current?.writeId === input.writeId) return done(false);
-      condition = current ? { IfMatch: current.etag } : { IfNoneMatch: '*' };
-    }
-    try {
-      await this.s3.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Body: input.body,
-          ContentType: input.contentType,
-          ContentLength: input.contentLength,
-          Metadata: {
-            ...input.metadata,
-            ...(input.writeId !== undefined ? { [WRITE_ID_METADATA]: input.writeId } : {}),
-          },
-          ...condition,
-        }),
-      );
-    } catch (err) {
-      if (input.writeId !== undefined && isConditionLost(err)) {
-        // The winner may still be writing (409): look a few times before leaving it to a later check.
-        for (let i = 0; i < 5; i++) {
-          const now = await this.current(key);
-          if (now?.writeId === input.writeId) return done(false);
-          await sleep(100 * (i + 1));
-        }
-      }
-      throw err;
-    }
-    return done(true);
-  }
-
-  private async current(key: string): Promise<{ etag: string; writeId?: string } | undefined> {
-    try {
-      const out = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      const writeId = lowerKeys(out.Metadata ?? {})[WRITE_ID_METADATA];
-      return { etag: out.ETag ?? '', ...(writeId !== undefined ? { writeId } : {}) };
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
+    await this.s3.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        Body: input.body,
+        ContentType: input.contentType,
+        ContentLength: input.contentLength,
+        Metadata: input.metadata,
+      }),
+    );
+    return { bucket: this.bucket, key };
   }
 }
 

@@ -29,6 +29,9 @@ export interface VendorRuntime {
   apiKey(secretName: string, options?: { fresh?: boolean }): Promise<string>;
   takeToken(bucketId: string, limit: RateLimit): Promise<{ ok: true } | { ok: false; retryInMs: number }>;
   saveCheckpoint(deliveryId: string, data: JsonObject): Promise<void>;
+  /** One-time steps of a delivery (VendorContext.steps), on its record. */
+  claimStep(deliveryId: string, step: string, forMs: number): Promise<boolean>;
+  releaseStep(deliveryId: string, step: string): Promise<void>;
   cache: {
     get(destination: string, key: string): Promise<JsonObject | undefined>;
     put(destination: string, key: string, value: JsonObject, ttlSeconds?: number): Promise<void>;
@@ -164,6 +167,10 @@ export function createVendorContext(
       }
     },
     checkpoint: (deliveryId, data) => rt.saveCheckpoint(deliveryId, data),
+    steps: {
+      claim: (deliveryId, step, forMs) => rt.claimStep(deliveryId, step, forMs),
+      release: (deliveryId, step) => rt.releaseStep(deliveryId, step),
+    },
     async callbackUrl(deliveryId) {
       if (!rt.callbackBaseUrl || !rt.callbackSigningKey) return undefined;
       const token = callbackToken(await rt.callbackSigningKey(), plugin.id, deliveryId);

@@ -136,19 +136,13 @@ export interface ObjectSource {
 
 /** Writes vendor results (processed images) to the results location; never over a factory object. */
 export interface ResultSink {
-  /**
-   * Writes one result. With `writeId`, at most once per writeId: when the object at `key` already carries
-   * that writeId (an earlier or a concurrent write of the same result), nothing is written and `written` is
-   * false. A different object at `key` (an older source version's result) is replaced.
-   */
   put(input: {
     key: string;
     body: Readable | Buffer;
     contentType: string;
     contentLength?: number;
     metadata?: Record<string, string>;
-    writeId?: string;
-  }): Promise<{ bucket: string; key: string; written: boolean }>;
+  }): Promise<{ bucket: string; key: string }>;
 }
 
 /** A vendor request, sent through `VendorContext.request`. */
@@ -202,6 +196,15 @@ export interface VendorContext {
   throttle(): Promise<void>;
   /** Persists progress of a multi-step delivery so a later attempt resumes instead of restarting. */
   checkpoint(deliveryId: string, data: JsonObject): Promise<void>;
+  /**
+   * A step of a delivery that must happen once although several workers may check it at the same time (the
+   * poller and a callback, a duplicated callback): bringing a result home. `claim` answers true to one caller;
+   * the claim lapses after `forMs` (its holder died); `release` gives it back when the step failed.
+   */
+  steps: {
+    claim(deliveryId: string, step: string, forMs: number): Promise<boolean>;
+    release(deliveryId: string, step: string): Promise<void>;
+  };
   /**
    * The URL a vendor should call back for this delivery (with a per-delivery token only the relay can make),
    * when the relay has a callback endpoint.

@@ -19,11 +19,8 @@ import {
   synth,
 } from './helpers.ts';
 
-// The fixture's InstaVid360 destination writes results back (as its plug-in will declare in its `infra`).
-const full = synth(fullConfig(), {
-  alarmEmail: 'ops@example.com',
-  vendorSettings: { instavid360: { writesResults: true } },
-});
+// The fixture's InstaVid360 destination writes results back: its plug-in declares it (`infra.writesResults`).
+const full = synth(fullConfig(), { alarmEmail: 'ops@example.com' });
 
 const getAtt = (id: string, attr = 'Arn') => ({ 'Fn::GetAtt': [id, attr] });
 const fnId = (s: Synthesized, rf: RelayFunction) => logicalIdOf(s, rf.function);

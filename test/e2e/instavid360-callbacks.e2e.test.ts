@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { request } from 'undici';
+import { StatusTable } from '#adapters/dynamodb.ts';
 import { callbackToken, signingKeyFrom } from '#domain/callback-token.ts';
 import { type DeliveryRecord, encodeDeliveryId } from '#domain/delivery.ts';
 import { LOCAL_DEFAULTS } from '#local/stack.ts';
@@ -127,6 +128,26 @@ describe('InstaVid360 callbacks', () => {
     assert.equal(rec.status, 'COMPLETED', JSON.stringify(rec.lastError));
     assert.equal(h.sims['iv-lost']?.getTask(rec.vendorRef ?? '')?.callbackSkipped, 'lost');
     assert.equal(resultWritesFor(obj).length, 1);
+  });
+
+  it('bringing a result home is claimed on the delivery record: one claimant at a time, lapsing, given back', async () => {
+    const { rec } = await processing('iv-held');
+    let clock = Date.now();
+    const table = new StatusTable(h.stack.clients.ddb, h.stack.tableName, () => clock);
+    const claims = await Promise.all(
+      Array.from({ length: 8 }, () => table.claimStep(rec, 'result:T1', 60_000)),
+    );
+    assert.equal(claims.filter(Boolean).length, 1, 'eight workers at once: one claim');
+    assert.equal(await table.claimStep(rec, 'result:T2', 60_000), true, 'another step is another claim');
+    clock += 61_000;
+    assert.equal(await table.claimStep(rec, 'result:T1', 60_000), true, 'a claim whose holder died lapses');
+    await table.releaseStep(rec, 'result:T1');
+    assert.equal(await table.claimStep(rec, 'result:T1', 60_000), true, 'a claim given back is free');
+    assert.equal(
+      await table.claimStep({ pk: 'object#nope', sk: 'destination#iv-held' }, 'result:T1', 60_000),
+      false,
+      'no record, no claim',
+    );
   });
 
   it('a flood of 400 forged callbacks: every one 404, no record changes, no vendor call', async () => {

@@ -50,6 +50,8 @@ export const INSTAVID360_ASSUMPTIONS = {
    * they may be on another host (a CDN, S3).
    */
   resultUrlNeedsToken: false,
+  /** How long one check holds the claim to bring a result home (a holder that died lets go after this). */
+  resultClaimMs: 5 * 60_000,
   /** A result larger than this is refused (results follow the ≤ 2 MB original; 25 MB is generous). */
   maxResultBytes: 25 * 1024 * 1024,
   /** First status check after a task was created (tasks take seconds; the doc gives no figure). */

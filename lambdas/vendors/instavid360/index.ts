@@ -437,6 +437,7 @@ async function checkOne(item: PendingDelivery, ctx: VendorContext, opts: Options
           error: recorded('RESULT_MISSING', `task ${task} is complete but names no result URL`),
         };
     if (home.ok) return { kind: 'status', status: 'COMPLETED', detail: home.detail, ...ref };
+    if ('busy' in home) return { kind: 'unchanged' }; // its holder records COMPLETED
     if (late)
       return { kind: 'status', status: 'FAILED', error: home.error, detail: { task, reference }, ...ref };
     return { kind: 'error', error: home.error };

@@ -376,10 +376,40 @@ describe('poll: status, results home, deadline', () => {
       'relay-destination': 'iv-test',
       'relay-delivery': j.deliveryId,
     });
-    // The same check again (a duplicated callback, the poller after a callback): no second write.
-    const again = (await poll([p])).get(j.deliveryId);
-    assert.ok(again?.kind === 'status' && again.status === 'COMPLETED');
+    // The same check again before COMPLETED is on the record (a duplicated callback): no second write.
+    assert.deepEqual((await poll([p])).get(j.deliveryId), { kind: 'unchanged' });
     assert.deepEqual(t.resultWrites, [key]);
+  });
+
+  it('two checks at once (a callback and the poller): one brings the result home, the other leaves it', async () => {
+    const j = job(t);
+    const [out] = await instavid360.deliver([j], t.ctx);
+    assert.ok(out?.kind === 'accepted' && out.vendorRef);
+    await sim.settle();
+    const p = pending(j, out.vendorRef, t);
+    const [a, b] = await Promise.all([poll([p]), poll([{ ...p, callbackBody: null }])]);
+    const kinds = [a.get(j.deliveryId), b.get(j.deliveryId)].map((o) =>
+      o?.kind === 'status' ? o.status : o?.kind,
+    );
+    assert.deepEqual(kinds.sort(), ['COMPLETED', 'unchanged']);
+    assert.equal(t.resultWrites.length, 1);
+  });
+
+  it('a download that fails gives the claim back: the next check brings the result home', async () => {
+    const j = job(t);
+    const [out] = await instavid360.deliver([j], t.ctx);
+    assert.ok(out?.kind === 'accepted' && out.vendorRef);
+    await sim.settle();
+    const p = pending(j, out.vendorRef, t);
+    sim.faults.enqueue({ route: 'result', status: 503 });
+    const failed = (await poll([p])).get(j.deliveryId);
+    assert.ok(
+      failed?.kind === 'error' && failed.error.code === 'RESULT_DOWNLOAD_FAILED',
+      JSON.stringify(failed),
+    );
+    const done = (await poll([p])).get(j.deliveryId);
+    assert.ok(done?.kind === 'status' && done.status === 'COMPLETED');
+    assert.equal(t.resultWrites.length, 1);
   });
 
   it('a PNG original gives a PNG result under result_key (rendered by the router)', async () => {

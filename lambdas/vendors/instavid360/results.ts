@@ -1,9 +1,9 @@
 /**
  * Bringing a processed image home: stream it from the result URL into the results bucket (never the ingest
  * bucket: `ctx.results` writes only there), under a key that depends on the delivery alone, with metadata that
- * links it to its source object version, the task and the delivery. The write carries a writeId
- * (destination + task), so a duplicated callback, a callback racing the poller, or a check repeated after a
- * lost answer leave exactly one object.
+ * links it to its source object version, the task and the delivery. The write is a one-time step of the
+ * delivery (`ctx.steps`, a claim on its record): a duplicated callback or a callback racing the poller finds
+ * it claimed and leaves it to its holder, so one result object is written.
  */
 import { Readable } from 'node:stream';
 import { errorMessage, recorded } from '#commons/errors.ts';
@@ -72,7 +72,11 @@ export function resultMetadata(
   return meta;
 }
 
-export type HomeResult = { ok: true; detail: JsonObject } | { ok: false; error: RecordedError };
+export type HomeResult =
+  | { ok: true; detail: JsonObject }
+  | { ok: false; error: RecordedError }
+  /** Another check (a callback, the poller) is bringing this result home right now. */
+  | { ok: false; busy: true };
 
 function extOf(contentType: string | undefined, url: URL): 'jpg' | 'png' | undefined {
   const type = contentType?.split(';')[0]?.trim().toLowerCase();
@@ -81,8 +85,22 @@ function extOf(contentType: string | undefined, url: URL): 'jpg' | 'png' | undef
   return e === 'png' ? 'png' : e === 'jpg' || e === 'jpeg' ? 'jpg' : undefined;
 }
 
-/** Downloads the result (no token: a presigned URL) and writes it to the results bucket, once. */
+/** Downloads the result (no token: a presigned URL) and writes it to the results bucket, once per delivery. */
 export async function bringHome(
+  ctx: VendorContext,
+  item: PendingDelivery,
+  task: string,
+  reference: string,
+  url: string,
+): Promise<HomeResult> {
+  const step = `result:${task}`;
+  if (!(await ctx.steps.claim(item.deliveryId, step, A.resultClaimMs))) return { ok: false, busy: true };
+  const home = await download(ctx, item, task, reference, url);
+  if (!home.ok) await ctx.steps.release(item.deliveryId, step);
+  return home;
+}
+
+async function download(
   ctx: VendorContext,
   item: PendingDelivery,
   task: string,
@@ -147,7 +165,6 @@ export async function bringHome(
       contentType: CONTENT_TYPES[ext],
       contentLength: length ?? (body as Buffer).length,
       metadata: resultMetadata(item, task, reference),
-      writeId: `${item.destination}:${task}`,
     });
     return {
       ok: true,
@@ -157,7 +174,6 @@ export async function bringHome(
         result: `s3://${put.bucket}/${put.key}`,
         resultBucket: put.bucket,
         resultKey: put.key,
-        ...(put.written ? {} : { resultWrittenBefore: true }),
       },
     };
   } catch (err) {

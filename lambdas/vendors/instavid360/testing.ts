@@ -13,7 +13,6 @@ export interface StoredResult {
   body: Buffer;
   contentType: string;
   metadata: Record<string, string>;
-  writeId?: string;
 }
 
 export interface TestContext {
@@ -22,8 +21,10 @@ export interface TestContext {
   cache: Map<string, JsonObject>;
   checkpoints: Map<string, JsonObject>;
   results: Map<string, StoredResult>;
-  /** Every write the sink made (a skipped write with a known writeId is not one). */
+  /** Every write the sink made, in order. */
   resultWrites: string[];
+  /** Step claims: `deliveryId step` → until (ms). */
+  claims: Map<string, number>;
   clock: { now: number };
   stop(): Promise<void>;
 }
@@ -40,6 +41,7 @@ export function testContext(options: {
   const checkpoints = new Map<string, JsonObject>();
   const results = new Map<string, StoredResult>();
   const resultWrites: string[] = [];
+  const claims = new Map<string, number>();
   const clock = { now: Date.now() };
   const signal = new AbortController().signal;
   const bytesOf = (ref: ObjectRef) => {
@@ -64,8 +66,6 @@ export function testContext(options: {
     results: {
       async put(input) {
         const key = `results/${input.key}`;
-        if (input.writeId !== undefined && results.get(key)?.writeId === input.writeId)
-          return { bucket: 'results-bucket', key, written: false };
         const chunks: Buffer[] = [];
         if (Buffer.isBuffer(input.body)) chunks.push(input.body);
         else for await (const c of input.body) chunks.push(c as Buffer);
@@ -73,10 +73,9 @@ export function testContext(options: {
           body: Buffer.concat(chunks),
           contentType: input.contentType,
           metadata: input.metadata ?? {},
-          ...(input.writeId !== undefined ? { writeId: input.writeId } : {}),
         });
         resultWrites.push(key);
-        return { bucket: 'results-bucket', key, written: true };
+        return { bucket: 'results-bucket', key };
       },
     },
     cache: {
@@ -92,6 +91,17 @@ export function testContext(options: {
     checkpoint: async (id, data) => {
       checkpoints.set(id, data);
     },
+    steps: {
+      claim: async (id, step, forMs) => {
+        const held = claims.get(`${id} ${step}`);
+        if (held !== undefined && held >= clock.now) return false;
+        claims.set(`${id} ${step}`, clock.now + forMs);
+        return true;
+      },
+      release: async (id, step) => {
+        claims.delete(`${id} ${step}`);
+      },
+    },
     callbackUrl: async (id) =>
       options.callbackBase ? `${options.callbackBase}/callbacks/instavid360/${id}.test-signature` : undefined,
     signal,
@@ -105,6 +115,7 @@ export function testContext(options: {
     checkpoints,
     results,
     resultWrites,
+    claims,
     clock,
     stop: () => agent.close(),
   };
