@@ -251,6 +251,11 @@ export interface VendorPlugin {
    * that the config the functions run with (baked into their bundles by CDK) carries them, or the problems.
    */
   inlineConfigFiles?(options: JsonObject, read: (path: string) => Buffer): InlinedOptions;
+  /**
+   * S3 objects a destination's options name that the vendor's forwarder reads (a background image in a
+   * brand-assets bucket): CDK grants the forwarder read access to exactly these.
+   */
+  objectsRead?(options: JsonObject): Array<{ bucket: string; key: string }>;
   /** Default shared rate limit per API key; the config may override it. */
   readonly rateLimit?: { burst: number; perSecond: number };
   /** How many jobs one `deliver` call may take (vendors whose API takes batches). Default 1. */

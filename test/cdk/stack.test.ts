@@ -440,6 +440,19 @@ describe('permissions', () => {
     }
   });
 
+  it("a vendor's forwarder reads exactly the S3 objects its options name (an InstaVid360 background)", () => {
+    const background = JSON.stringify({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::brand-assets/backdrops/studio.jpg']],
+    });
+    for (const rf of relayFunctions(full)) {
+      const actions = actionsOn(roleStatements(full, roleId(full, rf)), background).sort();
+      assert.deepEqual(
+        actions,
+        rf === forwarder(full, 'instavid360') ? ['s3:GetObject', 's3:GetObjectVersion'] : [],
+      );
+    }
+  });
+
   it('the status table is read/write for every relay function', () => {
     const tableArn = JSON.stringify(getAtt(logicalIdOf(full, full.stack.statusTable.table)));
     for (const rf of relayFunctions(full)) {

@@ -22,11 +22,12 @@ export const INSTAVID360_ASSUMPTIONS = {
   unknownStatusIsPending: true,
   /**
    * [A] per-minute request limit: "there is a per-minute rate limit" with no number (IV-DOC); the simulator
-   * assumes 60 per user. GCRA lets at most burst + 60 × perSecond requests into any 60 s: 6 + 51 = 57, three
-   * under 60, so the relay's bucket and the vendor's window never disagree. Uploads, task creation and
-   * status queries all count; result downloads (presigned URLs, no token) do not.
+   * assumes 60 per user. GCRA lets at most burst + 60 × perSecond requests into any 60 s: 12 + 45 = 57,
+   * three under 60, so the relay's bucket and the vendor's window never disagree. Uploads, task creation and
+   * status queries all count; result downloads (presigned URLs, no token) do not. The burst lets a few
+   * photos (and a few callbacks' re-checks) through at once.
    */
-  rateLimit: { burst: 6, perSecond: 0.85 },
+  rateLimit: { burst: 12, perSecond: 0.75 },
   /**
    * Share of that limit a callback's re-check may use (the rest is forwarding's and polling's), so a flood of
    * callbacks, forged or not, never slows deliveries.

@@ -87,6 +87,16 @@ export function inlineConfigFiles(options: JsonObject, read: (path: string) => B
   return { options: out, errors };
 }
 
+/** The S3 backgrounds and overlays a destination names: its forwarder must be able to read them. */
+export function objectsRead(options: JsonObject): Array<{ bucket: string; key: string }> {
+  return (['background', 'overlay'] as const).flatMap((kind) => {
+    const src = options[kind];
+    if (!src || typeof src !== 'object' || Array.isArray(src) || typeof src.s3 !== 'string') return [];
+    const where = parseS3Uri(src.s3);
+    return where ? [where] : [];
+  });
+}
+
 export function parseS3Uri(uri: string): { bucket: string; key: string } | undefined {
   const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
   return m ? { bucket: m[1] as string, key: m[2] as string } : undefined;

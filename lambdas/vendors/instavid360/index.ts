@@ -45,6 +45,7 @@ import {
   imageSourceSchema,
   inlineConfigFiles,
   loadImage,
+  objectsRead,
   type StaticKind,
   staticImageKey,
 } from './images.ts';
@@ -473,6 +474,7 @@ export const instavid360: VendorPlugin = {
   fieldsSchema,
   optionsSchema,
   inlineConfigFiles,
+  objectsRead,
   rateLimit: A.rateLimit,
   callback: { rateShare: A.callbackRateShare },
   // One job per call: its PROCESSING is recorded as soon as its task exists, before the task can call back.
