@@ -316,6 +316,8 @@ async function run(o: CliOptions, session: Session, print: Print, logs: ReturnTy
   // unless INSTRUMENTAL_URL says otherwise (then it is used as the config says, like any other base_url).
   if (!ownConfig && !process.env.INSTRUMENTAL_URL)
     process.env.INSTRUMENTAL_URL = sims.all.find((s) => s.name === 'instrumental')!.url;
+  if (!ownConfig && !process.env.INSTAVID360_URL)
+    process.env.INSTAVID360_URL = sims.all.find((s) => s.name === 'instavid360')!.url;
 
   let loaded: LoadedConfig;
   try {
@@ -545,6 +547,7 @@ async function run(o: CliOptions, session: Session, print: Print, logs: ReturnTy
     print('');
     const summary = `demo: ${summarize(followed)} in ${seconds(elapsed)}`;
     print(bold(wrong.length > 0 ? red(summary) : green(summary)));
+    printResults(print, followed);
     if (wrong.length > 0) {
       print(
         red(
@@ -567,6 +570,23 @@ async function run(o: CliOptions, session: Session, print: Print, logs: ReturnTy
   inbox.start();
   session.add(() => inbox.stop());
   return 'running' as const;
+}
+
+/** Where the vendors' results landed (InstaVid360's processed images in the results bucket), one line each. */
+function printResults(print: Print, followed: readonly Tracked[]): void {
+  const results = followed.flatMap((t) =>
+    [...t.records.values()].flatMap(({ rec }) => {
+      const where = (rec as { vendorDetail?: { result?: unknown } }).vendorDetail?.result;
+      return rec.status === 'COMPLETED' && typeof where === 'string' ? [{ key: t.key, where }] : [];
+    }),
+  );
+  if (results.length === 0) return;
+  print(
+    bold(
+      `results: ${results.length} processed image${results.length === 1 ? '' : 's'} in the results bucket`,
+    ),
+  );
+  for (const r of results) print(`  ${r.where}  ${dim(`← ${r.key}`)}`);
 }
 
 async function main(argv: string[]): Promise<void> {
