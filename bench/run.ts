@@ -7,6 +7,8 @@
  *   3. peak RSS of a forwarder (in a child process) while it streams a 50 MB file
  *   4. minified bundle size of each Lambda (esbuild with the CDK options)
  *   5. the pre-flight's ranged reads: header walks over S3 for files whose headers sit anywhere
+ *   6. InstaVid360: task completion → COMPLETED with callbacks vs polling only (and status requests per task);
+ *      real deliveries' time with and without a flood of forged callbacks
  *
  * Prints tables and a block of key figures; writes nothing into the repository. See bench/README.md.
  * This is a measurement, not a test: nothing here asserts a time.
@@ -33,6 +35,14 @@ const SETTINGS = {
   },
   /** The head the pre-flight fetches first (today's Instrumental `preflight.headBytes`). */
   preflight: { headBytes: 256 * 1024 },
+  instavid360: {
+    photos: 20,
+    taskMs: 8_000,
+    pollEveryMs: LOCAL_DEFAULTS.pollEveryMs,
+    forged: 400,
+    forgedConcurrency: 20,
+    uploadConcurrency: 5,
+  },
 } as const;
 
 const log = (s = '') => process.stdout.write(`${s}\n`);
@@ -328,6 +338,10 @@ async function main(): Promise<number> {
     (await import('./preflight.ts')).runPreflight(SETTINGS.preflight.headBytes),
   );
   if (preflight) printPreflight(preflight);
+  const iv = await section('6. InstaVid360', async () =>
+    (await import('./instavid360.ts')).runInstaVid360({ ...SETTINGS.instavid360 }),
+  );
+  if (iv) (await import('./instavid360.ts')).printInstaVid360(iv, log);
 
   log(heading('Key figures'));
   const gcDelta = memGc
@@ -358,6 +372,18 @@ async function main(): Promise<number> {
         'pre-flight reads',
         preflight
           ? `at most ${Math.max(...preflight.map((r) => r.calls))} ranged GETs after the head; a moov after mdat costs ${preflight.find((r) => r.file.startsWith('mp4v MP4, moov after'))?.calls ?? '?'}`
+          : na,
+      ],
+      [
+        'InstaVid360 complete → COMPLETED',
+        iv
+          ? `p50 ${seconds(iv.callbacks.latency.p50)} with callbacks vs ${seconds(iv.polling.latency.p50)} polling only (poller every ${seconds(iv.settings.pollEveryMs)}); ${fixed(iv.callbacks.statusPerTask, 2)} vs ${fixed(iv.polling.statusPerTask, 2)} status requests per task`
+          : na,
+      ],
+      [
+        'forged-callback flood',
+        iv
+          ? `${iv.flood.forgedSent} forged: real deliveries' p50 ${seconds(iv.flood.during.p50)} vs ${seconds((iv.flood.base.p50 + iv.flood.baseAgain.p50) / 2)} without (${iv.flood.slowdown >= 0 ? '+' : ''}${pct(iv.flood.slowdown)})`
           : na,
       ],
     ]),
