@@ -7,8 +7,9 @@
  * 1. The same LPA photos to two destinations on two identical simulators (tasks take `taskMs`): one gives the
  *    vendor a callback_url, the other polls only. Per task: the simulator's `complete` moment → the record's
  *    COMPLETED moment, and the status requests the simulator received per completed task.
- * 2. Real deliveries (callbacks on, 1 s tasks) without, with, and again without a flood of forged callbacks
- *    on the HTTP API: per photo, its PutObject done → COMPLETED.
+ * 2. Real deliveries (callbacks on, 1 s tasks) in alternating rounds without and with a flood of forged
+ *    callbacks on the HTTP API (base, flood, base, flood, …): per photo, its PutObject done → COMPLETED,
+ *    pooled per kind of round, so that the machine's drift between rounds weighs on both alike.
  */
 import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
@@ -27,6 +28,8 @@ export interface IvBenchSettings {
   forged: number;
   forgedConcurrency: number;
   uploadConcurrency: number;
+  /** Rounds of each kind in part 2 (alternating). */
+  rounds: number;
 }
 
 export interface Spread {
@@ -43,16 +46,23 @@ export interface IvBenchReport {
   callbacks: { latency: Spread; statusPerTask: number; completed: number };
   polling: { latency: Spread; statusPerTask: number; completed: number };
   flood: {
+    /** Every photo of the rounds without a flood, pooled. */
     base: Spread;
+    /** Every photo of the rounds during a flood, pooled. */
     during: Spread;
-    baseAgain: Spread;
-    /** During the flood vs the mean of the two baselines, on the medians. */
+    /** Each round's p50, in the order they ran (base, flood, base, flood, …). */
+    roundP50s: number[];
+    /** During vs without, on the pooled medians. */
     slowdown: number;
+    /** During vs without, on the pooled means. */
+    slowdownMean: number;
+    /** Forged callbacks per flood round. */
     forgedSent: number;
     forgedStatuses: Record<string, number>;
+    /** Mean duration of one flood. */
     floodMs: number;
-    /** Vendor requests per delivery in each round (forged callbacks must add none). */
-    vendorRequestsPerDelivery: { base: number; during: number; baseAgain: number };
+    /** Vendor requests per delivery (forged callbacks must add none). */
+    vendorRequestsPerDelivery: { base: number; during: number };
   };
 }
 
@@ -124,7 +134,11 @@ async function round(h: IvHarness, s: IvBenchSettings, flood?: () => Promise<voi
     const at = reachedAt(r, ['COMPLETED']);
     return at ? [at - (sent[i]?.doneAt ?? at)] : [];
   });
-  return { latency: spread(lat), vendorRequests: ((sim?.requests.length ?? 0) - before) / s.photos };
+  return {
+    latency: spread(lat),
+    samples: lat,
+    vendorRequests: ((sim?.requests.length ?? 0) - before) / s.photos,
+  };
 }
 
 async function main(): Promise<void> {
@@ -145,9 +159,8 @@ async function main(): Promise<void> {
 
     // Part 2: warm the flood destination first (cold handlers would make the first round look slow).
     await round(h, { ...s, photos: 3 });
-    const base = await round(h, s);
     const statuses: Record<string, number> = {};
-    let floodMs = 0;
+    const floodTimes: number[] = [];
     const flood = async () => {
       const started = Date.now();
       const ids = Array.from({ length: 16 }, () =>
@@ -170,28 +183,37 @@ async function main(): Promise<void> {
           statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
         },
       );
-      floodMs = Date.now() - started;
+      floodTimes.push(Date.now() - started);
     };
-    const during = await round(h, s, flood);
-    const baseAgain = await round(h, s);
-    const baseline = (base.latency.p50 + baseAgain.latency.p50) / 2;
+    const base: Array<Awaited<ReturnType<typeof round>>> = [];
+    const during: Array<Awaited<ReturnType<typeof round>>> = [];
+    const roundP50s: number[] = [];
+    for (let i = 0; i < s.rounds; i++) {
+      const b = await round(h, s);
+      const d = await round(h, s, flood);
+      base.push(b);
+      during.push(d);
+      roundP50s.push(b.latency.p50, d.latency.p50);
+    }
+    const pooled = (rs: typeof base) => spread(rs.flatMap((r) => r.samples));
+    const requests = (rs: typeof base) =>
+      rs.reduce((n, r) => n + r.vendorRequests, 0) / Math.max(1, rs.length);
+    const b = pooled(base);
+    const d = pooled(during);
     const report: IvBenchReport = {
       settings: s,
       stackMs,
       ...p1,
       flood: {
-        base: base.latency,
-        during: during.latency,
-        baseAgain: baseAgain.latency,
-        slowdown: during.latency.p50 / baseline - 1,
+        base: b,
+        during: d,
+        roundP50s,
+        slowdown: d.p50 / b.p50 - 1,
+        slowdownMean: d.mean / b.mean - 1,
         forgedSent: s.forged,
         forgedStatuses: statuses,
-        floodMs,
-        vendorRequestsPerDelivery: {
-          base: base.vendorRequests,
-          during: during.vendorRequests,
-          baseAgain: baseAgain.vendorRequests,
-        },
+        floodMs: floodTimes.reduce((a, x) => a + x, 0) / Math.max(1, floodTimes.length),
+        vendorRequestsPerDelivery: { base: requests(base), during: requests(during) },
       },
     };
     process.send?.(report);

@@ -36,12 +36,13 @@ const SETTINGS = {
   /** The head the pre-flight fetches first (today's Instrumental `preflight.headBytes`). */
   preflight: { headBytes: 256 * 1024 },
   instavid360: {
-    photos: 20,
+    photos: 12,
     taskMs: 8_000,
     pollEveryMs: LOCAL_DEFAULTS.pollEveryMs,
     forged: 400,
     forgedConcurrency: 20,
     uploadConcurrency: 5,
+    rounds: 3,
   },
 } as const;
 
@@ -383,7 +384,7 @@ async function main(): Promise<number> {
       [
         'forged-callback flood',
         iv
-          ? `${iv.flood.forgedSent} forged: real deliveries' p50 ${seconds(iv.flood.during.p50)} vs ${seconds((iv.flood.base.p50 + iv.flood.baseAgain.p50) / 2)} without (${iv.flood.slowdown >= 0 ? '+' : ''}${pct(iv.flood.slowdown)})`
+          ? `${iv.flood.forgedSent} forged per flood: real deliveries' p50 ${seconds(iv.flood.during.p50)} during vs ${seconds(iv.flood.base.p50)} without (${iv.flood.slowdown >= 0 ? '+' : ''}${pct(iv.flood.slowdown)}; mean ${iv.flood.slowdownMean >= 0 ? '+' : ''}${pct(iv.flood.slowdownMean)})`
           : na,
       ],
     ]),

@@ -18,8 +18,6 @@ export const INSTAVID360_ASSUMPTIONS = {
   /** [A] §4.2 statuses `new` → `processing` → `complete` | `failed`, with these aliases accepted. */
   completeStatuses: ['complete', 'completed', 'done', 'success'] as const,
   failedStatuses: ['failed', 'error'] as const,
-  /** [A] §4.2: any other status string (documented `new`, assumed `processing`, unknown ones) is not final. */
-  unknownStatusIsPending: true,
   /**
    * [A] per-minute request limit: "there is a per-minute rate limit" with no number (IV-DOC); the simulator
    * assumes 60 per user. GCRA lets at most burst + 60 × perSecond requests into any 60 s: 12 + 45 = 57,
@@ -46,11 +44,6 @@ export const INSTAVID360_ASSUMPTIONS = {
   maxReferenceLength: 255,
   /** [A] `result` carries the processed image's URL (`{url}`); the first http(s) string in it is taken. */
   resultUrlField: 'url',
-  /**
-   * [A] result URLs are presigned (no Authorization header); the relay never sends its token to them, since
-   * they may be on another host (a CDN, S3).
-   */
-  resultUrlNeedsToken: false,
   /** How long one check holds the claim to bring a result home (a holder that died lets go after this). */
   resultClaimMs: 5 * 60_000,
   /** A result larger than this is refused (results follow the ≤ 2 MB original; 25 MB is generous). */
@@ -72,7 +65,10 @@ export const INSTAVID360_ASSUMPTIONS = {
 
 export type TaskState = 'pending' | 'complete' | 'failed';
 
-/** A vendor status string → what it means to the relay (unknown strings: still pending). */
+/**
+ * A vendor status string → what it means to the relay. [A] §4.2: any other string (the documented `new`, the
+ * assumed `processing`, ones nobody has seen yet) is not final.
+ */
 export function taskState(status: unknown): TaskState {
   const s = typeof status === 'string' ? status.trim().toLowerCase() : '';
   if ((INSTAVID360_ASSUMPTIONS.completeStatuses as readonly string[]).includes(s)) return 'complete';

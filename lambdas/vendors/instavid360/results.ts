@@ -85,7 +85,10 @@ function extOf(contentType: string | undefined, url: URL): 'jpg' | 'png' | undef
   return e === 'png' ? 'png' : e === 'jpg' || e === 'jpeg' ? 'jpg' : undefined;
 }
 
-/** Downloads the result (no token: a presigned URL) and writes it to the results bucket, once per delivery. */
+/**
+ * Downloads the result and writes it to the results bucket, once per delivery. [A] §4.2: result URLs are
+ * presigned; the relay never sends its token to them (they may be on another host: a CDN, S3).
+ */
 export async function bringHome(
   ctx: VendorContext,
   item: PendingDelivery,
