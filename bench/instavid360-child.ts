@@ -1,5 +1,5 @@
 /**
- * Section 6's measurement, in its own process: the handlers of a local stack are module singletons built from
+ * Section 7's measurement, in its own process: the handlers of a local stack are module singletons built from
  * the environment of the first stack a process starts, so InstaVid360's stack (its own config, simulators and
  * poller period) runs here. Started by bench/instavid360.ts; settings in BENCH_IV_SETTINGS (JSON); sends one
  * IPC message with the figures and exits.

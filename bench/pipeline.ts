@@ -20,6 +20,8 @@ import { putObject as putIngest, recordsOf as recordsOfObject } from '#local/ing
 import type { LambdaFunction } from '#local/lambda-context.ts';
 import { type LocalHandlers, type LocalStack, startLocalStack } from '#local/stack.ts';
 import { InstrumentalSimulator, type InstrumentalSimulatorOptions } from '#simulators/instrumental/index.ts';
+import type { V7DarwinSimulator } from '#simulators/v7-darwin/index.ts';
+import { V7_BENCH, v7Simulator, v7Stream, v7Transmit } from './v7-darwin.ts';
 
 /** Obviously fake keys in Instrumental's format (one per simulator, so the two buckets never mix). */
 export const BENCH_KEYS = {
@@ -51,7 +53,7 @@ export const INSTRUMENTAL_FIELDS = {
   fileName: '{object.basename}',
 } as const;
 
-function benchConfig(fastUrl: string, limitedUrl: string): RelayConfig {
+function benchConfig(fastUrl: string, limitedUrl: string, v7Url: string): RelayConfig {
   const stream = (asset: string) => ({
     asset,
     stream_type: 'aoi-camera',
@@ -72,7 +74,7 @@ function benchConfig(fastUrl: string, limitedUrl: string): RelayConfig {
       {
         data_receiver_name: 'bench-bucket',
         protocol: 's3',
-        streams: [stream(STREAM_ASSETS.fast), stream(STREAM_ASSETS.limited)],
+        streams: [stream(STREAM_ASSETS.fast), stream(STREAM_ASSETS.limited), v7Stream()],
       },
     ],
     data_transmit: [
@@ -82,6 +84,7 @@ function benchConfig(fastUrl: string, limitedUrl: string): RelayConfig {
       },
       // No rate_limit: the relay uses the plug-in's documented Instrumental limit (50 burst, 5/s).
       transmit('bench-limited', STREAM_ASSETS.limited, limitedUrl, SECRETS.limited),
+      v7Transmit(v7Url),
     ],
   };
 }
@@ -129,6 +132,7 @@ export interface BenchRelay {
   stack: LocalStack;
   fast: InstrumentalSimulator;
   limited: InstrumentalSimulator;
+  v7: V7DarwinSimulator;
   forwarderSwitch: ForwarderSwitch;
   stop(): Promise<void>;
 }
@@ -143,15 +147,20 @@ export async function startBenchRelay(): Promise<BenchRelay> {
   });
   // Documented defaults: 50 burst, 5/s, 2 s validation.
   const limited = new InstrumentalSimulator({ ...common, apiKeys: [BENCH_KEYS.limited] });
+  const v7 = v7Simulator();
   const stopSims = async () => {
-    await Promise.allSettled([fast.stop(), limited.stop()]);
+    await Promise.allSettled([fast.stop(), limited.stop(), v7.stop()]);
   };
   try {
-    const [fastUrl, limitedUrl] = await Promise.all([fast.start(), limited.start()]);
+    const [fastUrl, limitedUrl, v7Url] = await Promise.all([fast.start(), limited.start(), v7.start()]);
     const forwarderSwitch: ForwarderSwitch = {};
     const stack = await startLocalStack({
-      config: benchConfig(fastUrl, limitedUrl),
-      secrets: { [SECRETS.fast]: BENCH_KEYS.fast, [SECRETS.limited]: BENCH_KEYS.limited },
+      config: benchConfig(fastUrl, limitedUrl, v7Url),
+      secrets: {
+        [SECRETS.fast]: BENCH_KEYS.fast,
+        [SECRETS.limited]: BENCH_KEYS.limited,
+        [V7_BENCH.secret]: V7_BENCH.key,
+      },
       // Errors only: section 2's 429s would otherwise print one "will retry" line each.
       logLevel: 'error',
       forwarder: FORWARDER_TUNING,
@@ -164,6 +173,7 @@ export async function startBenchRelay(): Promise<BenchRelay> {
       stack,
       fast,
       limited,
+      v7,
       forwarderSwitch,
       async stop() {
         try {

@@ -7,7 +7,8 @@
  *   3. peak RSS of a forwarder (in a child process) while it streams a 50 MB file
  *   4. minified bundle size of each Lambda (esbuild with the CDK options)
  *   5. the pre-flight's ranged reads: header walks over S3 for files whose headers sit anywhere
- *   6. InstaVid360: task completion → COMPLETED with callbacks vs polling only (and status requests per task);
+ *   6. V7 Darwin under 30 % injected failures: the relay's resumable upload vs a darwin-py-style client
+ *   7. InstaVid360: task completion → COMPLETED with callbacks vs polling only (and status requests per task);
  *      real deliveries' time with and without a flood of forged callbacks
  *
  * Prints tables and a block of key figures; writes nothing into the repository. See bench/README.md.
@@ -23,6 +24,7 @@ import type { PreflightRow } from './preflight.ts';
 import { DOCUMENTED, type RateLimitResult, runRateLimit } from './rate-limit.ts';
 import { type Cell, facts, fixed, heading, kib, mib, pct, seconds, table } from './report.ts';
 import { runThroughput, type ThroughputResult } from './throughput.ts';
+import { runV7Darwin, type V7BenchOptions, type V7BenchResult } from './v7-darwin.ts';
 
 const SETTINGS = {
   throughput: { files: 200, fileBytes: 50 * 1024, warmup: 10, uploadConcurrency: 10 },
@@ -35,6 +37,13 @@ const SETTINGS = {
   },
   /** The head the pre-flight fetches first (today's Instrumental `preflight.headBytes`). */
   preflight: { headBytes: 256 * 1024 },
+  v7: {
+    files: 100,
+    fileBytes: 256 * 1024,
+    failureRate: 0.085,
+    uploadConcurrency: 10,
+    darwinPy: { apiTries: 10, initialWaitMs: 250, maxWaitMs: 2_000, putTries: 5, putWaitMs: 250, pushes: 3 },
+  } satisfies V7BenchOptions,
   instavid360: {
     photos: 12,
     taskMs: 8_000,
@@ -220,6 +229,80 @@ function printMemory(r: MemoryResult, gcCheck: MemoryResult | undefined, memoryM
     );
 }
 
+function printV7(r: V7BenchResult): void {
+  const o = SETTINGS.v7;
+  const d = o.darwinPy;
+  log(
+    heading('6. V7 Darwin under injected failures: the relay vs a darwin-py-style client (same simulator)'),
+  );
+  log(
+    facts([
+      ['files', `${r.files} JPEGs of ${kib(r.fileBytes)} KiB, ${o.uploadConcurrency} at a time`],
+      [
+        'injection',
+        `each request of each step fails with p = ${pct(o.failureRate)} (1 − ${fixed(1 - o.failureRate, 3)}⁴ = ${pct(1 - (1 - o.failureRate) ** 4)} of files meet ≥ 1): register 503 / 429 Retry-After 1 s before V7 acts; sign, PUT, confirm half before (503, S3 SlowDown, 500), half after (V7 did it, the answer is lost)`,
+      ],
+      [
+        'relay',
+        `S3 put → router → forwarder (batchSize ${FORWARDER_TUNING.batchSize}): register → sign → PUT → confirm, checkpointed; in-attempt retries, then the core's backoff (defaults: base 2 s)`,
+      ],
+      [
+        'darwin-py way',
+        `register 500 per call; requests retried on 429/5xx up to ${d.apiTries}× (waits ${d.initialWaitMs} ms doubling to ${d.maxWaitMs} ms; darwin-py's: 60–300 s), Retry-After ignored; PUT retried on 503 only (${d.putTries}×, whole body); any other failure fails the file; failed files pushed again from register, up to ${d.pushes} pushes`,
+      ],
+    ]),
+  );
+  log();
+  const row = (name: string, c: V7BenchResult['relay'] | V7BenchResult['darwinPy'], time: string): Cell[] => [
+    name,
+    `${c.delivered}/${r.files}`,
+    fixed(c.bytesSent / Math.max(1, c.deliveredBytes), 3),
+    fixed(c.requests / Math.max(1, c.delivered), 2),
+    c.registerCallsMax,
+    time,
+    c.lost,
+  ];
+  log(
+    table(
+      [
+        'client',
+        'confirmed',
+        'bytes sent / delivered byte',
+        'requests / delivered',
+        'max registers per file',
+        'time',
+        'not confirmed',
+      ],
+      [
+        row('relay', r.relay, seconds(r.relay.ms)),
+        row(
+          'darwin-py way',
+          r.darwinPy,
+          r.darwinPy.delivered === r.files
+            ? seconds(r.darwinPy.ms)
+            : `never (gave up after ${seconds(r.darwinPy.ms)})`,
+        ),
+      ],
+    ),
+  );
+  log();
+  log(
+    table(
+      ['requests (injected failures)', ...Object.keys(r.relay.routes)],
+      [
+        ['relay', ...Object.values(r.relay.routes).map((x) => `${x.requests} (${x.injected})`)],
+        ['darwin-py way', ...Object.values(r.darwinPy.routes).map((x) => `${x.requests} (${x.injected})`)],
+      ],
+    ),
+  );
+  log(
+    `\n  relay: ${fixed(r.relay.bytesSent / r.relay.deliveredBytes, 3)} bytes sent per delivered byte (goal ≤ 1.1), ${r.relay.delivered}/${r.files} confirmed in ${seconds(r.relay.ms)}; ${r.relay.retried} deliveries went through the core's retry; records: ${r.relay.statuses}`,
+  );
+  log(
+    `  darwin-py way: ${fixed(r.darwinPy.bytesSent / Math.max(1, r.darwinPy.deliveredBytes), 3)} bytes per delivered byte, ${r.darwinPy.delivered}/${r.files} confirmed; ${r.darwinPy.skipped} "skipped" (ALREADY_EXISTS) on re-push`,
+  );
+}
+
 function printBundles(b: { sizes: BundleSize[]; configPath: string; configBytes: number }): void {
   log(heading('4. Minified bundle size per Lambda (esbuild, CDK NodejsFunction options)'));
   log(
@@ -290,6 +373,7 @@ async function main(): Promise<number> {
   let rl: RateLimitResult | undefined;
   let mem: MemoryResult | undefined;
   let memGc: MemoryResult | undefined;
+  let v7: V7BenchResult | undefined;
   const stop = async () => {
     const r = relay;
     relay = undefined;
@@ -325,6 +409,8 @@ async function main(): Promise<number> {
         )
       : undefined;
     if (mem) printMemory(mem, memGc, memoryMb);
+    v7 = await section('6. V7 Darwin', () => runV7Darwin(r, SETTINGS.v7));
+    if (v7) printV7(v7);
   } catch (err) {
     errors.push(`stack: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     log(`\n!! could not run the stack sections: ${String(err)}`);
@@ -339,7 +425,7 @@ async function main(): Promise<number> {
     (await import('./preflight.ts')).runPreflight(SETTINGS.preflight.headBytes),
   );
   if (preflight) printPreflight(preflight);
-  const iv = await section('6. InstaVid360', async () =>
+  const iv = await section('7. InstaVid360', async () =>
     (await import('./instavid360.ts')).runInstaVid360({ ...SETTINGS.instavid360 }),
   );
   if (iv) (await import('./instavid360.ts')).printInstaVid360(iv, log);
@@ -367,6 +453,12 @@ async function main(): Promise<number> {
         'bundle sizes',
         bundles
           ? bundles.sizes.map((s) => `${s.name} ${kib(s.rawBytes)} KiB (gzip ${kib(s.gzipBytes)})`).join(', ')
+          : na,
+      ],
+      [
+        'V7 under 30 % failures',
+        v7
+          ? `relay ${fixed(v7.relay.bytesSent / v7.relay.deliveredBytes, 3)} bytes sent per delivered byte, ${fixed(v7.relay.requests / v7.relay.delivered, 2)} requests per file, ${v7.relay.delivered}/${v7.files} confirmed in ${seconds(v7.relay.ms)}; darwin-py way ${fixed(v7.darwinPy.bytesSent / Math.max(1, v7.darwinPy.deliveredBytes), 3)}, ${fixed(v7.darwinPy.requests / Math.max(1, v7.darwinPy.delivered), 2)}, ${v7.darwinPy.delivered}/${v7.files}`
           : na,
       ],
       [

@@ -14,6 +14,9 @@
  * (local/demo/destinations.ts). The loopback guard lets through loopback and exactly those base_url hosts.
  * Every endpoint in use is printed and written to .relay/endpoints.json (removed on exit).
  * The relay's JSON logs go to a file (.relay/relay.log) so the terminal shows progress lines only.
+ * The local stack's state is in memory (gone on exit) unless `--data-dir DIR` keeps it in that folder: a later
+ * start on the same folder carries on with every object, queue message, record and secret (local/data-dir.ts);
+ * a second start on a folder in use is refused.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
@@ -26,6 +29,7 @@ import { isSidecarKey, listStreams } from '#domain/config/match.ts';
 import type { RelayConfig } from '#domain/config/types.ts';
 import { SUCCESS } from '#domain/status.ts';
 import { VENDORS } from '#vendors/registry.ts';
+import { DataDirInUseError, NotADataDirError } from './data-dir.ts';
 import {
   type DestinationPlan,
   destinationHosts,
@@ -78,6 +82,9 @@ Options:
   --inbox DIR            the watched folder (default .relay/inbox; or env RELAY_INBOX)
   --endpoints-file FILE  where the endpoints in use are written (default .relay/endpoints.json)
   --log-file FILE        where the relay's JSON logs go (default .relay/relay.log)
+  --data-dir DIR         keep the local stack's state (S3 objects, queue messages, the status table, secrets)
+                         in DIR across restarts, e.g. .relay/data; default: in memory, gone on exit.
+                         One running stack per folder: a second start on it is refused
   --ephemeral-ports      skip the fixed default ports (S3 ${DEFAULT_PORTS.s3}, simulators ${DEFAULT_PORTS.instrumental}-${DEFAULT_PORTS.instaVid360})
   -h, --help             this text
 
@@ -92,6 +99,8 @@ export interface CliOptions {
   inbox: string;
   logFile: string;
   fixedPorts: boolean;
+  /** Absolute; undefined: in memory. */
+  dataDir?: string;
 }
 
 export type ParsedCli =
@@ -123,6 +132,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
       inbox: resolve(values.inbox ?? env.RELAY_INBOX ?? resolve(ROOT, '.relay/inbox')),
       logFile: resolve(values['log-file'] ?? resolve(ROOT, '.relay/relay.log')),
       fixedPorts: !values['ephemeral-ports'],
+      ...(values['data-dir'] !== undefined ? { dataDir: resolve(values['data-dir']) } : {}),
     },
   };
 }
@@ -140,6 +150,7 @@ function parseCliArgs(argv: string[]) {
       inbox: { type: 'string' },
       'log-file': { type: 'string' },
       'ephemeral-ports': { type: 'boolean' },
+      'data-dir': { type: 'string' },
     },
   });
 }
@@ -192,8 +203,16 @@ async function startStack(
   secrets: Record<string, string>,
   allowHosts: string[],
   s3Port: number,
+  dataDir: string | undefined,
 ): Promise<LocalStack> {
-  const options = { configFile, secrets, allowHosts, pollEveryMs: 1000, logLevel: 'warn' as const };
+  const options = {
+    configFile,
+    secrets,
+    allowHosts,
+    pollEveryMs: 1000,
+    logLevel: 'warn' as const,
+    ...(dataDir ? { dataDir } : {}),
+  };
   try {
     return await startLocalStack({ ...options, emulators: { fauxqsPort: s3Port } });
   } catch (err) {
@@ -212,6 +231,13 @@ interface BannerInput {
   endpoints: EndpointsFile;
 }
 
+/** The demo config's base_url variables and the simulator each defaults to (config/example.yaml). */
+const DEMO_URL_VARIABLES: Readonly<Record<string, string>> = {
+  INSTRUMENTAL_URL: 'instrumental',
+  V7_URL: 'v7-darwin',
+  INSTAVID360_URL: 'instavid360',
+};
+
 const moved = (e: EndpointsFile, name: string) => {
   const m = e.movedPorts[name];
   return m ? yellow(`  (port ${m.preferred} was taken)`) : '';
@@ -219,7 +245,22 @@ const moved = (e: EndpointsFile, name: string) => {
 
 function printBanner(print: Print, o: CliOptions, b: BannerInput) {
   const { stack, endpoints: e } = b;
-  print(bold('Local AWS') + dim(' (emulators on 127.0.0.1, fake credentials, in memory: gone on exit)'));
+  print(
+    bold('Local AWS') +
+      dim(
+        ` (emulators on 127.0.0.1, fake credentials, ${stack.dataDir ? 'state kept in the data dir' : 'in memory: gone on exit'})`,
+      ),
+  );
+  if (stack.dataDir) {
+    const found = stack.resourceChanges.existing.length;
+    print(
+      `  data dir      ${shown(stack.dataDir)}   ${found > 0 ? 'state of an earlier run, carried on' : 'new'}; kept on exit, locked while this runs`,
+    );
+    for (const u of stack.resourceChanges.updated)
+      print(yellow(`                updated to the config: ${u}`));
+  } else {
+    print(dim('  data dir      none: --data-dir DIR (e.g. .relay/data) keeps the state across restarts'));
+  }
   print(
     `  S3 + SQS      ${e.s3}   ingest bucket ${bold(e.buckets.ingest)}${stack.ingestVersioned ? ' (versioned)' : ''}, results ${e.buckets.results}${moved(e, 's3')}`,
   );
@@ -312,12 +353,12 @@ async function run(o: CliOptions, session: Session, print: Print, logs: ReturnTy
 
   const sims = await session.starting(startDemoSimulators({ fixedPorts: o.fixedPorts }));
   session.add(() => sims.stop());
-  // config/example.yaml reads ${INSTRUMENTAL_URL:-http://127.0.0.1:4810}: the simulator, wherever it listens,
-  // unless INSTRUMENTAL_URL says otherwise (then it is used as the config says, like any other base_url).
-  if (!ownConfig && !process.env.INSTRUMENTAL_URL)
-    process.env.INSTRUMENTAL_URL = sims.all.find((s) => s.name === 'instrumental')!.url;
-  if (!ownConfig && !process.env.INSTAVID360_URL)
-    process.env.INSTAVID360_URL = sims.all.find((s) => s.name === 'instavid360')!.url;
+  // config/example.yaml reads ${INSTRUMENTAL_URL:-http://127.0.0.1:4810} (and V7_URL …): the simulator, wherever
+  // it listens, unless the variable says otherwise (then it is used as the config says, like any other base_url).
+  for (const [variable, simulator] of Object.entries(DEMO_URL_VARIABLES)) {
+    if (!ownConfig && !process.env[variable])
+      process.env[variable] = sims.all.find((s) => s.name === simulator)!.url;
+  }
 
   let loaded: LoadedConfig;
   try {
@@ -357,7 +398,7 @@ async function run(o: CliOptions, session: Session, print: Print, logs: ReturnTy
     dim('Starting the local stack (fauxqs S3+SQS, DynamoDB Local, Secrets Manager emulator, the handlers)…'),
   );
   const s3Port = o.fixedPorts ? await freeOrEphemeral(DEFAULT_PORTS.s3) : 0;
-  const stack = await session.starting(startStack(configFile, secrets.values, allowHosts, s3Port));
+  const stack = await session.starting(startStack(configFile, secrets.values, allowHosts, s3Port, o.dataDir));
   session.add(() => stack.stop());
   if (session.closed) return 0;
   print(dim(`…ready in ${seconds(Date.now() - t0)}.`));
@@ -632,7 +673,9 @@ async function main(argv: string[]): Promise<void> {
     print(red(`error: ${process.env.RELAY_DEBUG ? ((err as Error).stack ?? message) : message}`));
     if (/java|DynamoDB Local/i.test(message))
       print(dim('  DynamoDB Local needs Java 17 or later on the PATH (see the Quick start in README.md).'));
-    print(dim(`  relay logs: ${shown(o.logFile)}; set RELAY_DEBUG=1 for a stack trace.`));
+    // A data dir in use or not a data dir: the message says all there is to do.
+    if (!(err instanceof DataDirInUseError || err instanceof NotADataDirError))
+      print(dim(`  relay logs: ${shown(o.logFile)}; set RELAY_DEBUG=1 for a stack trace.`));
     code = 1;
   }
   if (code === 'running' || signalled) return;

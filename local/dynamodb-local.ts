@@ -24,6 +24,11 @@ export interface DynamoDbLocalOptions {
   javaCommand?: string;
   /** Extra JVM flags, before `-jar`. */
   jvmArgs?: string[];
+  /**
+   * Keep the tables in this folder (`-dbPath`, file `shared-local-instance.db`) instead of in memory. Stopping
+   * then asks Java to exit (SIGTERM) before it is killed, so it can close its database.
+   */
+  dbPath?: string;
 }
 
 export interface DynamoDbLocal {
@@ -40,7 +45,8 @@ export interface DynamoDbLocal {
 const DEFAULT_JVM_ARGS = ['-XX:-UsePerfData', '-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-Xss512k'];
 
 /**
- * The watchdog: runs Java in the background, prints its pid, kills it (SIGKILL: in-memory, nothing to flush)
+ * The watchdog: runs Java in the background, prints its pid, kills it (SIGKILL: in memory there is nothing to
+ * flush; on disk (`dbPath`) its SQLite database survives a kill like a power cut, and a normal stop asks first)
  * when our end of stdin closes, and exits with Java's status. `exec 3<&0` keeps our stdin for the background
  * reader (POSIX gives background jobs /dev/null as stdin otherwise).
  */
@@ -129,7 +135,7 @@ async function launch(port: number, opts: DynamoDbLocalOptions): Promise<DynamoD
     ...(opts.jvmArgs ?? DEFAULT_JVM_ARGS),
     '-jar',
     jar,
-    '-inMemory',
+    ...(opts.dbPath ? ['-dbPath', opts.dbPath] : ['-inMemory']),
     '-sharedDb',
     '-disableTelemetry',
     '-port',
@@ -160,10 +166,10 @@ async function launch(port: number, opts: DynamoDbLocalOptions): Promise<DynamoD
   child.stderr?.on('data', collect);
   child.stdin?.on('error', () => {});
 
-  const killJava = () => {
+  const killJava = (signal: NodeJS.Signals = 'SIGKILL') => {
     if (javaPid) {
       try {
-        process.kill(javaPid, 'SIGKILL');
+        process.kill(javaPid, signal);
       } catch {
         // already gone
       }
@@ -176,6 +182,11 @@ async function launch(port: number, opts: DynamoDbLocalOptions): Promise<DynamoD
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
       process.removeListener('exit', onExit);
+      if (opts.dbPath && javaPid && isAlive(javaPid)) {
+        // On disk: let Java close its database (its shutdown hooks run on SIGTERM), then make sure.
+        killJava('SIGTERM');
+        for (let i = 0; i < 250 && isAlive(javaPid); i++) await new Promise((r) => setTimeout(r, 20));
+      }
       child.stdin?.end();
       killJava();
       const timer = setTimeout(() => child.kill('SIGKILL'), 3000);

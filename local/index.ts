@@ -13,6 +13,13 @@ export {
 } from './aws-env.ts';
 export { createLocalClients, type LocalClients } from './clients.ts';
 export {
+  DATA_DIR_LAYOUT,
+  type DataDir,
+  DataDirInUseError,
+  NotADataDirError,
+  openDataDir,
+} from './data-dir.ts';
+export {
   type DynamoDbLocal,
   type DynamoDbLocalOptions,
   findDynamoDbLocalJar,
@@ -79,7 +86,15 @@ export {
   type SqsMappingOptions,
   toSqsRecord,
 } from './runner.ts';
-export { attachS3Hooks, newVersionId, type ObjectCreated, type S3Watch } from './s3-hooks.ts';
+export {
+  attachS3Hooks,
+  newVersionId,
+  type ObjectCreated,
+  type ObjectRequest,
+  openS3ShimState,
+  type S3ShimState,
+  type S3Watch,
+} from './s3-hooks.ts';
 export { SecretsEmulator, type SecretsEmulatorOptions, startSecretsEmulator } from './secrets-emulator.ts';
 export {
   type FunctionTuning,

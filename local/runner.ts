@@ -4,6 +4,9 @@
  *
  * SQS mapping semantics (as Lambda's):
  * - long-polls the queue (WaitTimeSeconds 1, so stop() is quick); up to `maxConcurrency` batches in flight;
+ *   stop() lets the long polls end instead of aborting them (fauxqs keeps an aborted poll's waiter and hands it
+ *   the next message, which then stays invisible for the visibility timeout: minutes after a restart on a data
+ *   dir), and gives back at once (visibility 0) what a poll returns after stop();
  * - builds the SQSEvent Lambda builds (Records[].messageId, receiptHandle, body, attributes, messageAttributes
  *   {stringValue, stringListValues, binaryListValues, dataType}, md5OfBody, eventSource, eventSourceARN,
  *   awsRegion) and a Lambda-like Context (getRemainingTimeInMillis from the function timeout);
@@ -17,6 +20,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import {
+  ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   type Message,
   type MessageAttributeValue,
@@ -264,7 +268,6 @@ export class LocalRunner extends EventEmitter<RunnerEvents> {
       );
     const queueName = opts.queueArn.split(':').pop() ?? opts.queueUrl;
     const functionName = opts.functionName ?? `${queueName}-consumer`;
-    const abort = new AbortController();
     let active = true;
 
     const receive = async (max: number, waitSeconds: number): Promise<Message[]> => {
@@ -276,9 +279,30 @@ export class LocalRunner extends EventEmitter<RunnerEvents> {
           MessageSystemAttributeNames: ['All'],
           MessageAttributeNames: ['All'],
         }),
-        { abortSignal: abort.signal },
       );
       return out.Messages ?? [];
+    };
+
+    /** Messages received after stop(): visible again now, for whoever reads the queue next. */
+    const release = async (messages: Message[]) => {
+      for (let i = 0; i < messages.length; i += 10) {
+        const chunk = messages.slice(i, i + 10);
+        try {
+          await this.sqs.send(
+            new ChangeMessageVisibilityBatchCommand({
+              QueueUrl: opts.queueUrl,
+              Entries: chunk.map((m, n) => ({
+                Id: String(n),
+                ReceiptHandle: m.ReceiptHandle ?? '',
+                VisibilityTimeout: 0,
+              })),
+            }),
+          );
+        } catch (error) {
+          // Not released: they come back after their visibility timeout, as after a crash.
+          this.emit('pollError', { functionName, error });
+        }
+      }
     };
 
     const settle = async (toDelete: SQSRecord[]) => {
@@ -342,6 +366,10 @@ export class LocalRunner extends EventEmitter<RunnerEvents> {
         let batch: Message[];
         try {
           batch = await receive(Math.min(10, batchSize), 1);
+          if (!active) {
+            await release(batch);
+            break;
+          }
           if (batch.length > 0 && windowMs > 0) {
             const until = Date.now() + windowMs;
             while (active && batch.length < batchSize && Date.now() < until) {
@@ -366,7 +394,6 @@ export class LocalRunner extends EventEmitter<RunnerEvents> {
       functionName,
       stop: async () => {
         active = false;
-        abort.abort();
         await Promise.allSettled(workers);
       },
     };

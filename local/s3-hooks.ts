@@ -9,15 +9,26 @@
  *    the sum of the parts' sizes, the copy source's size); when unknown, `size` is undefined and the notifier
  *    asks HeadObject. Not seen: PostObject (browser form upload; its key is inside the form).
  *
- * 2. Versioning. fauxqs keeps one version per key and would answer PutBucketVersioning as CreateBucket. This shim
+ * 2. Object requests. An `onResponse` hook emits `objectRequest` for every request on an object (GET, HEAD, PUT,
+ *    DELETE…): method, bucket, key, Range, versionId and status. Tests count what the relay read with it (an
+ *    External Storage destination must read nothing), which an S3 client-side count would not show.
+ *
+ * 3. Versioning. fauxqs keeps one version per key and would answer PutBucketVersioning as CreateBucket. This shim
  *    answers Put/GetBucketVersioning itself; on a versioning-enabled bucket every new object gets a versionId
  *    (S3-like, 32 chars), returned as `x-amz-version-id` on the write, GetObject and HeadObject and carried in the
  *    event. Only the latest version's bytes exist: GET/HEAD with an older versionId → 404 NoSuchVersion
  *    (honest, instead of fauxqs silently serving the latest). ListObjectVersions is not available.
+ *
+ * The shim's state (each bucket's versioning status, each object's current versionId and size) is in memory, or,
+ * with a data dir, also written through to a small SQLite file (`openS3ShimState`) so that a restarted stack
+ * still serves `GET ?versionId=` for the objects fauxqs kept. Sizes of multipart parts are not kept: an upload
+ * completed after a restart gets its size from HeadObject (the notifier asks).
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import type { DatabaseSync } from 'node:sqlite';
 import type { buildApp } from 'fauxqs';
+import { loadSqlite } from './quiet-import.ts';
 
 type FauxqsApp = ReturnType<typeof buildApp>;
 
@@ -45,7 +56,21 @@ export interface ObjectCreated {
   hostId: string;
 }
 
-export interface S3Watch extends EventEmitter<{ objectCreated: [ObjectCreated] }> {
+/** One request on an object, as S3 answered it. */
+export interface ObjectRequest {
+  method: string;
+  bucket: string;
+  /** The object key, NOT encoded. */
+  key: string;
+  /** The Range header, when there was one. */
+  range?: string;
+  versionId?: string;
+  status: number;
+}
+
+type S3Events = { objectCreated: [ObjectCreated]; objectRequest: [ObjectRequest] };
+
+export interface S3Watch extends EventEmitter<S3Events> {
   /** Buckets with versioning Enabled (shim). */
   readonly versionedBuckets: ReadonlySet<string>;
   /** The current versionId of an object on a versioned bucket. */
@@ -91,14 +116,87 @@ function accessKeyOf(headers: Record<string, string | string[] | undefined>): st
 
 const XML_NS = 'http://s3.amazonaws.com/doc/2006-03-01/';
 
+type VersioningStatus = 'Enabled' | 'Suspended';
+
+/** The shim's state on disk: written through on every change, read once when the hooks are attached. */
+export interface S3ShimState {
+  load(): {
+    versioning: Array<{ bucket: string; status: VersioningStatus }>;
+    objects: Array<{ bucket: string; key: string; versionId?: string; size?: number }>;
+  };
+  saveVersioning(bucket: string, status: VersioningStatus): void;
+  /** The object's current version id and size (either may be unknown). */
+  saveObject(bucket: string, key: string, versionId: string | undefined, size: number | undefined): void;
+  deleteObject(bucket: string, key: string): void;
+  close(): void;
+}
+
+/** The shim's state in an SQLite file (a data dir's `s3-shim.sqlite`). */
+export async function openS3ShimState(path: string): Promise<S3ShimState> {
+  const { DatabaseSync } = await loadSqlite();
+  const db: DatabaseSync = new DatabaseSync(path);
+  db.exec('PRAGMA journal_mode = WAL');
+  db.exec('PRAGMA synchronous = NORMAL');
+  db.exec(`CREATE TABLE IF NOT EXISTS bucket_versioning (bucket TEXT PRIMARY KEY, status TEXT NOT NULL);
+           CREATE TABLE IF NOT EXISTS objects (bucket TEXT NOT NULL, key TEXT NOT NULL, version_id TEXT,
+                                               size INTEGER, PRIMARY KEY (bucket, key));`);
+  const putVersioning = db.prepare(
+    'INSERT INTO bucket_versioning (bucket, status) VALUES (?, ?) ON CONFLICT (bucket) DO UPDATE SET status = excluded.status',
+  );
+  const putObject = db.prepare(
+    'INSERT INTO objects (bucket, key, version_id, size) VALUES (?, ?, ?, ?) ON CONFLICT (bucket, key) DO UPDATE SET version_id = excluded.version_id, size = excluded.size',
+  );
+  const delObject = db.prepare('DELETE FROM objects WHERE bucket = ? AND key = ?');
+  return {
+    load() {
+      const versioning = db
+        .prepare('SELECT bucket, status FROM bucket_versioning')
+        .all()
+        .map((r) => ({ bucket: String(r.bucket), status: r.status as VersioningStatus }));
+      const objects = db
+        .prepare('SELECT bucket, key, version_id, size FROM objects')
+        .all()
+        .map((r) => ({
+          bucket: String(r.bucket),
+          key: String(r.key),
+          ...(r.version_id !== null ? { versionId: String(r.version_id) } : {}),
+          ...(r.size !== null ? { size: Number(r.size) } : {}),
+        }));
+      return { versioning, objects };
+    },
+    saveVersioning: (bucket, status) => void putVersioning.run(bucket, status),
+    saveObject: (bucket, key, versionId, size) =>
+      void putObject.run(bucket, key, versionId ?? null, size ?? null),
+    deleteObject: (bucket, key) => void delObject.run(bucket, key),
+    close: () => db.close(),
+  };
+}
+
+export interface S3HooksOptions {
+  /** Keep the shim's state here too (a data dir); default: in memory only. */
+  state?: S3ShimState;
+}
+
 /** Attach the hooks; call before `app.listen()`. */
-export function attachS3Hooks(app: FauxqsApp): S3Watch {
-  const versioning = new Map<string, 'Enabled' | 'Suspended'>();
+export function attachS3Hooks(app: FauxqsApp, opts: S3HooksOptions = {}): S3Watch {
+  const versioning = new Map<string, VersioningStatus>();
   const versioned = new Set<string>();
   const current = new Map<string, string>(); // bucket \0 key → versionId
   const sizes = new Map<string, number>(); // bucket \0 key → size of the latest version we saw
+  const { state } = opts;
+  if (state) {
+    const saved = state.load();
+    for (const v of saved.versioning) {
+      versioning.set(v.bucket, v.status);
+      if (v.status === 'Enabled') versioned.add(v.bucket);
+    }
+    for (const o of saved.objects) {
+      if (o.versionId !== undefined) current.set(`${o.bucket}\0${o.key}`, o.versionId);
+      if (o.size !== undefined) sizes.set(`${o.bucket}\0${o.key}`, o.size);
+    }
+  }
   const parts = new Map<string, Map<number, number>>(); // uploadId → part number → size
-  const watch = new EventEmitter<{ objectCreated: [ObjectCreated] }>() as S3Watch;
+  const watch = new EventEmitter<S3Events>() as S3Watch;
   Object.defineProperty(watch, 'versionedBuckets', { value: versioned });
   watch.currentVersion = (bucket, key) => current.get(`${bucket}\0${key}`);
 
@@ -127,6 +225,7 @@ export function attachS3Hooks(app: FauxqsApp): S3Watch {
           return reply;
         }
         versioning.set(bucket, status);
+        state?.saveVersioning(bucket, status);
         if (status === 'Enabled') versioned.add(bucket);
         else versioned.delete(bucket);
         reply.code(200).send();
@@ -164,6 +263,23 @@ export function attachS3Hooks(app: FauxqsApp): S3Watch {
     }
   });
 
+  app.addHook('onResponse', async (request, reply) => {
+    const params = (request.params ?? {}) as Record<string, string | undefined>;
+    const bucket = params.bucket;
+    const key = params['*'] ?? '';
+    if (!bucket || !key) return;
+    const query = (request.query ?? {}) as Record<string, string | undefined>;
+    const range = header((request.headers as Record<string, string | string[] | undefined>).range);
+    watch.emit('objectRequest', {
+      method: request.method,
+      bucket,
+      key,
+      ...(range !== undefined ? { range } : {}),
+      ...(query.versionId !== undefined ? { versionId: query.versionId } : {}),
+      status: reply.statusCode,
+    });
+  });
+
   app.addHook('onSend', async (request, reply, payload) => {
     const params = (request.params ?? {}) as Record<string, string | undefined>;
     const query = (request.query ?? {}) as Record<string, string | undefined>;
@@ -187,6 +303,7 @@ export function attachS3Hooks(app: FauxqsApp): S3Watch {
       else if (reply.statusCode < 300) {
         current.delete(id);
         sizes.delete(id);
+        state?.deleteObject(bucket, key);
       }
       return payload;
     }
@@ -242,6 +359,7 @@ export function attachS3Hooks(app: FauxqsApp): S3Watch {
     }
     if (size !== undefined) sizes.set(id, size);
     else sizes.delete(id);
+    state?.saveObject(bucket, key, current.get(id), size);
     watch.emit('objectCreated', {
       eventName,
       bucket,

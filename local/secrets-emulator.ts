@@ -6,16 +6,26 @@
  * DescribeSecret. Errors use the service's shape: HTTP 400, `x-amzn-errortype` header and
  * `{"__type": "<Code>", "Message": "..."}` (ResourceNotFoundException, ResourceExistsException,
  * InvalidParameterException, InvalidRequestException, UnknownOperationException). Signatures are not checked.
+ *
+ * With `file` (a data dir's `secrets.json`) the secrets survive a restart: read at start, and after every change
+ * written whole to a temporary file and renamed over it (write-file-atomic), mode 0600. Neither the file's
+ * content nor a secret value is ever put in an error message or a log line.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import writeFileAtomic from 'write-file-atomic';
 
 export interface SecretsEmulatorOptions {
   region?: string;
   accountId?: string;
   /** Port on 127.0.0.1 (default: ephemeral). */
   port?: number;
+  /** Keep the secrets in this JSON file (read at start, rewritten atomically on each change); default: memory. */
+  file?: string;
 }
+
+const SECRETS_FILE_FORMAT = 1;
 
 interface SecretVersion {
   versionId: string;
@@ -54,6 +64,8 @@ export class SecretsEmulator {
   readonly region: string;
   readonly accountId: string;
   private readonly secrets = new Map<string, Secret>();
+  /** Changed since the last save. */
+  private dirty = false;
   private server?: Server;
   private url = '';
   /** Every request's operation name, in order (for tests and the demo). */
@@ -70,6 +82,7 @@ export class SecretsEmulator {
   }
 
   async start(): Promise<this> {
+    if (this.opts.file) this.load(this.opts.file);
     const server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         this.send(res, 500, { __type: 'InternalServiceError', Message: String(err) });
@@ -99,8 +112,43 @@ export class SecretsEmulator {
   /** Create or overwrite a secret directly (seeding; no HTTP). Returns its ARN. */
   put(name: string, value: string): string {
     const existing = this.secrets.get(name);
-    if (existing) return this.putValue(existing, { SecretString: value }).arn;
-    return this.create({ Name: name, SecretString: value }).arn;
+    const arn = existing
+      ? this.putValue(existing, { SecretString: value }).arn
+      : this.create({ Name: name, SecretString: value }).arn;
+    this.save();
+    return arn;
+  }
+
+  /** Reads the secrets file (a missing file is an empty store). The error never quotes the file's content. */
+  private load(file: string): void {
+    if (!existsSync(file)) return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      const why = (err as NodeJS.ErrnoException).code ?? 'not valid JSON';
+      throw new Error(`the Secrets Manager emulator's file ${file} cannot be read (${why})`);
+    }
+    const doc = parsed as { format?: unknown; secrets?: unknown };
+    if (doc?.format !== SECRETS_FILE_FORMAT || !Array.isArray(doc.secrets))
+      throw new Error(
+        `the Secrets Manager emulator's file ${file} is not in the expected format (format ${SECRETS_FILE_FORMAT} with a secrets list)`,
+      );
+    for (const raw of doc.secrets as Secret[]) {
+      if (typeof raw?.name !== 'string' || typeof raw.arn !== 'string' || !Array.isArray(raw.versions))
+        throw new Error(
+          `the Secrets Manager emulator's file ${file} holds a secret without name, ARN or versions`,
+        );
+      this.secrets.set(raw.name, raw);
+    }
+  }
+
+  /** Writes every secret to the file, whole and atomically, when something changed (no-op in memory). */
+  private save(): void {
+    if (!this.opts.file || !this.dirty) return;
+    this.dirty = false;
+    const doc = { format: SECRETS_FILE_FORMAT, secrets: [...this.secrets.values()] };
+    writeFileAtomic.sync(this.opts.file, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600 });
   }
 
   /** The current value of a secret, or undefined. */
@@ -127,7 +175,9 @@ export class SecretsEmulator {
       return;
     }
     try {
-      this.send(res, 200, this.dispatch(op, input));
+      const out = this.dispatch(op, input);
+      this.save();
+      this.send(res, 200, out);
     } catch (err) {
       if (err instanceof ServiceError) this.send(res, 400, { __type: err.code, Message: err.message });
       else throw err;
@@ -204,6 +254,7 @@ export class SecretsEmulator {
       versions: [],
     };
     this.secrets.set(name, secret);
+    this.dirty = true;
     if (input.SecretString !== undefined || input.SecretBinary !== undefined) this.putValue(secret, input);
     return secret;
   }
@@ -237,6 +288,7 @@ export class SecretsEmulator {
     secret.versions.push(version);
     secret.versions = secret.versions.filter((v) => v.stages.length > 0);
     secret.lastChangedDate = version.createdDate;
+    this.dirty = true;
     return { arn: secret.arn, version };
   }
 
@@ -254,7 +306,9 @@ export class SecretsEmulator {
         `Secrets Manager can't find the specified secret value for ${what}`,
       );
     }
-    secret.lastAccessedDate = Math.floor(Date.now() / 86_400_000) * 86_400;
+    const accessed = Math.floor(Date.now() / 86_400_000) * 86_400;
+    if (secret.lastAccessedDate !== accessed) this.dirty = true;
+    secret.lastAccessedDate = accessed;
     return {
       ARN: secret.arn,
       Name: secret.name,

@@ -11,9 +11,11 @@
  */
 
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import type { APIGatewayProxyEventV2, Context, SQSEvent } from 'aws-lambda';
+import writeFileAtomic from 'write-file-atomic';
 import { parse as parseYaml } from 'yaml';
 import { ENV } from '../lambdas/commons/env.ts';
 import type { RelayConfig } from '../lambdas/domain/config/types.ts';
@@ -75,7 +77,7 @@ export const LOCAL_DEFAULTS = {
     maxReceiveCount: SETTINGS.ingestMaxReceiveCount,
   },
   callbackRouteKey: 'POST /callbacks/{vendor}/{token}',
-  /** Name of the secret holding the callback signing key (created with random bytes at start). */
+  /** Name of the secret holding the callback signing key (random bytes: at each start in memory, once per data dir). */
   callbackKeySecret: 'factory-relay/callback-signing-key',
 } as const;
 
@@ -128,6 +130,12 @@ export interface LocalStackOptions {
   loopbackOnly?: boolean;
   /** Hosts the guard lets through besides loopback (a config's base_url hosts); see guardLoopback. */
   allowHosts?: readonly string[];
+  /**
+   * Keep the whole state (objects, queue messages, the status table, secrets, the callback signing key) in this
+   * folder, so that a stop and a start on the same folder carry on where it was (data-dir.ts). Locked while the
+   * stack runs: a second stack on it fails with DataDirInUseError. Default: in memory, gone on stop.
+   */
+  dataDir?: string;
   emulators?: EmulatorOptions;
 }
 
@@ -154,11 +162,33 @@ export interface LocalStack {
   notifier: S3Notifier;
   poller: ScheduleHandle;
   emulators: Emulators;
+  /** Where the state is kept (absolute), or undefined: in memory. */
+  dataDir: string | undefined;
+  /** Resources found from an earlier run on the data dir, and settings updated on them (createResources). */
+  resourceChanges: { existing: string[]; updated: string[] };
   timings: EmulatorTimings & { resourcesMs: number; stackMs: number };
   stop(): Promise<void>;
 }
 
 type LooseHandler = (event: never, context: Context) => unknown;
+
+/** What a stack on a data dir remembers for its next start (`stack.json`). */
+interface StackState {
+  apiPort?: number;
+}
+
+function readStackState(path: string): StackState {
+  try {
+    const s = JSON.parse(readFileSync(path, 'utf8')) as StackState;
+    return typeof s.apiPort === 'number' && Number.isInteger(s.apiPort) ? { apiPort: s.apiPort } : {};
+  } catch {
+    return {};
+  }
+}
+
+function writeStackState(path: string, state: StackState): void {
+  writeFileAtomic.sync(path, `${JSON.stringify(state, null, 2)}\n`);
+}
 
 /** The config's vendor ids (distinct transmit_type values), reading the file when only a file is given. */
 export async function vendorsOf(
@@ -213,7 +243,10 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
 
   try {
     if (opts.loopbackOnly !== false) cleanups.push(guardLoopback({ allowHosts: opts.allowHosts ?? [] }));
-    const emulators = await startEmulators(opts.emulators);
+    const emulators = await startEmulators({
+      ...opts.emulators,
+      ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+    });
     cleanups.push(() => emulators.stop());
     const region = emulators.region;
     const endpoints: LocalEndpoints = {
@@ -251,10 +284,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       },
       ingestVersioning: opts.ingestVersioning,
       table: true,
-      secrets: {
-        ...Object.fromEntries(Object.entries(opts.secrets ?? {}).map(([k, v]) => [`${secretPrefix}${k}`, v])),
-        [LOCAL_DEFAULTS.callbackKeySecret]: randomBytes(48).toString('base64'),
-      },
+      secrets: Object.fromEntries(
+        Object.entries(opts.secrets ?? {}).map(([k, v]) => [`${secretPrefix}${k}`, v]),
+      ),
+      // Generated once per data dir (each start in memory): callback URLs given out stay valid across restarts.
+      secretsKept: { [LOCAL_DEFAULTS.callbackKeySecret]: randomBytes(48).toString('base64') },
     });
     const resourcesMs = Date.now() - tRes;
 
@@ -264,21 +298,34 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     // The HTTP API first: its URL goes into the environment the handlers are imported with.
     let callbackHandler: LambdaFunction<APIGatewayProxyEventV2> | undefined;
     const routeKey = opts.callbackRouteKey ?? LOCAL_DEFAULTS.callbackRouteKey;
-    const api = await runner.serveHttpApi({
-      port: opts.apiPort,
-      integrationTimeoutMs: opts.callback?.integrationTimeoutMs,
-      routes: [
-        {
-          routeKey,
-          functionName: 'callback',
-          functionTimeoutMs: opts.callback?.functionTimeoutMs ?? LOCAL_DEFAULTS.callback.functionTimeoutMs,
-          handler: (event, context) => {
-            if (!callbackHandler) throw new Error('callback handler not loaded yet');
-            return callbackHandler(event, context);
+    const saved = emulators.dataDir ? readStackState(emulators.dataDir.path('stack')) : {};
+    const serveApi = (port: number | undefined) =>
+      runner.serveHttpApi({
+        port,
+        integrationTimeoutMs: opts.callback?.integrationTimeoutMs,
+        routes: [
+          {
+            routeKey,
+            functionName: 'callback',
+            functionTimeoutMs: opts.callback?.functionTimeoutMs ?? LOCAL_DEFAULTS.callback.functionTimeoutMs,
+            handler: (event, context) => {
+              if (!callbackHandler) throw new Error('callback handler not loaded yet');
+              return callbackHandler(event, context);
+            },
           },
-        },
-      ],
-    });
+        ],
+      });
+    // With a data dir, the HTTP API comes back on its earlier port when it is free: the callback URLs vendors
+    // were given (RELAY_CALLBACK_BASE_URL + token) keep working after a restart.
+    const api =
+      opts.apiPort === undefined && saved.apiPort
+        ? await serveApi(saved.apiPort).catch((err: unknown) => {
+            if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+            return serveApi(undefined);
+          })
+        : await serveApi(opts.apiPort);
+    if (emulators.dataDir)
+      writeStackState(emulators.dataDir.path('stack'), { apiPort: Number(new URL(api.url).port) });
 
     const queueUrls = Object.fromEntries(
       Object.entries(resources.queues.vendors).map(([v, q]) => [v, q.url]),
@@ -368,6 +415,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       notifier,
       poller,
       emulators,
+      dataDir: emulators.dataDir?.dir,
+      resourceChanges: { existing: resources.existing, updated: resources.updated },
       timings: { ...emulators.timings, resourcesMs, stackMs: Date.now() - t0 },
       stop() {
         stopping ??= cleanup();

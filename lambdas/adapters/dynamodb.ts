@@ -27,9 +27,9 @@ import type { CheckUpdate } from '#domain/poll.ts';
 import { gcra, type RateLimit } from '#domain/rate-limit.ts';
 import {
   type DeliveryStatus,
+  FAILURE,
   isDue,
   isPollable,
-  isTerminal,
   type RecordedError,
   SUCCESS,
 } from '#domain/status.ts';
@@ -105,8 +105,21 @@ class Update {
   }
 }
 
+/** History kept on a record: its first entry and the latest ones (an item stays well under 1 KB). */
+export const HISTORY_LIMIT = 12;
+
+/** The first entry, an elision marker when entries were dropped, and the latest ones: at most HISTORY_LIMIT. */
+export function boundHistory(entries: HistoryEntry[]): HistoryEntry[] {
+  if (entries.length <= HISTORY_LIMIT) return entries;
+  const first = entries[0] as HistoryEntry;
+  const tail = entries.slice(entries.length - (HISTORY_LIMIT - 1));
+  return [first, ...tail];
+}
+
 export class StatusTable {
   private readonly tats = new Map<string, number | null>();
+  /** The history each delivery claimed by this instance had, so its outcome writes the bounded whole. */
+  private readonly claimedHistory = new Map<string, HistoryEntry[]>();
 
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -123,6 +136,15 @@ export class StatusTable {
   }
 
   /**
+   * Appends to a record's history: when this instance knows the current history (it claimed the delivery, or
+   * the poller read it), it writes the bounded whole; otherwise list_append (rare writes: holds, notices).
+   */
+  private appendHistory(u: Update, entry: HistoryEntry[], known?: HistoryEntry[]): void {
+    if (known) u.set('history', boundHistory([...known, ...entry]));
+    else u.raw('#history = list_append(#history, :h)', { ':h': entry }, { '#history': 'history' });
+  }
+
+  /**
    * The index attributes that follow a status: `due` while someone has to act (byDue), `outcome` and
    * `settledAt` once final (byOutcome). Written with the status, so an index entry moves only when its
    * answer does.
@@ -136,7 +158,7 @@ export class StatusTable {
     u.set('nextCheckAt', nextCheckAt);
     if (destination && isDue(status)) u.set('due', `${destination}#${status}`);
     else u.remove('due');
-    if (isTerminal(status)) {
+    if (FAILURE.includes(status)) {
       u.set('outcome', destination ? `${destination}#${status}` : UNROUTED_PARTITION);
       u.set('settledAt', this.iso());
     }
@@ -177,44 +199,6 @@ export class StatusTable {
       }
       throw err;
     }
-  }
-
-  /** RECEIVED → QUEUED once the message is on the vendor queue. A no-op if a forwarder got there first. */
-  async markQueued(key: DeliveryKey, destination: string): Promise<boolean> {
-    const u = new Update()
-      .set('status', 'QUEUED')
-      .set('updatedAt', this.iso())
-      .raw(
-        '#history = list_append(#history, :h)',
-        { ':h': this.history('QUEUED') },
-        { '#history': 'history' },
-      );
-    this.indexFor(u, destination, 'QUEUED', this.iso());
-    return this.updateIf({
-      TableName: this.tableName,
-      Key: { pk: key.pk, sk: key.sk },
-      UpdateExpression: u.expression(),
-      ConditionExpression: '#status = :received',
-      ExpressionAttributeNames: u.names,
-      ExpressionAttributeValues: { ...u.values, ':received': 'RECEIVED' },
-    });
-  }
-
-  /** Records why a delivery could not be queued yet (it stays RECEIVED; the sweeper queues it later). */
-  async noteQueueFailure(key: DeliveryKey, error: RecordedError, retryAt: string): Promise<void> {
-    await this.updateIf({
-      TableName: this.tableName,
-      Key: { pk: key.pk, sk: key.sk },
-      UpdateExpression: 'SET lastError = :err, nextCheckAt = :next, updatedAt = :now',
-      ConditionExpression: '#status = :received',
-      ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: {
-        ':err': error,
-        ':next': retryAt,
-        ':now': this.iso(),
-        ':received': 'RECEIVED',
-      },
-    });
   }
 
   /** Adds a remark that is not a failure (a sidecar that came after its file was routed). */
@@ -270,7 +254,9 @@ export class StatusTable {
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return unmarshallLoose(out.Attributes ?? {});
+      const rec = unmarshallLoose<DeliveryRecord>(out.Attributes ?? {});
+      if (Array.isArray(rec.history)) this.claimedHistory.set(`${key.pk}\n${key.sk}`, rec.history);
+      return rec;
     };
     let record: DeliveryRecord;
     try {
@@ -330,6 +316,7 @@ export class StatusTable {
       ...(msg.serialNumber ? { serialNumber: msg.serialNumber } : {}),
       ...(msg.asset ? { asset: msg.asset } : {}),
       ...(msg.streamType ? { streamType: msg.streamType } : {}),
+      ...(msg.sidecar ? { sidecar: msg.sidecar } : {}),
       ...(error ? { lastError: error } : {}),
     });
     return created.created;
@@ -341,13 +328,15 @@ export class StatusTable {
     const u = new Update()
       .set('status', update.status)
       .set('updatedAt', now)
-      .raw(
-        '#history = list_append(#history, :h)',
-        { ':h': this.history(update.status, update.error?.code ?? update.notice?.code) },
-        { '#history': 'history' },
-      )
       .remove('leaseOwner')
       .remove('leaseExpiresAt');
+    const id = `${key.pk}\n${key.sk}`;
+    this.appendHistory(
+      u,
+      this.history(update.status, update.error?.code ?? update.notice?.code),
+      this.claimedHistory.get(id),
+    );
+    this.claimedHistory.delete(id);
     this.indexFor(u, destination, update.status, update.nextCheckAt ?? now);
     if (update.vendorRef !== undefined) u.set('vendorRef', update.vendorRef);
     if (update.error) u.set('lastError', update.error);
@@ -550,10 +539,10 @@ export class StatusTable {
       .raw('pollCount = if_not_exists(pollCount, :zero) + :one', { ':zero': 0, ':one': 1 });
     this.indexFor(u, rec.destination, update.status, update.nextCheckAt);
     if (changed) {
-      u.raw(
-        '#history = list_append(#history, :h)',
-        { ':h': this.history(update.status, update.error?.code) },
-        { '#history': 'history' },
+      this.appendHistory(
+        u,
+        this.history(update.status, update.error?.code),
+        Array.isArray(rec.history) ? rec.history : undefined,
       );
     }
     if (update.error) u.set('lastError', update.error);
@@ -667,6 +656,34 @@ export class StatusTable {
     );
   }
 
+  // ---- delivered content (skip_duplicate_content) --------------------------------------------------------
+
+  /** The delivery (pk) that brought this content to the destination first, if any. */
+  async contentDelivered(destination: string, contentId: string): Promise<string | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: `content#${destination}#${contentId}`, sk: 'delivered' },
+      }),
+    );
+    return typeof out.Item?.objectPk === 'string' ? out.Item.objectPk : undefined;
+  }
+
+  /** Remembers the first delivery of this content to the destination (later ones do not replace it). */
+  async rememberContent(destination: string, contentId: string, objectPk: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: `content#${destination}#${contentId}`, sk: 'delivered', objectPk, at: this.iso() },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+    }
+  }
+
   // ---- per-destination cache -------------------------------------------------------------------------
 
   async cacheGet(destination: string, key: string): Promise<JsonObject | undefined> {
@@ -712,6 +729,7 @@ export class StatusTable {
   async takeToken(
     bucketId: string,
     limit: RateLimit,
+    n = 1,
   ): Promise<{ ok: true } | { ok: false; retryInMs: number }> {
     const key = { pk: `ratelimit#${bucketId}`, sk: 'bucket' };
     for (let round = 0; round < 20; round++) {
@@ -724,7 +742,7 @@ export class StatusTable {
         this.tats.set(bucketId, known);
       }
       const now = this.now();
-      const decision = gcra(limit, known ?? undefined, now);
+      const decision = gcra(limit, known ?? undefined, now, n);
       if (!decision.allowed) return { ok: false, retryInMs: decision.retryInMs };
       const input: UpdateCommandInput = {
         TableName: this.tableName,
@@ -765,17 +783,13 @@ export class StatusTable {
 
   /** Adds the index attributes a new record carries (see indexFor). */
   private indexed(rec: DeliveryRecord): Record<string, unknown> {
-    const terminal = isTerminal(rec.status);
+    const failed = FAILURE.includes(rec.status);
     return {
       ...rec,
       nextCheckAt: rec.nextCheckAt ?? rec.updatedAt,
       due: rec.destination && isDue(rec.status) ? `${rec.destination}#${rec.status}` : undefined,
-      outcome: terminal
-        ? rec.destination
-          ? `${rec.destination}#${rec.status}`
-          : UNROUTED_PARTITION
-        : undefined,
-      settledAt: terminal ? rec.updatedAt : undefined,
+      outcome: failed ? (rec.destination ? `${rec.destination}#${rec.status}` : UNROUTED_PARTITION) : undefined,
+      settledAt: failed ? rec.updatedAt : undefined,
     };
   }
 }

@@ -78,6 +78,8 @@ export interface OutgoingRequest {
   url: URL;
   headers?: Record<string, string>;
   body?: Readable | string | Buffer;
+  /** Most characters of the answer kept (default 64 000): raise it for answers that list many items. */
+  maxAnswerChars?: number;
 }
 
 export type Answer =
@@ -118,7 +120,7 @@ export async function sendRequest(
       signal,
     });
     // An answer may come before the whole body was read (a vendor refusing early); it is still an answer.
-    const text = await readText(res.body);
+    const text = await readText(res.body, req.maxAnswerChars);
     return { kind: 'answer', status: res.statusCode, headers: res.headers, text };
   } catch (err) {
     body?.destroy();

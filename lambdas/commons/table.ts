@@ -8,13 +8,16 @@
  * - a destination:   pk `destination#<transmit_name>`, sk `state`   (running / paused / stopped, and why)
  * - a rate bucket:   pk `ratelimit#<bucket id>`, sk `bucket`
  * - a cached value:  pk `cache#<destination>#<key>`, sk `value`       (e.g. an uploaded background's id)
+ * - delivered content: pk `content#<destination>#<content id>`, sk `delivered` (skip_duplicate_content)
  *
  * Indexes are sparse and their keys move only when what they answer changes:
  * - `byDue`     (due = `<destination>#<status>`, nextCheckAt): deliveries someone still has to act on
  *               (status.ts `DUE`): the poller's and the sweeper's only read.
  * - `bySerial`  (serialNumber, createdAt): every delivery of one unit, in arrival order; written once.
- * - `byOutcome` (outcome = `<destination>#<status>` or `(unrouted)#UNROUTED`, settledAt): final deliveries,
- *               written once when a delivery settles: "every REJECTED of one destination", unrouted keys.
+ * - `byOutcome` (outcome = `<destination>#<status>` or `(unrouted)#UNROUTED`, settledAt): deliveries that
+ *               ended in a failure (status.ts `FAILURE`), written once when they settle: "every REJECTED of one
+ *               destination", unrouted keys. Successes are not indexed (one index write less per file); they
+ *               are found by key or serial.
  */
 export const TABLE = {
   partitionKey: 'pk',

@@ -99,6 +99,8 @@ export interface DeliveryMessage {
   serialNumber?: string;
   asset?: string;
   streamType?: string;
+  /** Whether the router found the stream's sidecar (for a record written from the message). */
+  sidecar?: 'used' | 'missing' | 'none';
   /** The one delivery a paused destination sends to see whether it works again. */
   probe?: true;
 }
@@ -166,6 +168,7 @@ export function messageFor(rec: DeliveryRecord, extra: { probe?: true } = {}): D
     ...(rec.serialNumber ? { serialNumber: rec.serialNumber } : {}),
     ...(rec.asset ? { asset: rec.asset } : {}),
     ...(rec.streamType ? { streamType: rec.streamType } : {}),
+    ...(rec.sidecar ? { sidecar: rec.sidecar } : {}),
     ...extra,
   };
 }

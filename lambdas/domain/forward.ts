@@ -16,6 +16,7 @@
 import { CredentialsError, errorMessage, RelayError, recorded } from '#commons/errors.ts';
 import { InvalidRequestError } from '#commons/http.ts';
 import type { Logger } from '#commons/logger.ts';
+import { CachingRangeReader } from '#commons/range-reader.ts';
 import type { DataTransmit, RelayConfig } from '#domain/config/types.ts';
 import type {
   DeliveryJob,
@@ -97,6 +98,9 @@ export interface ForwarderPorts {
   /** Moves a message to the dead-letter queue (the caller then acknowledges it). */
   deadLetter(body: string, reason: RecordedError): Promise<void>;
   forgetApiKey(secretName: string): void;
+  /** The delivery (its pk) that already brought this content to the destination, if any. */
+  contentDelivered?(destination: string, contentId: string): Promise<string | undefined>;
+  rememberContent?(destination: string, contentId: string, pk: string): Promise<void>;
 }
 
 export interface ForwarderDeps {
@@ -131,6 +135,19 @@ interface Item {
 }
 
 const SAFETY_MS = 3_000;
+
+/**
+ * 5xx and network failures in a row, per destination, in this forwarder instance (a Lambda instance keeps it
+ * between invocations). Any vendor answer that is not one of those resets it.
+ */
+const failureStreaks = new Map<string, number>();
+
+/** Whether an outcome says the vendor is not working (as opposed to refusing this one file, or rate limiting). */
+function isServerFailure(outcome: DeliveryOutcome): boolean {
+  if (outcome.kind !== 'retry') return false;
+  const { httpStatus, code } = outcome.error;
+  return (httpStatus !== undefined && httpStatus >= 500) || code === 'NETWORK_ERROR' || code === 'NO_ANSWER';
+}
 /** A transient failure to read the destination's secret (throttling, the network): look again soon. */
 const SECRET_RETRY_MS = 5_000;
 
@@ -244,7 +261,10 @@ async function forwardDestination(
   // Credentials are checked before anything is claimed or built: a missing, unreadable or malformed key holds
   // the destination (CREDENTIALS_*) without spending attempts, and no request can carry a bad header.
   const signal = AbortSignal.timeout(Math.max(1_000, inv.remainingMs() - SAFETY_MS));
-  const ctx = deps.context(transmit, signal, probe ? { freshCredentials: true } : {});
+  const ctx = deps.context(transmit, signal, {
+    plannedRequests: toSend.length,
+    ...(probe ? { freshCredentials: true } : {}),
+  });
   if (transmit.api_key_secret) {
     try {
       await ctx.apiKey();
@@ -284,6 +304,16 @@ async function forwardDestination(
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, groups.length) }, worker));
   return failures;
+}
+
+/**
+ * What identifies an object's content for `skip_duplicate_content`: its S3 ETag and size. The ETag is the MD5 of
+ * the bytes for a single-part upload and of its parts' MD5s for a multipart one, so the same bytes uploaded the
+ * same way (aws s3 sync's fixed part size) match; anything else only ever fails to match (sent again), never
+ * matches wrongly.
+ */
+export function contentIdOf(object: DeliveryJob['object']): string {
+  return `etag:${object.etag}:${object.size}`;
 }
 
 /** Jobs that may share one `deliver` call: the plug-in's group key, then at most `maxBatch` each. */
@@ -395,6 +425,21 @@ async function sendGroup(
       continue;
     }
     const job = jobOf(msg, claim.record);
+    if (transmit.skip_duplicate_content) {
+      const earlier = await ports.contentDelivered?.(destination, contentIdOf(msg.object));
+      if (earlier && earlier !== msg.pk) {
+        await ports.finish(msg, deps.owner, destination, {
+          status: 'SKIPPED',
+          notice: recorded(
+            'DUPLICATE_CONTENT',
+            `the same content was delivered to ${destination} as ${earlier}`,
+          ),
+          refund: true,
+        });
+        log.info('duplicate content: not sent', { key: msg.object.key, destination });
+        continue;
+      }
+    }
     if (claim.record.attempts > maxAttempts) {
       await settleExhausted(
         item,
@@ -441,6 +486,8 @@ async function sendGroup(
     const { rec, msg, job } = item;
     const outcome = outcomes[i] as DeliveryOutcome;
     const key: DeliveryKey = msg;
+    if (transmit.skip_duplicate_content && (outcome.kind === 'accepted' || outcome.kind === 'present'))
+      await ports.rememberContent?.(destination, contentIdOf(msg.object), msg.pk);
     switch (outcome.kind) {
       case 'accepted': {
         const pollable = isPollable(outcome.status);
@@ -499,10 +546,40 @@ async function sendGroup(
         break;
       }
       case 'retry':
+        if (probe) {
+          // A probe that got no verdict: the destination stays paused, this delivery waits with the others
+          // (its message is not put back, or it would probe again on every return), and its attempt is given
+          // back: it was sent because the destination needed a probe, not for its own sake.
+          await ports.finish(key, deps.owner, destination, {
+            status: 'HELD',
+            error: outcome.error,
+            refund: true,
+            ...(outcome.ambiguous ? { ambiguous: true } : {}),
+          });
+          log.info('probe got no verdict: destination stays paused', {
+            destination,
+            code: outcome.error.code,
+          });
+          break;
+        }
         await retryOrSettle(item, job, outcome, deps, maxAttempts, policy);
         failures.push(rec.messageId);
         break;
     }
+  }
+  // An outage: many 5xx / network failures in a row. Pause the destination instead of spending every delivery's
+  // attempts against a vendor that is down; the probe finds out when it is back.
+  const threshold = deps.config.relay?.outage_threshold ?? 10;
+  let streak = failureStreaks.get(destination) ?? 0;
+  for (const o of outcomes) streak = isServerFailure(o) ? streak + 1 : o.kind === 'retry' ? streak : 0;
+  failureStreaks.set(destination, streak);
+  if (threshold > 0 && streak >= threshold && !heldBy) {
+    failureStreaks.set(destination, 0);
+    heldBy = recorded(
+      'VENDOR_OUTAGE',
+      `${streak} failures in a row (5xx or no answer): the vendor looks down`,
+    );
+    await pauseAndHold(destination, transmit, heldBy, [], deps);
   }
   // A probe that got any vendor answer but a hold or a retry shows the destination works again.
   if (probe && outcomes.some((o) => o.kind === 'accepted' || o.kind === 'present' || o.kind === 'rejected')) {
@@ -588,19 +665,15 @@ async function settleExhausted(
   });
 }
 
-/** A RangeReader over the object that serves what the head already holds and reads the rest by range. */
+/**
+ * A RangeReader over the object: serves what the head already holds, then a few bounded ranged reads
+ * (CachingRangeReader: at most 16, doubling windows), never the whole file.
+ */
 export function objectReader(job: DeliveryJob, ctx: VendorContext, head: Buffer): RangeReader {
-  const size = job.object.size;
-  return {
-    size,
-    async read(start, endExclusive) {
-      const s = Math.max(0, Math.min(start, size));
-      const e = Math.max(s, Math.min(endExclusive, size));
-      if (e <= head.length) return head.subarray(s, e);
-      if (e === s) return Buffer.alloc(0);
-      return ctx.objects.range(job.object, s, e);
-    },
-  };
+  return new CachingRangeReader(
+    { size: job.object.size, read: (start, end) => ctx.objects.range(job.object, start, end) },
+    { head },
+  );
 }
 
 async function preflight(

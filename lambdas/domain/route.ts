@@ -52,9 +52,6 @@ export interface RouterPorts {
     maxBytes: number,
   ): Promise<{ kind: 'found'; text: string } | { kind: 'missing' } | { kind: 'too-large'; size: number }>;
   createDelivery(rec: NewDelivery): Promise<{ created: boolean; record: DeliveryRecord }>;
-  markQueued(key: DeliveryKey, destination: string): Promise<unknown>;
-  /** Records why a RECEIVED delivery could not be queued; the poller's sweeper queues it at `retryAt`. */
-  noteQueueFailure(key: DeliveryKey, error: RecordedError, retryAt: string): Promise<void>;
   send(queueUrl: string, messages: Array<{ id: string; body: string }>): Promise<void>;
   /** Every record of one object version. */
   forObject(pk: string): Promise<DeliveryRecord[]>;
@@ -273,11 +270,17 @@ async function routeRecord(r: S3EventRecord, deps: RouterDeps): Promise<RouteRes
     );
   }
 
-  const batches = new Map<string, Array<{ key: DeliveryKey; destination: string; body: string }>>();
+  // The object's records so far: a duplicate event (or a retried one) finds them and queues nothing again.
+  const existing = new Set((await ports.forObject(objectPk(ref))).map((r) => r.sk));
+  const batches = new Map<string, Array<{ record: NewDelivery; body: string }>>();
   let deliveries = 0;
   for (const t of transmits) {
     const plugin = deps.vendors[t.transmit_type];
     const dk = deliveryKey(ref, t.transmit_name);
+    if (existing.has(dk.sk)) {
+      log.info('duplicate event: delivery already recorded', { bucket, key, destination: t.transmit_name });
+      continue;
+    }
     const common = {
       ...dk,
       ...base,
@@ -309,25 +312,6 @@ async function routeRecord(r: S3EventRecord, deps: RouterDeps): Promise<RouteRes
       continue;
     }
     const serialNumber = serialOf(built.fields, match.parts);
-    const created = await ports.createDelivery({
-      ...common,
-      status: 'RECEIVED' as DeliveryStatus,
-      fields: built.fields,
-      sidecar: sidecarState,
-      ...(serialNumber ? { serialNumber } : {}),
-      nextCheckAt: new Date(now() + (deps.sweepAfterMs ?? 120_000)).toISOString(),
-    });
-    // A duplicate event: the record exists. One still RECEIVED belongs to a router run under way or one that
-    // stopped before queueing it: the poller's sweeper queues it once its nextCheckAt has passed.
-    if (!created.created) {
-      log.info('duplicate event: delivery already recorded', {
-        bucket,
-        key,
-        destination: t.transmit_name,
-        status: created.record.status,
-      });
-      continue;
-    }
     const message: DeliveryMessage = {
       v: 1,
       pk: dk.pk,
@@ -338,26 +322,40 @@ async function routeRecord(r: S3EventRecord, deps: RouterDeps): Promise<RouteRes
       fields: built.fields,
       asset: stream.asset,
       streamType: stream.stream_type,
+      sidecar: sidecarState,
       ...(serialNumber ? { serialNumber } : {}),
     };
     const list = batches.get(queueUrl) ?? [];
-    list.push({ key: dk, destination: t.transmit_name, body: sqsSafeJson(message) });
+    list.push({
+      record: {
+        ...common,
+        status: 'QUEUED',
+        fields: built.fields,
+        sidecar: sidecarState,
+        ...(serialNumber ? { serialNumber } : {}),
+      },
+      body: sqsSafeJson(message),
+    });
     batches.set(queueUrl, list);
   }
+  // Queued first, recorded next: one write per delivery. A forwarder faster than the write records it from
+  // the message; a router that dies between the two leaves the message, and the forwarder does the same.
   for (const [queueUrl, list] of batches) {
     try {
       await ports.send(
         queueUrl,
-        list.map((m) => ({ id: m.key.sk, body: m.body })),
+        list.map((m) => ({ id: m.record.sk, body: m.body })),
       );
     } catch (err) {
-      // The records exist: say on each why it waits (the sweeper queues it), then let the event come back.
+      // Nothing was queued: record each delivery RECEIVED with why (the poller's sweeper queues it), then let
+      // the event come back.
       const error = recorded('QUEUE_SEND_FAILED', `could not queue the delivery: ${errorMessage(err)}`);
       const retryAt = new Date(now() + (deps.sweepAfterMs ?? 120_000)).toISOString();
-      for (const m of list) await ports.noteQueueFailure(m.key, error, retryAt);
+      for (const m of list)
+        await ports.createDelivery({ ...m.record, status: 'RECEIVED', lastError: error, nextCheckAt: retryAt });
       throw err;
     }
-    for (const m of list) await ports.markQueued(m.key, m.destination);
+    for (const m of list) await ports.createDelivery(m.record);
     deliveries += list.length;
   }
   return { kind: 'done', deliveries };

@@ -63,6 +63,8 @@ function deps(vendorId: string, queueUrl: string, deadLetterUrl: string | undefi
         await sendRaw(rt.sqs, dlq, body, `${reason.code}: ${reason.message}`);
       },
       forgetApiKey: (name) => secrets.forget(name),
+      contentDelivered: (destination, contentId) => t.contentDelivered(destination, contentId),
+      rememberContent: (destination, contentId, pk) => t.rememberContent(destination, contentId, pk),
     },
   };
 }

@@ -25,8 +25,6 @@ function deps(): RouterDeps {
       describe: (ref) => rt.objects.describe(ref),
       readSmall: (b, k, max) => rt.objects.readSmall(b, k, max),
       createDelivery: (rec) => rt.table.createDelivery(rec),
-      markQueued: (key, dest) => rt.table.markQueued(key, dest),
-      noteQueueFailure: (key, error, retryAt) => rt.table.noteQueueFailure(key, error, retryAt),
       send: (url, messages) => rt.queues.sendAll(url, messages),
       forObject: (pk) => rt.table.forObject(pk),
       addNotice: (key, notice) => rt.table.addNotice(key, notice),

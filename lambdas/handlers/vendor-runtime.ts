@@ -46,7 +46,7 @@ export function vendorSide(): VendorSide {
       },
     },
     apiKey: (name, options) => secrets.apiKey(name, options),
-    takeToken: (id, limit) => rt.table.takeToken(id, limit),
+    takeToken: (id, limit, n) => rt.table.takeToken(id, limit, n),
     saveCheckpoint: async (deliveryId, data) => {
       const key = decodeDeliveryId(deliveryId);
       if (key) await rt.table.saveCheckpoint(key, rt.instanceId, data);

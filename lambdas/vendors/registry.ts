@@ -5,10 +5,12 @@
 import { instavid360 } from './instavid360/index.ts';
 import { instrumental } from './instrumental/index.ts';
 import type { VendorPlugin } from './types.ts';
+import { v7Darwin } from './v7-darwin/index.ts';
 
 export const VENDORS: Readonly<Record<string, VendorPlugin>> = {
   [instrumental.id]: instrumental,
   [instavid360.id]: instavid360,
+  [v7Darwin.id]: v7Darwin,
 };
 
 export type VendorCatalog = Readonly<

@@ -152,6 +152,8 @@ export interface VendorRequest {
   headers?: Record<string, string>;
   /** A stream is sent as it is read (set `content-length`); its end marks the request as sent in full. */
   body?: Readable | string | Buffer;
+  /** Most characters of the answer kept (default 64 000, enough for any error body). */
+  maxAnswerChars?: number;
 }
 
 /**

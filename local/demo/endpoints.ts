@@ -31,6 +31,8 @@ export interface EndpointsFile {
   queues: Record<string, { name: string; url: string; dlq: string }>;
   inbox: string;
   logFile: string;
+  /** Where the local stack keeps its state (`--data-dir`), or null: in memory, gone on exit. */
+  dataDir: string | null;
 }
 
 const portOf = (url: string) => Number(new URL(url).port);
@@ -86,6 +88,7 @@ export function endpointsOf(input: {
     },
     inbox: input.inbox,
     logFile: input.logFile,
+    dataDir: stack.dataDir ?? null,
   };
 }
 

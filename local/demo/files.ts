@@ -9,8 +9,8 @@
  *   yard/{camera}/{vin}_{taken_at}.{ext}                 yard photos → InstaVid360 licence plate anonymisation
  *
  * plus two deliberately bad files, so a newcomer sees how failures look: a PNG saved as `.jpg` (the
- * Instrumental plug-in's pre-flight refuses it: REJECTED NOT_A_JPEG) and a photo dropped outside any stream's
- * folder layout (UNROUTED NO_MATCHING_STREAM).
+ * Instrumental plug-in's pre-flight refuses it: REJECTED NOT_A_JPEG; V7 takes it) and a photo dropped outside
+ * any stream's folder layout (UNROUTED NO_MATCHING_STREAM). Every routed file also goes to V7 (v7-demo).
  */
 import jpeg from 'jpeg-js';
 import type { DeliveryStatus } from '#domain/status.ts';
@@ -149,8 +149,13 @@ export function demoFiles(now = new Date()): DemoFile[] {
       key: `line-1/aoi-top/SN-1003_${compactUtc(at(3))}.jpg`,
       body: makePng({ width: 640, height: 480, seed: 14 }),
       contentType: 'image/jpeg',
-      expect: { status: 'REJECTED', code: 'NOT_A_JPEG' },
-      note: 'deliberately bad: a PNG saved as .jpg',
+      // Instrumental's pre-flight refuses it; V7 takes any image (it reads the type from the content).
+      expect: {
+        status: 'REJECTED',
+        code: 'NOT_A_JPEG',
+        destinations: { 'v7-demo': { status: 'UPLOADED' } },
+      },
+      note: 'deliberately bad for Instrumental: a PNG saved as .jpg',
     },
     {
       key: 'line-1/IMG_0042.jpg',

@@ -112,7 +112,10 @@ export async function startDemoSimulators(settings: SimulatorSettings = {}): Pro
       name: 'v7-darwin',
       sim: new V7DarwinSimulator({
         apiKeys: { [DEMO_CREDENTIALS.v7Darwin]: { team: 'demo-factory' } },
-        teams: { 'demo-factory': { datasets: ['line-1'], tags: ['defect', 'ok'] } },
+        // The tags the demo files' sidecars carry exist in the team (config/example.yaml sends them).
+        teams: {
+          'demo-factory': { datasets: ['line-1'], tags: ['defect', 'ok', 'night-shift', 'demo', 'final-qa'] },
+        },
       }),
       port: port(DEFAULT_PORTS.v7Darwin),
       apiKey: DEMO_CREDENTIALS.v7Darwin,

@@ -17,8 +17,13 @@ export interface FaultRule {
   statusRates?: Record<number, number>;
   /** Fixed latency in ms, or a [min, max] range, added before the answer. */
   latencyMs?: number | [number, number];
-  /** Probability in [0,1] that the connection is destroyed without an answer. */
+  /** Probability in [0,1] that the connection is destroyed without an answer, before the route runs. */
   resetRate?: number;
+  /**
+   * Probability in [0,1] that the route runs (the vendor stores the file) and then the connection is destroyed
+   * instead of the answer: the lost answer a client cannot tell from a reset before storing.
+   */
+  lostAnswerRate?: number;
   /** When set, the response body is written in small chunks at this many bytes per second. */
   slowBodyBytesPerSec?: number;
   /** Extra headers sent with injected error statuses (e.g. `{ 'retry-after': '2' }`). */
@@ -36,6 +41,8 @@ export interface ScriptedFault {
   headers?: Record<string, string>;
   /** Destroy the connection instead of answering. */
   reset?: boolean;
+  /** Run the route, then destroy the connection instead of sending its answer. */
+  loseAnswer?: boolean;
   /** Read this many body bytes (or all, when 0) and then destroy the connection: a peer dying mid-request. */
   resetAfterBytes?: number;
   /** Delay in ms before answering (or before running the route when no status is given). */
@@ -48,7 +55,7 @@ export interface FaultConfig {
 }
 
 export type FaultDecision =
-  | { kind: 'none'; delayMs: number; slowBodyBytesPerSec?: number }
+  | { kind: 'none'; delayMs: number; slowBodyBytesPerSec?: number; loseAnswer?: boolean }
   | { kind: 'reset'; delayMs: number; afterBytes?: number }
   | { kind: 'status'; delayMs: number; status: number; body?: unknown; headers: Record<string, string> };
 
@@ -90,6 +97,7 @@ export class FaultInjector {
       if (entry.reset || entry.resetAfterBytes !== undefined) {
         return { kind: 'reset', delayMs, afterBytes: entry.resetAfterBytes };
       }
+      if (entry.loseAnswer) return { kind: 'none', delayMs, loseAnswer: true };
       if (entry.status !== undefined) {
         return {
           kind: 'status',
@@ -104,6 +112,7 @@ export class FaultInjector {
 
     let delayMs = 0;
     let slow: number | undefined;
+    let lose = false;
     for (const rule of this.rules) {
       if (rule.routes && !rule.routes.includes(route)) continue;
       if (rule.latencyMs !== undefined) {
@@ -118,7 +127,13 @@ export class FaultInjector {
           return { kind: 'status', delayMs, status: Number(status), headers: rule.headers ?? {} };
         }
       }
+      if (rule.lostAnswerRate && this.rng.next() < rule.lostAnswerRate) lose = true;
     }
-    return slow ? { kind: 'none', delayMs, slowBodyBytesPerSec: slow } : { kind: 'none', delayMs };
+    return {
+      kind: 'none',
+      delayMs,
+      ...(slow ? { slowBodyBytesPerSec: slow } : {}),
+      ...(lose ? { loseAnswer: true } : {}),
+    };
   }
 }

@@ -46,7 +46,7 @@ export interface ReceivedRequest {
   query: Record<string, string[]>;
   headers: Record<string, string>;
   status?: number;
-  outcome: 'answered' | 'fault-status' | 'fault-reset' | 'aborted' | 'not-found';
+  outcome: 'answered' | 'fault-status' | 'fault-reset' | 'fault-lost-answer' | 'aborted' | 'not-found';
   details: Record<string, unknown>;
 }
 
@@ -333,6 +333,14 @@ export class Simulator extends EventEmitter {
     }
     if (aborted || req.socket.destroyed) {
       record.outcome = 'aborted';
+      this.emit('answered', record);
+      return;
+    }
+    if (decision.loseAnswer) {
+      // The route ran (whatever it stores is stored); the answer never leaves.
+      record.outcome = 'fault-lost-answer';
+      record.status = response.status;
+      req.socket.destroy();
       this.emit('answered', record);
       return;
     }

@@ -19,7 +19,8 @@ function runApp(extraEnv: Record<string, string>) {
     cwd: PROJECT_ROOT,
     env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: '{}', ...extraEnv },
     encoding: 'utf8',
-    timeout: 120_000,
+    // One bundle per Lambda (five with the demo config) on a busy 2-core machine: a generous deadline.
+    timeout: 300_000,
   });
 }
 
@@ -58,7 +59,7 @@ describe('bin/factory-relay.ts', () => {
     const relayFunctions = resources.filter(
       (x) => x.Type === 'AWS::Lambda::Function' && x.Properties.Runtime === 'nodejs22.x',
     );
-    assert.equal(relayFunctions.length, 4); // router, poller, callback, the instrumental forwarder
+    assert.equal(relayFunctions.length, 6); // router, poller, callback, the instrumental, V7, InstaVid360 forwarders
     const saved = process.env.RELAY_CONFIG_JSON;
     try {
       for (const fn of relayFunctions) {

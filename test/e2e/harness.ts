@@ -84,9 +84,8 @@ export interface Uploaded {
   etag: string;
 }
 
-export interface Harness {
-  stack: LocalStack;
-  sim: InstrumentalSimulator;
+/** Uploading like a factory sync and waiting for delivery records, on any local stack. */
+export interface StackHelpers {
   /** Puts an object as a factory sync would (the local notifier then emits the S3 event). */
   upload(key: string, body: Buffer, metadata?: Record<string, string>): Promise<Uploaded>;
   /** Every record of one object version: one per destination, or its `route` record. */
@@ -98,25 +97,21 @@ export interface Harness {
   ): Promise<DeliveryRecord[]>;
   /** Waits until the object has records and all are in one of `statuses`; answers the first. */
   waitForStatus(obj: Uploaded, statuses: DeliveryStatus[], timeoutMs?: number): Promise<DeliveryRecord>;
+}
+
+export interface Harness extends StackHelpers {
+  stack: LocalStack;
+  sim: InstrumentalSimulator;
   stop(): Promise<void>;
 }
 
-/**
- * Uploads an object as a factory sync would, reads its records, and waits (every 100 ms, up to a deadline)
- * for them to satisfy `done`.
- */
-export function recordReader(stack: LocalStack, defaultTimeoutMs: number) {
-  const upload = async (key: string, body: Buffer, metadata?: Record<string, string>): Promise<Uploaded> => {
-    const put = await putObject(stack.clients.s3, stack.buckets.ingest, key, body, undefined, metadata);
-    return { key, etag: put.etag, ...(put.versionId ? { versionId: put.versionId } : {}) };
-  };
+export function stackHelpers(stack: LocalStack): StackHelpers {
+  const { s3, ddb } = stack.clients;
+
   const records = (obj: Uploaded): Promise<DeliveryRecord[]> =>
-    recordsOf(stack.clients.ddb, stack.tableName, { bucket: stack.buckets.ingest, ...obj });
-  const waitFor = async (
-    obj: Uploaded,
-    done: (recs: DeliveryRecord[]) => boolean,
-    timeoutMs = defaultTimeoutMs,
-  ): Promise<DeliveryRecord[]> => {
+    recordsOf(ddb, stack.tableName, { bucket: stack.buckets.ingest, ...obj });
+
+  const waitFor = async (obj: Uploaded, done: (recs: DeliveryRecord[]) => boolean, timeoutMs = 20_000) => {
     const until = Date.now() + timeoutMs;
     let last: DeliveryRecord[] = [];
     while (Date.now() < until) {
@@ -126,7 +121,23 @@ export function recordReader(stack: LocalStack, defaultTimeoutMs: number) {
     }
     throw new Error(`timed out waiting for ${obj.key}; records: ${JSON.stringify(last, null, 1)}`);
   };
-  return { upload, records, waitFor };
+
+  return {
+    async upload(key, body, metadata) {
+      const put = await putObject(s3, stack.buckets.ingest, key, body, undefined, metadata);
+      return { key, etag: put.etag, ...(put.versionId ? { versionId: put.versionId } : {}) };
+    },
+    records,
+    waitFor,
+    async waitForStatus(obj, statuses, timeoutMs) {
+      const recs = await waitFor(
+        obj,
+        (r) => r.length > 0 && r.every((x) => statuses.includes(x.status)),
+        timeoutMs,
+      );
+      return recs[0] as DeliveryRecord;
+    },
+  };
 }
 
 export async function startHarness(
@@ -158,22 +169,10 @@ export async function startHarness(
     logLevel: 'warn',
     ...options.stack,
   });
-  const { upload, records, waitFor } = recordReader(stack, 20_000);
-
   return {
     stack,
     sim,
-    upload,
-    records,
-    waitFor,
-    async waitForStatus(obj, statuses, timeoutMs) {
-      const recs = await waitFor(
-        obj,
-        (r) => r.length > 0 && r.every((x) => statuses.includes(x.status)),
-        timeoutMs,
-      );
-      return recs[0] as DeliveryRecord;
-    },
+    ...stackHelpers(stack),
     async stop() {
       await stack.stop();
       await sim.stop();

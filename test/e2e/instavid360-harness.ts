@@ -13,7 +13,7 @@ import type { ObjectCreated } from '#local/s3-hooks.ts';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '#local/stack.ts';
 import { type InstaVid360Options, InstaVid360Simulator } from '#simulators/instavid360/index.ts';
 import type { JsonObject } from '#vendors/types.ts';
-import { recordReader, type Uploaded } from './harness.ts';
+import { type StackHelpers, stackHelpers, type Uploaded } from './harness.ts';
 
 /** Obviously fake InstaVid360 personal token. */
 export const IV_TOKEN = 'relay-e2e-instavid-token-not-real';
@@ -29,8 +29,8 @@ export interface IvDestination {
 
 export type { Uploaded };
 
-/** `upload`, `records(obj)` and `waitFor(obj, done, timeoutMs)` (every 100 ms, default 60 s): recordReader. */
-export interface IvHarness extends ReturnType<typeof recordReader> {
+/** `upload`, `records(obj)`, `waitFor(obj, done, timeoutMs)` (every 100 ms, default 20 s): stackHelpers. */
+export interface IvHarness extends StackHelpers {
   stack: LocalStack;
   sims: Record<string, InstaVid360Simulator>;
   /** Puts a background or overlay into the assets bucket: `s3://brand-assets/<key>`. */
@@ -122,18 +122,17 @@ export async function startIvHarness(
     if (e.bucket === stack.buckets.results) resultWrites.push(e);
   });
 
-  const { upload, records, waitFor } = recordReader(stack, 60_000);
+  const helpers = stackHelpers(stack);
+  const { waitFor } = helpers;
   return {
     stack,
     sims,
-    upload,
+    ...helpers,
     async putAsset(key, body) {
       await putObject(s3, ASSETS_BUCKET, key, body);
       return `s3://${ASSETS_BUCKET}/${key}`;
     },
-    records,
-    waitFor,
-    async settled(obj, statuses, timeoutMs) {
+    async settled(obj, statuses, timeoutMs = 60_000) {
       const want = (s: DeliveryStatus) => (statuses ? statuses.includes(s) : isTerminal(s));
       const [rec] = await waitFor(
         obj,

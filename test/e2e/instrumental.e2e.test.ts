@@ -51,7 +51,7 @@ describe('Instrumental delivery, end to end', () => {
     assert.ok(rec.vendorRef);
     assert.deepEqual(
       rec.history.map((x) => x.status),
-      ['RECEIVED', 'QUEUED', 'SENDING', 'PENDING_VALIDATION', 'UPLOADED'],
+      ['QUEUED', 'SENDING', 'PENDING_VALIDATION', 'UPLOADED'],
     );
 
     const [file] = filesNamed('SN-1001_20260105T081500Z.jpg');

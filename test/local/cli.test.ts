@@ -148,6 +148,9 @@ describe('parseCli', () => {
     assert.equal(own.kind === 'run' && own.options.endpointsFile, '/e.json');
     const env = parseCli(['demo'], { RELAY_INBOX: '/tmp/y' });
     assert.equal(env.kind === 'run' && env.options.inbox, '/tmp/y');
+    assert.equal(env.kind === 'run' && env.options.dataDir, undefined, 'in memory unless asked');
+    const kept = parseCli(['start', '--data-dir', 'rel/data']);
+    assert.equal(kept.kind === 'run' && kept.options.dataDir, resolve('rel/data'));
   });
 });
 
@@ -341,7 +344,8 @@ describe('inbox watcher', () => {
   });
 });
 
-describe('local CLI', { timeout: 4 * CHILD_TIMEOUT_MS + 10_000 }, () => {
+// Five CLI runs in turn (a second one refused on a data dir in use), each bounded by its child's own deadline.
+describe('local CLI', { timeout: 5 * CHILD_TIMEOUT_MS + 10_000 }, () => {
   test('--help prints usage; an unknown command prints usage and exits 2', async () => {
     const help = await runCli(['--help']).exited;
     assert.equal(help.code, 0);
@@ -361,7 +365,7 @@ describe('local CLI', { timeout: 4 * CHILD_TIMEOUT_MS + 10_000 }, () => {
     assert.equal(summaries.length, 1, out);
     assert.match(
       summaries[0]!,
-      /^demo: 9 files; instrumental-demo: 4 uploaded, 1 rejected \(NOT_A_JPEG\); instavid-studio: 2 completed; instavid-plates: 1 completed; 1 unrouted \(NO_MATCHING_STREAM\) in \d+\.\d s$/,
+      /^demo: 9 files; instrumental-demo: 4 uploaded, 1 rejected \(NOT_A_JPEG\); v7-demo: 5 uploaded; instavid-studio: 2 completed; instavid-plates: 1 completed; 1 unrouted \(NO_MATCHING_STREAM\) in \d+\.\d s$/,
     );
     // InstaVid360's processed images are in the results bucket, and the demo says where.
     assert.match(out, /^results: 3 processed images in the results bucket$/m);
@@ -395,6 +399,16 @@ describe('local CLI', { timeout: 4 * CHILD_TIMEOUT_MS + 10_000 }, () => {
         );
         assert.match(out, line, `${key.source} ${status}`);
       }
+    }
+    // V7 takes every routed file, the PNG saved as .jpg too (it has no JPEG pre-flight), with V7's item id.
+    for (const key of [
+      /line-1\/aoi-top\/SN-1001_\d{8}T\d{6}Z\.jpg/,
+      /line-1\/aoi-top\/SN-1002_\d{8}T\d{6}Z\.jpg/,
+      /line-1\/aoi-top\/SN-1003_\d{8}T\d{6}Z\.jpg/,
+      /line-1\/aoi-side\/SN-1001_\d{8}T\d{6}Z\.jpg/,
+      /line-1\/video\/final-qa\/SN-1001_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}\.mp4/,
+    ]) {
+      assert.match(out, new RegExp(`${key.source} +v7-demo +UPLOADED +ref=[0-9a-f-]{36}$`, 'm'), key.source);
     }
     // The banner: simulators with their inspection API and README pointers.
     for (const name of ['instrumental', 'edge-impulse', 'v7-darwin', 'instavid360']) {
@@ -494,15 +508,16 @@ describe('local CLI', { timeout: 4 * CHILD_TIMEOUT_MS + 10_000 }, () => {
     const secretsFile = join(dir, 'secrets.json');
     writeFileSync(secretsFile, JSON.stringify({ 'my-factory/instrumental': key }));
     const endpointsFile = join(dir, 'endpoints.json');
+    const dataDir = join(dir, 'data');
+    const options = {
+      config: configFile,
+      secrets: secretsFile,
+      inbox: join(dir, 'inbox'),
+      'data-dir': dataDir,
+    };
     const run = runCli([
       'start',
-      ...flags({
-        config: configFile,
-        secrets: secretsFile,
-        'endpoints-file': endpointsFile,
-        inbox: join(dir, 'inbox'),
-        'log-file': join(dir, 'relay.log'),
-      }),
+      ...flags({ ...options, 'endpoints-file': endpointsFile, 'log-file': join(dir, 'relay.log') }),
       '--ephemeral-ports',
     ]);
     let s3: S3Client | undefined;
@@ -518,6 +533,8 @@ describe('local CLI', { timeout: 4 * CHILD_TIMEOUT_MS + 10_000 }, () => {
       );
       // Their base_url is on 127.0.0.1: no host beyond loopback is let through.
       assert.match(banner, /network +loopback only; every other host is refused/);
+      assert.match(banner, /state kept in the data dir/);
+      assert.match(banner, new RegExp(`data dir +${dataDir} +new; kept on exit, locked while this runs`));
 
       const e = JSON.parse(readFileSync(endpointsFile, 'utf8')) as EndpointsFile;
       assert.match(e.s3, /^http:\/\/127\.0\.0\.1:\d+$/);
@@ -533,6 +550,23 @@ describe('local CLI', { timeout: 4 * CHILD_TIMEOUT_MS + 10_000 }, () => {
       assert.equal(e.table, 'factory-relay-status');
       assert.equal(e.queues.instrumental?.name, 'factory-relay-instrumental');
       assert.equal(e.pid, run.child.pid);
+      assert.equal(e.dataDir, dataDir);
+
+      // A second relay on the same data dir is refused, and leaves the running one alone.
+      const second = await runCli([
+        'demo',
+        ...flags({ ...options, 'endpoints-file': join(dir, 'e2.json'), 'log-file': join(dir, 'r2.log') }),
+        '--ephemeral-ports',
+      ]).exited;
+      assert.equal(second.code, 1, second.stdout);
+      assert.match(
+        second.stdout,
+        new RegExp(
+          `error: the data dir ${dataDir} is in use by another local stack \\(pid ${run.child.pid} `,
+        ),
+      );
+      assert.doesNotMatch(second.stdout, /stack trace/, 'nothing to debug: the message says what to do');
+      assert.equal(JSON.parse(readFileSync(endpointsFile, 'utf8')).pid, run.child.pid);
       assert.match(banner, new RegExp(`S3 \\+ SQS +${e.s3} +ingest bucket ${e.buckets.ingest}`));
 
       // Upload as a factory sync would, through the endpoint the file names.

@@ -235,7 +235,19 @@ describe('the endpoints file', () => {
       },
       inbox: '/x/inbox',
       logFile: '/x/relay.log',
+      dataDir: null,
     });
+    const kept = endpointsOf({
+      stack: { ...stack, dataDir: '/x/data' },
+      sims: SIMS,
+      plans,
+      allowedHosts: [],
+      configFile: '/x/my.yaml',
+      preferredS3Port: 0,
+      inbox: '/x/inbox',
+      logFile: '/x/relay.log',
+    });
+    assert.equal(kept.dataDir, '/x/data', 'where the state is kept, with --data-dir');
     const path = join(tmp, 'sub', 'endpoints.json');
     writeEndpointsFile(path, e);
     assert.deepEqual(JSON.parse(readFileSync(path, 'utf8')), e);

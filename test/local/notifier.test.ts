@@ -11,6 +11,7 @@ import {
   CreateBucketCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
@@ -28,6 +29,7 @@ import {
   startNotifier,
 } from '../../local/notifier.ts';
 import { createResources, type LocalResources, queueUrlOnEndpoint } from '../../local/resources.ts';
+import type { ObjectRequest } from '../../local/s3-hooks.ts';
 import { receiveFor, receiveN } from './helpers.ts';
 
 const fixture = JSON.parse(
@@ -184,6 +186,44 @@ describe('notifier on fauxqs', () => {
       assert.match(body.Time!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       assert.match(body.RequestId!, /^[0-9A-F]{16}$/);
       assert.ok(body.HostId!.length > 20);
+    }
+  });
+
+  test('objectRequest: every request on an object, with its Range, versionId and status', async () => {
+    // A versioned bucket no notifier target watches: the other tests count their events.
+    const Bucket = 'counted-bucket';
+    await clients.s3.send(new CreateBucketCommand({ Bucket }));
+    await clients.s3.send(
+      new PutBucketVersioningCommand({ Bucket, VersioningConfiguration: { Status: 'Enabled' } }),
+    );
+    const seen: ObjectRequest[] = [];
+    const listen = (r: ObjectRequest) => seen.push(r);
+    emu.s3Events.on('objectRequest', listen);
+    try {
+      const key = 'counted/unit 7.jpg';
+      const put = await clients.s3.send(
+        new PutObjectCommand({ Bucket, Key: key, Body: Buffer.from('0123456789') }),
+      );
+      assert.ok(put.VersionId);
+      await clients.s3.send(
+        new GetObjectCommand({ Bucket, Key: key, Range: 'bytes=0-3', VersionId: put.VersionId }),
+      );
+      await clients.s3.send(new HeadObjectCommand({ Bucket, Key: key }));
+      await clients.s3
+        .send(new GetObjectCommand({ Bucket, Key: 'counted/missing.jpg' }))
+        .catch(() => undefined);
+      const mine = seen.filter((r) => r.key.startsWith('counted/'));
+      assert.deepEqual(
+        mine.map((r) => [r.method, r.key, r.range ?? null, r.versionId ?? null, r.status]),
+        [
+          ['PUT', key, null, null, 200],
+          ['GET', key, 'bytes=0-3', put.VersionId, 206],
+          ['HEAD', key, null, null, 200],
+          ['GET', 'counted/missing.jpg', null, null, 404],
+        ],
+      );
+    } finally {
+      emu.s3Events.off('objectRequest', listen);
     }
   });
 

@@ -423,6 +423,31 @@ describe('SQS mappings', { concurrency: true }, () => {
     assert.equal(runner.inFlight, 0);
     assert.equal(await queueDepth(q.url), 0, 'its batch was settled (deleted) before stop returned');
   });
+
+  test('after stop() no poll of the mapping takes a message: the next reader gets it at once', async () => {
+    // A long visibility timeout: a message taken by a poll left behind would be hidden for 10 minutes.
+    const q = await makeQueue(600);
+    const runner = new LocalRunner({ sqs: clients.sqs });
+    let invoked = 0;
+    runner.addSqsMapping({
+      queueUrl: q.url,
+      queueArn: q.arn,
+      maxConcurrency: 4,
+      handler: async () => {
+        invoked++;
+      },
+    });
+    // Let every worker get into a long poll, then stop while they wait.
+    await sleep(300);
+    await runner.stop();
+    await sendBodies(q, ['after stop']);
+    const got = await receiveN(clients.sqs, q.url, 1, 10_000);
+    assert.deepEqual(
+      got.map((m) => m.Body),
+      ['after stop'],
+    );
+    assert.equal(invoked, 0);
+  });
 });
 
 describe('schedules', () => {

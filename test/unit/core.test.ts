@@ -8,7 +8,7 @@ import { multipartBody } from '#commons/multipart.ts';
 import { decodeS3EventKey } from '#commons/s3-key.ts';
 import { parseRetryAfter, retryDelayMs } from '#domain/backoff.ts';
 import { decodeDeliveryId, deliveryKey, encodeDeliveryId, parseDeliveryMessage } from '#domain/delivery.ts';
-import { gcra } from '#domain/rate-limit.ts';
+import { gcra, tokenBlock } from '#domain/rate-limit.ts';
 import { allowedFrom, canTransition, isTerminal, SENDABLE, STATUSES } from '#domain/status.ts';
 import { rateLimitBucketId } from '#domain/vendor-context.ts';
 import { makeJpeg, makeJpegHeaderOnly, makeMp4 } from '#simulators/media/index.ts';
@@ -59,6 +59,39 @@ describe('GCRA rate limit (50 burst, 5/s)', () => {
       n++;
     }
     assert.equal(n, 50);
+  });
+});
+
+describe('GCRA in blocks (tokens taken n at a time by concurrent callers)', () => {
+  const limit = { burst: 45, perSecond: 5 };
+  it('never admits more than the burst plus the refill, whatever the block sizes', () => {
+    let tat: number | undefined;
+    let admitted = 0;
+    let now = 0;
+    const sizes = [11, 3, 7, 1, 11, 5, 2, 11, 9];
+    for (let step = 0; step < 2_000; step++) {
+      const d = gcra(limit, tat, now, sizes[step % sizes.length]);
+      if (d.allowed) {
+        admitted += Math.min(sizes[step % sizes.length] as number, limit.burst);
+        tat = d.newTat;
+      }
+      assert.ok(admitted <= limit.burst + (now / 1000) * limit.perSecond + 1e-9, `at ${now} ms: ${admitted}`);
+      now += 37;
+    }
+    assert.ok(admitted >= 0.95 * (limit.burst + (now / 1000) * limit.perSecond) - 11, 'and uses the limit');
+  });
+  it('a block of n waits until n tokens have refilled', () => {
+    // One token left (TAT = now + 44 intervals): one is admitted now, a block of 5 after 4 more refills.
+    const drained = 10_000 + 44 * 200;
+    assert.equal(gcra(limit, drained, 10_000, 1).allowed, true);
+    assert.deepEqual(gcra(limit, drained, 10_000, 5), { allowed: false, retryInMs: 800 });
+    assert.deepEqual(gcra(limit, drained, 10_800, 5), { allowed: true, newTat: drained + 5 * 200 });
+  });
+  it('blocks are a quarter of the burst at most, and no larger than what the caller plans', () => {
+    assert.equal(tokenBlock(limit, 10), 10);
+    assert.equal(tokenBlock(limit, 100), 11);
+    assert.equal(tokenBlock(limit, 0), 1);
+    assert.equal(tokenBlock({ burst: 2, perSecond: 1 }, 10), 1);
   });
 });
 

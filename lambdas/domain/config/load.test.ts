@@ -264,6 +264,30 @@ describe('loadConfigFile and loadConfigFromEnv', () => {
   });
 });
 
+/** The demo's V7 destination, as the plug-in's fields schema has it (the domain imports no vendor). */
+const FAKE_V7: VendorCatalog[string] = {
+  id: 'v7-darwin',
+  fieldsSchema: {
+    type: 'object',
+    required: ['name'],
+    additionalProperties: false,
+    properties: {
+      name: { type: 'string' },
+      path: { type: 'string' },
+      tags: { type: 'array', items: { type: 'string' } },
+      storage_key: { type: 'string' },
+    },
+  },
+  optionsSchema: { type: 'object' },
+};
+
+/** The demo's InstaVid360 destinations: their own schemas are the plug-in's (tested there). */
+const FAKE_IV: VendorCatalog[string] = {
+  id: 'instavid360',
+  fieldsSchema: { type: 'object', properties: { meta: { type: 'object' }, result_key: { type: 'string' } } },
+  optionsSchema: { type: 'object', required: ['task'] },
+};
+
 describe('config/ files', () => {
   it('relay-config.schema.json is the schema of schema.ts', () => {
     const file = readFileSync(join(CONFIG_DIR, 'relay-config.schema.json'), 'utf8');
@@ -271,20 +295,34 @@ describe('config/ files', () => {
     assert.deepEqual(JSON.parse(relayConfigSchemaText()), RELAY_CONFIG_SCHEMA);
   });
 
-  it('example.yaml loads with no violations against a catalog with instrumental', () => {
-    const onlyInstrumental: VendorCatalog = { instrumental: FAKE_CATALOG.instrumental! };
-    const loaded = loadConfigFile(EXAMPLE, onlyInstrumental, {});
+  it("example.yaml loads with no violations against a catalog of the demo's vendors", () => {
+    const demoVendors: VendorCatalog = {
+      instrumental: FAKE_CATALOG.instrumental!,
+      'v7-darwin': FAKE_V7,
+      instavid360: FAKE_IV,
+    };
+    const loaded = loadConfigFile(EXAMPLE, demoVendors, {});
     assert.deepEqual(loaded.violations, []);
     assert.equal(loaded.config.data_transmit[0]?.base_url, 'http://127.0.0.1:4810');
     assert.equal(
-      loadConfigFile(EXAMPLE, onlyInstrumental, { INSTRUMENTAL_URL: 'https://api.instrumental.ai' }).config
+      loadConfigFile(EXAMPLE, demoVendors, { INSTRUMENTAL_URL: 'https://api.instrumental.ai' }).config
         .data_transmit[0]?.base_url,
       'https://api.instrumental.ai',
     );
+    const v7 = (env: Record<string, string>) =>
+      loadConfigFile(EXAMPLE, demoVendors, env).config.data_transmit.find(
+        (t) => t.transmit_type === 'v7-darwin',
+      );
+    assert.equal(v7({})?.base_url, 'http://127.0.0.1:4812');
+    assert.equal(v7({ V7_URL: 'https://darwin.v7labs.com' })?.base_url, 'https://darwin.v7labs.com');
   });
 
   it('example.yaml routes and renders every Instrumental field', () => {
-    const { config } = loadConfigFile(EXAMPLE, FAKE_CATALOG, {});
+    const { config } = loadConfigFile(
+      EXAMPLE,
+      { ...FAKE_CATALOG, 'v7-darwin': FAKE_V7, instavid360: FAKE_IV },
+      {},
+    );
     const key = 'line-1/aoi-top/SN1234_20240315T101530.jpg';
     assert.equal(isSidecarKey(config, key), false);
     const m = matchStream(config, 'factory-ingest', key);
@@ -293,9 +331,13 @@ describe('config/ files', () => {
     const sidecarKey = sidecarKeyFor(m.stream, key);
     assert.equal(sidecarKey, `${key}.json`);
     assert.equal(isSidecarKey(config, sidecarKey ?? ''), true);
-    const [dest, ...rest] = destinationsFor(config, m.stream);
-    assert.equal(rest.length, 0);
-    assert.ok(dest);
+    const dests = destinationsFor(config, m.stream);
+    assert.deepEqual(
+      dests.map((d) => d.transmit_name),
+      ['instrumental-demo', 'v7-demo'],
+    );
+    const [dest, v7] = dests;
+    assert.ok(dest && v7);
     const sidecar = {
       tz: 'Europe/Berlin',
       tags: ['night-shift'],
@@ -343,6 +385,11 @@ describe('config/ files', () => {
         subassemblies: [{ unitSerial: 'BAT-1', relationshipName: 'battery' }],
       },
       missing: [],
+    });
+    assert.deepEqual(renderTemplates(v7.fields, ctx).value, {
+      name: 'SN1234_20240315T101530.jpg',
+      path: '/line-1/aoi-top',
+      tags: ['night-shift'],
     });
 
     // A video without sidecar: required fields come from the key and vars; optional ones are left out.

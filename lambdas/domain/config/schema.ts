@@ -176,6 +176,13 @@ const transmitSchema: JsonSchema = {
       default: true,
       description: 'When false the destination takes no new deliveries (FactoryTX stop/start).',
     },
+    skip_duplicate_content: {
+      type: 'boolean',
+      default: false,
+      description:
+        'When true, an object version whose content (its S3 ETag and size) this destination already received ' +
+        'under another version or key is not sent again: recorded SKIPPED / DUPLICATE_CONTENT.',
+    },
     options: {
       type: 'object',
       description: "Vendor-specific settings, checked against the plug-in's schema.",
@@ -217,7 +224,14 @@ const relaySchema: JsonSchema = {
       exclusiveMinimum: 0,
       default: 300,
       description:
-        'A destination whose credentials were refused pauses; after this many seconds one delivery probes whether a rotated key works.',
+        'A paused destination (credentials refused or unusable, a quota, an outage) sends one probe delivery after this many seconds; its answer resumes it.',
+    },
+    outage_threshold: {
+      type: 'integer',
+      minimum: 0,
+      default: 10,
+      description:
+        'After this many 5xx or network failures in a row (no success between, within one forwarder), the vendor counts as down: the destination pauses (VENDOR_OUTAGE) and its deliveries wait instead of spending their attempts. 0 turns it off.',
     },
     results_prefix: str('Key prefix in the results bucket for processed results written back (InstaVid360).'),
   },

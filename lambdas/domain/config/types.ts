@@ -21,6 +21,8 @@ export interface RelaySettings {
   backoff_max_seconds?: number;
   /** Seconds a destination stays paused after a refused API key before one probe send (default 300). */
   pause_probe_seconds?: number;
+  /** 5xx / network failures in a row after which the destination pauses as VENDOR_OUTAGE (default 10; 0: off). */
+  outage_threshold?: number;
   /** Where processed results are written back (InstaVid360): key prefix in the results bucket. */
   results_prefix?: string;
 }
@@ -81,6 +83,8 @@ export interface DataTransmit {
   rate_limit?: { burst: number; per_second: number };
   /** When false the destination takes no new deliveries (FactoryTX stop/start). Default true. */
   enabled?: boolean;
+  /** Skip an object version whose content (ETag + size) was already delivered here: SKIPPED. Default false. */
+  skip_duplicate_content?: boolean;
   /** Vendor-specific settings, validated by the plug-in's optionsSchema. */
   options?: JsonObject;
   /** Vendor field → template. Strings may hold `{placeholders}`; objects and arrays nest. */

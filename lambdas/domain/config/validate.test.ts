@@ -134,7 +134,7 @@ describe('validateConfig', () => {
         {
           description:
             'unknown key "baseurl" (did you mean "base_url"?); known: transmit_name, transmit_type, filter_stream, ' +
-            'base_url, api_key_secret, rate_limit, enabled, options, fields',
+            'base_url, api_key_secret, rate_limit, enabled, skip_duplicate_content, options, fields',
           json_path: ['data_transmit', 0, 'baseurl'],
           level: 'error',
         },

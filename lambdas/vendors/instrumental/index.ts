@@ -5,7 +5,7 @@
 
 import { recorded } from '#commons/errors.ts';
 import { tryJson } from '#commons/http.ts';
-import { basenameOf, extensionOf, jpegDimensions, mp4VideoCodec, sniff } from '#commons/media.ts';
+import { basenameOf, extensionOf, isProbeError, jpegFrame, mp4Info, sniff } from '#commons/media.ts';
 import { multipartBody } from '#commons/multipart.ts';
 import type { RecordedError } from '#domain/status.ts';
 import { noAnswer, transient } from '../common.ts';
@@ -88,7 +88,16 @@ export const optionsSchema: JsonSchema = {
   },
 };
 
-function preflight({ object, head, fields }: PreflightInput): RecordedError | undefined {
+/**
+ * The documented rules (§3.1), answered from the file's own headers wherever they sit: a JPEG's SOF after large
+ * APPn/COM segments, an MP4's moov after its mdat (not "fast start"). A few ranged reads, never the file.
+ */
+async function preflight({
+  object,
+  head,
+  reader,
+  fields,
+}: PreflightInput): Promise<RecordedError | undefined> {
   const ext = extensionOf(object.key);
   if (!(LIMITS.extensions as readonly string[]).includes(ext)) {
     return recorded(
@@ -109,18 +118,33 @@ function preflight({ object, head, fields }: PreflightInput): RecordedError | un
     if (kind !== 'jpeg') {
       return recorded('NOT_A_JPEG', `.${ext} file does not start with JPEG magic bytes (found ${kind})`);
     }
-    const dims = jpegDimensions(head);
-    if (dims && dims.width * dims.height > LIMITS.maxMegapixels) {
+    const frame = await jpegFrame(reader);
+    if (isProbeError(frame)) {
+      // No verdict within the read budget: Instrumental's own validation decides (FAILED_VALIDATION).
+      if (frame.error === 'READ_LIMIT') return undefined;
+      return recorded(
+        frame.error === 'NO_SOF' ? 'JPEG_WITHOUT_FRAME' : 'MALFORMED_JPEG',
+        `the JPEG cannot be valid for Instrumental: ${frame.message}`,
+      );
+    }
+    if (frame.width * frame.height > LIMITS.maxMegapixels) {
       return recorded(
         'TOO_MANY_PIXELS',
-        `${dims.width}x${dims.height} is ${((dims.width * dims.height) / 1e6).toFixed(1)} MP, over Instrumental's 32 MP limit`,
+        `${frame.width}x${frame.height} is ${((frame.width * frame.height) / 1e6).toFixed(1)} MP, over Instrumental's 32 MP limit`,
       );
     }
   }
   if (ext === 'mp4') {
     if (kind !== 'mp4') return recorded('NOT_AN_MP4', `.mp4 file is not an ISO-BMFF file (found ${kind})`);
-    const codec = mp4VideoCodec(head);
-    if (codec === 'mp4v') {
+    const video = await mp4Info(reader);
+    if (isProbeError(video)) {
+      if (video.error === 'READ_LIMIT') return undefined;
+      return recorded(
+        video.error === 'NO_VIDEO_TRACK' ? 'NO_VIDEO_TRACK' : 'MALFORMED_MP4',
+        `the MP4 cannot be valid for Instrumental: ${video.message}`,
+      );
+    }
+    if (video.codec === 'mp4v') {
       return recorded(
         'UNSUPPORTED_CODEC',
         'the video uses the mp4v codec, which Instrumental refuses (browsers cannot play it); re-encode to H.264',
@@ -359,7 +383,7 @@ export const instrumental: VendorPlugin = {
   rateLimit: INSTRUMENTAL_ASSUMPTIONS.rateLimit,
   maxBatch: 1,
   checkCredentials,
-  preflight: { headBytes: 256 * 1024, check: preflight },
+  preflight: { headBytes: 64 * 1024, check: preflight },
   async deliver(jobs, ctx) {
     const out: DeliveryOutcome[] = [];
     for (const job of jobs) {
