@@ -61,7 +61,7 @@ describe('InstaVid360 end to end', () => {
     const { rec, task } = await expectResult(obj, 'iv-studio');
     assert.deepEqual(
       rec.history.map((x) => x.status),
-      ['RECEIVED', 'QUEUED', 'SENDING', 'PROCESSING', 'COMPLETED'],
+      ['QUEUED', 'SENDING', 'PROCESSING', 'COMPLETED'],
     );
     assert.equal(task.type, 'bgReplace');
     assert.deepEqual(task.options, { shadow: true });
