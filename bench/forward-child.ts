@@ -5,9 +5,11 @@
  *   BENCH_QUEUE_URL / BENCH_QUEUE_ARN  the queue holding the one delivery message to forward
  *   BENCH_DLQ_URL                      the Instrumental dead-letter queue
  *   BENCH_TIMEOUT_MS                   the function timeout (the CDK forwarder's)
- * It receives the message, builds the SQSEvent Lambda would, runs `createForwarderHandler('instrumental')`
- * with a Lambda-like context, deletes the message on success (as the event source mapping does), and sends
- * its measurements to the parent over IPC.
+ *   BENCH_VENDOR, BENCH_MESSAGES       the forwarder's vendor (default instrumental) and how many messages its
+ *                                      one invocation takes (default 1; section 7 sends a batch)
+ * It receives the messages, builds the SQSEvent Lambda would, runs `createForwarderHandler(vendor)` with a
+ * Lambda-like context, deletes the messages on success (as the event source mapping does), and sends its
+ * measurements to the parent over IPC.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { DeleteMessageCommand, type Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -77,27 +79,31 @@ async function main(): Promise<ChildReport> {
   const queueUrl = need('BENCH_QUEUE_URL');
   const queueArn = need('BENCH_QUEUE_ARN');
   const region = process.env.AWS_REGION ?? 'us-east-1';
-  const handler = createForwarderHandler('instrumental', { deadLetterUrl: need('BENCH_DLQ_URL') });
+  const vendor = process.env.BENCH_VENDOR ?? 'instrumental';
+  const wanted = Number(process.env.BENCH_MESSAGES ?? 1);
+  const handler = createForwarderHandler(vendor, { deadLetterUrl: need('BENCH_DLQ_URL') });
   // A warm container: clients and the validated config exist before the measured invocation.
   runtime();
   const sqs = new SQSClient({});
 
   const deadline = Date.now() + 30_000;
-  let received: Message | undefined;
-  while (!received && Date.now() < deadline) {
+  const received: Message[] = [];
+  while (received.length < wanted && Date.now() < deadline) {
     const out = await sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: queueUrl,
-        MaxNumberOfMessages: 1,
-        WaitTimeSeconds: 5,
+        MaxNumberOfMessages: Math.min(10, wanted - received.length),
+        WaitTimeSeconds: 1,
+        VisibilityTimeout: 900,
         MessageSystemAttributeNames: ['All'],
         MessageAttributeNames: ['All'],
       }),
     );
-    received = out.Messages?.[0];
+    received.push(...(out.Messages ?? []));
   }
-  if (!received) throw new Error('forward-child: no message arrived on the side queue');
-  const event = { Records: [toSqsRecord(received, queueArn, region)] };
+  if (received.length < wanted)
+    throw new Error(`forward-child: ${received.length} of ${wanted} messages arrived on the queue`);
+  const event = { Records: received.map((m) => toSqsRecord(m, queueArn, region)) };
   const context = createLambdaContext({
     functionName: 'bench-forwarder-child',
     timeoutMs: Number(process.env.BENCH_TIMEOUT_MS ?? 120_000),
@@ -134,8 +140,11 @@ async function main(): Promise<ChildReport> {
   sampledPeakBytes = Math.max(sampledPeakBytes, memAfter.rss);
 
   const failures = response?.batchItemFailures?.length ?? 0;
-  if (failures === 0 && received.ReceiptHandle) {
-    await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: received.ReceiptHandle }));
+  if (failures === 0) {
+    for (const m of received) {
+      if (m.ReceiptHandle)
+        await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
+    }
   }
   sqs.destroy();
   return {

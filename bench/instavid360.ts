@@ -1,5 +1,5 @@
 /**
- * Section 7: InstaVid360 callbacks vs polling only, and real deliveries under a flood of forged callbacks.
+ * Section 9: InstaVid360 callbacks vs polling only, and real deliveries under a flood of forged callbacks.
  * The work runs in a child process with its own local stack (bench/instavid360-child.ts); this side starts it
  * and prints what it measured.
  */
@@ -27,7 +27,7 @@ const row = (name: string, s: Spread, extra: string): string[] => [
 
 export function printInstaVid360(r: IvBenchReport, log: (s?: string) => void): void {
   const s = r.settings;
-  log(heading('7. InstaVid360: callbacks vs polling only; deliveries under a flood of forged callbacks'));
+  log(heading('9. InstaVid360: callbacks vs polling only; deliveries under a flood of forged callbacks'));
   log(
     facts([
       [

@@ -1,6 +1,7 @@
 /**
  * The benchmark's relay: the local stack (emulators + the real handlers) with two Instrumental simulators,
- * one per destination, and helpers to upload files and wait for their delivery records.
+ * one per destination, an Edge Impulse simulator (section 7), and helpers to upload files and wait for their
+ * delivery records.
  *
  * - `fast`: a simulator whose rate limit is far above anything the relay can reach (section 1, section 3),
  *   and the same limit on the relay's side (`rate_limit` of the transmit), so neither bucket is the bottleneck.
@@ -9,18 +10,23 @@
  *
  * The forwarder mapping runs the real `createForwarderHandler` behind a switch: section 3 diverts the one
  * message of its 50 MB file to a side queue, so that a child process (forward-child.ts) can forward it alone.
+ * The Edge Impulse forwarder starts deferred (section 7 fills its queue first) with its plug-in's own settings.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { DataTransmit, RelayConfig } from '#domain/config/types.ts';
 import type { DeliveryRecord } from '#domain/delivery.ts';
 import { type DeliveryStatus, POLLABLE, SUCCESS, TERMINAL } from '#domain/status.ts';
 import { putObject as putIngest, recordsOf as recordsOfObject } from '#local/ingest.ts';
 import type { LambdaFunction } from '#local/lambda-context.ts';
-import { type LocalHandlers, type LocalStack, startLocalStack } from '#local/stack.ts';
+import { forwarderTuning, type LocalHandlers, type LocalStack, startLocalStack } from '#local/stack.ts';
+import { EdgeImpulseSimulator } from '#simulators/edge-impulse/index.ts';
 import { InstrumentalSimulator, type InstrumentalSimulatorOptions } from '#simulators/instrumental/index.ts';
 import type { V7DarwinSimulator } from '#simulators/v7-darwin/index.ts';
+import { VENDORS } from '#vendors/registry.ts';
+import { forwarderSettings, SETTINGS } from '../lib/settings.ts';
+import type { AwsMeter } from './meter.ts';
 import { V7_BENCH, v7Simulator, v7Stream, v7Transmit } from './v7-darwin.ts';
 
 /** Obviously fake keys in Instrumental's format (one per simulator, so the two buckets never mix). */
@@ -29,7 +35,21 @@ export const BENCH_KEYS = {
   limited: 'bench-limited:bench:INST:V1:fake-limited-id:not-a-real-secret',
 } as const;
 
-export const SECRETS = { fast: 'bench/instrumental-fast', limited: 'bench/instrumental-limited' } as const;
+export const SECRETS = {
+  fast: 'bench/instrumental-fast',
+  limited: 'bench/instrumental-limited',
+  ei: 'bench/edge-impulse',
+} as const;
+
+/**
+ * Obviously fake Edge Impulse keys: the relay's (project 1) and the official uploader's method's (project 2),
+ * so that each path meets an empty project (no duplicates of the other's files).
+ */
+export const EI_KEYS = {
+  relay: 'ei_bench_relay_key_not_real',
+  official: 'ei_bench_uploader_key_not_real',
+} as const;
+export const EI_PROJECTS = { relay: 1, official: 2 } as const;
 
 /** Section 1's rate limit, on the simulator and on the relay: high enough never to be the bottleneck. */
 export const UNLIMITED = { burst: 100_000, perSecond: 100_000 } as const;
@@ -38,7 +58,7 @@ export const UNLIMITED = { burst: 100_000, perSecond: 100_000 } as const;
 export const FORWARDER_TUNING = { maxConcurrency: 4, batchSize: 10 } as const;
 
 /** Key layout of both streams: `<asset>/{station}/{serial}_{taken_at}.{ext}`. */
-export const STREAM_ASSETS = { fast: 'line-1', limited: 'line-2' } as const;
+export const STREAM_ASSETS = { fast: 'line-1', limited: 'line-2', ei: 'line-4' } as const;
 
 /** Statuses that mean "the vendor accepted the upload" (PENDING_VALIDATION or beyond). */
 export const ACCEPTED: readonly DeliveryStatus[] = [...POLLABLE, ...SUCCESS, 'FAILED_VALIDATION'];
@@ -53,7 +73,10 @@ export const INSTRUMENTAL_FIELDS = {
   fileName: '{object.basename}',
 } as const;
 
-function benchConfig(fastUrl: string, limitedUrl: string, v7Url: string): RelayConfig {
+/** Edge Impulse fields of section 7: the label is the key's verdict folder, one metadata value per line. */
+export const EI_FIELDS = { label: '{verdict}', metadata: { line: '{stream.asset}' } } as const;
+
+function benchConfig(fastUrl: string, limitedUrl: string, v7Url: string, eiUrl: string): RelayConfig {
   const stream = (asset: string) => ({
     asset,
     stream_type: 'aoi-camera',
@@ -74,7 +97,16 @@ function benchConfig(fastUrl: string, limitedUrl: string, v7Url: string): RelayC
       {
         data_receiver_name: 'bench-bucket',
         protocol: 's3',
-        streams: [stream(STREAM_ASSETS.fast), stream(STREAM_ASSETS.limited), v7Stream()],
+        streams: [
+          stream(STREAM_ASSETS.fast),
+          stream(STREAM_ASSETS.limited),
+          v7Stream(),
+          {
+            asset: STREAM_ASSETS.ei,
+            stream_type: 'aoi-camera',
+            key_pattern: `${STREAM_ASSETS.ei}/{verdict}/{serial}_{taken_at}.{ext}`,
+          },
+        ],
       },
     ],
     data_transmit: [
@@ -85,6 +117,15 @@ function benchConfig(fastUrl: string, limitedUrl: string, v7Url: string): RelayC
       // No rate_limit: the relay uses the plug-in's documented Instrumental limit (50 burst, 5/s).
       transmit('bench-limited', STREAM_ASSETS.limited, limitedUrl, SECRETS.limited),
       v7Transmit(v7Url),
+      {
+        transmit_name: 'bench-ei',
+        transmit_type: 'edge-impulse',
+        filter_stream: [`${STREAM_ASSETS.ei}:aoi-camera`],
+        base_url: eiUrl,
+        api_key_secret: SECRETS.ei,
+        options: { category: 'training' },
+        fields: { ...EI_FIELDS, metadata: { ...EI_FIELDS.metadata } },
+      },
     ],
   };
 }
@@ -133,11 +174,54 @@ export interface BenchRelay {
   fast: InstrumentalSimulator;
   limited: InstrumentalSimulator;
   v7: V7DarwinSimulator;
+  ei: EdgeImpulseSimulator;
   forwarderSwitch: ForwarderSwitch;
   stop(): Promise<void>;
 }
 
-export async function startBenchRelay(): Promise<BenchRelay> {
+/**
+ * The real router, poller and callback, imported on first use (after the stack has set the environment) and,
+ * with a meter, metered (meter.ts: their AWS calls and durations; the forwarder is wrapped the same way).
+ */
+function meteredHandlers(sw: ForwarderSwitch, meter: AwsMeter | undefined): Partial<LocalHandlers> {
+  const memory = {
+    router: SETTINGS.router.memoryMb,
+    poller: SETTINGS.poller.memoryMb,
+    callback: SETTINGS.callback.memoryMb,
+  };
+  const forwarder = switchedForwarder(sw);
+  if (!meter) return { forwarder };
+  const lazy = <E>(fn: keyof typeof memory, load: () => Promise<LambdaFunction<E>>): LambdaFunction<E> => {
+    let real: LambdaFunction<E> | undefined;
+    return meter.handler(fn, memory[fn], async (event: E, context: Context) => {
+      real ??= await load();
+      return real(event, context);
+    }) as LambdaFunction<E>;
+  };
+  return {
+    router: lazy<SQSEvent>(
+      'router',
+      async () => (await import('../lambdas/handlers/router.ts')).handler as LambdaFunction<SQSEvent>,
+    ),
+    poller: lazy<unknown>(
+      'poller',
+      async () => (await import('../lambdas/handlers/poller.ts')).handler as LambdaFunction<unknown>,
+    ),
+    callback: lazy<APIGatewayProxyEventV2>(
+      'callback',
+      async () =>
+        (await import('../lambdas/handlers/callback.ts')).handler as LambdaFunction<APIGatewayProxyEventV2>,
+    ),
+    forwarder: (vendorId, queue) =>
+      meter.handler(
+        'forwarder',
+        forwarderSettings(VENDORS[vendorId]).memoryMb,
+        forwarder(vendorId, queue),
+      ) as LambdaFunction<SQSEvent>,
+  };
+}
+
+export async function startBenchRelay(meter?: AwsMeter): Promise<BenchRelay> {
   const common: InstrumentalSimulatorOptions = { seed: 7, maxRecorded: 100_000 };
   const fast = new InstrumentalSimulator({
     ...common,
@@ -148,23 +232,40 @@ export async function startBenchRelay(): Promise<BenchRelay> {
   // Documented defaults: 50 burst, 5/s, 2 s validation.
   const limited = new InstrumentalSimulator({ ...common, apiKeys: [BENCH_KEYS.limited] });
   const v7 = v7Simulator();
+  const ei = new EdgeImpulseSimulator({
+    seed: 7,
+    maxRecorded: 100_000,
+    apiKeys: {
+      [EI_KEYS.relay]: { projectId: EI_PROJECTS.relay },
+      [EI_KEYS.official]: { projectId: EI_PROJECTS.official },
+    },
+  });
   const stopSims = async () => {
-    await Promise.allSettled([fast.stop(), limited.stop(), v7.stop()]);
+    await Promise.allSettled([fast.stop(), limited.stop(), v7.stop(), ei.stop()]);
   };
   try {
-    const [fastUrl, limitedUrl, v7Url] = await Promise.all([fast.start(), limited.start(), v7.start()]);
+    const [fastUrl, limitedUrl, v7Url, eiUrl] = await Promise.all([
+      fast.start(),
+      limited.start(),
+      v7.start(),
+      ei.start(),
+    ]);
     const forwarderSwitch: ForwarderSwitch = {};
     const stack = await startLocalStack({
-      config: benchConfig(fastUrl, limitedUrl, v7Url),
+      config: benchConfig(fastUrl, limitedUrl, v7Url, eiUrl),
       secrets: {
         [SECRETS.fast]: BENCH_KEYS.fast,
         [SECRETS.limited]: BENCH_KEYS.limited,
         [V7_BENCH.secret]: V7_BENCH.key,
+        [SECRETS.ei]: EI_KEYS.relay,
       },
       // Errors only: section 2's 429s would otherwise print one "will retry" line each.
       logLevel: 'error',
       forwarder: FORWARDER_TUNING,
-      handlers: { forwarder: switchedForwarder(forwarderSwitch) },
+      // Edge Impulse keeps its plug-in's batching (1000 files, its window); section 7 starts it.
+      forwarders: { 'edge-impulse': forwarderTuning('edge-impulse') },
+      deferForwarders: ['edge-impulse'],
+      handlers: meteredHandlers(forwarderSwitch, meter),
     });
     forwarderSwitch.send = async (queueUrl, body) => {
       await stack.clients.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
@@ -174,6 +275,7 @@ export async function startBenchRelay(): Promise<BenchRelay> {
       fast,
       limited,
       v7,
+      ei,
       forwarderSwitch,
       async stop() {
         try {

@@ -15,6 +15,10 @@ export interface VendorInfraSettings {
   readonly maxConcurrency?: number;
   /** Whether the vendor's results are written back to the results bucket (by its forwarder and the poller). */
   readonly writesResults?: boolean;
+  /** Messages per forwarder invocation (1..10000; above 10 needs a batching window of at least 1 s). */
+  readonly batchSize?: number;
+  /** Seconds the event source gathers messages before invoking (0..300); the visibility timeout grows with it. */
+  readonly batchingWindowSeconds?: number;
 }
 
 export interface VendorPlan {
@@ -114,6 +118,13 @@ export function planRelay(config: RelayConfig, options: PlanOptions = {}): Relay
       throw new PlanError(
         `vendor "${vendor}": maxConcurrency ${maxConcurrency} is outside ${MAX_CONCURRENCY_RANGE.min}..${MAX_CONCURRENCY_RANGE.max}`,
       );
+    const { batchSize, batchingWindowSeconds: window } = settings;
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000)
+      throw new PlanError(`vendor "${vendor}": batchSize ${batchSize} is outside 1..10000`);
+    if (!Number.isInteger(window) || window < 0 || window > 300)
+      throw new PlanError(`vendor "${vendor}": batchingWindowSeconds ${window} is outside 0..300`);
+    if (batchSize > 10 && window < 1)
+      throw new PlanError(`vendor "${vendor}": a batchSize above 10 needs a batching window of at least 1 s`);
     vendors.push({
       vendor,
       idPart: toIdPart(vendor),

@@ -232,12 +232,6 @@ interface BannerInput {
 }
 
 /** The demo config's base_url variables and the simulator each defaults to (config/example.yaml). */
-const DEMO_URL_VARIABLES: Readonly<Record<string, string>> = {
-  INSTRUMENTAL_URL: 'instrumental',
-  V7_URL: 'v7-darwin',
-  INSTAVID360_URL: 'instavid360',
-};
-
 const moved = (e: EndpointsFile, name: string) => {
   const m = e.movedPorts[name];
   return m ? yellow(`  (port ${m.preferred} was taken)`) : '';
@@ -338,6 +332,15 @@ function printDropHelp(print: Print, o: CliOptions, stack: LocalStack, config: R
 }
 
 /** Runs `start` or `demo`. Answers the exit code, or 'running' when `start` is up and serving. */
+/** The environment variable config/example.yaml reads each simulator's base_url from. */
+/** Simulator name → the variable config/example.yaml reads its destination's base_url from. */
+const DEMO_URL_VARIABLES: Readonly<Record<string, string>> = {
+  instrumental: 'INSTRUMENTAL_URL',
+  'edge-impulse': 'EDGE_IMPULSE_URL',
+  'v7-darwin': 'V7_URL',
+  instavid360: 'INSTAVID360_URL',
+};
+
 async function run(o: CliOptions, session: Session, print: Print, logs: ReturnType<typeof divertRelayLogs>) {
   const t0 = Date.now();
   const ownConfig = o.configFile !== undefined;
@@ -353,11 +356,14 @@ async function run(o: CliOptions, session: Session, print: Print, logs: ReturnTy
 
   const sims = await session.starting(startDemoSimulators({ fixedPorts: o.fixedPorts }));
   session.add(() => sims.stop());
-  // config/example.yaml reads ${INSTRUMENTAL_URL:-http://127.0.0.1:4810} (and V7_URL …): the simulator, wherever
-  // it listens, unless the variable says otherwise (then it is used as the config says, like any other base_url).
-  for (const [variable, simulator] of Object.entries(DEMO_URL_VARIABLES)) {
-    if (!ownConfig && !process.env[variable])
-      process.env[variable] = sims.all.find((s) => s.name === simulator)!.url;
+  // config/example.yaml reads ${INSTRUMENTAL_URL:-http://127.0.0.1:4810} (and one such variable per vendor): the
+  // simulator, wherever it listens, unless the variable says otherwise (then it is used as the config says,
+  // like any other base_url).
+  if (!ownConfig) {
+    for (const [name, variable] of Object.entries(DEMO_URL_VARIABLES)) {
+      const sim = sims.all.find((s) => s.name === name);
+      if (sim && !process.env[variable]) process.env[variable] = sim.url;
+    }
   }
 
   let loaded: LoadedConfig;

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { Upload } from '@aws-sdk/lib-storage';
-import { type DeliveryRecord, objectPk } from '../lambdas/domain/delivery.ts';
+import { type DeliveryRecord, fromItem, objectPk } from '../lambdas/domain/delivery.ts';
 
 export const MULTIPART_ABOVE = 8 * 1024 * 1024;
 
@@ -83,5 +83,5 @@ export async function recordsOf(
       ConsistentRead: true,
     }),
   );
-  return (out.Items ?? []) as DeliveryRecord[];
+  return ((out.Items ?? []) as DeliveryRecord[]).map(fromItem);
 }

@@ -27,7 +27,7 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSEvent } from 'aws-lambda';
 import { TABLE } from '../../lambdas/commons/table.ts';
 import type { DataTransmit, RelayConfig } from '../../lambdas/domain/config/types.ts';
-import type { DeliveryRecord } from '../../lambdas/domain/delivery.ts';
+import { type DeliveryRecord, fromItem } from '../../lambdas/domain/delivery.ts';
 import { DUE, FAILURE, TERMINAL } from '../../lambdas/domain/status.ts';
 import { putObject as putIngest } from '../../local/ingest.ts';
 import type { LambdaFunction } from '../../local/lambda-context.ts';
@@ -264,7 +264,7 @@ async function waitFinal(
             ConsistentRead: true,
           }),
         );
-        records.push(...((out.Items ?? []) as DeliveryRecord[]));
+        records.push(...((out.Items ?? []) as DeliveryRecord[]).map(fromItem));
       }
     }),
   );

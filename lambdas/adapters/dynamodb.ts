@@ -18,9 +18,12 @@ import {
   type DeliveryKey,
   type DeliveryMessage,
   type DeliveryRecord,
+  fromItem,
   type HistoryEntry,
+  historyText,
   type NewDelivery,
   objectOf,
+  toItem,
 } from '#domain/delivery.ts';
 import type { FinishUpdate } from '#domain/forward.ts';
 import type { CheckUpdate } from '#domain/poll.ts';
@@ -135,13 +138,23 @@ export class StatusTable {
     return [code ? { at: this.iso(), status, code } : { at: this.iso(), status }];
   }
 
+  /** A history entry as stored (compact text, see delivery.ts). */
+  private historyItem(status: DeliveryStatus | 'NOTICE', code?: string): string[] {
+    return [historyText(code ? { at: this.iso(), status, code } : { at: this.iso(), status })];
+  }
+
   /**
    * Appends to a record's history: when this instance knows the current history (it claimed the delivery, or
    * the poller read it), it writes the bounded whole; otherwise list_append (rare writes: holds, notices).
    */
   private appendHistory(u: Update, entry: HistoryEntry[], known?: HistoryEntry[]): void {
-    if (known) u.set('history', boundHistory([...known, ...entry]));
-    else u.raw('#history = list_append(#history, :h)', { ':h': entry }, { '#history': 'history' });
+    if (known) u.set('history', boundHistory([...known, ...entry]).map(historyText));
+    else
+      u.raw(
+        '#history = list_append(#history, :h)',
+        { ':h': entry.map(historyText) },
+        { '#history': 'history' },
+      );
   }
 
   /**
@@ -178,7 +191,7 @@ export class StatusTable {
       updatedAt: now,
       history: this.history(rec.status, rec.lastError?.code),
     };
-    const indexed = this.indexed(item);
+    const indexed = toItem(this.indexed(item));
     try {
       await this.doc.send(
         new PutCommand({
@@ -191,7 +204,7 @@ export class StatusTable {
       return { created: true, record: item };
     } catch (err) {
       if (isConditionFailure(err) && err.Item) {
-        return { created: false, record: unmarshallLoose(err.Item) };
+        return { created: false, record: asRecord(err.Item) };
       }
       if (isConditionFailure(err)) {
         const existing = await this.get(rec);
@@ -213,7 +226,7 @@ export class StatusTable {
         ':n': notice,
         ':code': notice.code,
         ':now': this.iso(),
-        ':h': [{ at: this.iso(), status: 'NOTICE', code: notice.code }],
+        ':h': this.historyItem('NOTICE', notice.code),
       },
     });
   }
@@ -237,7 +250,7 @@ export class StatusTable {
         .raw('attempts = attempts + :one', { ':one': 1 })
         .raw(
           '#history = list_append(#history, :h)',
-          { ':h': this.history('SENDING', ambiguous ? 'LEASE_EXPIRED' : undefined) },
+          { ':h': this.historyItem('SENDING', ambiguous ? 'LEASE_EXPIRED' : undefined) },
           { '#history': 'history' },
         );
       if (ambiguous) u.raw('ambiguousSends = if_not_exists(ambiguousSends, :zero) + :one', { ':zero': 0 });
@@ -254,7 +267,7 @@ export class StatusTable {
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      const rec = unmarshallLoose<DeliveryRecord>(out.Attributes ?? {});
+      const rec = asRecord(out.Attributes ?? {});
       if (Array.isArray(rec.history)) this.claimedHistory.set(`${key.pk}\n${key.sk}`, rec.history);
       return rec;
     };
@@ -277,7 +290,7 @@ export class StatusTable {
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
       if (!err.Item) return { kind: 'missing' };
-      record = unmarshallLoose(err.Item);
+      record = asRecord(err.Item);
     }
     if (record.status === 'RETRYING') {
       return { kind: 'early', record, dueInMs: Math.max(1_000, Date.parse(record.nextCheckAt ?? '') - now) };
@@ -294,7 +307,7 @@ export class StatusTable {
         };
       } catch (err) {
         if (!isConditionFailure(err)) throw err;
-        record = err.Item ? unmarshallLoose(err.Item) : record;
+        record = err.Item ? asRecord(err.Item) : record;
       }
     }
     if (record.status === 'SENDING') {
@@ -368,7 +381,7 @@ export class StatusTable {
       .set('updatedAt', this.iso())
       .raw(
         '#history = list_append(#history, :h)',
-        { ':h': this.history('HELD', reason.code) },
+        { ':h': this.historyItem('HELD', reason.code) },
         { '#history': 'history' },
       );
     this.indexFor(u, destination, 'HELD', this.iso());
@@ -392,14 +405,8 @@ export class StatusTable {
 
   /** HELD (or RECEIVED, for the sweeper) → QUEUED after its message was put back on the queue. */
   async markRequeued(rec: DeliveryRecord): Promise<boolean> {
-    const u = new Update()
-      .set('status', 'QUEUED')
-      .set('updatedAt', this.iso())
-      .raw(
-        '#history = list_append(#history, :h)',
-        { ':h': this.history('QUEUED') },
-        { '#history': 'history' },
-      );
+    const u = new Update().set('status', 'QUEUED').set('updatedAt', this.iso());
+    this.appendHistory(u, this.history('QUEUED'), Array.isArray(rec.history) ? rec.history : undefined);
     this.indexFor(u, rec.destination, 'QUEUED', this.iso());
     return this.updateIf({
       TableName: this.tableName,
@@ -481,7 +488,7 @@ export class StatusTable {
     const out = await this.doc.send(
       new GetCommand({ TableName: this.tableName, Key: { pk: key.pk, sk: key.sk }, ConsistentRead: true }),
     );
-    return out.Item ? unmarshallLoose(out.Item) : undefined;
+    return out.Item ? asRecord(out.Item) : undefined;
   }
 
   /** Every record of one object version (all its destinations, or its unrouted record). */
@@ -494,7 +501,7 @@ export class StatusTable {
         ConsistentRead: true,
       }),
     );
-    return (out.Items ?? []).map(unmarshallLoose);
+    return (out.Items ?? []).map(asRecord);
   }
 
   // ---- poller ----------------------------------------------------------------------------------------
@@ -524,7 +531,7 @@ export class StatusTable {
           ExclusiveStartKey: startKey,
         }),
       );
-      for (const i of out.Items ?? []) items.push(unmarshallLoose(i));
+      for (const i of out.Items ?? []) items.push(asRecord(i));
       startKey = out.LastEvaluatedKey;
     } while (startKey && items.length < limit);
     return items;
@@ -726,10 +733,31 @@ export class StatusTable {
    * Takes one token from a bucket shared by every forwarder and poller (GCRA on one item). One conditional
    * write when this process's view of the bucket is current; a stale view costs one more round trip.
    */
-  async takeToken(
+  /**
+   * One take at a time per bucket in this process: callers of one Lambda instance (or of the local stack) wait
+   * for each other instead of racing the same item with the same stale TAT.
+   */
+  private readonly taking = new Map<string, Promise<unknown>>();
+
+  takeToken(
     bucketId: string,
     limit: RateLimit,
     n = 1,
+  ): Promise<{ ok: true } | { ok: false; retryInMs: number }> {
+    const before = this.taking.get(bucketId) ?? Promise.resolve();
+    const mine = before.then(() => this.takeTokenNow(bucketId, limit, n));
+    const settled = mine.catch(() => undefined);
+    this.taking.set(bucketId, settled);
+    void settled.then(() => {
+      if (this.taking.get(bucketId) === settled) this.taking.delete(bucketId);
+    });
+    return mine;
+  }
+
+  private async takeTokenNow(
+    bucketId: string,
+    limit: RateLimit,
+    n: number,
   ): Promise<{ ok: true } | { ok: false; retryInMs: number }> {
     const key = { pk: `ratelimit#${bucketId}`, sk: 'bucket' };
     for (let round = 0; round < 20; round++) {
@@ -788,7 +816,11 @@ export class StatusTable {
       ...rec,
       nextCheckAt: rec.nextCheckAt ?? rec.updatedAt,
       due: rec.destination && isDue(rec.status) ? `${rec.destination}#${rec.status}` : undefined,
-      outcome: failed ? (rec.destination ? `${rec.destination}#${rec.status}` : UNROUTED_PARTITION) : undefined,
+      outcome: failed
+        ? rec.destination
+          ? `${rec.destination}#${rec.status}`
+          : UNROUTED_PARTITION
+        : undefined,
       settledAt: failed ? rec.updatedAt : undefined,
     };
   }
@@ -798,6 +830,11 @@ export class StatusTable {
  * Items arrive from conditional-check failures in the low-level attribute-value form. The document client
  * unmarshalls normal responses; this does the rest.
  */
+/** A stored delivery item (document or raw attribute-value form) as a record (delivery.ts fromItem). */
+function asRecord(item: Record<string, unknown>): DeliveryRecord {
+  return fromItem(unmarshallLoose<DeliveryRecord>(item));
+}
+
 function unmarshallLoose<T = DeliveryRecord>(item: Record<string, unknown>): T {
   const first = Object.values(item)[0];
   const isRaw =

@@ -152,3 +152,58 @@ describe('a hostile key through the Instrumental simulator (busboy), over HTTP',
     assert.equal(sim.files()[0]?.fileName, 'SN1_20240315T101530.jpg');
   });
 });
+
+describe('file parts opened ahead of their turn', () => {
+  /** Twelve sources of `size` bytes that count how many are open at once. */
+  function sources(size: number) {
+    const open = { now: 0, max: 0, opened: 0 };
+    const parts = Array.from({ length: 12 }, (_, i) => ({
+      name: 'data',
+      filename: `f${i}.bin`,
+      contentType: 'application/octet-stream',
+      size,
+      open: () => {
+        open.now++;
+        open.opened++;
+        open.max = Math.max(open.max, open.now);
+        const s = Readable.from([Buffer.alloc(size, i)], { objectMode: false });
+        s.once('close', () => open.now--);
+        return s;
+      },
+    }));
+    return { parts, open };
+  }
+  const read = async (body: Readable) => {
+    const chunks: Buffer[] = [];
+    for await (const c of body) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  };
+
+  it('sends the same bytes, with at most `parts` sources open beyond the current one', async () => {
+    const plain = sources(1000);
+    const expected = await read(multipartBody(plain.parts, 'B').body);
+    assert.equal(plain.open.max, 1);
+    const ahead = sources(1000);
+    const form = multipartBody(ahead.parts, 'B', { openAhead: { parts: 3, bytes: 1_000_000 } });
+    const got = await read(form.body);
+    assert.ok(got.equals(expected));
+    assert.equal(got.length, form.contentLength);
+    assert.ok(ahead.open.max > 1 && ahead.open.max <= 4, `${ahead.open.max} open at once`);
+    assert.equal(ahead.open.now, 0);
+  });
+
+  it('opens none ahead past `bytes` (a big file before them would leave them idle)', async () => {
+    const big = sources(5000);
+    await read(multipartBody(big.parts, 'B', { openAhead: { parts: 3, bytes: 4000 } }).body);
+    assert.equal(big.open.max, 1);
+  });
+
+  it('closes the sources opened ahead when the body is abandoned', async () => {
+    const s = sources(1000);
+    const body = multipartBody(s.parts, 'B', { openAhead: { parts: 3, bytes: 1_000_000 } }).body;
+    for await (const _ of body) break; // the request failed after its first chunk
+    await new Promise((r) => setTimeout(r, 20));
+    assert.ok(s.open.opened > 1);
+    assert.equal(s.open.now, 0);
+  });
+});

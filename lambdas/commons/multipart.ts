@@ -70,9 +70,21 @@ function header(boundary: string, part: Part): Buffer {
   return Buffer.from(`${h}${CRLF}${CRLF}`, 'utf8');
 }
 
+/**
+ * Opening file parts before their turn (many small files from S3: each open is a round trip). At most `parts`
+ * sources are open ahead of the one being sent, and only while the bytes before them stay within `bytes`, so
+ * that a source never waits long unread (S3 drops an idle connection) and memory stays flat: an open source
+ * that is not read holds no more than its stream's buffer (backpressure).
+ */
+export interface OpenAhead {
+  parts: number;
+  bytes: number;
+}
+
 export function multipartBody(
   parts: Part[],
   boundary = `----factory-relay-${randomBytes(12).toString('hex')}`,
+  options: { openAhead?: OpenAhead } = {},
 ): MultipartBody {
   const closing = Buffer.from(`--${boundary}--${CRLF}`, 'utf8');
   const crlf = Buffer.from(CRLF, 'utf8');
@@ -81,25 +93,55 @@ export function multipartBody(
     length += header(boundary, part).length + crlf.length;
     length += 'filename' in part ? part.size : Buffer.byteLength(part.value, 'utf8');
   }
+  const ahead = options.openAhead ?? { parts: 0, bytes: 0 };
   async function* generate(): AsyncGenerator<Buffer> {
-    for (const part of parts) {
-      yield header(boundary, part);
-      if ('filename' in part) {
-        const src = await part.open();
-        let seen = 0;
-        for await (const chunk of src as AsyncIterable<Buffer>) {
-          seen += chunk.length;
-          yield chunk;
+    const opened = new Map<number, Promise<Readable>>();
+    const open = (i: number) => {
+      const part = parts[i];
+      if (!part || !('filename' in part) || opened.has(i)) return;
+      const source = Promise.resolve().then(() => part.open());
+      source.catch(() => undefined); // awaited (and its failure thrown) when its turn comes
+      opened.set(i, source);
+    };
+    try {
+      for (let i = 0; i < parts.length; i++) {
+        const part = parts[i] as Part;
+        yield header(boundary, part);
+        if ('filename' in part) {
+          open(i);
+          let before = part.size;
+          for (let j = i + 1, n = 0; j < parts.length && n < ahead.parts; j++) {
+            const next = parts[j] as Part;
+            if (!('filename' in next)) continue;
+            if (before > ahead.bytes) break;
+            open(j);
+            before += next.size;
+            n++;
+          }
+          const src = await (opened.get(i) as Promise<Readable>);
+          opened.delete(i);
+          let seen = 0;
+          for await (const chunk of src as AsyncIterable<Buffer>) {
+            seen += chunk.length;
+            yield chunk;
+          }
+          if (seen !== part.size) {
+            throw new Error(`part ${part.name}: source gave ${seen} bytes, ${part.size} announced`);
+          }
+        } else {
+          yield Buffer.from(part.value, 'utf8');
         }
-        if (seen !== part.size) {
-          throw new Error(`part ${part.name}: source gave ${seen} bytes, ${part.size} announced`);
-        }
-      } else {
-        yield Buffer.from(part.value, 'utf8');
+        yield crlf;
       }
-      yield crlf;
+      yield closing;
+    } finally {
+      // The body ended early (the request failed): close the sources opened ahead.
+      for (const source of opened.values())
+        source.then(
+          (s) => s.destroy(),
+          () => undefined,
+        );
     }
-    yield closing;
   }
   return {
     contentType: `multipart/form-data; boundary=${boundary}`,

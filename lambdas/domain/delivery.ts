@@ -172,3 +172,56 @@ export function messageFor(rec: DeliveryRecord, extra: { probe?: true } = {}): D
     ...extra,
   };
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// The stored form: what the record's key already says is not stored again, and history entries are compact
+// strings, so that a record stays well under DynamoDB's 1 KB write unit (every write is billed by its size).
+
+/** The object version and destination a record's keys name (`pk` is `object#<bucket>/<key>#<version>`). */
+export function keyParts(
+  pk: string | undefined,
+  sk: string | undefined,
+): { bucket: string; key: string; versionId?: string; destination?: string } | undefined {
+  if (typeof pk !== 'string' || !pk.startsWith('object#')) return undefined;
+  const hash = pk.lastIndexOf('#');
+  const body = pk.slice('object#'.length, hash);
+  const version = pk.slice(hash + 1);
+  const slash = body.indexOf('/');
+  if (hash <= 'object#'.length || slash < 0) return undefined;
+  return {
+    bucket: body.slice(0, slash),
+    key: body.slice(slash + 1),
+    ...(version.startsWith('v=') ? { versionId: version.slice(2) } : {}),
+    ...(sk?.startsWith('destination#') ? { destination: sk.slice('destination#'.length) } : {}),
+  };
+}
+
+/** `2026-11-30T12:00:00.000Z SENDING LEASE_EXPIRED`: one history entry as stored. */
+export function historyText(e: HistoryEntry): string {
+  return e.code ? `${e.at} ${e.status} ${e.code}` : `${e.at} ${e.status}`;
+}
+
+function historyEntry(v: unknown): HistoryEntry {
+  if (typeof v !== 'string') return v as HistoryEntry;
+  const [at = '', status = 'NOTICE', code] = v.split(' ');
+  return code
+    ? { at, status: status as HistoryEntry['status'], code }
+    : { at, status: status as HistoryEntry['status'] };
+}
+
+/** The item a record is stored as: without what its keys say, history as text. */
+export function toItem(rec: Record<string, unknown>): Record<string, unknown> {
+  const { bucket: _b, key: _k, versionId: _v, destination: _d, history, ...rest } = rec;
+  return Array.isArray(history) ? { ...rest, history: (history as HistoryEntry[]).map(historyText) } : rest;
+}
+
+/** A stored item as a record: what its keys say put back, history entries parsed. */
+export function fromItem<T extends { pk: string; sk: string }>(item: T): T {
+  const parts = keyParts(item.pk, item.sk);
+  const history = (item as { history?: unknown }).history;
+  return {
+    ...(parts ?? {}),
+    ...item,
+    ...(Array.isArray(history) ? { history: history.map(historyEntry) } : {}),
+  };
+}

@@ -13,6 +13,7 @@
  *   — not in the queue, so a pause of any length strands nothing and spends no attempt. The poller sends one
  *   probe when it is due and queues the held deliveries again once the destination runs.
  */
+
 import { CredentialsError, errorMessage, RelayError, recorded } from '#commons/errors.ts';
 import { InvalidRequestError } from '#commons/http.ts';
 import type { Logger } from '#commons/logger.ts';
@@ -135,7 +136,6 @@ interface Item {
 }
 
 const SAFETY_MS = 3_000;
-
 /**
  * 5xx and network failures in a row, per destination, in this forwarder instance (a Lambda instance keeps it
  * between invocations). Any vendor answer that is not one of those resets it.
@@ -148,8 +148,24 @@ function isServerFailure(outcome: DeliveryOutcome): boolean {
   const { httpStatus, code } = outcome.error;
   return (httpStatus !== undefined && httpStatus >= 500) || code === 'NETWORK_ERROR' || code === 'NO_ANSWER';
 }
+
+/**
+ * What identifies an object's content for `skip_duplicate_content`: its S3 ETag and size. The ETag is the MD5 of
+ * the bytes for a single-part upload and of its parts' MD5s for a multipart one, so the same bytes uploaded the
+ * same way (aws s3 sync's fixed part size) match; anything else only ever fails to match (sent again), never
+ * matches wrongly.
+ */
+export function contentIdOf(object: DeliveryJob['object']): string {
+  return `etag:${object.etag}:${object.size}`;
+}
+
 /** A transient failure to read the destination's secret (throttling, the network): look again soon. */
 const SECRET_RETRY_MS = 5_000;
+/**
+ * Table writes and pre-flight reads of one group in flight at once: a group of a batching vendor holds up to
+ * 1000 jobs, and one after another their claims and outcomes would take longer than the vendor's request.
+ */
+const JOB_CONCURRENCY = 16;
 
 export function backoffPolicy(config: RelayConfig, plugin: VendorPlugin): BackoffPolicy {
   const floorMs = plugin.rateLimit ? Math.ceil(1000 / plugin.rateLimit.perSecond) : 0;
@@ -297,6 +313,21 @@ async function forwardDestination(
         for (const { msg } of group) await ports.hold(msg, destination, heldBy);
         continue;
       }
+      // A group that could not finish before the invocation ends goes back to the queue unclaimed.
+      const budgetMs = deps.plugin.sendBudgetMs?.(group.map((i) => jobOf(i.msg, NOT_CLAIMED))) ?? 0;
+      if (budgetMs > 0 && inv.remainingMs() - SAFETY_MS < budgetMs) {
+        for (const { rec } of group) {
+          await ports.retryLater(rec.receiptHandle, 0);
+          failures.push(rec.messageId);
+        }
+        log.warn('too little time left in this invocation to send a group: released unclaimed', {
+          destination,
+          count: group.length,
+          budgetMs,
+          remainingMs: inv.remainingMs(),
+        });
+        continue;
+      }
       const sent = await sendGroup(transmit, group, deps, inv, ctx, probe);
       failures.push(...sent.failures);
       heldBy ??= sent.heldBy;
@@ -306,32 +337,57 @@ async function forwardDestination(
   return failures;
 }
 
-/**
- * What identifies an object's content for `skip_duplicate_content`: its S3 ETag and size. The ETag is the MD5 of
- * the bytes for a single-part upload and of its parts' MD5s for a multipart one, so the same bytes uploaded the
- * same way (aws s3 sync's fixed part size) match; anything else only ever fails to match (sent again), never
- * matches wrongly.
- */
-export function contentIdOf(object: DeliveryJob['object']): string {
-  return `etag:${object.etag}:${object.size}`;
-}
+/** What a job looks like before it is claimed (for the plug-in's grouping and time budget). */
+const NOT_CLAIMED: ClaimedRecord = { attempts: 0, ambiguousSends: 0 };
 
-/** Jobs that may share one `deliver` call: the plug-in's group key, then at most `maxBatch` each. */
-function groupJobs(items: Item[], transmit: DataTransmit, plugin: VendorPlugin): Item[][] {
+/**
+ * Jobs that may share one `deliver` call: the plug-in's group key, then at most `maxBatch` jobs and
+ * `maxBatchBytes` bytes each (a job larger than that goes alone).
+ */
+export function groupJobs<T extends { msg: DeliveryMessage }>(
+  items: readonly T[],
+  transmit: DataTransmit,
+  plugin: Pick<VendorPlugin, 'maxBatch' | 'maxBatchBytes' | 'groupKey'>,
+): T[][] {
   const size = Math.max(1, plugin.maxBatch ?? 1);
-  const byKey = new Map<string, Item[]>();
+  const maxBytes = plugin.maxBatchBytes ?? Number.POSITIVE_INFINITY;
+  const byKey = new Map<string, T[]>();
   for (const item of items) {
-    const key = plugin.groupKey
-      ? plugin.groupKey(jobOf(item.msg, { attempts: 0, ambiguousSends: 0 }), destinationOf(transmit))
-      : '';
+    const key = plugin.groupKey ? plugin.groupKey(jobOf(item.msg, NOT_CLAIMED), destinationOf(transmit)) : '';
     const list = byKey.get(key) ?? [];
     list.push(item);
     byKey.set(key, list);
   }
-  const groups: Item[][] = [];
-  for (const list of byKey.values())
-    for (let i = 0; i < list.length; i += size) groups.push(list.slice(i, i + size));
+  const groups: T[][] = [];
+  for (const list of byKey.values()) {
+    let current: T[] = [];
+    let bytes = 0;
+    for (const item of list) {
+      const itemBytes = item.msg.object.size;
+      if (current.length > 0 && (current.length >= size || bytes + itemBytes > maxBytes)) {
+        groups.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(item);
+      bytes += itemBytes;
+    }
+    if (current.length > 0) groups.push(current);
+  }
   return groups;
+}
+
+/** Runs `fn` over `items`, at most `limit` at once. */
+async function eachLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 function destinationOf(t: DataTransmit) {
@@ -387,7 +443,6 @@ async function sendGroup(
   probe: boolean,
 ): Promise<{ failures: string[]; heldBy?: RecordedError }> {
   const { ports, log, plugin } = deps;
-  const now = deps.now ?? Date.now;
   const destination = transmit.transmit_name;
   const failures: string[] = [];
   const maxAttempts = deps.config.relay?.max_attempts ?? 8;
@@ -396,8 +451,10 @@ async function sendGroup(
   // The lease covers the rest of this invocation: if Lambda kills us, it expires soon after.
   const leaseMs = Math.max(5_000, inv.remainingMs() + 1_000);
 
-  const jobs: Array<Item & { job: DeliveryJob }> = [];
-  for (const item of group) {
+  // Claims and pre-flights of the group's jobs, several at once; `deliver` gets the sendable ones in order.
+  const prepared: Array<(Item & { job: DeliveryJob }) | undefined> = new Array(group.length);
+  await eachLimit(Array.from(group.keys()), JOB_CONCURRENCY, async (index) => {
+    const item = group[index] as Item;
     const { rec, msg } = item;
     let claim = await ports.claim(msg, deps.owner, leaseMs);
     if (claim.kind === 'missing' && (await ports.adopt(msg, 'QUEUED'))) {
@@ -408,21 +465,21 @@ async function sendGroup(
       const delay = claim.kind === 'busy' ? claim.leaseRemainingMs + 1_000 : claim.dueInMs;
       await ports.retryLater(rec.receiptHandle, delay);
       failures.push(rec.messageId);
-      continue;
+      return;
     }
     if (claim.kind === 'settled') {
       log.info('duplicate message for a settled delivery: acknowledged', {
         key: msg.object.key,
         status: claim.status,
       });
-      continue;
+      return;
     }
     if (claim.kind === 'missing') {
       log.error('delivery message without a record: leaving it for the dead-letter queue', {
         key: msg.object.key,
       });
       failures.push(rec.messageId);
-      continue;
+      return;
     }
     const job = jobOf(msg, claim.record);
     if (transmit.skip_duplicate_content) {
@@ -437,35 +494,31 @@ async function sendGroup(
           refund: true,
         });
         log.info('duplicate content: not sent', { key: msg.object.key, destination });
-        continue;
+        return;
       }
     }
     if (claim.record.attempts > maxAttempts) {
-      await settleExhausted(
-        item,
-        job,
-        recorded('MAX_ATTEMPTS', `gave up after ${maxAttempts} attempts`),
-        false,
-        deps,
-      );
-      continue;
+      const error = recorded('MAX_ATTEMPTS', `gave up after ${maxAttempts} attempts`);
+      await record([exhaustedSettle(item, job, error, false, deps)], deps);
+      return;
     }
     let rejected: RecordedError | undefined;
     try {
       rejected = await preflight(job, ctx, plugin);
     } catch (err) {
       const error = recorded('PREFLIGHT_READ_FAILED', `could not read the object: ${errorMessage(err)}`);
-      await retryOrSettle(item, job, { kind: 'retry', error }, deps, maxAttempts, policy);
+      await record([retrySettle(item, job, { kind: 'retry', error }, deps, maxAttempts, policy)], deps);
       failures.push(rec.messageId);
-      continue;
+      return;
     }
     if (rejected) {
       await ports.finish(msg, deps.owner, destination, { status: 'REJECTED', error: rejected });
       log.warn('rejected before sending', { key: msg.object.key, destination, code: rejected.code });
-      continue;
+      return;
     }
-    jobs.push({ ...item, job });
-  }
+    prepared[index] = { ...item, job };
+  });
+  const jobs = prepared.filter((j): j is Item & { job: DeliveryJob } => j !== undefined);
   if (jobs.length === 0) return { failures };
 
   let heldBy: RecordedError | undefined;
@@ -481,91 +534,25 @@ async function sendGroup(
     outcomes = jobs.map(() => outcomeOfThrown(err, deps.log, destination));
   }
 
-  for (let i = 0; i < jobs.length; i++) {
-    const item = jobs[i] as Item & { job: DeliveryJob };
-    const { rec, msg, job } = item;
+  // The vendor showed the destination cannot take anything: pause it once, and every job it held waits.
+  const hold = outcomes.find((o) => o.kind === 'hold');
+  if (hold) {
+    await pauseAndHold(destination, transmit, hold.error, [], deps, hold.probeAfterMs);
+    heldBy = hold.error;
+  }
+  const settles = jobs.map((item, i) => {
     const outcome = outcomes[i] as DeliveryOutcome;
-    const key: DeliveryKey = msg;
-    if (transmit.skip_duplicate_content && (outcome.kind === 'accepted' || outcome.kind === 'present'))
-      await ports.rememberContent?.(destination, contentIdOf(msg.object), msg.pk);
-    switch (outcome.kind) {
-      case 'accepted': {
-        const pollable = isPollable(outcome.status);
-        const firstCheck = plugin.poll?.firstCheckAfterMs ?? 0;
-        await ports.finish(key, deps.owner, destination, {
-          status: outcome.status,
-          ...(outcome.vendorRef ? { vendorRef: outcome.vendorRef } : {}),
-          ...(outcome.detail ? { detail: outcome.detail } : {}),
-          ...(pollable ? { nextCheckAt: new Date(now() + firstCheck).toISOString() } : {}),
-        });
-        log.info('delivered', {
-          key: msg.object.key,
-          destination,
-          status: outcome.status,
-          vendorRef: outcome.vendorRef,
-        });
-        break;
-      }
-      case 'present': {
-        // A duplicate answer to a retry whose earlier send went unanswered: that earlier send got there.
-        const ours = job.ambiguousSends > 0;
-        await ports.finish(key, deps.owner, destination, {
-          status: ours ? 'UPLOADED' : 'ALREADY_PRESENT',
-          notice: ours
-            ? recorded('DELIVERED_EARLIER', `an earlier send reached the vendor: ${outcome.error.message}`, {
-                ...(outcome.error.vendorCode ? { vendorCode: outcome.error.vendorCode } : {}),
-              })
-            : outcome.error,
-          ...(outcome.vendorRef ? { vendorRef: outcome.vendorRef } : {}),
-          ...(outcome.detail ? { detail: outcome.detail } : {}),
-        });
-        log.info(ours ? 'delivered (by an earlier send)' : 'the vendor already has this content', {
-          key: msg.object.key,
-          destination,
-          code: outcome.error.code,
-        });
-        break;
-      }
-      case 'rejected':
-        await ports.finish(key, deps.owner, destination, { status: 'REJECTED', error: outcome.error });
-        log.warn('vendor rejected the delivery', {
-          key: msg.object.key,
-          destination,
-          code: outcome.error.code,
-        });
-        break;
-      case 'hold': {
-        await ports.finish(key, deps.owner, destination, {
-          status: 'HELD',
-          error: outcome.error,
-          refund: true,
-          nextCheckAt: new Date(now()).toISOString(),
-        });
-        if (!heldBy) await pauseAndHold(destination, transmit, outcome.error, [], deps, outcome.probeAfterMs);
-        heldBy = outcome.error;
-        break;
-      }
-      case 'retry':
-        if (probe) {
-          // A probe that got no verdict: the destination stays paused, this delivery waits with the others
-          // (its message is not put back, or it would probe again on every return), and its attempt is given
-          // back: it was sent because the destination needed a probe, not for its own sake.
-          await ports.finish(key, deps.owner, destination, {
-            status: 'HELD',
-            error: outcome.error,
-            refund: true,
-            ...(outcome.ambiguous ? { ambiguous: true } : {}),
-          });
-          log.info('probe got no verdict: destination stays paused', {
-            destination,
-            code: outcome.error.code,
-          });
-          break;
-        }
-        await retryOrSettle(item, job, outcome, deps, maxAttempts, policy);
-        failures.push(rec.messageId);
-        break;
-    }
+    if (outcome.kind === 'retry' && !probe) failures.push(item.rec.messageId);
+    return settleFor(item, item.job, outcome, deps, maxAttempts, policy, probe);
+  });
+  await record(settles, deps);
+  if (transmit.skip_duplicate_content) {
+    await eachLimit(Array.from(jobs.keys()), JOB_CONCURRENCY, async (i) => {
+      const outcome = outcomes[i] as DeliveryOutcome;
+      const { msg } = jobs[i] as Item;
+      if (outcome.kind === 'accepted' || outcome.kind === 'present')
+        await ports.rememberContent?.(destination, contentIdOf(msg.object), msg.pk);
+    });
   }
   // An outage: many 5xx / network failures in a row. Pause the destination instead of spending every delivery's
   // attempts against a vendor that is down; the probe finds out when it is back.
@@ -607,62 +594,172 @@ function outcomeOfThrown(err: unknown, log: Logger, destination: string): Delive
   return { kind: 'retry', error: recorded('INTERNAL_ERROR', errorMessage(err)) };
 }
 
-async function retryOrSettle(
+/** An outcome to record: the write, then what follows it (the message's fate), then its log line. */
+interface Settle {
+  msg: DeliveryMessage;
+  update: FinishUpdate;
+  after?: () => Promise<void>;
+  note: () => void;
+}
+
+/** What a vendor's outcome for one job writes and does. */
+function settleFor(
+  item: Item,
+  job: DeliveryJob,
+  outcome: DeliveryOutcome,
+  deps: ForwarderDeps,
+  maxAttempts: number,
+  policy: BackoffPolicy,
+  probe = false,
+): Settle {
+  const { msg } = item;
+  const { log, plugin } = deps;
+  const now = deps.now ?? Date.now;
+  const destination = msg.destination;
+  const where = { key: msg.object.key, destination };
+  switch (outcome.kind) {
+    case 'accepted': {
+      const pollable = isPollable(outcome.status);
+      const firstCheck = plugin.poll?.firstCheckAfterMs ?? 0;
+      return {
+        msg,
+        update: {
+          status: outcome.status,
+          ...(outcome.vendorRef ? { vendorRef: outcome.vendorRef } : {}),
+          ...(outcome.detail ? { detail: outcome.detail } : {}),
+          ...(pollable ? { nextCheckAt: new Date(now() + firstCheck).toISOString() } : {}),
+        },
+        note: () => log.info('delivered', { ...where, status: outcome.status, vendorRef: outcome.vendorRef }),
+      };
+    }
+    case 'present': {
+      // A duplicate answer to a retry whose earlier send went unanswered: that earlier send got there.
+      const ours = job.ambiguousSends > 0;
+      return {
+        msg,
+        update: {
+          status: ours ? 'UPLOADED' : 'ALREADY_PRESENT',
+          notice: ours
+            ? recorded('DELIVERED_EARLIER', `an earlier send reached the vendor: ${outcome.error.message}`, {
+                ...(outcome.error.vendorCode ? { vendorCode: outcome.error.vendorCode } : {}),
+              })
+            : outcome.error,
+          ...(outcome.vendorRef ? { vendorRef: outcome.vendorRef } : {}),
+          ...(outcome.detail ? { detail: outcome.detail } : {}),
+        },
+        note: () =>
+          log.info(ours ? 'delivered (by an earlier send)' : 'the vendor already has this content', {
+            ...where,
+            code: outcome.error.code,
+          }),
+      };
+    }
+    case 'rejected':
+      return {
+        msg,
+        update: { status: 'REJECTED', error: outcome.error },
+        note: () => log.warn('vendor rejected the delivery', { ...where, code: outcome.error.code }),
+      };
+    case 'hold':
+      return {
+        msg,
+        update: { ...heldUpdate(outcome.error), nextCheckAt: new Date(now()).toISOString() },
+        note: () => undefined,
+      };
+    case 'retry':
+      if (probe) {
+        // A probe that got no verdict: the destination stays paused, this delivery waits with the others (its
+        // message is not put back, or it would probe again on every return), and its attempt is given back: it
+        // was sent because the destination needed a probe, not for its own sake.
+        return {
+          msg,
+          update: { ...heldUpdate(outcome.error), ...(outcome.ambiguous ? { ambiguous: true } : {}) },
+          note: () =>
+            log.info('probe got no verdict: destination stays paused', {
+              ...where,
+              code: outcome.error.code,
+            }),
+        };
+      }
+      return retrySettle(item, job, outcome, deps, maxAttempts, policy);
+  }
+}
+
+/**
+ * Writes the outcomes, each its own conditional write (a few in flight at once: a batching vendor's group may
+ * hold hundreds), then does what follows each. Not a transaction: DynamoDB bills a transactional write twice.
+ */
+async function record(settles: readonly Settle[], deps: ForwarderDeps): Promise<void> {
+  const { ports } = deps;
+  await eachLimit(settles, JOB_CONCURRENCY, async (x) => {
+    await ports.finish(x.msg, deps.owner, x.msg.destination, x.update);
+  });
+  await eachLimit(settles, JOB_CONCURRENCY, async (x) => {
+    await x.after?.();
+    x.note();
+  });
+}
+
+/** A transient failure: RETRYING with backoff, or out of attempts (see exhaustedSettle). */
+function retrySettle(
   item: Item,
   job: DeliveryJob,
   outcome: Extract<DeliveryOutcome, { kind: 'retry' }>,
   deps: ForwarderDeps,
   maxAttempts: number,
   policy: BackoffPolicy,
-): Promise<void> {
+): Settle {
   const { rec, msg } = item;
   const now = deps.now ?? Date.now;
   // Waiting for a rate-limit token is not the delivery's failure: it spends no attempt.
   const refund = outcome.error.code === 'RATE_LIMIT_WAIT';
   if (!refund && job.attempt >= maxAttempts) {
-    await settleExhausted(item, job, outcome.error, outcome.ambiguous === true, deps);
-    return;
+    return exhaustedSettle(item, job, outcome.error, outcome.ambiguous === true, deps);
   }
   const delay = retryDelayMs(job.attempt, policy, outcome.retryAfterMs, deps.random);
-  await deps.ports.finish(msg, deps.owner, msg.destination, {
-    status: 'RETRYING',
-    error: outcome.error,
-    nextCheckAt: new Date(now() + delay).toISOString(),
-    ...(outcome.ambiguous ? { ambiguous: true } : {}),
-    ...(refund ? { refund: true } : {}),
-  });
-  await deps.ports.retryLater(rec.receiptHandle, delay);
-  deps.log.warn('will retry', {
-    key: msg.object.key,
-    destination: msg.destination,
-    attempt: job.attempt,
-    delayMs: delay,
-    code: outcome.error.code,
-  });
+  return {
+    msg,
+    update: {
+      status: 'RETRYING',
+      error: outcome.error,
+      nextCheckAt: new Date(now() + delay).toISOString(),
+      ...(outcome.ambiguous ? { ambiguous: true } : {}),
+      ...(refund ? { refund: true } : {}),
+    },
+    after: () => deps.ports.retryLater(rec.receiptHandle, delay),
+    note: () =>
+      deps.log.warn('will retry', {
+        key: msg.object.key,
+        destination: msg.destination,
+        attempt: job.attempt,
+        delayMs: delay,
+        code: outcome.error.code,
+      }),
+  };
 }
 
 /** Out of attempts: DEAD, or UNCONFIRMED when a send may have reached the vendor; the message goes to the DLQ. */
-async function settleExhausted(
+function exhaustedSettle(
   item: Item,
   job: DeliveryJob,
   error: RecordedError,
   ambiguousNow: boolean,
   deps: ForwarderDeps,
-): Promise<void> {
+): Settle {
   const { rec, msg } = item;
   const unconfirmed = ambiguousNow || job.ambiguousSends > 0;
   const status: DeliveryStatus = unconfirmed ? 'UNCONFIRMED' : 'DEAD';
-  await deps.ports.finish(msg, deps.owner, msg.destination, {
-    status,
-    error,
-    ...(ambiguousNow ? { ambiguous: true } : {}),
-  });
-  await deps.ports.deadLetter(rec.body, error);
-  deps.log.error(`delivery is ${status}: moved to the dead-letter queue`, {
-    key: msg.object.key,
-    destination: msg.destination,
-    code: error.code,
-  });
+  return {
+    msg,
+    update: { status, error, ...(ambiguousNow ? { ambiguous: true } : {}) },
+    after: () => deps.ports.deadLetter(rec.body, error),
+    note: () =>
+      deps.log.error(`delivery is ${status}: moved to the dead-letter queue`, {
+        key: msg.object.key,
+        destination: msg.destination,
+        code: error.code,
+      }),
+  };
 }
 
 /**
@@ -700,4 +797,9 @@ async function preflight(
     fields: job.fields,
     destination: ctx.destination,
   });
+}
+
+/** A delivery parked with its destination: no attempt spent. */
+function heldUpdate(error: RecordedError) {
+  return { status: 'HELD' as const, error, refund: true };
 }

@@ -158,6 +158,7 @@ export function createVendorContext(
   // Tokens taken in a block and not spent yet, and requests made: this context's share of the shared bucket.
   let prepaid = 0;
   let used = 0;
+  let throttling: Promise<void> = Promise.resolve();
   const apiKey = async (): Promise<string> => {
     const name = transmit.api_key_secret;
     if (!name)
@@ -181,26 +182,33 @@ export function createVendorContext(
       put: (key, value, ttl) => rt.cache.put(destination.name, key, value, ttl),
       delete: (key) => rt.cache.delete(destination.name, key),
     },
-    async throttle() {
-      if (!limit) return;
-      if (prepaid > 0) {
-        prepaid--;
-        used++;
-        return;
-      }
-      const key = transmit.api_key_secret ? await apiKey() : undefined;
-      const bucketId = rateLimitBucketId(plugin, key, transmit.transmit_name, purpose);
-      for (;;) {
-        if (signal.aborted) throw new RateLimitTimeout(bucketId);
-        const n = tokenBlock(limit, Math.max(1, (options.plannedRequests ?? 1) - used));
-        const t = await rt.takeToken(bucketId, limit, n);
-        if (t.ok) {
-          prepaid += n - 1;
+    throttle() {
+      if (!limit) return Promise.resolve();
+      // One take at a time per context: concurrent sends of one batch share a block instead of racing for one
+      // each (and wasting the rest).
+      const take = async () => {
+        if (prepaid > 0) {
+          prepaid--;
           used++;
           return;
         }
-        await sleep(Math.min(t.retryInMs, 1000), undefined, { signal }).catch(() => undefined);
-      }
+        const key = transmit.api_key_secret ? await apiKey() : undefined;
+        const bucketId = rateLimitBucketId(plugin, key, transmit.transmit_name, purpose);
+        for (;;) {
+          if (signal.aborted) throw new RateLimitTimeout(bucketId);
+          const n = tokenBlock(limit, Math.max(1, (options.plannedRequests ?? 1) - used));
+          const t = await rt.takeToken(bucketId, limit, n);
+          if (t.ok) {
+            prepaid += n - 1;
+            used++;
+            return;
+          }
+          await sleep(Math.min(t.retryInMs, 1000), undefined, { signal }).catch(() => undefined);
+        }
+      };
+      const mine = throttling.then(take);
+      throttling = mine.catch(() => undefined);
+      return mine;
     },
     checkpoint: (deliveryId, data) => rt.saveCheckpoint(deliveryId, data),
     steps: {

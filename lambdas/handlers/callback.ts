@@ -20,6 +20,7 @@ import { checkDeliveries } from '#domain/poll.ts';
 import { isPollable } from '#domain/status.ts';
 import { createVendorContext } from '#domain/vendor-context.ts';
 import type { JsonValue } from '#vendors/types.ts';
+import { sourceMappedErrors } from './source-maps.ts';
 import { vendorSide } from './vendor-runtime.ts';
 
 /** A delivery is re-checked for callbacks at most this often (per function instance). */
@@ -118,4 +119,6 @@ export async function onCallback(
   }
 }
 
-export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>().handler(onCallback);
+export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
+  .use(sourceMappedErrors())
+  .handler(onCallback);

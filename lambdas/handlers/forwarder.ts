@@ -5,13 +5,38 @@
  */
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { ClaimResult } from '#adapters/dynamodb.ts';
 import { queueUrlFromArn } from '#adapters/sqs.ts';
 import { ENV, optionalEnv, requireEnv } from '#commons/env.ts';
-import { type ForwarderDeps, forwardBatch } from '#domain/forward.ts';
+import { type Claim, type ForwarderDeps, forwardBatch } from '#domain/forward.ts';
 import { createVendorContext } from '#domain/vendor-context.ts';
 import { getVendor } from '#vendors/registry.ts';
 import { sendRaw } from './runtime.ts';
+import { sourceMappedErrors } from './source-maps.ts';
 import { vendorSide } from './vendor-runtime.ts';
+
+/** The table's claim answer, as the forwarder core reads it. */
+function toClaim(c: ClaimResult): Claim {
+  switch (c.kind) {
+    case 'claimed':
+      return {
+        kind: 'claimed',
+        record: {
+          attempts: c.record.attempts,
+          ambiguousSends: c.record.ambiguousSends ?? 0,
+          ...(c.record.checkpoint ? { checkpoint: c.record.checkpoint } : {}),
+        },
+      };
+    case 'busy':
+      return { kind: 'busy', leaseRemainingMs: c.leaseRemainingMs };
+    case 'early':
+      return { kind: 'early', dueInMs: c.dueInMs };
+    case 'settled':
+      return { kind: 'settled', status: c.record.status };
+    default:
+      return { kind: 'missing' };
+  }
+}
 
 function deps(vendorId: string, queueUrl: string, deadLetterUrl: string | undefined): ForwarderDeps {
   const { rt, secrets, vendorRuntime } = vendorSide();
@@ -26,28 +51,7 @@ function deps(vendorId: string, queueUrl: string, deadLetterUrl: string | undefi
     context: (transmit, signal, options) =>
       createVendorContext(transmit, plugin, vendorRuntime, signal, options),
     ports: {
-      claim: async (key, owner, leaseMs) => {
-        const c = await t.claim(key, owner, leaseMs);
-        switch (c.kind) {
-          case 'claimed':
-            return {
-              kind: 'claimed',
-              record: {
-                attempts: c.record.attempts,
-                ambiguousSends: c.record.ambiguousSends ?? 0,
-                ...(c.record.checkpoint ? { checkpoint: c.record.checkpoint } : {}),
-              },
-            };
-          case 'busy':
-            return { kind: 'busy', leaseRemainingMs: c.leaseRemainingMs };
-          case 'early':
-            return { kind: 'early', dueInMs: c.dueInMs };
-          case 'settled':
-            return { kind: 'settled', status: c.record.status };
-          default:
-            return { kind: 'missing' };
-        }
-      },
+      claim: async (key, owner, leaseMs) => toClaim(await t.claim(key, owner, leaseMs)),
       adopt: (msg, status, error) => t.adopt(msg, status, error),
       finish: (key, owner, destination, update) => t.finish(key, owner, destination, update),
       hold: (key, destination, reason) => t.hold(key, destination, reason),
@@ -75,27 +79,29 @@ function deps(vendorId: string, queueUrl: string, deadLetterUrl: string | undefi
  */
 export function createForwarderHandler(vendorId: string, options: { deadLetterUrl?: string } = {}) {
   let d: ForwarderDeps | undefined;
-  return middy<SQSEvent, SQSBatchResponse>().handler(async (event: SQSEvent, context: Context) => {
-    const first = event.Records[0];
-    if (!first) return { batchItemFailures: [] };
-    // One queue feeds this handler: its deps are built on the first batch and kept.
-    d ??= deps(
-      vendorId,
-      queueUrlFromArn(first.eventSourceARN, process.env.AWS_ENDPOINT_URL_SQS),
-      options.deadLetterUrl,
-    );
-    const result = await forwardBatch(
-      event.Records.map((r) => ({
-        messageId: r.messageId,
-        receiptHandle: r.receiptHandle,
-        body: r.body,
-        receiveCount: Number(r.attributes.ApproximateReceiveCount ?? '1'),
-      })),
-      d,
-      { remainingMs: () => context.getRemainingTimeInMillis() },
-    );
-    return { batchItemFailures: result.failures.map((id) => ({ itemIdentifier: id })) };
-  });
+  return middy<SQSEvent, SQSBatchResponse>()
+    .use(sourceMappedErrors())
+    .handler(async (event: SQSEvent, context: Context) => {
+      const first = event.Records[0];
+      if (!first) return { batchItemFailures: [] };
+      // One queue feeds this handler: its deps are built on the first batch and kept.
+      d ??= deps(
+        vendorId,
+        queueUrlFromArn(first.eventSourceARN, process.env.AWS_ENDPOINT_URL_SQS),
+        options.deadLetterUrl,
+      );
+      const result = await forwardBatch(
+        event.Records.map((r) => ({
+          messageId: r.messageId,
+          receiptHandle: r.receiptHandle,
+          body: r.body,
+          receiveCount: Number(r.attributes.ApproximateReceiveCount ?? '1'),
+        })),
+        d,
+        { remainingMs: () => context.getRemainingTimeInMillis() },
+      );
+      return { batchItemFailures: result.failures.map((id) => ({ itemIdentifier: id })) };
+    });
 }
 
 let bound: ReturnType<typeof createForwarderHandler> | undefined;

@@ -6,14 +6,14 @@
  * What only vendor-facing handlers need (the HTTP client, Secrets Manager, the results bucket) is in
  * vendor-runtime.ts, so that the router's bundle does not carry it.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { createDocumentClient, StatusTable } from '#adapters/dynamodb.ts';
 import { createS3Client, S3Objects } from '#adapters/s3.ts';
 import { Queues } from '#adapters/sqs.ts';
 import { ENV, requireEnv } from '#commons/env.ts';
 import { createLogger, type Logger } from '#commons/logger.ts';
-import { loadConfigFromEnv } from '#domain/config/index.ts';
+import { readBakedConfig } from '#domain/config/baked.ts';
 import type { RelayConfig } from '#domain/config/types.ts';
 import { VENDORS } from '#vendors/registry.ts';
 import type { VendorPlugin } from '#vendors/types.ts';
@@ -35,7 +35,8 @@ let cached: Runtime | undefined;
 export function runtime(): Runtime {
   if (cached) return cached;
   const log = createLogger({ service: 'factory-relay' });
-  const { config } = loadConfigFromEnv(VENDORS);
+  // Validated at synth (or at the local stack's start): parsed here, never validated again.
+  const config = readBakedConfig(requireEnv(ENV.configJson), Object.keys(VENDORS), ENV.configJson);
   const sqs = new SQSClient({});
   cached = {
     config,
@@ -45,7 +46,7 @@ export function runtime(): Runtime {
     queues: new Queues(sqs),
     sqs,
     log,
-    instanceId: randomUUID(),
+    instanceId: randomBytes(9).toString('base64url'),
   };
   return cached;
 }

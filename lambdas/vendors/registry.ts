@@ -2,6 +2,7 @@
  * Every vendor plug-in the relay knows, by `transmit_type`. Adding a vendor: one folder under lambdas/vendors/
  * and one line here.
  */
+import { edgeImpulse } from './edge-impulse/index.ts';
 import { instavid360 } from './instavid360/index.ts';
 import { instrumental } from './instrumental/index.ts';
 import type { VendorPlugin } from './types.ts';
@@ -11,6 +12,7 @@ export const VENDORS: Readonly<Record<string, VendorPlugin>> = {
   [instrumental.id]: instrumental,
   [instavid360.id]: instavid360,
   [v7Darwin.id]: v7Darwin,
+  [edgeImpulse.id]: edgeImpulse,
 };
 
 export type VendorCatalog = Readonly<

@@ -263,6 +263,17 @@ export interface VendorPlugin {
   /** How many jobs one `deliver` call may take (vendors whose API takes batches). Default 1. */
   readonly maxBatch?: number;
   /**
+   * Most bytes (the sum of the objects' sizes) one `deliver` call may take; a job larger than this goes alone.
+   * Default: no bound but `maxBatch`.
+   */
+  readonly maxBatchBytes?: number;
+  /**
+   * How long a `deliver` call of these jobs may take at worst (their bytes at the slowest rate the vendor is
+   * assumed to take them). The core starts such a call only when the invocation has that long left; otherwise
+   * the jobs' messages go back to the queue unclaimed, spending no attempt. Default: always started.
+   */
+  sendBudgetMs?(jobs: readonly DeliveryJob[]): number;
+  /**
    * Jobs with different keys never share a `deliver` call (e.g. per-request headers such as a label). Default:
    * one group.
    */

@@ -9,8 +9,10 @@
  *   yard/{camera}/{vin}_{taken_at}.{ext}                 yard photos → InstaVid360 licence plate anonymisation
  *
  * plus two deliberately bad files, so a newcomer sees how failures look: a PNG saved as `.jpg` (the
- * Instrumental plug-in's pre-flight refuses it: REJECTED NOT_A_JPEG; V7 takes it) and a photo dropped outside
- * any stream's folder layout (UNROUTED NO_MATCHING_STREAM). Every routed file also goes to V7 (v7-demo).
+ * Instrumental plug-in's pre-flight refuses it: REJECTED NOT_A_JPEG; Edge Impulse and V7 read the type from
+ * the content and take it) and a photo dropped outside any stream's folder layout (UNROUTED NO_MATCHING_STREAM).
+ *
+ * The stills go to Instrumental, Edge Impulse and V7; the video to Instrumental and V7.
  */
 import jpeg from 'jpeg-js';
 import type { DeliveryStatus } from '#domain/status.ts';
@@ -101,6 +103,9 @@ export function demoFiles(now = new Date()): DemoFile[] {
         tags: ['night-shift', 'demo'],
         configs: { camera: 'cam-7', exposure_ms: '12' },
         fixture: 'FX-2',
+        // Edge Impulse: the inspection's verdict is the label, its box a bounding box.
+        verdict: 'scratch',
+        boxes: [{ label: 'scratch', x: 620, y: 410, width: 180, height: 42 }],
       },
       expect: uploaded,
     },
@@ -149,13 +154,13 @@ export function demoFiles(now = new Date()): DemoFile[] {
       key: `line-1/aoi-top/SN-1003_${compactUtc(at(3))}.jpg`,
       body: makePng({ width: 640, height: 480, seed: 14 }),
       contentType: 'image/jpeg',
-      // Instrumental's pre-flight refuses it; V7 takes any image (it reads the type from the content).
+      // Instrumental's pre-flight refuses it; Edge Impulse and V7 read the type from the content and take it.
       expect: {
         status: 'REJECTED',
         code: 'NOT_A_JPEG',
-        destinations: { 'v7-demo': { status: 'UPLOADED' } },
+        destinations: { 'edge-impulse-demo': { status: 'UPLOADED' }, 'v7-demo': { status: 'UPLOADED' } },
       },
-      note: 'deliberately bad for Instrumental: a PNG saved as .jpg',
+      note: 'deliberately bad for Instrumental: a PNG saved as .jpg (Edge Impulse and V7 take it)',
     },
     {
       key: 'line-1/IMG_0042.jpg',

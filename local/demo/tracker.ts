@@ -75,13 +75,16 @@ export function colourStatus(status: DeliveryStatus, text: string = status): str
 }
 
 /** What one history step says beyond its status. */
+/** What each vendor calls its id of a delivered file (the detail column). */
+const REF_NAMES: Readonly<Record<string, string>> = { instrumental: 'fileId', 'edge-impulse': 'sampleId' };
+
 export function detailOf(
   rec: DeliveryRecord,
   status: DeliveryStatus,
   code: string | undefined,
   current: boolean,
 ) {
-  const ref = rec.vendorRef ? `${rec.vendor === 'instrumental' ? 'fileId' : 'ref'}=${rec.vendorRef}` : '';
+  const ref = rec.vendorRef ? `${REF_NAMES[rec.vendor ?? ''] ?? 'ref'}=${rec.vendorRef}` : '';
   const err = rec.lastError;
   if (current && err && (FAILURE.includes(status) || status === 'RETRYING')) {
     const http = err.httpStatus

@@ -2,7 +2,8 @@ import type { Rng } from './rng.ts';
 
 /**
  * Fault injection shared by every simulator. Faults are decided before the vendor logic runs, so an injected
- * error saves nothing (as a failed request saves nothing on the real APIs).
+ * error saves nothing (as a failed request saves nothing on the real APIs); only `loseAnswer` lets the vendor
+ * act and then drops its answer.
  *
  * Two ways to inject:
  * - `rules`: probabilistic faults (error rate per status code, latency, connection resets, slow bodies),
@@ -41,12 +42,16 @@ export interface ScriptedFault {
   headers?: Record<string, string>;
   /** Destroy the connection instead of answering. */
   reset?: boolean;
-  /** Run the route, then destroy the connection instead of sending its answer. */
-  loseAnswer?: boolean;
   /** Read this many body bytes (or all, when 0) and then destroy the connection: a peer dying mid-request. */
   resetAfterBytes?: number;
   /** Delay in ms before answering (or before running the route when no status is given). */
   delayMs?: number;
+  /**
+   * Run the route (the vendor acts: it stores, counts) and then destroy the connection instead of answering:
+   * an answer lost on its way back, after the whole request was read. The one fault that is not decided before
+   * the vendor logic.
+   */
+  loseAnswer?: boolean;
 }
 
 export interface FaultConfig {
@@ -97,7 +102,6 @@ export class FaultInjector {
       if (entry.reset || entry.resetAfterBytes !== undefined) {
         return { kind: 'reset', delayMs, afterBytes: entry.resetAfterBytes };
       }
-      if (entry.loseAnswer) return { kind: 'none', delayMs, loseAnswer: true };
       if (entry.status !== undefined) {
         return {
           kind: 'status',
@@ -107,7 +111,7 @@ export class FaultInjector {
           headers: entry.headers ?? {},
         };
       }
-      return { kind: 'none', delayMs };
+      return entry.loseAnswer ? { kind: 'none', delayMs, loseAnswer: true } : { kind: 'none', delayMs };
     }
 
     let delayMs = 0;

@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { TABLE } from '../../lambdas/commons/table.ts';
+import { VENDORS } from '../../lambdas/vendors/registry.ts';
 import { createRelayApp } from '../../lib/app.ts';
 import type { RelayFunction } from '../../lib/constructs/relay-function.ts';
 import { INGEST_MAX_RECEIVE_COUNT, vendorMaxReceiveCount } from '../../lib/defaults.ts';
+import { forwarderSettings } from '../../lib/settings.ts';
 import { fullConfig, minimalConfig, TEST_ENV } from './fixtures.ts';
 import {
   actionsOn,
@@ -341,7 +343,11 @@ describe('functions', () => {
     { rf: s.stack.router, timeout: 30, memory: 256 },
     { rf: s.stack.poller, timeout: 60, memory: 256 },
     { rf: s.stack.callback, timeout: 10, memory: 256 },
-    ...[...s.stack.forwarders.values()].map((f) => ({ rf: f.function, timeout: 120, memory: 512 })),
+    // Forwarders: 120 s and 512 MB unless the vendor's plug-in declares otherwise (lib/settings.ts).
+    ...[...s.stack.forwarders].map(([vendor, f]) => {
+      const { timeoutSeconds, memoryMb } = forwarderSettings(VENDORS[vendor]);
+      return { rf: f.function, timeout: timeoutSeconds, memory: memoryMb };
+    }),
   ];
 
   it('Node.js 22 on arm64, X-Ray active, sized per role', () => {

@@ -8,6 +8,7 @@ import type { DataTransmit, RelayConfig, StreamConfig } from '#domain/config/typ
 import type { DeliveryRecord } from '#domain/delivery.ts';
 import type { DeliveryStatus } from '#domain/status.ts';
 import { putObject, recordsOf } from '#local/ingest.ts';
+import { s3EventRecord } from '#local/notifier.ts';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '#local/stack.ts';
 import { InstrumentalSimulator, type InstrumentalSimulatorOptions } from '#simulators/instrumental/index.ts';
 
@@ -76,6 +77,30 @@ export function testConfig(
     ],
     data_transmit: transmits,
   };
+}
+
+/** An ObjectCreated:Put event record as S3 would send it for this object (tests send crafted or extra ones). */
+export function objectCreated(
+  region: string,
+  obj: { bucket: string; key: string; size: number; etag: string; versionId?: string },
+): ReturnType<typeof s3EventRecord> {
+  return s3EventRecord({
+    region,
+    eventTime: new Date(),
+    eventName: 'ObjectCreated:Put',
+    principalId: 'AWS:EXAMPLE',
+    sourceIPAddress: '127.0.0.1',
+    requestId: 'REQ',
+    hostId: 'HOST',
+    configurationId: 'relay',
+    bucket: obj.bucket,
+    bucketOwnerPrincipalId: 'OWNER',
+    key: obj.key,
+    size: obj.size,
+    eTag: obj.etag,
+    ...(obj.versionId ? { versionId: obj.versionId } : {}),
+    sequencer: '00000000000000000A',
+  });
 }
 
 export interface Uploaded {

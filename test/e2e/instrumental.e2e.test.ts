@@ -10,9 +10,8 @@ import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { request } from 'undici';
 import { deliveryKey, encodeDeliveryId } from '#domain/delivery.ts';
-import { s3EventRecord } from '#local/notifier.ts';
 import { makeJpeg, makeJpegHeaderOnly, makeMp4 } from '#simulators/media/index.ts';
-import { type Harness, startHarness, type Uploaded } from './harness.ts';
+import { type Harness, objectCreated, startHarness, type Uploaded } from './harness.ts';
 
 let h: Harness;
 before(async () => {
@@ -120,22 +119,10 @@ describe('Instrumental delivery, end to end', () => {
     const jpeg = makeJpeg({ width: 16, height: 16, seed: 3 });
     const key = 'line-1/AOI-3/SN-3001_20260105T110000Z.jpg';
     const obj = await h.upload(key, jpeg);
-    const record = s3EventRecord({
-      region: h.stack.region,
-      eventTime: new Date(),
-      eventName: 'ObjectCreated:Put',
-      principalId: 'AWS:EXAMPLE',
-      sourceIPAddress: '127.0.0.1',
-      requestId: 'REQ',
-      hostId: 'HOST',
-      configurationId: 'relay',
+    const record = objectCreated(h.stack.region, {
+      ...obj,
       bucket: h.stack.buckets.ingest,
-      bucketOwnerPrincipalId: 'OWNER',
-      key,
       size: jpeg.length,
-      eTag: obj.etag,
-      ...(obj.versionId ? { versionId: obj.versionId } : {}),
-      sequencer: '00000000000000000A',
     });
     for (let i = 0; i < 2; i++) {
       await h.stack.clients.sqs.send(

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { type AttributeValue, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { type DeliveryRecord, fromItem } from '#domain/delivery.ts';
 import { makeJpeg, makePng } from '#simulators/media/index.ts';
 import { type Harness, instrumentalTransmit, startHarness } from './harness.ts';
 
@@ -79,13 +80,14 @@ describe("README's status table queries", () => {
     const queries = readmeQueries();
     assert.equal(queries.length, 5, 'the README documents five queries');
     const [where, bySerial, rejected, unroutedQ, held] = await Promise.all(queries.map(run));
-    const items = (out: typeof where) => (out?.Items ?? []).map((i) => unmarshall(i));
+    const items = (out: typeof where) =>
+      (out?.Items ?? []).map((i) => fromItem(unmarshall(i) as DeliveryRecord));
 
     assert.deepEqual(
       items(where).map((i) => [i.sk, i.status]),
       [['destination#instrumental-demo', items(where)[0]?.status]],
     );
-    assert.ok(['PENDING_VALIDATION', 'UPLOADED'].includes(items(where)[0]?.status));
+    assert.ok(['PENDING_VALIDATION', 'UPLOADED'].includes(items(where)[0]?.status ?? ''));
 
     const unit = items(bySerial);
     assert.equal(unit.length, 3, 'the delivered file and both rejections, found by the serial');

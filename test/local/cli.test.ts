@@ -365,7 +365,7 @@ describe('local CLI', { timeout: 5 * CHILD_TIMEOUT_MS + 10_000 }, () => {
     assert.equal(summaries.length, 1, out);
     assert.match(
       summaries[0]!,
-      /^demo: 9 files; instrumental-demo: 4 uploaded, 1 rejected \(NOT_A_JPEG\); v7-demo: 5 uploaded; instavid-studio: 2 completed; instavid-plates: 1 completed; 1 unrouted \(NO_MATCHING_STREAM\) in \d+\.\d s$/,
+      /^demo: 9 files; instrumental-demo: 4 uploaded, 1 rejected \(NOT_A_JPEG\); edge-impulse-demo: 4 uploaded; v7-demo: 5 uploaded; instavid-studio: 2 completed; instavid-plates: 1 completed; 1 unrouted \(NO_MATCHING_STREAM\) in \d+\.\d s$/,
     );
     // InstaVid360's processed images are in the results bucket, and the demo says where.
     assert.match(out, /^results: 3 processed images in the results bucket$/m);
@@ -409,6 +409,15 @@ describe('local CLI', { timeout: 5 * CHILD_TIMEOUT_MS + 10_000 }, () => {
       /line-1\/video\/final-qa\/SN-1001_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}\.mp4/,
     ]) {
       assert.match(out, new RegExp(`${key.source} +v7-demo +UPLOADED +ref=[0-9a-f-]{36}$`, 'm'), key.source);
+    }
+    // The stills at Edge Impulse, the PNG under .jpg too (Edge Impulse sniffs content), with sample ids.
+    for (const key of [
+      /line-1\/aoi-top\/SN-1001_\d{8}T\d{6}Z\.jpg/,
+      /line-1\/aoi-top\/SN-1002_\d{8}T\d{6}Z\.jpg/,
+      /line-1\/aoi-side\/SN-1001_\d{8}T\d{6}Z\.jpg/,
+      /line-1\/aoi-top\/SN-1003_\d{8}T\d{6}Z\.jpg/,
+    ]) {
+      assert.match(out, new RegExp(`${key.source} +edge-impulse-demo +UPLOADED +sampleId=\\d+$`, 'm'));
     }
     // The banner: simulators with their inspection API and README pointers.
     for (const name of ['instrumental', 'edge-impulse', 'v7-darwin', 'instavid360']) {

@@ -5,16 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { MissingEnvError } from '#commons/env.ts';
-import type { VendorCatalog } from '#vendors/registry.ts';
+import { VENDORS } from '#vendors/registry.ts';
 import {
   ConfigError,
-  clearConfigCache,
   formatViolations,
   interpolateEnv,
   loadConfig,
   loadConfigFile,
-  loadConfigFromEnv,
   parseConfigText,
 } from './load.ts';
 import { destinationsFor, isSidecarKey, matchStream, sidecarKeyFor } from './match.ts';
@@ -196,7 +193,7 @@ describe('loadConfig', () => {
   });
 });
 
-describe('loadConfigFile and loadConfigFromEnv', () => {
+describe('loadConfigFile', () => {
   const yamlPath = join(tmp, 'relay.yaml');
   const jsonPath = join(tmp, 'relay.json');
   writeFileSync(yamlPath, MINIMAL);
@@ -228,65 +225,7 @@ describe('loadConfigFile and loadConfigFromEnv', () => {
       (e: unknown) => e instanceof ConfigError && e.source === broken && /not valid JSON/.test(e.message),
     );
   });
-
-  it('prefers RELAY_CONFIG_FILE over RELAY_CONFIG_JSON and caches per process', () => {
-    const catalog: VendorCatalog = { ...FAKE_CATALOG };
-    const env = { RELAY_CONFIG_FILE: yamlPath, RELAY_CONFIG_JSON: '{"version": 2}', SECRET: 's' };
-    const first = loadConfigFromEnv(catalog, env);
-    assert.equal(first.text, MINIMAL);
-    writeFileSync(yamlPath, 'garbage: [');
-    assert.equal(loadConfigFromEnv(catalog, env), first);
-    clearConfigCache(catalog);
-    assert.throws(() => loadConfigFromEnv(catalog, env), ConfigError);
-    writeFileSync(yamlPath, MINIMAL);
-    assert.deepEqual(loadConfigFromEnv(catalog, env).config, first.config);
-    clearConfigCache();
-    assert.notEqual(loadConfigFromEnv(catalog, env), first);
-  });
-
-  it('reads RELAY_CONFIG_JSON when no file is named', () => {
-    const env = { RELAY_CONFIG_JSON: asJson, RELAY_CONFIG_FILE: '', SECRET: 's' };
-    const loaded = loadConfigFromEnv(FAKE_CATALOG, env);
-    assert.equal(loaded.text, asJson);
-    assert.equal(loaded.config.data_transmit[0]?.transmit_name, 'd');
-    assert.throws(
-      () => loadConfigFromEnv(FAKE_CATALOG, { RELAY_CONFIG_JSON: '{"version": 2}' }),
-      (e: unknown) =>
-        e instanceof ConfigError && e.message.startsWith('invalid relay config from RELAY_CONFIG_JSON:'),
-    );
-  });
-
-  it('throws MissingEnvError when neither is set', () => {
-    assert.throws(
-      () => loadConfigFromEnv(FAKE_CATALOG, {}),
-      (e: unknown) => e instanceof MissingEnvError && e.variable === 'RELAY_CONFIG_FILE or RELAY_CONFIG_JSON',
-    );
-  });
 });
-
-/** The demo's V7 destination, as the plug-in's fields schema has it (the domain imports no vendor). */
-const FAKE_V7: VendorCatalog[string] = {
-  id: 'v7-darwin',
-  fieldsSchema: {
-    type: 'object',
-    required: ['name'],
-    additionalProperties: false,
-    properties: {
-      name: { type: 'string' },
-      path: { type: 'string' },
-      tags: { type: 'array', items: { type: 'string' } },
-      storage_key: { type: 'string' },
-    },
-  },
-  optionsSchema: { type: 'object' },
-};
-
-/** The demo's InstaVid360 destinations: their own schemas are the plug-in's (tested there). */
-const FAKE_IV: VendorCatalog[string] = {
-  id: 'instavid360',
-  fieldsSchema: { type: 'object', properties: { meta: { type: 'object' }, result_key: { type: 'string' } } },
-  optionsSchema: { type: 'object', required: ['task'] },
-};
 
 describe('config/ files', () => {
   it('relay-config.schema.json is the schema of schema.ts', () => {
@@ -295,34 +234,28 @@ describe('config/ files', () => {
     assert.deepEqual(JSON.parse(relayConfigSchemaText()), RELAY_CONFIG_SCHEMA);
   });
 
-  it("example.yaml loads with no violations against a catalog of the demo's vendors", () => {
-    const demoVendors: VendorCatalog = {
-      instrumental: FAKE_CATALOG.instrumental!,
-      'v7-darwin': FAKE_V7,
-      instavid360: FAKE_IV,
-    };
-    const loaded = loadConfigFile(EXAMPLE, demoVendors, {});
+  it('example.yaml loads with no violations against the registered plug-ins', () => {
+    const loaded = loadConfigFile(EXAMPLE, VENDORS, {});
     assert.deepEqual(loaded.violations, []);
     assert.equal(loaded.config.data_transmit[0]?.base_url, 'http://127.0.0.1:4810');
-    assert.equal(
-      loadConfigFile(EXAMPLE, demoVendors, { INSTRUMENTAL_URL: 'https://api.instrumental.ai' }).config
-        .data_transmit[0]?.base_url,
-      'https://api.instrumental.ai',
+    assert.equal(loaded.config.data_transmit[1]?.base_url, 'http://127.0.0.1:4811');
+    const env = {
+      INSTRUMENTAL_URL: 'https://api.instrumental.ai',
+      EDGE_IMPULSE_URL: 'https://ingestion.edgeimpulse.com',
+    };
+    const real = loadConfigFile(EXAMPLE, VENDORS, env).config.data_transmit;
+    assert.deepEqual(
+      real.slice(0, 2).map((t) => t.base_url),
+      ['https://api.instrumental.ai', 'https://ingestion.edgeimpulse.com'],
     );
     const v7 = (env: Record<string, string>) =>
-      loadConfigFile(EXAMPLE, demoVendors, env).config.data_transmit.find(
-        (t) => t.transmit_type === 'v7-darwin',
-      );
+      loadConfigFile(EXAMPLE, VENDORS, env).config.data_transmit.find((t) => t.transmit_type === 'v7-darwin');
     assert.equal(v7({})?.base_url, 'http://127.0.0.1:4812');
     assert.equal(v7({ V7_URL: 'https://darwin.v7labs.com' })?.base_url, 'https://darwin.v7labs.com');
   });
 
-  it('example.yaml routes and renders every Instrumental field', () => {
-    const { config } = loadConfigFile(
-      EXAMPLE,
-      { ...FAKE_CATALOG, 'v7-darwin': FAKE_V7, instavid360: FAKE_IV },
-      {},
-    );
+  it('example.yaml routes and renders every Instrumental, Edge Impulse and V7 field', () => {
+    const { config } = loadConfigFile(EXAMPLE, VENDORS, {});
     const key = 'line-1/aoi-top/SN1234_20240315T101530.jpg';
     assert.equal(isSidecarKey(config, key), false);
     const m = matchStream(config, 'factory-ingest', key);
@@ -334,10 +267,10 @@ describe('config/ files', () => {
     const dests = destinationsFor(config, m.stream);
     assert.deepEqual(
       dests.map((d) => d.transmit_name),
-      ['instrumental-demo', 'v7-demo'],
+      ['instrumental-demo', 'edge-impulse-demo', 'v7-demo'],
     );
-    const [dest, v7] = dests;
-    assert.ok(dest && v7);
+    const [dest, ei, v7] = dests;
+    assert.ok(dest && ei && v7);
     const sidecar = {
       tz: 'Europe/Berlin',
       tags: ['night-shift'],
@@ -348,6 +281,8 @@ describe('config/ files', () => {
       build: 'EVT',
       parent: { unit_serial: 'PCBA-99', relationship: 'main board' },
       subassemblies: [{ unitSerial: 'BAT-1', relationshipName: 'battery' }],
+      verdict: 'scratch',
+      boxes: [{ label: 'scratch', x: 120, y: 80, width: 64, height: 18 }],
     };
     // The sample in example.yaml's comment is this sidecar.
     const comment = readFileSync(EXAMPLE, 'utf8').match(/e\.g\.\n((?:\s+#.*\n)+?)\s+# Sidecar keys/)?.[1];
@@ -391,6 +326,18 @@ describe('config/ files', () => {
       path: '/line-1/aoi-top',
       tags: ['night-shift'],
     });
+    assert.deepEqual(renderTemplates(ei.fields, ctx), {
+      value: {
+        label: 'scratch',
+        metadata: { station: 'aoi-top', line: 'line-1', build: 'EVT' },
+        boundingBoxes: [{ label: 'scratch', x: 120, y: 80, width: 64, height: 18 }],
+      },
+      missing: [],
+    });
+    // Without a sidecar verdict the label is vars.verdict, false: no label.
+    const bare = renderTemplates(ei.fields, { ...ctx, sidecar: undefined });
+    assert.equal(bare.value.label, false);
+    assert.equal(bare.value.boundingBoxes, undefined);
 
     // A video without sidecar: required fields come from the key and vars; optional ones are left out.
     const videoKey = 'line-1/video/final-qa/SN1234_2024-03-15_10-15-30.mp4';
