@@ -18,16 +18,22 @@
  * deadline; a scenario that misses it reports what was stuck instead of hanging.
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CreateSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSEvent } from 'aws-lambda';
+import { request } from 'undici';
 import { TABLE } from '../../lambdas/commons/table.ts';
 import type { DataTransmit, RelayConfig } from '../../lambdas/domain/config/types.ts';
-import { type DeliveryRecord, fromItem } from '../../lambdas/domain/delivery.ts';
+import {
+  type DeliveryKey,
+  type DeliveryRecord,
+  encodeDeliveryId,
+  fromItem,
+} from '../../lambdas/domain/delivery.ts';
 import { DUE, FAILURE, TERMINAL } from '../../lambdas/domain/status.ts';
 import { putObject as putIngest } from '../../local/ingest.ts';
 import type { LambdaFunction } from '../../local/lambda-context.ts';
@@ -82,6 +88,10 @@ interface RunOptions {
 interface Env {
   stack: LocalStack;
   sim: InstrumentalSimulator;
+  /** The delivery record keys of the files uploaded so far (filled as the uploads go). */
+  deliveries: DeliveryKey[];
+  /** What the scenario adds to its note once it ran (e.g. the flood's answers). */
+  extra: string[];
 }
 
 function config(url: string, dests: Destination[], relay: RelayConfig['relay']): RelayConfig {
@@ -143,7 +153,7 @@ async function runScenario(name: string, note: string, o: RunOptions): Promise<S
     logLevel: 'error',
     ...o.stack,
   });
-  const env: Env = { stack, sim };
+  const env: Env = { stack, sim, deliveries: [], extra: [] };
   try {
     const bodies: Buffer[] = [];
     const keys: string[] = [];
@@ -162,7 +172,9 @@ async function runScenario(name: string, note: string, o: RunOptions): Promise<S
         const key = keys[i] as string;
         const put = await putIngest(stack.clients.s3, stack.buckets.ingest, key, bodies[i] as Buffer);
         const version = put.versionId ? `v=${put.versionId}` : `etag=${put.etag}`;
-        objects[i] = { pk: `object#${stack.buckets.ingest}/${key}#${version}`, hash: hashes[i] as string };
+        const pk = `object#${stack.buckets.ingest}/${key}#${version}`;
+        objects[i] = { pk, hash: hashes[i] as string };
+        env.deliveries.push({ pk, sk: `destination#${dests[i % dests.length]?.name}` });
       }
     });
     const during = o.during?.(env);
@@ -196,7 +208,7 @@ async function runScenario(name: string, note: string, o: RunOptions): Promise<S
       stuck: records.filter((r) => !TERMINAL.includes(r.status)).length + (o.files - records.length),
       attemptsPerFile: records.reduce((n, r) => n + r.attempts, 0) / o.files,
       seconds,
-      note,
+      note: [note, ...env.extra].join('; '),
     };
   } finally {
     await stack.stop();
@@ -376,6 +388,27 @@ const SCENARIOS: Record<string, { label: string; run: ScenarioFn }> = {
       );
     },
   },
+  flood: {
+    label: '400 forged callbacks during the run',
+    run: (files) =>
+      runScenario(
+        '400 forged callbacks',
+        'real delivery ids with forged MACs, 20 at a time, while the files flow',
+        {
+          files,
+          during: async (env) => {
+            // Wait for the first records, so that the forged tokens name deliveries that exist.
+            while (env.deliveries.length < Math.min(50, files)) await sleep(50);
+            const statuses = await forgedCallbacks(env, 400, 20);
+            env.extra.push(
+              `answers ${Object.entries(statuses)
+                .map(([code, n]) => `${n} × ${code}`)
+                .join(', ')}`,
+            );
+          },
+        },
+      ),
+  },
   crash: {
     label: 'forwarder killed mid-send every 10 s',
     run: (files) => {
@@ -401,6 +434,36 @@ const SCENARIOS: Record<string, { label: string; run: ScenarioFn }> = {
     },
   },
 };
+
+/**
+ * POSTs `count` forged callbacks, `concurrency` at a time, at the stack's callback route: each names a real
+ * delivery (one of those uploaded so far) with a MAC that is not the relay's. Answers: HTTP status → count.
+ */
+async function forgedCallbacks(
+  env: Env,
+  count: number,
+  concurrency: number,
+): Promise<Record<string, number>> {
+  const statuses: Record<string, number> = {};
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        const i = next++;
+        const target = env.deliveries[i % env.deliveries.length] as DeliveryKey;
+        const token = `${encodeDeliveryId(target)}.${randomBytes(16).toString('base64url')}`;
+        const res = await request(env.stack.callbackUrl('instrumental', token), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"status":"UPLOADED"}',
+        });
+        await res.body.dump();
+        statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
+      }
+    }),
+  );
+  return statuses;
+}
 
 /**
  * Forwarder invocations run in a child process that the suite kills while a send is in flight (SIGKILL: no
@@ -580,6 +643,13 @@ async function main(): Promise<void> {
   process.stdout.write(
     `\n${formatTable(results)}\n\nfaults: ${names.length} scenarios in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`,
   );
+  for (const r of results) process.stdout.write(`- ${r.name}: ${r.note}\n`);
+  const base = results.find((r) => r.name === 'no fault');
+  const flood = results.find((r) => r.name === '400 forged callbacks');
+  if (base && flood)
+    process.stdout.write(
+      `flood vs no fault: ${flood.seconds.toFixed(1)} s vs ${base.seconds.toFixed(1)} s for the same ${files} files (${(((flood.seconds - base.seconds) / base.seconds) * 100).toFixed(1)} %)\n`,
+    );
   const bad = results.filter(
     (r) => r.lost > 0 || r.stuck > 0 || r.deadAtVendor > 0 || r.duplicated > r.ambiguous,
   );

@@ -117,7 +117,9 @@ function startSim(options: InstrumentalSimulatorOptions = {}): {
 }
 
 describe('ingestImage: success paths', () => {
-  const { sim, base } = startSim();
+  // Validation takes longer than any test here: a loaded machine cannot turn PENDING_VALIDATION into UPLOADED
+  // between an upload and its check (settle() ends it where a test wants UPLOADED).
+  const { sim, base } = startSim({ validationDelayMs: 600_000 });
 
   it('accepts the curl shape (file part + data as a plain form field) and stores the record', async () => {
     const jpeg = makeJpeg({ width: 40, height: 30, seed: 5 });

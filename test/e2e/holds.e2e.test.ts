@@ -80,11 +80,15 @@ describe('held destinations', () => {
           );
         }
       }
-      // Keep it broken while the refused destination's probes (one per second) come and go: sixty of them is ten
-      // times the redrive limit (2 receives, 3 s apart). The probes are the clock, not a sleep.
+      // Keep it broken for ten times the redrive limit (2 receives, 3 s apart: 60 s), while the refused
+      // destination's probes keep coming (at least ten). The queue's own clock is wall time, so this waits on it;
+      // nothing here measures how fast anything is.
+      const heldSince = Date.now();
       await waitUntil(
-        () => h.sim.requestsTo('ingestImage').filter((r) => r.status === 401).length >= 60,
-        300_000,
+        () =>
+          Date.now() - heldSince >= 10 * REDRIVE.maxReceiveCount * REDRIVE.visibilityTimeoutSeconds * 1000 &&
+          h.sim.requestsTo('ingestImage').filter((r) => r.status === 401).length >= 10,
+        600_000,
       );
       // Only the refused key was ever sent (each send refused); the unusable ones never made a request.
       const statuses = h.sim.requestsTo('ingestImage').map((r) => r.status);
