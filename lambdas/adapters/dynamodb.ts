@@ -114,6 +114,7 @@ function configVersionOf(item: Record<string, unknown>): ConfigVersion {
     savedAt: String(item.savedAt),
     by: String(item.by),
     text: String(item.text),
+    json: String(item.json),
   };
 }
 
@@ -763,7 +764,7 @@ export class StatusTable {
     return out.Item ? configVersionOf(out.Item) : undefined;
   }
 
-  async listConfigVersions(limit: number): Promise<Array<Omit<ConfigVersion, 'text'>>> {
+  async listConfigVersions(limit: number): Promise<Array<Omit<ConfigVersion, 'text' | 'json'>>> {
     const out = await this.doc.send(
       new QueryCommand({
         TableName: this.tableName,

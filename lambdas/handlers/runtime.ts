@@ -14,7 +14,7 @@ import { Queues } from '#adapters/sqs.ts';
 import { ENV, optionalEnv, requireEnv } from '#commons/env.ts';
 import { errorMessage } from '#commons/errors.ts';
 import { createLogger, type Logger } from '#commons/logger.ts';
-import { ConfigError, loadConfig, loadConfigFromEnv } from '#domain/config/index.ts';
+import { readBakedConfig } from '#domain/config/baked.ts';
 import type { RelayConfig } from '#domain/config/types.ts';
 import type { ConfigVersion } from '#domain/ops/types.ts';
 import { VENDORS } from '#vendors/registry.ts';
@@ -39,7 +39,8 @@ let cached: Runtime | undefined;
 export function runtime(): Runtime {
   if (cached) return cached;
   const log = createLogger({ service: 'factory-relay' });
-  const { config } = loadConfigFromEnv(VENDORS);
+  // Validated at synth (or at the local stack's start): parsed here, never validated again.
+  const config = readBakedConfig(requireEnv(ENV.configJson), Object.keys(VENDORS), ENV.configJson);
   const sqs = new SQSClient({});
   cached = {
     config,
@@ -75,15 +76,15 @@ let lastConfigCheck = 0;
 export function useConfig(rt: Runtime, v: ConfigVersion): void {
   if (v.version <= rt.configVersion.version) return;
   try {
-    const json = /^\s*[{[]/.test(v.text);
-    rt.config = loadConfig(v.text, rt.vendors, process.env, { formatHint: json ? 'json' : 'yaml' }).config;
+    // Validated and interpolated by the ops API when it was saved: read as a baked config is.
+    rt.config = readBakedConfig(v.json, Object.keys(rt.vendors), `saved config version ${v.version}`);
     rt.configVersion = { version: v.version, savedAt: v.savedAt, by: v.by };
     rt.log.info('config version in use', { version: v.version, by: v.by });
   } catch (err) {
-    // Saved configs were validated; one that no longer loads (an env var gone) leaves the current one in use.
+    // A version this build cannot read (another build's plug-ins) leaves the current one in use.
     rt.log.error('saved config version not usable; keeping the current one', {
       version: v.version,
-      error: err instanceof ConfigError ? err.message : errorMessage(err),
+      error: errorMessage(err),
     });
   }
 }

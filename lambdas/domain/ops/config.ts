@@ -86,7 +86,13 @@ export async function saveConfig(req: OpsRequest, deps: OpsDeps): Promise<OpsRes
     });
   const latest = await deps.table.latestConfig();
   const version = (latest?.version ?? 0) + 1;
-  const saved = { version, savedAt: new Date(deps.now()).toISOString(), by: req.by, text };
+  const saved = {
+    version,
+    savedAt: new Date(deps.now()).toISOString(),
+    by: req.by,
+    text,
+    json: JSON.stringify(r.config),
+  };
   if (!(await deps.table.putConfigVersion(saved)))
     throw new OpsError('CONFLICT', `another save took version ${version} first: read it and try again`);
   deps.configSaved?.(saved);

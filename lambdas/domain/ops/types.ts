@@ -43,7 +43,10 @@ export interface ConfigVersion {
   version: number;
   savedAt: string;
   by: string;
+  /** The config as it was sent (YAML or JSON), for reading back and rollback. */
   text: string;
+  /** The same config validated and `${VAR}`-interpolated, as JSON: what every Lambda reads (as a baked one). */
+  json: string;
 }
 
 export interface OpsTable {
@@ -62,7 +65,7 @@ export interface OpsTable {
   listRequests(kind: StoredRequest['kind'], limit: number): Promise<StoredRequest[]>;
   latestConfig(): Promise<ConfigVersion | undefined>;
   configVersion(version: number): Promise<ConfigVersion | undefined>;
-  listConfigVersions(limit: number): Promise<Array<Omit<ConfigVersion, 'text'>>>;
+  listConfigVersions(limit: number): Promise<Array<Omit<ConfigVersion, 'text' | 'json'>>>;
   /** Stores version N once: false when another save took N first. */
   putConfigVersion(v: ConfigVersion): Promise<boolean>;
 }
