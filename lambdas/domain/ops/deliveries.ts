@@ -126,6 +126,20 @@ export async function listDeliveries(req: OpsRequest, deps: OpsDeps): Promise<Op
       next: q.next,
     });
     page.items = page.items.filter(filter);
+    // A key that matched no stream has no parsed serial: the unrouted keys (a small sparse partition) whose
+    // name holds it are shown too, on the first page.
+    if (!q.next && (!status || status === 'UNROUTED')) {
+      const unrouted = await deps.table.query({
+        index: 'byOutcome',
+        value: UNROUTED_PARTITION,
+        from: since,
+        to: until,
+        limit: 500,
+      });
+      const seen = new Set(page.items.map((r) => `${r.pk}\n${r.sk}`));
+      for (const r of unrouted.items)
+        if (r.key.includes(q.serial) && !seen.has(`${r.pk}\n${r.sk}`)) page.items.push(r);
+    }
   } else if (q.key) {
     page = await underPrefix(
       deps,
