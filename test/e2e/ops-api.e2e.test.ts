@@ -5,9 +5,13 @@
  * validate / save (used by the next delivery without a restart) / invalid refused, templates, the log stream.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { main } from '#cli/main.ts';
 import { makeJpeg } from '#simulators/media/index.ts';
 import { type Harness, instrumentalTransmit, startHarness, testConfig } from './harness.ts';
 
@@ -248,5 +252,32 @@ describe('ops API', () => {
     const logs = await api<{ lines: unknown[] }>('GET', '/v1/log/stream?limit=10');
     assert.equal(logs.body.success, true);
     assert.ok(Array.isArray(logs.body.response.lines));
+  });
+
+  it('relay where / stop / start / show speak to the local stack', SLOW, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'relay-cli-'));
+    const file = join(dir, 'endpoints.json');
+    writeFileSync(file, JSON.stringify({ httpApi: h.stack.apiUrl }));
+    const run = async (...args: string[]) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await main([...args, '--endpoints-file', file], {
+        out: (t) => out.push(t),
+        err: (t) => err.push(t),
+        cwd: dir,
+        env: {},
+      });
+      return { code, out: out.join('\n'), err: err.join('\n') };
+    };
+    const where = await run('where', 'SN-W1');
+    assert.equal(where.code, 1, 'a failed delivery: exit 1');
+    assert.match(where.out, /NOT_A_JPEG/);
+    assert.match(where.out, /UNROUTED/);
+    const json = await run('where', 'SN-W1', '--json');
+    assert.equal((JSON.parse(json.out) as { success: boolean }).success, true);
+    assert.equal((await run('stop', 'inst')).out, 'inst: stopped');
+    assert.equal((await run('start', 'inst')).out, 'inst: running');
+    assert.equal((await run('stop', 'nope')).code, 1);
+    assert.equal((await run('where')).code, 2);
   });
 });
