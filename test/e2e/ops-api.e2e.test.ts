@@ -238,7 +238,7 @@ describe('ops API', () => {
       const obj = await h.upload('line-1/st4/SN-C1_20260105T120000Z.jpg', makeJpeg());
       await h.waitForStatus(obj, ['UPLOADED']);
       const [rec] = await h.records(obj);
-      assert.equal((rec?.fields as { stationName?: string }).stationName, 'saved-st4');
+      assert.equal((rec?.fields as { stationName?: string } | undefined)?.stationName, 'saved-st4');
       const templates = await api<{ templates: Record<string, { transmit_type: string }> }>(
         'GET',
         '/v1/config/templates',
