@@ -1,0 +1,392 @@
+/**
+ * The ops commands of `relay` (docs/ops-api.md): status, streams, where, show, restream, stop, start, dlq,
+ * config, logs. Each speaks to the local stack by default, or to `--stack NAME`; prints a table (or `--json`,
+ * the API's envelope). Exit 0 done, 1 the API answered a failure (or `where` found a failed delivery), 2 usage.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { type Command, type CommandIo, EXIT, UsageError } from '../command.ts';
+import { type Envelope, opsClient } from '../ops-client.ts';
+
+const COMMON = {
+  json: { type: 'boolean' },
+  stack: { type: 'string' },
+  region: { type: 'string' },
+  'endpoints-file': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+const COMMON_HELP = `Common options:
+  --stack NAME           a deployed stack (CloudFormation outputs; requests signed with your AWS credentials)
+  --region REGION        its region (default: the SDK's)
+  --endpoints-file FILE  the local stack's endpoints (default .relay/endpoints.json)
+  --json                 print the API's envelope as JSON
+  -h, --help             this text`;
+
+type Row = Record<string, unknown>;
+
+function table(rows: Row[], cols: string[]): string {
+  const cell = (v: unknown) =>
+    v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  const widths = cols.map((c) => Math.min(60, Math.max(c.length, ...rows.map((r) => cell(r[c]).length))));
+  const line = (vals: string[]) =>
+    vals
+      .map((v, i) => v.slice(0, 60).padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [line(cols), ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join('\n');
+}
+
+interface Spec {
+  name: string;
+  summary: string;
+  args: string;
+  options?: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
+  help?: string;
+  run(ctx: {
+    positionals: string[];
+    values: Record<string, unknown>;
+    call: <T = Row>(method: string, path: string, body?: unknown) => Promise<Envelope<T>>;
+    io: CommandIo;
+  }): Promise<number>;
+}
+
+const q = (params: Record<string, unknown>) => {
+  const s = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') s.set(k, String(v));
+  const t = s.toString();
+  return t ? `?${t}` : '';
+};
+const failed = (env: Envelope<unknown>, io: CommandIo) => {
+  if (env.success) return false;
+  io.err(`relay: ${env.error?.code ?? 'FAILED'}: ${env.error?.text ?? 'the request failed'}`);
+  return true;
+};
+
+function opsCommand(spec: Spec): Command {
+  const usage = `Usage: relay ${spec.name} ${spec.args}\n\n${spec.summary}\n${spec.help ? `\n${spec.help}\n` : ''}\n${COMMON_HELP}`;
+  return {
+    name: spec.name,
+    summary: spec.summary,
+    usage,
+    async run(args, io) {
+      let parsed: ReturnType<typeof parseArgs>;
+      try {
+        parsed = parseArgs({
+          args,
+          options: { ...COMMON, ...spec.options },
+          allowPositionals: true,
+          strict: true,
+        });
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      const values = parsed.values as Record<string, unknown>;
+      if (values.help) {
+        io.out(usage);
+        return EXIT.ok;
+      }
+      let client: Awaited<ReturnType<typeof opsClient>>;
+      try {
+        client = await opsClient(
+          {
+            ...(typeof values.stack === 'string' ? { stack: values.stack } : {}),
+            ...(typeof values.region === 'string' ? { region: values.region } : {}),
+            ...(typeof values['endpoints-file'] === 'string'
+              ? { endpointsFile: values['endpoints-file'] }
+              : {}),
+          },
+          io.cwd,
+          io.env,
+        );
+      } catch (err) {
+        io.err(`relay ${spec.name}: ${(err as Error).message}`);
+        return EXIT.failed;
+      }
+      const call = async <T = Row>(method: string, path: string, body?: unknown) => {
+        const r = await client.call<T>(method, path, body);
+        if (values.json) io.out(JSON.stringify(r.body, null, 2));
+        return r.body;
+      };
+      return spec.run({
+        positionals: parsed.positionals,
+        values,
+        call,
+        io: values.json ? { ...io, out: () => {} } : io,
+      });
+    },
+  };
+}
+
+const FAILED = new Set(['REJECTED', 'FAILED', 'FAILED_VALIDATION', 'DEAD', 'UNCONFIRMED', 'UNROUTED']);
+const DELIVERY_COLS = ['status', 'destination', 'key', 'attempts', 'code', 'message', 'updatedAt'];
+const flat = (d: Row): Row => ({
+  ...d,
+  code: (d.lastError as Row | undefined)?.code ?? (d.notice as Row | undefined)?.code,
+  message: (d.lastError as Row | undefined)?.message,
+  destination: d.destination ?? '(unrouted)',
+});
+
+export const OPS_COMMANDS: Command[] = [
+  opsCommand({
+    name: 'status',
+    summary: 'each destination: state, counts by status, last success and error, DLQ depth',
+    args: '[options]',
+    async run({ call, io }) {
+      const env = await call<{ destinations: Row[]; unrouted: Row }>('GET', '/v1/status');
+      if (failed(env, io)) return EXIT.failed;
+      const rows = env.response.destinations.map((d) => ({
+        ...d,
+        counts: Object.entries((d.counts as Record<string, number>) ?? {})
+          .map(([k, v]) => `${k}:${v}`)
+          .join(' '),
+        lastError: (d.lastError as Row | undefined)?.code,
+      }));
+      io.out(table(rows, ['name', 'vendor', 'state', 'counts', 'dlqDepth', 'lastError']));
+      io.out(`unrouted: ${env.response.unrouted?.count ?? 0}`);
+      return EXIT.ok;
+    },
+  }),
+  opsCommand({
+    name: 'streams',
+    summary: 'each stream (asset:stream_type) with its destinations, last object and markers',
+    args: '[options]',
+    async run({ call, io }) {
+      const env = await call<{ streams: Row[] }>('GET', '/v1/streams');
+      if (failed(env, io)) return EXIT.failed;
+      const rows = env.response.streams.map((s) => ({
+        ...s,
+        markers: ((s.markers as Row[]) ?? []).map((m) => `${m.level}: ${m.message}`).join('; '),
+      }));
+      io.out(table(rows, ['id', 'receiver', 'destinations', 'lastObjectAt', 'lastDeliveredAt', 'markers']));
+      return EXIT.ok;
+    },
+  }),
+  opsCommand({
+    name: 'where',
+    summary: "where is a unit's (SERIAL) or a key's file, at every destination, and why it failed",
+    args: 'SERIAL|KEY [--key] [options]',
+    options: { key: { type: 'boolean' } },
+    help: 'A word with a "/" (or --key) is read as a key or the start of one; anything else as a serial.\nExit 1 when a delivery failed.',
+    async run({ positionals, values, call, io }) {
+      const [what] = positionals;
+      if (!what) throw new UsageError('name a serial or a key');
+      const byKey = values.key === true || what.includes('/');
+      const env = await call<{ items: Row[] }>(
+        'GET',
+        `/v1/deliveries${q(byKey ? { key: what } : { serial: what })}`,
+      );
+      if (failed(env, io)) return EXIT.failed;
+      const items = env.response.items.map(flat);
+      if (items.length === 0) io.out(`nothing recorded for ${what}`);
+      else io.out(table(items, [...DELIVERY_COLS, 'id']));
+      return items.some((i) => FAILED.has(String(i.status))) ? EXIT.failed : EXIT.ok;
+    },
+  }),
+  opsCommand({
+    name: 'show',
+    summary: 'one delivery with its whole history',
+    args: 'DELIVERY_ID [options]',
+    async run({ positionals, call, io }) {
+      const [id] = positionals;
+      if (!id) throw new UsageError('name a delivery id (relay where shows them)');
+      const env = await call<Row & { history: Row[] }>('GET', `/v1/deliveries/${encodeURIComponent(id)}`);
+      if (failed(env, io)) return EXIT.failed;
+      const d = flat(env.response);
+      for (const k of [
+        'key',
+        'versionId',
+        'destination',
+        'vendor',
+        'status',
+        'serial',
+        'attempts',
+        'vendorRef',
+        'code',
+        'message',
+        'restreamOf',
+      ])
+        if (d[k] !== undefined) io.out(`${k.padEnd(11)} ${String(d[k])}`);
+      io.out('');
+      io.out(table(env.response.history, ['at', 'status', 'code']));
+      return EXIT.ok;
+    },
+  }),
+  opsCommand({
+    name: 'restream',
+    summary: 'send matching objects again, as new deliveries (idempotent per --id)',
+    args: '--id REQUEST_ID [--stream RECEIVER:ASSET:TYPE]… [--since T] [--until T] [--serial SN] [--destination D] [--status S] [--code C] [--key K]… [--per-second N]',
+    options: {
+      id: { type: 'string' },
+      stream: { type: 'string', multiple: true },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      serial: { type: 'string' },
+      destination: { type: 'string' },
+      status: { type: 'string' },
+      code: { type: 'string' },
+      key: { type: 'string', multiple: true },
+      'per-second': { type: 'string' },
+    },
+    async run({ values, call, io }) {
+      const id = values.id;
+      if (typeof id !== 'string')
+        throw new UsageError('--id REQUEST_ID is required (the same id twice restreams once)');
+      const body: Row = { requestId: id };
+      for (const s of (values.stream as string[] | undefined) ?? []) {
+        const [receiver, asset, type] = s.split(':');
+        if (!receiver || !asset || !type)
+          throw new UsageError(`--stream ${s}: write RECEIVER:ASSET:STREAM_TYPE`);
+        body[receiver] = [...((body[receiver] as Row[]) ?? []), { asset, stream_type: type }];
+      }
+      for (const k of ['since', 'until', 'serial', 'destination', 'status', 'code'])
+        if (values[k]) body[k] = values[k];
+      if (values.key) body.keys = values.key;
+      if (values['per-second']) body.perSecond = Number(values['per-second']);
+      io.out(`restream ${id}: finding the objects…`);
+      const env = await call<Row>('POST', '/v1/restream', body);
+      if (failed(env, io)) return EXIT.failed;
+      const r = env.response;
+      io.out(
+        `restream ${id}: ${r.matched} matched, ${r.queued} queued at ${r.perSecond}/s${r.duplicate ? ' (already submitted: nothing queued again)' : ''}`,
+      );
+      return EXIT.ok;
+    },
+  }),
+  ...(['stop', 'start'] as const).map((action) =>
+    opsCommand({
+      name: action,
+      summary:
+        action === 'stop'
+          ? 'stop a destination: its deliveries are held, no attempt spent'
+          : 'start a stopped destination again',
+      args: 'DESTINATION [options]',
+      async run({ positionals, call, io }) {
+        const [name] = positionals;
+        if (!name) throw new UsageError('name the destination (its transmit_name)');
+        const env = await call<Row>('POST', `/v1/destinations/${encodeURIComponent(name)}/${action}`);
+        if (failed(env, io)) return EXIT.failed;
+        io.out(`${name}: ${env.response.state}`);
+        return EXIT.ok;
+      },
+    }),
+  ),
+  opsCommand({
+    name: 'dlq',
+    summary: 'dead-letter queues: depth and messages; `dlq redrive QUEUE [--message ID]…` moves them back',
+    args: '[redrive QUEUE [--message ID]… [--per-second N]] [--queue Q] [options]',
+    options: {
+      queue: { type: 'string' },
+      message: { type: 'string', multiple: true },
+      'per-second': { type: 'string' },
+    },
+    async run({ positionals, values, call, io }) {
+      if (positionals[0] === 'redrive') {
+        const queue = positionals[1];
+        if (!queue) throw new UsageError('name the queue to redrive (ingest or a vendor id)');
+        io.out(`redrive ${queue}: moving…`);
+        const env = await call<Row>('POST', '/v1/deadletters/redrive', {
+          queue,
+          ...(values.message ? { messageIds: values.message } : {}),
+          ...(values['per-second'] ? { perSecond: Number(values['per-second']) } : {}),
+        });
+        if (failed(env, io)) return EXIT.failed;
+        io.out(
+          `redrive ${env.response.redriveId}: ${env.response.moved} moved, ${env.response.remaining} left`,
+        );
+        return EXIT.ok;
+      }
+      const env = await call<{ queues: Array<Row & { messages: Row[] }> }>(
+        'GET',
+        `/v1/deadletters${q({ queue: values.queue })}`,
+      );
+      if (failed(env, io)) return EXIT.failed;
+      io.out(table(env.response.queues, ['queue', 'depth']));
+      const messages = env.response.queues.flatMap((x) => x.messages.map((m) => ({ queue: x.queue, ...m })));
+      if (messages.length)
+        io.out(`\n${table(messages, ['queue', 'messageId', 'key', 'destination', 'sentAt', 'reason'])}`);
+      return EXIT.ok;
+    },
+  }),
+  opsCommand({
+    name: 'config',
+    summary: 'config get | validate FILE | save FILE | versions | templates [TYPE]',
+    args: 'get|validate FILE|save FILE|versions|templates [TYPE] [options]',
+    async run({ positionals, call, io }) {
+      const [sub, arg] = positionals;
+      const fileBody = () => {
+        if (!arg) throw new UsageError(`name the config file to ${sub}`);
+        const text = readFileSync(resolve(io.cwd, arg), 'utf8');
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          return text;
+        }
+      };
+      if (sub === 'get') {
+        const env = await call<Row>('GET', '/v1/config');
+        if (failed(env, io)) return EXIT.failed;
+        io.out(`# version ${env.response.version} (${env.response.source})`);
+        io.out(JSON.stringify(env.response.config, null, 2));
+        return EXIT.ok;
+      }
+      if (sub === 'validate' || sub === 'save') {
+        const env = await call<{ status?: string; version?: number; violations?: Row[] }>(
+          'POST',
+          sub === 'validate' ? '/v1/config/validate' : '/v1/config',
+          fileBody(),
+        );
+        const violations = env.response?.violations ?? [];
+        for (const v of violations)
+          io.out(`${v.level}  ${(v.json_path as unknown[]).join('.')}  ${v.description}`);
+        if (!env.success) {
+          if (env.error) failed(env, io);
+          else io.out(`${arg}: invalid`);
+          return EXIT.failed;
+        }
+        io.out(sub === 'save' ? `${arg}: saved as version ${env.response.version}` : `${arg}: valid`);
+        return EXIT.ok;
+      }
+      if (sub === 'versions') {
+        const env = await call<{ versions: Row[] }>('GET', '/v1/config/versions');
+        if (failed(env, io)) return EXIT.failed;
+        io.out(table(env.response.versions, ['version', 'savedAt', 'by']));
+        return EXIT.ok;
+      }
+      if (sub === 'templates') {
+        const env = await call<Row>(
+          'GET',
+          arg ? `/v1/config/templates/${encodeURIComponent(arg)}` : '/v1/config/templates',
+        );
+        if (failed(env, io)) return EXIT.failed;
+        io.out(JSON.stringify(arg ? env.response.template : env.response.templates, null, 2));
+        return EXIT.ok;
+      }
+      throw new UsageError('config get | validate FILE | save FILE | versions | templates [TYPE]');
+    },
+  }),
+  opsCommand({
+    name: 'logs',
+    summary: "the relay's recent log lines, by delivery or key",
+    args: '[--delivery ID] [--key KEY] [--level L] [--since T] [--limit N] [options]',
+    options: {
+      delivery: { type: 'string' },
+      key: { type: 'string' },
+      level: { type: 'string' },
+      since: { type: 'string' },
+      limit: { type: 'string' },
+    },
+    async run({ values, call, io }) {
+      const env = await call<{ lines: Row[] }>(
+        'GET',
+        `/v1/log/stream${q({ delivery: values.delivery, key: values.key, level: values.level, since: values.since, limit: values.limit })}`,
+      );
+      if (failed(env, io)) return EXIT.failed;
+      for (const l of env.response.lines) {
+        const { time, level, message, ...rest } = l;
+        io.out(`${time} ${String(level).padEnd(5)} ${message} ${JSON.stringify(rest)}`);
+      }
+      return EXIT.ok;
+    },
+  }),
+];

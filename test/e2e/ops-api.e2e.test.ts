@@ -1,0 +1,283 @@
+/**
+ * The ops API through the local stack's HTTP API (the same handler as on AWS): the envelope and error codes,
+ * where-is by serial (routed, rejected, unrouted), a delivery's history, stop holds without spending attempts
+ * and start resumes, restream of a time range once per request id, dead letters and a recorded redrive, config
+ * validate / save (used by the next delivery without a restart) / invalid refused, templates, the log stream.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { main } from '#cli/main.ts';
+import { makeJpeg } from '#simulators/media/index.ts';
+import { type Harness, instrumentalTransmit, startHarness, testConfig } from './harness.ts';
+
+const SLOW = { timeout: 300_000 };
+let h: Harness;
+let simUrl = '';
+
+before(async () => {
+  h = await startHarness({
+    relay: { pause_probe_seconds: 1 },
+    transmits: (url) => {
+      simUrl = url;
+      return [instrumentalTransmit('inst', url, 'relay-tests/instrumental')];
+    },
+    stack: { env: { RELAY_CONFIG_REFRESH_SECONDS: '1' } },
+  });
+});
+after(async () => {
+  await h?.stop();
+});
+
+interface Env<T = Record<string, unknown>> {
+  success: boolean;
+  response: T;
+  error: { code: string; text: string } | null;
+}
+
+async function api<T = Record<string, unknown>>(
+  method: string,
+  path: string,
+  body?: unknown,
+  contentType = 'application/json',
+): Promise<{ status: number; body: Env<T> }> {
+  const res = await fetch(`${h.stack.apiUrl}${path}`, {
+    method,
+    headers: { 'content-type': contentType, 'x-relay-user': 'tester' },
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
+  return { status: res.status, body: (await res.json()) as Env<T> };
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    await sleep(200);
+  }
+  throw new Error(`timed out: ${what}`);
+}
+
+type Item = {
+  id: string;
+  status: string;
+  key: string;
+  destination?: string;
+  restreamOf?: string;
+  attempts: number;
+};
+const bySerial = async (serial: string) =>
+  (await api<{ items: Item[] }>('GET', `/v1/deliveries?serial=${serial}`)).body.response.items;
+
+describe('ops API', () => {
+  it('answers in the envelope with error codes', SLOW, async () => {
+    const bad = await api('GET', '/v1/deliveries');
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.success, false);
+    assert.equal(bad.body.error?.code, 'INVALID_REQUEST');
+    const missing = await api('GET', '/v1/deliveries/bm9wZQ');
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.error?.code, 'NOT_FOUND');
+    const stop = await api('POST', '/v1/destinations/nope/stop');
+    assert.equal(stop.body.error?.code, 'NOT_FOUND');
+  });
+
+  it('finds a routed, a rejected and an unrouted file by serial, with history', SLOW, async () => {
+    const ok = await h.upload('line-1/st1/SN-W1_20260105T081500Z.jpg', makeJpeg());
+    const rejected = await h.upload('line-1/st1/SN-W1_20260105T081600Z.jpg', Buffer.from('not a jpeg'));
+    const unrouted = await h.upload('line-9/st1/SN-W1_20260105T081700Z.jpg', makeJpeg());
+    await h.waitForStatus(ok, ['UPLOADED']);
+    await h.waitForStatus(rejected, ['REJECTED']);
+    await h.waitForStatus(unrouted, ['UNROUTED']);
+    const items = await bySerial('SN-W1');
+    const of = (key: string) => items.find((i) => i.key === key);
+    assert.equal(of(ok.key)?.status, 'UPLOADED');
+    assert.equal(of(rejected.key)?.status, 'REJECTED');
+    assert.equal(of(unrouted.key)?.status, 'UNROUTED');
+    const detail = await api<{ history: Array<{ status: string }>; lastError?: { code: string } }>(
+      'GET',
+      `/v1/deliveries/${of(rejected.key)?.id}`,
+    );
+    assert.equal(detail.body.success, true);
+    assert.equal(detail.body.response.lastError?.code, 'NOT_A_JPEG');
+    assert.ok(detail.body.response.history.some((e) => e.status === 'REJECTED'));
+    const byKey = await api<{ items: Item[] }>('GET', `/v1/deliveries?key=${encodeURIComponent(ok.key)}`);
+    assert.equal(byKey.body.response.items[0]?.status, 'UPLOADED');
+    const failures = await api<{ items: Item[] }>('GET', '/v1/deliveries?destination=inst&status=REJECTED');
+    assert.ok(failures.body.response.items.some((i) => i.key === rejected.key));
+  });
+
+  it('stop holds without spending attempts; start resumes', SLOW, async () => {
+    const stopped = await api<{ state: string }>('POST', '/v1/destinations/inst/stop');
+    assert.equal(stopped.body.response.state, 'stopped');
+    const held = await h.upload('line-1/st1/SN-S1_20260105T090000Z.jpg', makeJpeg());
+    const rec = await h.waitForStatus(held, ['HELD']);
+    assert.equal(rec.attempts ?? 0, 0);
+    assert.equal(rec.lastError?.code, 'DESTINATION_STOPPED');
+    const started = await api<{ state: string }>('POST', '/v1/destinations/inst/start');
+    assert.equal(started.body.response.state, 'running');
+    await h.waitForStatus(held, ['UPLOADED']);
+  });
+
+  it('restreams a time range once per request id', SLOW, async () => {
+    const a = await h.upload('line-1/st2/SN-R1_20260105T100000Z.jpg', makeJpeg());
+    await h.waitForStatus(a, ['UPLOADED']);
+    const since = new Date(Date.now() + 1000).toISOString();
+    await sleep(1500);
+    const b = await h.upload('line-1/st2/SN-R2_20260105T100100Z.jpg', makeJpeg());
+    await h.waitForStatus(b, ['UPLOADED']);
+    const body = {
+      requestId: 'rs-1',
+      'factory-bucket': [{ asset: 'line-1', stream_type: 'aoi-camera' }],
+      since,
+    };
+    const first = await api<{ matched: number; queued: number; duplicate: boolean }>(
+      'POST',
+      '/v1/restream',
+      body,
+    );
+    assert.equal(first.status, 202, JSON.stringify(first.body));
+    assert.equal(first.body.response.queued, 1);
+    assert.equal(first.body.response.duplicate, false);
+    const again = await api<{ queued: number; duplicate: boolean }>('POST', '/v1/restream', body);
+    assert.equal(again.body.response.duplicate, true);
+    const conflict = await api('POST', '/v1/restream', { ...body, since: undefined });
+    assert.equal(conflict.status, 409);
+    const items = await until('the restream delivered', async () => {
+      const all = await bySerial('SN-R2');
+      return all.some((i) => i.restreamOf === 'rs-1' && i.status === 'UPLOADED') ? all : undefined;
+    });
+    assert.equal(items.filter((i) => i.restreamOf === 'rs-1').length, 1);
+    assert.equal(items.length, 2, 'the earlier record stays');
+    assert.equal((await bySerial('SN-R1')).length, 1, 'an object before the range is not restreamed');
+  });
+
+  it('lists dead letters and redrives the selected ones, recorded', SLOW, async () => {
+    const q = h.stack.queues.vendors.instrumental;
+    assert.ok(q);
+    const obj = await h.upload('line-1/st3/SN-D1_20260105T110000Z.jpg', makeJpeg());
+    await h.waitForStatus(obj, ['UPLOADED']);
+    const [rec] = await h.records(obj);
+    assert.ok(rec);
+    const message = {
+      v: 1,
+      pk: rec.pk,
+      sk: rec.sk,
+      destination: 'inst',
+      vendor: 'instrumental',
+      object: { bucket: rec.bucket, key: rec.key, etag: rec.etag, size: rec.size, versionId: rec.versionId },
+      fields: rec.fields ?? {},
+      serialNumber: 'SN-D1',
+    };
+    await h.stack.clients.sqs.send(
+      new SendMessageCommand({ QueueUrl: q.dlq.url, MessageBody: JSON.stringify(message) }),
+    );
+    const listed = await api<{
+      queues: Array<{ queue: string; depth: number; messages: Array<{ messageId: string; key?: string }> }>;
+    }>('GET', '/v1/deadletters?queue=instrumental');
+    const dq = listed.body.response.queues[0];
+    assert.equal(dq?.depth, 1);
+    assert.equal(dq?.messages[0]?.key, obj.key);
+    const moved = await api<{ moved: number; redriveId: string }>('POST', '/v1/deadletters/redrive', {
+      queue: 'instrumental',
+      messageIds: [dq?.messages[0]?.messageId],
+    });
+    assert.equal(moved.status, 202);
+    assert.equal(moved.body.response.moved, 1);
+    const log = await api<{ redrives: Array<{ redriveId: string; by: string; moved: number }> }>(
+      'GET',
+      '/v1/deadletters/redrives',
+    );
+    const r = log.body.response.redrives.find((x) => x.redriveId === moved.body.response.redriveId);
+    assert.equal(r?.by, 'local:tester');
+    await until('the redriven delivery was sent', async () => {
+      const all = await bySerial('SN-D1');
+      return all.some((i) => i.restreamOf === moved.body.response.redriveId && i.status === 'UPLOADED')
+        ? true
+        : undefined;
+    });
+  });
+
+  it(
+    'validates, refuses an invalid config unchanged, saves one used by the next delivery',
+    SLOW,
+    async () => {
+      const current = await api<{ version: number; config: Record<string, unknown> }>('GET', '/v1/config');
+      assert.equal(current.body.response.version, 0);
+      const invalid = { version: 1, data_receiver: [], data_transmit: 'nope' };
+      const v = await api<{ status: string; violations: Array<{ json_path: unknown[]; level: string }> }>(
+        'POST',
+        '/v1/config/validate',
+        invalid,
+      );
+      assert.equal(v.status, 200);
+      assert.equal(v.body.success, false);
+      assert.equal(v.body.response.status, 'failed');
+      assert.ok(v.body.response.violations.some((x) => x.level === 'error' && Array.isArray(x.json_path)));
+      const refused = await api('POST', '/v1/config', invalid);
+      assert.equal(refused.status, 400);
+      assert.equal(refused.body.error?.code, 'CONFIG_INVALID');
+      assert.equal((await api<{ version: number }>('GET', '/v1/config')).body.response.version, 0);
+
+      const next = testConfig(
+        [
+          instrumentalTransmit('inst', simUrl, 'relay-tests/instrumental', {
+            fields: { ...instrumentalTransmit('inst', simUrl, 'x').fields, stationName: 'saved-{station}' },
+          }),
+        ],
+        { pause_probe_seconds: 1 },
+      );
+      const saved = await api<{ version: number }>('POST', '/v1/config', next);
+      assert.equal(saved.status, 200, JSON.stringify(saved.body));
+      assert.equal(saved.body.response.version, 1);
+      const obj = await h.upload('line-1/st4/SN-C1_20260105T120000Z.jpg', makeJpeg());
+      await h.waitForStatus(obj, ['UPLOADED']);
+      const [rec] = await h.records(obj);
+      assert.equal((rec?.fields as { stationName?: string } | undefined)?.stationName, 'saved-st4');
+      const templates = await api<{ templates: Record<string, { transmit_type: string }> }>(
+        'GET',
+        '/v1/config/templates',
+      );
+      assert.equal(templates.body.response.templates.instrumental?.transmit_type, 'instrumental');
+      assert.equal((await api('GET', '/v1/config/templates/nope')).status, 404);
+    },
+  );
+
+  it('streams log lines filtered by key', SLOW, async () => {
+    const logs = await api<{ lines: unknown[] }>('GET', '/v1/log/stream?limit=10');
+    assert.equal(logs.body.success, true);
+    assert.ok(Array.isArray(logs.body.response.lines));
+  });
+
+  it('relay where / stop / start / show speak to the local stack', SLOW, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'relay-cli-'));
+    const file = join(dir, 'endpoints.json');
+    writeFileSync(file, JSON.stringify({ httpApi: h.stack.apiUrl }));
+    const run = async (...args: string[]) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await main([...args, '--endpoints-file', file], {
+        out: (t) => out.push(t),
+        err: (t) => err.push(t),
+        cwd: dir,
+        env: {},
+      });
+      return { code, out: out.join('\n'), err: err.join('\n') };
+    };
+    const where = await run('where', 'SN-W1');
+    assert.equal(where.code, 1, 'a failed delivery: exit 1');
+    assert.match(where.out, /NOT_A_JPEG/);
+    assert.match(where.out, /UNROUTED/);
+    const json = await run('where', 'SN-W1', '--json');
+    assert.equal((JSON.parse(json.out) as { success: boolean }).success, true);
+    assert.equal((await run('stop', 'inst')).out, 'inst: stopped');
+    assert.equal((await run('start', 'inst')).out, 'inst: running');
+    assert.equal((await run('stop', 'nope')).code, 1);
+    assert.equal((await run('where')).code, 2);
+  });
+});
