@@ -88,6 +88,8 @@ export function acknowledgeNagFindings(stack: FactoryRelayStack): void {
     { rf: stack.router, readsIngest: true, writesResults: false },
     { rf: stack.poller, readsIngest: false, writesResults: stack.plan.writesResults },
     { rf: stack.callback, readsIngest: false, writesResults: stack.plan.writesResults },
+    // The ops API reads objects for `where` by key and for restream listings; it writes no results.
+    { rf: stack.ops, readsIngest: true, writesResults: false },
     ...stack.plan.vendors.flatMap((v) => {
       const f = stack.forwarders.get(v.vendor);
       return f ? [{ rf: f.function, readsIngest: true, writesResults: v.writesResults }] : [];
