@@ -960,7 +960,6 @@ export class OpsCounters {
     };
   }
 
-
   private count(out: { ConsumedCapacity?: { CapacityUnits?: number } | Array<{ CapacityUnits?: number }> }) {
     const cc = out.ConsumedCapacity;
     for (const c of Array.isArray(cc) ? cc : cc ? [cc] : []) this.readUnits += c.CapacityUnits ?? 0;
