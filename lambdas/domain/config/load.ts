@@ -1,10 +1,11 @@
 /**
- * Loading the relay config: text (YAML or JSON) → tree → `${VAR}` interpolation → validation.
- * The only I/O here is reading the config file named by RELAY_CONFIG_FILE.
+ * Loading the relay config: text (YAML or JSON) → tree → `${VAR}` interpolation → validation. For `cdk synth`,
+ * `relay validate` and the local stack; no Lambda imports this (they read the validated config as JSON:
+ * baked.ts). The only I/O here is reading a config file.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import { ENV, MissingEnvError, optionalEnv } from '#commons/env.ts';
 import type { VendorCatalog } from '#vendors/registry.ts';
 import type { JsonPath } from './template.ts';
 import type { RelayConfig, Violation } from './types.ts';
@@ -193,42 +194,35 @@ export function loadConfigFile(
     );
   }
   const formatHint: ConfigFormat = path.toLowerCase().endsWith('.json') ? 'json' : 'yaml';
-  return loadConfig(text, catalog, env, { formatHint, source: path });
+  const loaded = loadConfig(text, catalog, env, { formatHint, source: path });
+  return { ...loaded, config: inlineConfigFiles(loaded.config, catalog, dirname(resolve(path)), path) };
 }
-
-let envCache = new WeakMap<VendorCatalog, Map<string, LoadedConfig>>();
 
 /**
- * The config named by the environment: RELAY_CONFIG_FILE (a path) if set, else RELAY_CONFIG_JSON (the text).
- * Cached per process (per catalog and source); a failure is not cached. Throws MissingEnvError when neither
- * is set, ConfigError when the config is invalid.
+ * Files a destination's options name beside the config (a background image): read relative to the config
+ * file's folder and inlined by the vendor's plug-in, so that the config carries them wherever it runs (CDK
+ * bakes the loaded config into each bundle). A file that cannot be read is an error violation.
  */
-export function loadConfigFromEnv(
+function inlineConfigFiles(
+  config: RelayConfig,
   catalog: VendorCatalog,
-  env: Record<string, string | undefined> = process.env,
-): LoadedConfig {
-  const file = optionalEnv(ENV.configFile, env as NodeJS.ProcessEnv);
-  const json = file === undefined ? optionalEnv(ENV.configJson, env as NodeJS.ProcessEnv) : undefined;
-  if (file === undefined && json === undefined)
-    throw new MissingEnvError(`${ENV.configFile} or ${ENV.configJson}`);
-  const key = file !== undefined ? `file:${file}` : `json:${json}`;
-  let byKey = envCache.get(catalog);
-  if (!byKey) {
-    byKey = new Map();
-    envCache.set(catalog, byKey);
-  }
-  const hit = byKey.get(key);
-  if (hit) return hit;
-  const loaded =
-    file !== undefined
-      ? loadConfigFile(file, catalog, env)
-      : loadConfig(json ?? '', catalog, env, { source: `from ${ENV.configJson}` });
-  byKey.set(key, loaded);
-  return loaded;
-}
-
-/** Forgets configs cached by loadConfigFromEnv (for one catalog, or all). */
-export function clearConfigCache(catalog?: VendorCatalog): void {
-  if (catalog) envCache.delete(catalog);
-  else envCache = new WeakMap();
+  baseDir: string,
+  source: string,
+): RelayConfig {
+  const violations: Violation[] = [];
+  const transmits = config.data_transmit.map((t, i) => {
+    const plugin = Object.hasOwn(catalog, t.transmit_type) ? catalog[t.transmit_type] : undefined;
+    if (!plugin?.inlineConfigFiles || !t.options) return t;
+    const read = (p: string) => readFileSync(isAbsolute(p) ? p : resolve(baseDir, p));
+    const { options, errors } = plugin.inlineConfigFiles(t.options, read);
+    for (const e of errors)
+      violations.push({
+        description: e.description,
+        json_path: ['data_transmit', i, 'options', ...e.path],
+        level: 'error',
+      });
+    return { ...t, options };
+  });
+  if (violations.length > 0) throw new ConfigError(violations, source);
+  return { ...config, data_transmit: transmits };
 }
