@@ -28,7 +28,14 @@ import {
   toItem,
 } from '#domain/delivery.ts';
 import type { FinishUpdate } from '#domain/forward.ts';
-import { type BatchDeltas, type ErrorAt, UNROUTED_TARGET, type WhereWhen } from '#domain/ops/aggregate.ts';
+import {
+  type BatchDeltas,
+  type DestinationCounters,
+  type ErrorAt,
+  type StreamCounters,
+  UNROUTED_TARGET,
+  type WhereWhen,
+} from '#domain/ops/aggregate.ts';
 import type { CheckUpdate } from '#domain/poll.ts';
 import { gcra, type RateLimit } from '#domain/rate-limit.ts';
 import {
@@ -875,25 +882,6 @@ function fromAttr(v: Record<string, unknown>): unknown {
 }
 
 // ---- ops counters (the stream aggregator's items) ----------------------------------------------------------
-
-/** A destination's counters as /v1/status reads them. */
-export interface DestinationCounters {
-  target: string;
-  counts: Partial<Record<DeliveryStatus, number>>;
-  lastSuccess?: WhereWhen;
-  lastError?: ErrorAt;
-  lastAt?: string;
-  /** Minutes with an outcome, oldest first (minutes without one are absent). */
-  perMinute: Array<{ minute: string; delivered: number; failed: number }>;
-}
-
-export interface StreamCounters {
-  stream: string;
-  lastObjectAt?: string;
-  lastDeliveredAt?: string;
-  lateSidecars: number;
-  lastLateSidecar?: WhereWhen;
-}
 
 /** Per-minute bucket items live this long (the TTL attribute): /v1/status reads the last hour. */
 export const MINUTE_TTL_SECONDS = 2 * 3600;

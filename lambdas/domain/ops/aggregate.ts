@@ -60,6 +60,33 @@ export interface StreamDelta {
   lastLateSidecar?: WhereWhen;
 }
 
+/** A destination's counters as /v1/status reads them. */
+export interface DestinationCounters {
+  target: string;
+  counts: Partial<Record<DeliveryStatus, number>>;
+  lastSuccess?: WhereWhen;
+  lastError?: ErrorAt;
+  lastAt?: string;
+  /** Minutes with an outcome, oldest first (minutes without one are absent). */
+  perMinute: Array<{ minute: string; delivered: number; failed: number }>;
+}
+
+export interface StreamCounters {
+  stream: string;
+  lastObjectAt?: string;
+  lastDeliveredAt?: string;
+  lateSidecars: number;
+  lastLateSidecar?: WhereWhen;
+}
+
+/** The counters' reads, as status.ts and streams.ts use them (the DynamoDB adapter's OpsCounters). */
+export interface CountersPort {
+  destinations(targets: readonly string[], minutes?: number): Promise<Map<string, DestinationCounters>>;
+  streams(ids: readonly string[]): Promise<Map<string, StreamCounters>>;
+  /** The earliest due time among a destination's deliveries that still wait on someone (index byDue). */
+  earliestDue(destination: string): Promise<string | undefined>;
+}
+
 export interface BatchDeltas {
   /** Identifies the batch: `<first seq>-<last seq>`. A counter item remembers the last batch it took. */
   batchId: string;
