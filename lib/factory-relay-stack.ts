@@ -27,6 +27,7 @@ import { ENV } from '../lambdas/commons/env.ts';
 import type { RelayConfig } from '../lambdas/domain/config/types.ts';
 import { CallbackApi } from './constructs/callback-api.ts';
 import { DlqAlarms } from './constructs/dlq-alarms.ts';
+import { OpsMonitoring } from './constructs/ops-monitoring.ts';
 import { PollSchedule } from './constructs/poll-schedule.ts';
 import { QueueConsumer } from './constructs/queue-consumer.ts';
 import { RelayBuckets } from './constructs/relay-buckets.ts';
@@ -87,6 +88,8 @@ export class FactoryRelayStack extends Stack {
   public readonly callback: RelayFunction;
   public readonly api: CallbackApi;
   public readonly alarms: DlqAlarms;
+  /** Dashboard and alarms on the functions' EMF metrics (destination paused, failure rate, poller behind). */
+  public readonly monitoring: OpsMonitoring;
   /** Folds the status table's stream into the ops counters (/v1/status, /v1/streams). */
   public readonly aggregator: RelayFunction;
   /** Where Lambda describes a stream batch the aggregator gave up on (the stream's on-failure destination). */
@@ -272,6 +275,11 @@ export class FactoryRelayStack extends Stack {
       if (f) deadLetterQueues[vendor.idPart] = f.consumer.deadLetterQueue;
     }
     this.alarms = new DlqAlarms(this, 'DeadLetterAlarms', { deadLetterQueues, email: props.alarmEmail });
+    this.monitoring = new OpsMonitoring(this, 'Monitoring', {
+      destinations: props.config.data_transmit.map((t) => t.transmit_name),
+      deadLetterQueues,
+      topic: this.alarms.topic,
+    });
 
     this.outputs(secretPrefix);
     acknowledgeNagFindings(this);

@@ -54,3 +54,54 @@ describe('stream aggregator', () => {
     });
   });
 });
+
+describe('dashboard and alarms on the EMF metrics', () => {
+  const destinations = fullConfig().data_transmit.map((t) => t.transmit_name);
+  const alarms = resourcesOf(s, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
+  const topic = { Ref: logicalIdOf(s, s.stack.alarms.topic) };
+
+  it('a dashboard with a row per destination', () => {
+    const dashboards = resourcesOf(s, 'AWS::CloudWatch::Dashboard');
+    assert.equal(dashboards.length, 1);
+    const body = JSON.stringify(dashboards[0]?.[1].Properties.DashboardBody);
+    for (const d of destinations) assert.ok(body.includes(`${d}: outcomes per minute`), d);
+    for (const m of [
+      'Delivered',
+      'Rejected',
+      'Retried',
+      'Dead',
+      'Duplicate',
+      'VendorLatency',
+      'PollLagSeconds',
+    ])
+      assert.ok(body.includes(m), m);
+  });
+
+  it('per destination: paused for 10 minutes, and a failure rate over 20 % (at least 5 outcomes)', () => {
+    for (const d of destinations) {
+      const pausedAlarm = alarms.find(
+        (a) =>
+          a.MetricName === 'DestinationPaused' && JSON.stringify(a.Dimensions).includes(`"Value":"${d}"`),
+      );
+      assert.ok(pausedAlarm, `paused alarm for ${d}`);
+      assert.equal(pausedAlarm.Namespace, 'FactoryRelay');
+      assert.equal(pausedAlarm.EvaluationPeriods, 10);
+      assert.deepEqual(pausedAlarm.AlarmActions, [topic]);
+      const rate = alarms.find(
+        (a) => Array.isArray(a.Metrics) && JSON.stringify(a.Metrics).includes(`"Value":"${d}"`),
+      );
+      assert.ok(rate, `failure-rate alarm for ${d}`);
+      assert.equal(rate.Threshold, 0.2);
+      assert.match(JSON.stringify(rate.Metrics), /IF\(\(d \+ r \+ x\) >= 5/);
+      assert.deepEqual(rate.AlarmActions, [topic]);
+    }
+  });
+
+  it('the poller behind (or silent) alarms', () => {
+    const lag = alarms.find((a) => a.MetricName === 'PollLagSeconds');
+    assert.ok(lag);
+    assert.equal(lag.TreatMissingData, 'breaching');
+    assert.equal(lag.Threshold, 300);
+    assert.deepEqual(lag.AlarmActions, [topic]);
+  });
+});
