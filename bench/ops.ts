@@ -36,7 +36,12 @@ const CONFIG: RelayConfig = {
       data_receiver_name: 'bench',
       protocol: 's3',
       streams: [
-        { asset: 'line-1', stream_type: 'aoi-camera', key_pattern: 'line-1/{station}/{serial}_{t}.{ext}' },
+        {
+          asset: 'line-1',
+          stream_type: 'aoi-camera',
+          key_pattern: 'line-1/{station}/{serial}_{taken_at}.{ext}',
+          time_zone: 'UTC',
+        },
       ],
     },
   ],
@@ -46,7 +51,13 @@ const CONFIG: RelayConfig = {
     filter_stream: ['line-1:aoi-camera'],
     base_url: 'http://127.0.0.1:9',
     api_key_secret: 'bench/none',
-    fields: { serialNumber: '{serial}' },
+    fields: {
+      serialNumber: '{serial}',
+      stationName: '{station}',
+      imageType: 'Top',
+      imageTimestamp: { iso8601Time: '{taken_at|iso8601}', ianaTimeZone: 'UTC' },
+      fileName: '{object.basename}',
+    },
   })),
 };
 
