@@ -97,6 +97,7 @@ const SECTIONS = [
   'edge-impulse',
   'cost',
   'instavid360',
+  'ops',
 ] as const;
 const only = process.argv.slice(2);
 for (const name of only)
@@ -780,6 +781,10 @@ async function main(): Promise<number> {
       )
     : undefined;
   if (iv) (await import('./instavid360.ts')).printInstaVid360(iv, log);
+  const ops = wanted('ops')
+    ? await section('10. ops status and where', async () => (await import('./ops.ts')).runOps())
+    : undefined;
+  if (ops) (await import('./ops.ts')).printOps(ops, log);
 
   log(heading('Key figures'));
   const gcDelta = memGc

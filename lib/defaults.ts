@@ -98,6 +98,10 @@ export const FUNCTION_SIZING = {
     memorySize: SETTINGS.forwarder.memoryMb,
   },
   poller: { timeout: Duration.seconds(SETTINGS.poller.timeoutSeconds), memorySize: SETTINGS.poller.memoryMb },
+  aggregator: {
+    timeout: Duration.seconds(SETTINGS.aggregator.timeoutSeconds),
+    memorySize: SETTINGS.aggregator.memoryMb,
+  },
   callback: {
     timeout: Duration.seconds(SETTINGS.callback.timeoutSeconds),
     memorySize: SETTINGS.callback.memoryMb,

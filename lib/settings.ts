@@ -16,6 +16,18 @@ export const SETTINGS = {
   },
   poller: { timeoutSeconds: 60, memoryMb: 256 },
   callback: { timeoutSeconds: 10, memoryMb: 256 },
+  /**
+   * The stream aggregator: up to 1000 records per invocation, gathered for up to 5 s (so a busy table costs a few
+   * counter writes per 5 s, and /v1/status trails the table by about that much); a failing batch is halved and
+   * retried 10 times, then described on the aggregator's on-failure queue.
+   */
+  aggregator: {
+    timeoutSeconds: 60,
+    memoryMb: 256,
+    batchSize: 1000,
+    batchingWindowSeconds: 5,
+    retryAttempts: 10,
+  },
   /** EventBridge Scheduler's minimum, rate(1 minute). */
   pollEverySeconds: 60,
   /** Receives of an ingest notification before it goes to the ingest DLQ. */

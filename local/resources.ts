@@ -154,6 +154,7 @@ export function statusTableInput(tableName: string): CreateTableCommandInput {
       ],
       Projection: { ProjectionType: 'ALL' },
     })),
+    StreamSpecification: { StreamEnabled: true, StreamViewType: TABLE.streamView },
   };
 }
 
@@ -309,6 +310,17 @@ async function reconcileTable(ddb: DynamoDBClient, input: CreateTableCommandInpu
   const tableName = input.TableName!;
   changes.existing.push(`table ${tableName}`);
   const table = (await ddb.send(new DescribeTableCommand({ TableName: tableName }))).Table;
+  if (table?.StreamSpecification?.StreamViewType !== TABLE.streamView) {
+    // A data dir from before the aggregator: its table gets the stream (events from now on).
+    if (table?.StreamSpecification?.StreamEnabled)
+      await ddb.send(
+        new UpdateTableCommand({ TableName: tableName, StreamSpecification: { StreamEnabled: false } }),
+      );
+    await ddb.send(
+      new UpdateTableCommand({ TableName: tableName, StreamSpecification: input.StreamSpecification }),
+    );
+    changes.updated.push(`table ${tableName}: stream ${TABLE.streamView} enabled`);
+  }
   const have = table?.GlobalSecondaryIndexes ?? [];
   const want = input.GlobalSecondaryIndexes ?? [];
   for (const ix of have) {

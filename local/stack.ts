@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
-import type { APIGatewayProxyEventV2, Context, SQSEvent } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, Context, DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
 import writeFileAtomic from 'write-file-atomic';
 import { parse as parseYaml } from 'yaml';
 import { ENV } from '../lambdas/commons/env.ts';
@@ -41,6 +41,7 @@ import {
   type QueueSettings,
 } from './resources.ts';
 import { LocalRunner, type ScheduleHandle } from './runner.ts';
+import { type StreamReader, startStreamReader } from './stream-reader.ts';
 
 export interface LocalHandlers {
   router: LambdaFunction<SQSEvent>;
@@ -50,6 +51,8 @@ export interface LocalHandlers {
   forwarder: (vendorId: string, queue: { deadLetterUrl: string }) => LambdaFunction<SQSEvent>;
   poller: LambdaFunction<unknown>;
   callback: LambdaFunction<APIGatewayProxyEventV2>;
+  /** Fed by the status table's stream (stream-reader.ts), as the deployed one by its event source mapping. */
+  aggregator: LambdaFunction<DynamoDBStreamEvent>;
 }
 
 export interface FunctionTuning {
@@ -187,6 +190,8 @@ export interface LocalStack {
   startForwarder(vendor: string): void;
   notifier: S3Notifier;
   poller: ScheduleHandle;
+  /** The status table's stream reader feeding the aggregator (`settled()`: the counters caught up). */
+  aggregator: StreamReader;
   emulators: Emulators;
   /** Where the state is kept (absolute), or undefined: in memory. */
   dataDir: string | undefined;
@@ -271,7 +276,10 @@ async function loadHandlers(overrides: Partial<LocalHandlers>): Promise<LocalHan
   const ops =
     overrides.ops ??
     ((await import('../lambdas/handlers/ops.ts')).handler as LambdaFunction<APIGatewayProxyEventV2>);
-  return { router, forwarder, poller, callback, ops };
+  const aggregator =
+    overrides.aggregator ??
+    ((await import('../lambdas/handlers/aggregator.ts')).handler as LambdaFunction<DynamoDBStreamEvent>);
+  return { router, forwarder, poller, callback, ops, aggregator };
 }
 
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
@@ -421,6 +429,20 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     callbackHandler = handlers.callback;
     opsHandler = handlers.ops;
 
+    // The aggregator's stream reader first: it starts at the stream's end, before any handler writes.
+    const aggregator = await startStreamReader({
+      dynamodb: clients.dynamodb,
+      endpoint: endpoints.dynamodb!,
+      region,
+      tableName: resources.tableName!,
+      handler: handlers.aggregator,
+      functionTimeoutMs: SETTINGS.aggregator.timeoutSeconds * 1000,
+      batchSize: SETTINGS.aggregator.batchSize,
+      onFailure: (f) =>
+        console.error(`aggregator: gave up a batch of ${f.records} stream records: ${f.error}`),
+    });
+    cleanups.push(() => aggregator.stop());
+
     const routerTuning = { ...LOCAL_DEFAULTS.router, ...opts.router };
     runner.addSqsMapping({
       functionName: 'router',
@@ -494,6 +516,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       startForwarder,
       notifier,
       poller,
+      aggregator,
       emulators,
       dataDir: emulators.dataDir?.dir,
       resourceChanges: { existing: resources.existing, updated: resources.updated },

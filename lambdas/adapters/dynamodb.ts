@@ -5,6 +5,8 @@
  */
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
   DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
@@ -27,11 +29,20 @@ import {
   toItem,
 } from '#domain/delivery.ts';
 import type { FinishUpdate } from '#domain/forward.ts';
+import {
+  type BatchDeltas,
+  type DestinationCounters,
+  type ErrorAt,
+  type StreamCounters,
+  UNROUTED_TARGET,
+  type WhereWhen,
+} from '#domain/ops/aggregate.ts';
 import type { ConfigVersion, IndexQuery, Page, StoredRequest } from '#domain/ops/types.ts';
 import type { CheckUpdate } from '#domain/poll.ts';
 import { gcra, type RateLimit } from '#domain/rate-limit.ts';
 import {
   type DeliveryStatus,
+  DUE,
   FAILURE,
   isDue,
   isPollable,
@@ -72,6 +83,17 @@ export interface DestinationState {
 const isConditionFailure = (err: unknown): err is ConditionalCheckFailedException =>
   err instanceof ConditionalCheckFailedException ||
   (err instanceof Error && err.name === 'ConditionalCheckFailedException');
+
+/** A conditional update: true when it was applied, false when its condition did not hold. */
+async function updateIf(doc: DynamoDBDocumentClient, input: UpdateCommandInput): Promise<boolean> {
+  try {
+    await doc.send(new UpdateCommand(input));
+    return true;
+  } catch (err) {
+    if (isConditionFailure(err)) return false;
+    throw err;
+  }
+}
 
 /** Builds an update expression: SET and REMOVE clauses with their names and values. */
 class Update {
@@ -963,14 +985,8 @@ export class StatusTable {
   }
 
   /** A conditional update: true when it was applied, false when its condition did not hold. */
-  private async updateIf(input: UpdateCommandInput): Promise<boolean> {
-    try {
-      await this.doc.send(new UpdateCommand(input));
-      return true;
-    } catch (err) {
-      if (isConditionFailure(err)) return false;
-      throw err;
-    }
+  private updateIf(input: UpdateCommandInput): Promise<boolean> {
+    return updateIf(this.doc, input);
   }
 
   /** Adds the index attributes a new record carries (see indexFor). */
@@ -1027,4 +1043,213 @@ function fromAttr(v: Record<string, unknown>): unknown {
   if ('SS' in v) return v.SS;
   if ('NS' in v) return (v.NS as string[]).map(Number);
   return undefined;
+}
+
+// ---- ops counters (the stream aggregator's items) ----------------------------------------------------------
+
+/** Per-minute bucket items live this long (the TTL attribute): /v1/status reads the last hour. */
+export const MINUTE_TTL_SECONDS = 2 * 3600;
+
+const countersPk = (target: string) =>
+  target === UNROUTED_TARGET ? 'stats#unrouted' : `stats#destination#${target}`;
+const streamPk = (stream: string) => `stats#stream#${stream}`;
+const COUNTERS_SK = 'counters';
+const minuteSk = (minute: string) => `minute#${minute}`;
+
+/**
+ * The counters the stream aggregator keeps in the status table, and their reads. Every write is one UpdateItem
+ * with ADD and the batch marker (`batch`): an item that already took this batch (a whole-batch retry after a
+ * partial failure) refuses it by its condition, so that retry counts nothing twice.
+ */
+export class OpsCounters {
+  /** Read capacity units consumed by this instance's reads (ReturnConsumedCapacity), for the bench. */
+  readUnits = 0;
+
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    readonly tableName: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Writes one batch's deltas; answers how many items were updated and how many had taken the batch. */
+  async apply(deltas: BatchDeltas): Promise<{ written: number; skipped: number }> {
+    const writes: UpdateCommandInput[] = [];
+    const nowIso = new Date(this.now()).toISOString();
+    for (const d of deltas.destinations) {
+      const u = new Update().set('updatedAt', nowIso).set('batch', deltas.batchId);
+      const adds: string[] = [];
+      for (const [status, n] of Object.entries(d.counts)) {
+        u.names[`#n_${status}`] = `n_${status}`;
+        u.values[`:n_${status}`] = n;
+        adds.push(`#n_${status} :n_${status}`);
+      }
+      if (d.lastSuccess) u.set('lastSuccess', d.lastSuccess);
+      if (d.lastError) u.set('lastError', d.lastError);
+      if (d.lastAt) u.set('lastAt', d.lastAt);
+      writes.push(this.counterWrite(countersPk(d.target), COUNTERS_SK, u, adds, deltas.batchId));
+      for (const [minute, m] of Object.entries(d.minutes)) {
+        const mu = new Update()
+          .set('batch', deltas.batchId)
+          .set(TABLE.ttlAttribute, Math.floor(Date.parse(`${minute}:00Z`) / 1000) + MINUTE_TTL_SECONDS);
+        mu.values[':d'] = m.delivered;
+        mu.values[':f'] = m.failed;
+        writes.push(
+          this.counterWrite(
+            countersPk(d.target),
+            minuteSk(minute),
+            mu,
+            ['delivered :d', 'failed :f'],
+            deltas.batchId,
+          ),
+        );
+      }
+    }
+    for (const s of deltas.streams) {
+      const u = new Update().set('updatedAt', nowIso).set('batch', deltas.batchId);
+      const adds: string[] = [];
+      if (s.lastObjectAt) u.set('lastObjectAt', s.lastObjectAt);
+      if (s.lastDeliveredAt) u.set('lastDeliveredAt', s.lastDeliveredAt);
+      if (s.lastLateSidecar) u.set('lastLateSidecar', s.lastLateSidecar);
+      if (s.lateSidecars > 0) {
+        u.values[':late'] = s.lateSidecars;
+        adds.push('lateSidecars :late');
+      }
+      writes.push(this.counterWrite(streamPk(s.stream), COUNTERS_SK, u, adds, deltas.batchId));
+    }
+    const applied = await Promise.all(writes.map((w) => updateIf(this.doc, w)));
+    const written = applied.filter(Boolean).length;
+    return { written, skipped: applied.length - written };
+  }
+
+  private counterWrite(
+    pk: string,
+    sk: string,
+    u: Update,
+    adds: string[],
+    batchId: string,
+  ): UpdateCommandInput {
+    return {
+      TableName: this.tableName,
+      Key: { pk, sk },
+      UpdateExpression: [u.expression(), adds.length ? `ADD ${adds.join(', ')}` : '']
+        .filter(Boolean)
+        .join(' '),
+      ConditionExpression: 'attribute_not_exists(#batch) OR #batch <> :batch',
+      ExpressionAttributeNames: u.names,
+      ExpressionAttributeValues: { ...u.values, ':batch': batchId },
+    };
+  }
+
+  private count(out: { ConsumedCapacity?: { CapacityUnits?: number } | Array<{ CapacityUnits?: number }> }) {
+    const cc = out.ConsumedCapacity;
+    for (const c of Array.isArray(cc) ? cc : cc ? [cc] : []) this.readUnits += c.CapacityUnits ?? 0;
+  }
+
+  private async getMany(
+    keys: Array<{ pk: string; sk: string }>,
+  ): Promise<Map<string, Record<string, unknown>>> {
+    const found = new Map<string, Record<string, unknown>>();
+    for (let i = 0; i < keys.length; i += 100) {
+      let request: Record<string, { Keys: Array<Record<string, unknown>> }> | undefined = {
+        [this.tableName]: { Keys: keys.slice(i, i + 100) },
+      };
+      for (let round = 0; request && round < 10; round++) {
+        const out: BatchGetCommandOutput = await this.doc.send(
+          new BatchGetCommand({ RequestItems: request, ReturnConsumedCapacity: 'TOTAL' }),
+        );
+        this.count(out);
+        for (const item of out.Responses?.[this.tableName] ?? []) found.set(String(item.pk), item);
+        const rest: Array<Record<string, unknown>> | undefined = out.UnprocessedKeys?.[this.tableName]?.Keys;
+        request = rest?.length ? { [this.tableName]: { Keys: rest } } : undefined;
+      }
+    }
+    return found;
+  }
+
+  /** Counters of these destinations (and UNROUTED_TARGET), with their per-minute buckets of the last `minutes`. */
+  async destinations(targets: readonly string[], minutes = 60): Promise<Map<string, DestinationCounters>> {
+    const items = await this.getMany(targets.map((t) => ({ pk: countersPk(t), sk: COUNTERS_SK })));
+    const from = minuteSk(new Date(this.now() - minutes * 60_000).toISOString().slice(0, 16));
+    const to = minuteSk(new Date(this.now()).toISOString().slice(0, 16));
+    const out = new Map<string, DestinationCounters>();
+    await Promise.all(
+      targets.map(async (target) => {
+        const item = items.get(countersPk(target)) ?? {};
+        const counts: Partial<Record<DeliveryStatus, number>> = {};
+        for (const [k, v] of Object.entries(item))
+          if (k.startsWith('n_') && typeof v === 'number' && v !== 0)
+            counts[k.slice(2) as DeliveryStatus] = v;
+        const perMinute: DestinationCounters['perMinute'] = [];
+        if (target !== UNROUTED_TARGET) {
+          const q = await this.doc.send(
+            new QueryCommand({
+              TableName: this.tableName,
+              KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+              ExpressionAttributeValues: { ':pk': countersPk(target), ':from': from, ':to': to },
+              ReturnConsumedCapacity: 'TOTAL',
+            }),
+          );
+          this.count(q);
+          for (const m of q.Items ?? [])
+            perMinute.push({
+              minute: String(m.sk).slice('minute#'.length),
+              delivered: Number(m.delivered ?? 0),
+              failed: Number(m.failed ?? 0),
+            });
+        }
+        out.set(target, {
+          target,
+          counts,
+          perMinute,
+          ...(item.lastSuccess ? { lastSuccess: item.lastSuccess as WhereWhen } : {}),
+          ...(item.lastError ? { lastError: item.lastError as ErrorAt } : {}),
+          ...(typeof item.lastAt === 'string' ? { lastAt: item.lastAt } : {}),
+        });
+      }),
+    );
+    return out;
+  }
+
+  /** The counters of these streams (`asset:stream_type`). */
+  async streams(ids: readonly string[]): Promise<Map<string, StreamCounters>> {
+    const items = await this.getMany(ids.map((id) => ({ pk: streamPk(id), sk: COUNTERS_SK })));
+    return new Map(
+      ids.map((stream) => {
+        const item = items.get(streamPk(stream)) ?? {};
+        const s: StreamCounters = { stream, lateSidecars: Number(item.lateSidecars ?? 0) };
+        if (typeof item.lastObjectAt === 'string') s.lastObjectAt = item.lastObjectAt;
+        if (typeof item.lastDeliveredAt === 'string') s.lastDeliveredAt = item.lastDeliveredAt;
+        if (item.lastLateSidecar) s.lastLateSidecar = item.lastLateSidecar as WhereWhen;
+        return [stream, s];
+      }),
+    );
+  }
+
+  /**
+   * The earliest due time among a destination's deliveries that still wait on someone (index byDue: one
+   * Limit-1 query per due status, the index's sort key `nextCheckAt`), or undefined when none waits.
+   */
+  async earliestDue(destination: string): Promise<string | undefined> {
+    const idx = TABLE.indexes.byDue;
+    const firsts = await Promise.all(
+      DUE.map(async (status) => {
+        const out = await this.doc.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: idx.name,
+            KeyConditionExpression: '#p = :p',
+            ExpressionAttributeNames: { '#p': idx.partitionKey, '#s': idx.sortKey },
+            ExpressionAttributeValues: { ':p': `${destination}#${status}` },
+            ProjectionExpression: '#s',
+            Limit: 1,
+            ReturnConsumedCapacity: 'TOTAL',
+          }),
+        );
+        this.count(out);
+        const v = out.Items?.[0]?.[idx.sortKey];
+        return typeof v === 'string' ? v : undefined;
+      }),
+    );
+    return firsts.filter((f): f is string => f !== undefined).sort()[0];
+  }
 }

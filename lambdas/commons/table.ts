@@ -9,6 +9,9 @@
  * - a rate bucket:   pk `ratelimit#<bucket id>`, sk `bucket`
  * - a cached value:  pk `cache#<destination>#<key>`, sk `value`       (e.g. an uploaded background's id)
  * - delivered content: pk `content#<destination>#<content id>`, sk `delivered` (skip_duplicate_content)
+ * - ops counters (the stream aggregator, lambdas/domain/ops/aggregate.ts): pk `stats#destination#<name>` or
+ *   `stats#unrouted`, sk `counters` (counts by status, last success, last error) and sk `minute#<YYYY-MM-DDTHH:MM>`
+ *   (delivered / failed in that minute, with a TTL); pk `stats#stream#<asset:stream_type>`, sk `counters`
  *
  * Indexes are sparse and their keys move only when what they answer changes:
  * - `byDue`     (due = `<destination>#<status>`, nextCheckAt): deliveries someone still has to act on
@@ -24,6 +27,12 @@ export const TABLE = {
   sortKey: 'sk',
   /** TTL attribute (epoch seconds): only short-lived items (rate buckets, cache entries) carry it. */
   ttlAttribute: 'expiresAt',
+  /**
+   * The table's DynamoDB Stream feeds the aggregator. NEW_AND_OLD_IMAGES: a count is a transition (-1 in the old
+   * status, +1 in the new), and only the old image says which status a record left; NEW_IMAGE alone would need
+   * a read per change or a write of the previous status into every item.
+   */
+  streamView: 'NEW_AND_OLD_IMAGES',
   indexes: {
     byDue: { name: 'byDue', partitionKey: 'due', sortKey: 'nextCheckAt' },
     bySerial: { name: 'bySerial', partitionKey: 'serialNumber', sortKey: 'createdAt' },

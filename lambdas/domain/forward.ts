@@ -119,6 +119,8 @@ export interface ForwarderDeps {
   pauseProbeMs?: number;
   /** How many groups of one batch are sent at once (default 4). */
   concurrency?: number;
+  /** Told how long each vendor call (one deliver() of a group) took: the vendor latency metric. */
+  vendorCallMs?(destination: string, ms: number): void;
 }
 
 export interface Invocation {
@@ -523,11 +525,13 @@ async function sendGroup(
 
   let heldBy: RecordedError | undefined;
   let outcomes: DeliveryOutcome[];
+  const called = (deps.now ?? Date.now)();
   try {
     outcomes = await plugin.deliver(
       jobs.map((j) => j.job),
       ctx,
     );
+    deps.vendorCallMs?.(destination, (deps.now ?? Date.now)() - called);
     if (outcomes.length !== jobs.length)
       throw new Error(`plugin answered ${outcomes.length} outcomes for ${jobs.length} jobs`);
   } catch (err) {

@@ -8,6 +8,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { ClaimResult } from '#adapters/dynamodb.ts';
 import { queueUrlFromArn } from '#adapters/sqs.ts';
 import { ENV, optionalEnv, requireEnv } from '#commons/env.ts';
+import { RelayMetrics } from '#commons/metrics.ts';
 import { type Claim, type ForwarderDeps, forwardBatch } from '#domain/forward.ts';
 import { createVendorContext } from '#domain/vendor-context.ts';
 import { getVendor } from '#vendors/registry.ts';
@@ -38,7 +39,12 @@ function toClaim(c: ClaimResult): Claim {
   }
 }
 
-function deps(vendorId: string, queueUrl: string, deadLetterUrl: string | undefined): ForwarderDeps {
+function deps(
+  vendorId: string,
+  queueUrl: string,
+  deadLetterUrl: string | undefined,
+  metrics: RelayMetrics,
+): ForwarderDeps {
   const { rt, secrets, vendorRuntime } = vendorSide();
   const plugin = getVendor(vendorId);
   const dlq = deadLetterUrl ?? optionalEnv(ENV.deadLetterUrl);
@@ -55,7 +61,11 @@ function deps(vendorId: string, queueUrl: string, deadLetterUrl: string | undefi
     ports: {
       claim: async (key, owner, leaseMs) => toClaim(await t.claim(key, owner, leaseMs)),
       adopt: (msg, status, error) => t.adopt(msg, status, error),
-      finish: (key, owner, destination, update) => t.finish(key, owner, destination, update),
+      finish: async (key, owner, destination, update) => {
+        const written = await t.finish(key, owner, destination, update);
+        if (written) metrics.status(destination, update.status);
+        return written;
+      },
       hold: (key, destination, reason) => t.hold(key, destination, reason),
       destinationState: (name) => t.destinationState(name),
       pauseDestination: (name, reason, probeAt) => t.pauseDestination(name, reason, probeAt),
@@ -72,6 +82,7 @@ function deps(vendorId: string, queueUrl: string, deadLetterUrl: string | undefi
       contentDelivered: (destination, contentId) => t.contentDelivered(destination, contentId),
       rememberContent: (destination, contentId, pk) => t.rememberContent(destination, contentId, pk),
     },
+    vendorCallMs: (destination, ms) => metrics.latency(destination, ms),
   };
 }
 
@@ -81,6 +92,7 @@ function deps(vendorId: string, queueUrl: string, deadLetterUrl: string | undefi
  */
 export function createForwarderHandler(vendorId: string, options: { deadLetterUrl?: string } = {}) {
   let d: ForwarderDeps | undefined;
+  const metrics = new RelayMetrics();
   return middy<SQSEvent, SQSBatchResponse>()
     .use(sourceMappedErrors())
     .handler(async (event: SQSEvent, context: Context) => {
@@ -92,6 +104,7 @@ export function createForwarderHandler(vendorId: string, options: { deadLetterUr
         vendorId,
         queueUrlFromArn(first.eventSourceARN, process.env.AWS_ENDPOINT_URL_SQS),
         options.deadLetterUrl,
+        metrics,
       );
       const result = await forwardBatch(
         event.Records.map((r) => ({
@@ -102,7 +115,7 @@ export function createForwarderHandler(vendorId: string, options: { deadLetterUr
         })),
         d,
         { remainingMs: () => context.getRemainingTimeInMillis() },
-      );
+      ).finally(() => metrics.flush());
       return { batchItemFailures: result.failures.map((id) => ({ itemIdentifier: id })) };
     });
 }

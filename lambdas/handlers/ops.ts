@@ -7,9 +7,10 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { CloudWatchLogs } from '#adapters/cloudwatch-logs.ts';
+import { createDocumentClient, OpsCounters } from '#adapters/dynamodb.ts';
 import { LogFile } from '#adapters/log-file.ts';
 import { OpsQueueAccess } from '#adapters/sqs.ts';
-import { ENV, optionalEnv } from '#commons/env.ts';
+import { ENV, optionalEnv, requireEnv } from '#commons/env.ts';
 import { dispatch } from '#domain/ops/routes.ts';
 import type { OpsDeps, OpsRequest, QueueInfo } from '#domain/ops/types.ts';
 import { refreshConfig, runtime, useConfig } from './runtime.ts';
@@ -26,6 +27,7 @@ function deps(): OpsDeps {
     config: () => ({ config: rt.config, ...rt.configVersion }),
     vendors: rt.vendors,
     table: rt.table,
+    counters: new OpsCounters(createDocumentClient(), requireEnv(ENV.table)),
     objects: rt.objects,
     queues: new OpsQueueAccess(rt.queues, rt.sqs),
     logs: groups.length > 0 ? new CloudWatchLogs(groups) : new LogFile(optionalEnv(ENV.logFile)),

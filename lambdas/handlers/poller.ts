@@ -5,6 +5,7 @@
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { ENV, optionalEnv } from '#commons/env.ts';
+import { METRIC, MetricUnit, RelayMetrics } from '#commons/metrics.ts';
 import { type PollSummary, pollDue } from '#domain/poll.ts';
 import { createVendorContext } from '#domain/vendor-context.ts';
 import { refreshConfig } from './runtime.ts';
@@ -12,6 +13,7 @@ import { sourceMappedErrors } from './source-maps.ts';
 import { vendorSide } from './vendor-runtime.ts';
 
 let queueUrls: Record<string, string> | undefined;
+const metrics = new RelayMetrics();
 
 export async function pollOnce(_event: unknown, context: Context): Promise<PollSummary> {
   const { rt, vendorRuntime } = vendorSide();
@@ -20,6 +22,10 @@ export async function pollOnce(_event: unknown, context: Context): Promise<PollS
   queueUrls ??= JSON.parse(optionalEnv(ENV.queueUrls) ?? '{}') as Record<string, string>;
   const signal = AbortSignal.timeout(Math.max(1_000, context.getRemainingTimeInMillis() - 5_000));
   const t = rt.table;
+  // Metrics: how late the due deliveries it found were (its lag), each destination's pause, status changes.
+  const started = Date.now();
+  let lagMs = 0;
+  const states = new Map<string, boolean>();
   const summary = await pollDue(
     {
       config: rt.config,
@@ -29,9 +35,23 @@ export async function pollOnce(_event: unknown, context: Context): Promise<PollS
       context: (transmit, plugin, s) =>
         createVendorContext(transmit, plugin, vendorRuntime, s, { purpose: 'poll' }),
       ports: {
-        due: (dest, status, limit, before) => t.due(dest, status, limit, before),
-        applyCheck: (rec, update) => t.applyCheck(rec, update),
-        destinationState: (name) => t.destinationState(name),
+        due: async (dest, status, limit, before) => {
+          const due = await t.due(dest, status, limit, before);
+          for (const r of due)
+            if (r.nextCheckAt) lagMs = Math.max(lagMs, started - Date.parse(r.nextCheckAt));
+          return due;
+        },
+        applyCheck: async (rec, update) => {
+          const written = await t.applyCheck(rec, update);
+          if (written && rec.destination && update.status !== rec.status)
+            metrics.status(rec.destination, update.status);
+          return written;
+        },
+        destinationState: async (name) => {
+          const s = await t.destinationState(name);
+          states.set(name, s.paused);
+          return s;
+        },
         pauseDestination: (name, reason, probeAt) => t.pauseDestination(name, reason, probeAt),
         takeProbe: (name, next) => t.takeProbe(name, next),
         markRequeued: (rec) => t.markRequeued(rec),
@@ -41,6 +61,15 @@ export async function pollOnce(_event: unknown, context: Context): Promise<PollS
     },
     signal,
   );
+  try {
+    for (const d of rt.config.data_transmit) {
+      const paused = states.get(d.transmit_name) ?? (await t.destinationState(d.transmit_name)).paused;
+      metrics.gauge(d.transmit_name, METRIC.paused, paused ? 1 : 0);
+    }
+    metrics.overall(METRIC.pollLag, MetricUnit.Seconds, Math.max(0, Math.round(lagMs / 1000)));
+  } finally {
+    metrics.flush();
+  }
   if (summary.checked > 0 || summary.released || summary.probes || summary.swept)
     log.info('poll run', { ...summary });
   return summary;

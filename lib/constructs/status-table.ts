@@ -1,5 +1,12 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import {
+  AttributeType,
+  BillingMode,
+  ProjectionType,
+  StreamViewType,
+  Table,
+  TableEncryption,
+} from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import { TABLE } from '../../lambdas/commons/table.ts';
 
@@ -9,7 +16,7 @@ import { TABLE } from '../../lambdas/commons/table.ts';
  */
 const KEY_TYPE = AttributeType.STRING;
 
-/** The status table, created from TABLE (lambdas/commons/table.ts): keys, both GSIs and the TTL attribute. */
+/** The status table, created from TABLE (lambdas/commons/table.ts): keys, GSIs, the TTL attribute, the stream. */
 export class StatusTable extends Construct {
   public readonly table: Table;
 
@@ -22,6 +29,8 @@ export class StatusTable extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: TableEncryption.AWS_MANAGED,
       timeToLiveAttribute: TABLE.ttlAttribute,
+      // The aggregator's feed (lambdas/handlers/aggregator.ts); why both images: TABLE.streamView.
+      stream: StreamViewType[TABLE.streamView],
       removalPolicy: RemovalPolicy.RETAIN,
     });
     for (const index of Object.values(TABLE.indexes)) {

@@ -64,7 +64,7 @@ describe('cdk-nag AwsSolutions', () => {
     }
     assert.ok(acks.length > 0);
     for (const a of acks) {
-      assert.match(a.id, /AwsSolutions-(IAM4|IAM5|L1|APIG4|SMG4)/, `${a.path}: ${a.id}`);
+      assert.match(a.id, /AwsSolutions-(IAM4|IAM5|L1|APIG4|SMG4|SQS3)/, `${a.path}: ${a.id}`);
       assert.equal(typeof a.reason, 'string');
       assert.ok((a.reason as string).length >= 40, `${a.path}: ${a.id} has no real reason`);
     }
@@ -77,6 +77,7 @@ describe('cdk-nag AwsSolutions', () => {
         'AwsSolutions-IAM5',
         'AwsSolutions-L1',
         'AwsSolutions-SMG4',
+        'AwsSolutions-SQS3',
       ],
     );
   });

@@ -206,8 +206,8 @@ describe('buckets', () => {
 describe('queues', () => {
   it('every queue is SQS-encrypted and its policy denies requests without TLS', () => {
     const queues = resourcesOf(full, 'AWS::SQS::Queue');
-    // ingest + 3 vendors, each with a DLQ
-    assert.equal(queues.length, 8);
+    // ingest + 3 vendors, each with a DLQ, and the aggregator's on-failure queue
+    assert.equal(queues.length, 9);
     for (const [id, q] of queues) {
       assert.equal(q.Properties.SqsManagedSseEnabled, true, id);
       assert.equal(q.Properties.MessageRetentionPeriod, 14 * 24 * 3600, id);
@@ -258,12 +258,15 @@ describe('queues', () => {
     assert.deepEqual([...full.stack.forwarders.keys()], ['instrumental', 'edge-impulse', 'instavid360']);
     const s = synth(minimalConfig());
     assert.deepEqual([...s.stack.forwarders.keys()], ['v7-darwin']);
-    s.template.resourceCountIs('AWS::SQS::Queue', 4);
+    s.template.resourceCountIs('AWS::SQS::Queue', 5);
   });
 });
 
 describe('event sources', () => {
-  const mappings = resourcesOf(full, 'AWS::Lambda::EventSourceMapping');
+  // The queue consumers' mappings (the aggregator's stream mapping: test/cdk/ops-aggregator.test.ts).
+  const mappings = resourcesOf(full, 'AWS::Lambda::EventSourceMapping').filter(
+    ([, m]) => !JSON.stringify(m.Properties.EventSourceArn).includes('StreamArn'),
+  );
 
   it('one mapping per queue consumer: router + 3 forwarders', () => {
     assert.equal(mappings.length, 4);
@@ -521,7 +524,9 @@ describe('permissions', () => {
     for (const [id, p] of resourcesOf(full, 'AWS::IAM::Policy')) {
       for (const s of (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement) {
         if (!asArray(s.Resource).includes('*')) continue;
-        assert.deepEqual(asArray(s.Action).sort(), ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], id);
+        // …and dynamodb:ListStreams for the aggregator's stream mapping (no resource-level permission either).
+        const actions = asArray(s.Action).filter((a) => a !== 'dynamodb:ListStreams');
+        assert.deepEqual(actions.sort(), ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], id);
       }
     }
   });
@@ -639,8 +644,11 @@ describe('schedule and API', () => {
 
 describe('alarms and outputs', () => {
   it('one alarm per DLQ on visible messages > 0, to the encrypted topic, with the email subscription', () => {
-    const alarms = resourcesOf(full, 'AWS::CloudWatch::Alarm');
-    assert.equal(alarms.length, 4);
+    const alarms = resourcesOf(full, 'AWS::CloudWatch::Alarm').filter(
+      ([, a]) => a.Properties.MetricName === 'ApproximateNumberOfMessagesVisible',
+    );
+    // ingest, 3 vendors, the aggregator's on-failure queue
+    assert.equal(alarms.length, 5);
     const topic = { Ref: logicalIdOf(full, full.stack.alarms.topic) };
     const dlqs = [
       full.stack.ingest.deadLetterQueue,

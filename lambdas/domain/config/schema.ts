@@ -108,6 +108,15 @@ const streamSchema: JsonSchema = {
         'offset as a wall-clock time in this zone; templates read it as {stream.time_zone}. Default "UTC".',
       { minLength: 1, default: 'UTC' },
     ),
+    expected_interval: {
+      description:
+        'How often this stream normally gets an object: a number of seconds, or "90s", "15m", "2h", "1d". ' +
+        'Optional; when set, GET /v1/streams marks the stream with a warning once it has been silent longer.',
+      oneOf: [
+        { type: 'number', exclusiveMinimum: 0 },
+        { type: 'string', pattern: '^\\s*[0-9]+\\s*(s|m|h|d)\\s*$' },
+      ],
+    },
   },
 };
 

@@ -57,6 +57,11 @@ export interface StreamConfig {
    * offset as a wall-clock time in it; templates read it as `{stream.time_zone}`. Default `UTC`.
    */
   time_zone?: string;
+  /**
+   * How often this stream normally gets an object: seconds, or `90s`, `15m`, `2h`, `1d`. Optional; when set,
+   * `/v1/streams` marks the stream (a warning) once it has been silent longer than this.
+   */
+  expected_interval?: number | string;
 }
 
 export interface SidecarConfig {

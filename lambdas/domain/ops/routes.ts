@@ -15,6 +15,7 @@ import { listDeadLetters, listRedrives, redrive } from './deadletters.ts';
 import { getDelivery, listDeliveries } from './deliveries.ts';
 import { startDestination, stopDestination } from './destinations.ts';
 import { failure, notFound, OpsError, type OpsResult } from './envelope.ts';
+import { getStatus, getStreams } from './health.ts';
 import { logStream } from './logs.ts';
 import { getRestream, restream } from './restream.ts';
 import type { OpsRouteKey } from './route-keys.ts';
@@ -22,11 +23,9 @@ import type { OpsDeps, OpsRequest } from './types.ts';
 
 export type OpsRoute = (req: OpsRequest, deps: OpsDeps) => Promise<OpsResult>;
 
-const notBuilt: OpsRoute = (req) => Promise.reject(notFound(`${req.routeKey} is not part of this build yet`));
-
 export const ROUTES: Record<OpsRouteKey, OpsRoute> = {
-  'GET /v1/status': notBuilt,
-  'GET /v1/streams': notBuilt,
+  'GET /v1/status': getStatus,
+  'GET /v1/streams': getStreams,
   'GET /v1/deliveries': listDeliveries,
   'GET /v1/deliveries/{id}': getDelivery,
   'POST /v1/restream': restream,

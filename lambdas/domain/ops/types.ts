@@ -1,9 +1,11 @@
 /** What every ops route module gets: the request, and the ports to the table, S3, SQS and the logs. */
+
 import type { Logger } from '#commons/logger.ts';
 import type { RelayConfig } from '#domain/config/types.ts';
 import type { DeliveryKey, DeliveryRecord } from '#domain/delivery.ts';
 import type { RecordedError } from '#domain/status.ts';
 import type { VendorCatalog } from '#vendors/registry.ts';
+import type { CountersPort } from './aggregate.ts';
 
 export interface OpsRequest {
   method: string;
@@ -141,6 +143,8 @@ export interface OpsDeps {
   config(): { config: RelayConfig; version: number; savedAt?: string; by?: string };
   vendors: VendorCatalog;
   table: OpsTable;
+  /** The aggregator's counters (status, streams). */
+  counters: CountersPort;
   objects: OpsObjects;
   queues: OpsQueues;
   logs: OpsLogs;

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { METRIC, METRICS_NAMESPACE, metricOfStatus, RelayMetrics } from './metrics.ts';
+
+/** The EMF lines written to stdout while `fn` runs. */
+function emfLines(fn: () => void): Array<Record<string, unknown>> {
+  const lines: string[] = [];
+  const write = process.stdout.write;
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    lines.push(String(chunk));
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    fn();
+  } finally {
+    process.stdout.write = write;
+  }
+  return lines
+    .join('')
+    .split('\n')
+    .filter((l) => l.includes('"_aws"'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** A metric's value: EMF carries repeated values as an array, which CloudWatch adds up. */
+const total = (v: unknown): number | undefined =>
+  Array.isArray(v) ? v.reduce((a: number, b: number) => a + b, 0) : (v as number | undefined);
+
+describe('EMF metrics per destination', () => {
+  it('one EMF line per destination, each with its own Destination dimension and values', () => {
+    const m = new RelayMetrics();
+    m.status('inst', 'PENDING_VALIDATION');
+    m.status('inst', 'PENDING_VALIDATION');
+    m.status('inst', 'REJECTED');
+    m.latency('inst', 120);
+    m.status('v7', 'ALREADY_PRESENT');
+    m.status('v7', 'SENDING'); // no metric for an intermediate status
+    const lines = emfLines(() => m.flush());
+    assert.equal(lines.length, 2);
+    const inst = lines.find((l) => l.Destination === 'inst');
+    const v7 = lines.find((l) => l.Destination === 'v7');
+    assert.ok(inst && v7);
+    assert.equal(total(inst.Delivered), 2);
+    assert.equal(inst.Rejected, 1);
+    assert.equal(inst.VendorLatency, 120);
+    assert.equal(v7.Duplicate, 1);
+    assert.equal(v7.Delivered, undefined);
+    const meta = (inst._aws as { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][] }> })
+      .CloudWatchMetrics[0];
+    assert.equal(meta?.Namespace, METRICS_NAMESPACE);
+    assert.deepEqual(meta?.Dimensions[0]?.slice().sort(), ['Destination', 'service']);
+    assert.deepEqual(
+      emfLines(() => m.flush()),
+      [],
+      'a flush starts afresh',
+    );
+  });
+
+  it('maps every outcome the issue names', () => {
+    assert.equal(metricOfStatus('UPLOADED'), METRIC.delivered);
+    assert.equal(metricOfStatus('FAILED_VALIDATION'), METRIC.rejected);
+    assert.equal(metricOfStatus('RETRYING'), METRIC.retried);
+    assert.equal(metricOfStatus('UNCONFIRMED'), METRIC.dead);
+    assert.equal(metricOfStatus('SKIPPED'), METRIC.duplicate);
+    assert.equal(metricOfStatus('QUEUED'), undefined);
+  });
+});
