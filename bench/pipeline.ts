@@ -14,7 +14,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { DataTransmit, RelayConfig } from '#domain/config/types.ts';
 import type { DeliveryRecord } from '#domain/delivery.ts';
 import { type DeliveryStatus, POLLABLE, SUCCESS, TERMINAL } from '#domain/status.ts';
@@ -24,6 +24,9 @@ import { forwarderTuning, type LocalHandlers, type LocalStack, startLocalStack }
 import { EdgeImpulseSimulator } from '#simulators/edge-impulse/index.ts';
 import { InstrumentalSimulator, type InstrumentalSimulatorOptions } from '#simulators/instrumental/index.ts';
 import type { V7DarwinSimulator } from '#simulators/v7-darwin/index.ts';
+import { VENDORS } from '#vendors/registry.ts';
+import { forwarderSettings, SETTINGS } from '../lib/settings.ts';
+import type { AwsMeter } from './meter.ts';
 import { V7_BENCH, v7Simulator, v7Stream, v7Transmit } from './v7-darwin.ts';
 
 /** Obviously fake keys in Instrumental's format (one per simulator, so the two buckets never mix). */
@@ -176,7 +179,49 @@ export interface BenchRelay {
   stop(): Promise<void>;
 }
 
-export async function startBenchRelay(): Promise<BenchRelay> {
+/**
+ * The real router, poller and callback, imported on first use (after the stack has set the environment) and,
+ * with a meter, metered (meter.ts: their AWS calls and durations; the forwarder is wrapped the same way).
+ */
+function meteredHandlers(sw: ForwarderSwitch, meter: AwsMeter | undefined): Partial<LocalHandlers> {
+  const memory = {
+    router: SETTINGS.router.memoryMb,
+    poller: SETTINGS.poller.memoryMb,
+    callback: SETTINGS.callback.memoryMb,
+  };
+  const forwarder = switchedForwarder(sw);
+  if (!meter) return { forwarder };
+  const lazy = <E>(fn: keyof typeof memory, load: () => Promise<LambdaFunction<E>>): LambdaFunction<E> => {
+    let real: LambdaFunction<E> | undefined;
+    return meter.handler(fn, memory[fn], async (event: E, context: Context) => {
+      real ??= await load();
+      return real(event, context);
+    }) as LambdaFunction<E>;
+  };
+  return {
+    router: lazy<SQSEvent>(
+      'router',
+      async () => (await import('../lambdas/handlers/router.ts')).handler as LambdaFunction<SQSEvent>,
+    ),
+    poller: lazy<unknown>(
+      'poller',
+      async () => (await import('../lambdas/handlers/poller.ts')).handler as LambdaFunction<unknown>,
+    ),
+    callback: lazy<APIGatewayProxyEventV2>(
+      'callback',
+      async () =>
+        (await import('../lambdas/handlers/callback.ts')).handler as LambdaFunction<APIGatewayProxyEventV2>,
+    ),
+    forwarder: (vendorId, queue) =>
+      meter.handler(
+        'forwarder',
+        forwarderSettings(VENDORS[vendorId]).memoryMb,
+        forwarder(vendorId, queue),
+      ) as LambdaFunction<SQSEvent>,
+  };
+}
+
+export async function startBenchRelay(meter?: AwsMeter): Promise<BenchRelay> {
   const common: InstrumentalSimulatorOptions = { seed: 7, maxRecorded: 100_000 };
   const fast = new InstrumentalSimulator({
     ...common,
@@ -220,7 +265,7 @@ export async function startBenchRelay(): Promise<BenchRelay> {
       // Edge Impulse keeps its plug-in's batching (1000 files, its window); section 7 starts it.
       forwarders: { 'edge-impulse': forwarderTuning('edge-impulse') },
       deferForwarders: ['edge-impulse'],
-      handlers: { forwarder: switchedForwarder(forwarderSwitch) },
+      handlers: meteredHandlers(forwarderSwitch, meter),
     });
     forwarderSwitch.send = async (queueUrl, body) => {
       await stack.clients.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));

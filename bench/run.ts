@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: four figures of factory-relay in one run, on the local stack (fauxqs S3/SQS, DynamoDB
+ * `npm run bench`: seven sections of figures of factory-relay in one run, on the local stack (fauxqs S3/SQS, DynamoDB
  * Local, the Secrets Manager emulator) and Instrumental simulators, everything on 127.0.0.1.
  *
  *   1. files/s through the pipeline vs a naive sequential uploader against the same simulator (ratio)
@@ -10,7 +10,10 @@
  *   6. V7 Darwin under 30 % injected failures: the relay's resumable upload vs a darwin-py-style client
  *   7. Edge Impulse: the forwarder stage vs the official uploader's method (files/s, requests per 1000 files),
  *      with a WAN round trip per request; a forwarder's memory for bigger batches and bigger files
+ *   8. the AWS cost of a file: every AWS call and DynamoDB unit per file, priced (run first, on the fresh stack)
  *
+ * `npm run bench -- cost bundles` runs only the sections named (throughput, rate-limit, memory, bundles,
+ * preflight, v7, edge-impulse, cost).
  * Prints tables and a block of key figures; writes nothing into the repository. See bench/README.md.
  * This is a measurement, not a test: nothing here asserts a time.
  */
@@ -18,7 +21,8 @@ import { cpus, loadavg, platform, release } from 'node:os';
 import { LOCAL_DEFAULTS } from '#local/stack.ts';
 import { VENDORS } from '#vendors/registry.ts';
 import { FUNCTION_SIZING } from '../lib/defaults.ts';
-import type { BundleSize } from './bundles.ts';
+import type { BundleFigures, InitTime } from './bundles.ts';
+import { type CostSummary, ISSUE_12_BEFORE, PRICES, runCost } from './cost.ts';
 import {
   type EdgeImpulseMemoryResult,
   type EdgeImpulseResult,
@@ -28,6 +32,7 @@ import {
   type TableFloorResult,
 } from './edge-impulse.ts';
 import { killChildren, type MemoryResult, runMemory } from './memory.ts';
+import { AwsMeter } from './meter.ts';
 import { type BenchRelay, FORWARDER_TUNING, startBenchRelay, UNLIMITED } from './pipeline.ts';
 import type { PreflightRow } from './preflight.ts';
 import { DOCUMENTED, type RateLimitResult, runRateLimit } from './rate-limit.ts';
@@ -46,6 +51,8 @@ const SETTINGS = {
   },
   /** The head the pre-flight fetches first (today's Instrumental `preflight.headBytes`). */
   preflight: { headBytes: 256 * 1024 },
+  /** Issue 12's method: 3 × 100 files to Instrumental, each until UPLOADED (router, forwarder, poller). */
+  cost: { rounds: 3, filesPerRound: 100, fileBytes: 50 * 1024, uploadConcurrency: 10, deadlineMs: 180_000 },
   v7: {
     files: 100,
     fileBytes: 256 * 1024,
@@ -68,6 +75,26 @@ const SETTINGS = {
     { files: 50, fileBytes: 4_000_000, tag: 'C' },
   ],
 } as const;
+
+const SECTIONS = [
+  'throughput',
+  'rate-limit',
+  'memory',
+  'bundles',
+  'preflight',
+  'v7',
+  'edge-impulse',
+  'cost',
+] as const;
+const only = process.argv.slice(2);
+for (const name of only)
+  if (!(SECTIONS as readonly string[]).includes(name))
+    throw new Error(`unknown section "${name}"; sections: ${SECTIONS.join(', ')}`);
+/** Whether a section runs: all by default, else those named on the command line. */
+const wanted = (name: (typeof SECTIONS)[number]) => only.length === 0 || only.includes(name);
+
+/** Thrown to skip the stack when no stack section was asked for. */
+class SkipStack extends Error {}
 
 const log = (s = '') => process.stdout.write(`${s}\n`);
 const errors: string[] = [];
@@ -317,31 +344,197 @@ function printV7(r: V7BenchResult): void {
   );
 }
 
-function printBundles(b: { sizes: BundleSize[]; configPath: string; configBytes: number }): void {
-  log(heading('4. Minified bundle size per Lambda (esbuild, CDK NodejsFunction options)'));
+function printBundles(b: BundleFigures): void {
+  log(heading("4. Lambda bundles: minified size and module init (cold start), beside issue 12's figures"));
   log(
     facts([
       [
         'options',
-        'bundle, platform node, format esm, target node22, minify, tree shaking, source map (linked, no sources), mainFields module,main, no externals, require shim + config banner, define',
+        'lib/bundling.ts, as deployed: esm, node22, minify, linked source map, conditions relay-bundle (precompiled validators), undici without Milo, env credentials only',
       ],
       ['config baked in', `${b.configPath} (${kib(b.configBytes)} KiB JSON, in the banner and in define)`],
+      [
+        'init',
+        `import() of the bundle in a fresh Node ${process.versions.node} process, median of ${b.runs}: wall ms (CPU ms of the child); "was" = issue 12 (wall, quiet machine)`,
+      ],
+      [
+        'flags',
+        'deployed: none (source maps read only when an error leaves a handler); old: --enable-source-maps',
+      ],
+    ]),
+  );
+  log();
+  const ms = (t: InitTime) => `${fixed(t.wallMs, 0)} (${fixed(t.cpuMs, 0)})`;
+  log(
+    table(
+      [
+        'lambda',
+        'KiB',
+        'was KiB',
+        'gzip KiB',
+        'map KiB',
+        'modules',
+        'init ms',
+        'was',
+        'w/ source maps',
+        'was',
+        'build',
+      ],
+      b.sizes.map((s) => {
+        const was = b.previous[s.name];
+        return [
+          s.name,
+          kib(s.rawBytes),
+          was?.kib ?? 'n/a',
+          kib(s.gzipBytes),
+          kib(s.mapBytes),
+          s.inputs,
+          ms(s.init),
+          was?.initMs ?? 'n/a',
+          ms(s.initSourceMaps),
+          was?.initMapsMs ?? 'n/a',
+          seconds(s.buildMs),
+        ];
+      }),
+    ),
+  );
+}
+
+const n2 = (x: number) => fixed(x, 2);
+const money = (x: number) => `$${fixed(x, 2)}`;
+
+function printCost(c: CostSummary): void {
+  log(
+    heading(`7. AWS cost per file: ${c.files} files to Instrumental until UPLOADED, every AWS call metered`),
+  );
+  log(
+    facts([
+      [
+        'method',
+        `${c.rounds.length} rounds of ${c.files / Math.max(1, c.rounds.length)} files (bench-fast, never rate-limited); router + forwarder + poller; ${c.sends} vendor sends`,
+      ],
+      [
+        'counted',
+        'SDK middleware on every client, calls inside handler invocations only; DynamoDB with ReturnConsumedCapacity INDEXES',
+      ],
+      [
+        'modelled',
+        '1 SQS SendMessage per object (S3 event notification), 1 ReceiveMessage + 1 DeleteMessageBatch per SQS-triggered invocation (event source mapping)',
+      ],
+      ['prices', `${PRICES.label} (bench/prices.ts, bench/README.md)`],
     ]),
   );
   log();
   log(
     table(
-      ['lambda', 'raw KiB', 'gzip -9 KiB', 'map KiB', 'modules', 'build'],
-      b.sizes.map((s) => [
-        s.name,
-        kib(s.rawBytes),
-        kib(s.gzipBytes),
-        kib(s.mapBytes),
-        s.inputs,
-        seconds(s.buildMs),
+      ['service', 'operation', 'calls/file', ...c.functions],
+      c.operations.map((o) => [
+        o.service,
+        o.operation,
+        n2(o.perFile),
+        ...c.functions.map((fn) => n2(o.byFn[fn] ?? 0)),
       ]),
     ),
   );
+  log();
+  const d = c.dynamodb;
+  const bucketFailed = d.failedPerSendByTarget.ratelimit ?? 0;
+  const otherFailed = Object.entries(d.failedPerSendByTarget)
+    .filter(([k]) => k !== 'ratelimit')
+    .map(([k, v]) => `${k} ${n2(v)}`)
+    .join(', ');
+  const rounds = (f: (r: CostSummary['rounds'][number]) => number) =>
+    c.rounds.map((r) => n2(f(r))).join(' / ');
+  log(
+    table(
+      ['per file', 'now', 'issue 12 (before)', 'ratio'],
+      [
+        [
+          'DynamoDB write units',
+          n2(d.writeUnits),
+          ISSUE_12_BEFORE.dynamodbWriteUnits,
+          n2(d.writeUnits / ISSUE_12_BEFORE.dynamodbWriteUnits),
+        ],
+        [
+          '  by function',
+          c.functions.map((fn) => `${fn} ${n2(d.writeUnitsByFn[fn] ?? 0)}`).join(', '),
+          Object.entries(ISSUE_12_BEFORE.dynamodbWriteUnitsByFunction)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', '),
+          '',
+        ],
+        [
+          '  by item',
+          Object.entries(d.writeUnitsByTarget)
+            .map(([k, v]) => `${k} ${n2(v)}`)
+            .join(', '),
+          '',
+          '',
+        ],
+        [
+          '  of which index writes',
+          n2(d.indexWriteUnits),
+          ISSUE_12_BEFORE.indexWriteUnits,
+          n2(d.indexWriteUnits / ISSUE_12_BEFORE.indexWriteUnits),
+        ],
+        ['  per round', rounds((r) => r.writeUnitsPerFile), '', ''],
+        ['DynamoDB read units', `${n2(d.readUnits)} (indexes ${n2(d.indexReadUnits)})`, 'n/a', ''],
+        [
+          'failed conditional writes per send: token bucket',
+          `${n2(bucketFailed)} (rounds ${rounds((r) => r.failedPerSendByTarget.ratelimit ?? 0)})`,
+          ISSUE_12_BEFORE.tokenBucketFailedPerSend,
+          '',
+        ],
+        ['failed conditional writes per send: other', otherFailed || '0', 'n/a', ''],
+        [
+          'S3 GET-class / PUT-class requests',
+          `${n2(c.s3.get)} / ${n2(c.s3.put)}`,
+          `${ISSUE_12_BEFORE.s3GetRequests} / n/a`,
+          n2(c.s3.get / ISSUE_12_BEFORE.s3GetRequests),
+        ],
+        [
+          'SQS requests (handlers + notification + event source)',
+          `${n2(c.sqs.handlers + c.sqs.notifications + c.sqs.eventSource)} (${n2(c.sqs.handlers)} + ${n2(c.sqs.notifications)} + ${n2(c.sqs.eventSource)})`,
+          ISSUE_12_BEFORE.sqsRequests,
+          '',
+        ],
+        [
+          'Lambda invocations',
+          c.functions.map((fn) => `${fn} ${n2(c.lambda.invocations[fn] ?? 0)}`).join(', '),
+          'n/a',
+          '',
+        ],
+        [
+          'Lambda GB-s (measured ms × configured MB)',
+          c.functions
+            .map(
+              (fn) =>
+                `${fn} ${fixed(c.lambda.gbSeconds[fn] ?? 0, 4)} (${fixed(c.lambda.msPerInvocation[fn] ?? 0, 0)} ms/inv)`,
+            )
+            .join(', '),
+          'n/a',
+          '',
+        ],
+        ['Secrets Manager calls', fixed(c.secretsManager, 3), 'n/a', ''],
+      ],
+    ),
+  );
+  log();
+  log(
+    table(
+      ['cost per million files', 'USD'],
+      [
+        ...c.cost.map(([k, v]) => [k, money(v)] as Cell[]),
+        ['total', money(c.total)],
+        ['total, DynamoDB at its prices before 2024-11-01', money(c.totalWithDynamoDbBefore2024_11)],
+        [
+          'issue 12 (before)',
+          `≈ $${ISSUE_12_BEFORE.costPerMillionFiles} (${ISSUE_12_BEFORE.costParts}); ratio ${n2(c.total / ISSUE_12_BEFORE.costPerMillionFiles)}`,
+        ],
+      ],
+    ),
+  );
+  log('  Lambda durations are local (emulators and simulators on the same CPUs): on AWS they differ.');
 }
 
 function printPreflight(rows: PreflightRow[]): void {
@@ -494,59 +687,80 @@ async function main(): Promise<number> {
   process.once('SIGTERM', onSignal);
 
   const memoryMb = FUNCTION_SIZING.forwarder.memorySize;
+  const meter = new AwsMeter();
+  const uninstall = meter.install();
+  let cost: CostSummary | undefined;
+  const stackSections = (['throughput', 'rate-limit', 'memory', 'v7', 'edge-impulse', 'cost'] as const).some(
+    wanted,
+  );
   try {
-    relay = await startBenchRelay();
+    if (!stackSections) throw new SkipStack();
+    relay = await startBenchRelay(meter);
     const r = relay;
     log(
       `local stack up in ${seconds(r.stack.timings.stackMs)} (fauxqs S3+SQS, DynamoDB Local, Secrets Manager emulator); simulators on ${r.fast.url} and ${r.limited.url}`,
     );
-    t = await section('1. throughput', () => runThroughput(r, SETTINGS.throughput));
+    // First, on the fresh stack: nothing of another section is left in the table or the poller's work.
+    if (wanted('cost')) cost = await section('8. cost', () => runCost(r, meter, SETTINGS.cost));
+    if (cost) printCost(cost);
+    if (wanted('throughput')) t = await section('1. throughput', () => runThroughput(r, SETTINGS.throughput));
     if (t) printThroughput(t);
-    rl = await section('2. rate limit', () => runRateLimit(r, SETTINGS.rateLimit));
+    if (wanted('rate-limit')) rl = await section('2. rate limit', () => runRateLimit(r, SETTINGS.rateLimit));
     if (rl) printRateLimit(rl);
     const functionTimeoutMs = FUNCTION_SIZING.forwarder.timeout.toMilliseconds();
     const { fileBytes, gcEveryMs } = SETTINGS.memory;
-    mem = await section('3. memory', () =>
-      runMemory(r, { fileBytes, functionTimeoutMs, serial: 'SN-BIG0001' }),
-    );
+    mem = !wanted('memory')
+      ? undefined
+      : await section('3. memory', () =>
+          runMemory(r, { fileBytes, functionTimeoutMs, serial: 'SN-BIG0001' }),
+        );
     memGc = mem
       ? await section('3. memory (GC cross-check)', () =>
           runMemory(r, { fileBytes, functionTimeoutMs, serial: 'SN-BIG0002', gcEveryMs }),
         )
       : undefined;
     if (mem) printMemory(mem, memGc, memoryMb);
-    v7 = await section('6. V7 Darwin', () => runV7Darwin(r, SETTINGS.v7));
+    if (wanted('v7')) v7 = await section('6. V7 Darwin', () => runV7Darwin(r, SETTINGS.v7));
     if (v7) printV7(v7);
     // Section 7 runs here, on the same stack (its Edge Impulse forwarder starts deferred).
-    const eiTimeoutMs = (VENDORS['edge-impulse']?.infra?.timeoutSeconds ?? 300) * 1000;
-    for (const m of SETTINGS.edgeImpulseMemory) {
-      const got = await section(`7. Edge Impulse memory (${m.files} × ${m.fileBytes})`, () =>
-        runEdgeImpulseMemory(r, {
-          ...m,
-          gcEveryMs: SETTINGS.memory.gcEveryMs,
-          functionTimeoutMs: eiTimeoutMs,
-        }),
+    if (wanted('edge-impulse')) {
+      const eiTimeoutMs = (VENDORS['edge-impulse']?.infra?.timeoutSeconds ?? 300) * 1000;
+      for (const m of SETTINGS.edgeImpulseMemory) {
+        const got = await section(`7. Edge Impulse memory (${m.files} × ${m.fileBytes})`, () =>
+          runEdgeImpulseMemory(r, {
+            ...m,
+            gcEveryMs: SETTINGS.memory.gcEveryMs,
+            functionTimeoutMs: eiTimeoutMs,
+          }),
+        );
+        if (got) eiMemory.push(got);
+      }
+      eiFloor = await section('7. Edge Impulse table floor', () =>
+        runTableFloor(r, SETTINGS.edgeImpulse.files),
       );
-      if (got) eiMemory.push(got);
+      ei = await section('7. Edge Impulse', () => runEdgeImpulse(r, SETTINGS.edgeImpulse));
+      printEdgeImpulse(ei, eiFloor, eiMemory, VENDORS['edge-impulse']?.infra?.memoryMb ?? memoryMb);
     }
-    eiFloor = await section('7. Edge Impulse table floor', () =>
-      runTableFloor(r, SETTINGS.edgeImpulse.files),
-    );
-    ei = await section('7. Edge Impulse', () => runEdgeImpulse(r, SETTINGS.edgeImpulse));
-    printEdgeImpulse(ei, eiFloor, eiMemory, VENDORS['edge-impulse']?.infra?.memoryMb ?? memoryMb);
   } catch (err) {
-    errors.push(`stack: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    log(`\n!! could not run the stack sections: ${String(err)}`);
+    if (!(err instanceof SkipStack)) {
+      errors.push(`stack: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      log(`\n!! could not run the stack sections: ${String(err)}`);
+    }
   } finally {
+    uninstall();
     await stop();
   }
 
   // Imported now: it loads the relay's config and vendor modules, which the stack wants loaded after its env.
-  const bundles = await section('4. bundles', async () => (await import('./bundles.ts')).measureBundles());
+  const bundles = wanted('bundles')
+    ? await section('4. bundles', async () => (await import('./bundles.ts')).measureBundles())
+    : undefined;
   if (bundles) printBundles(bundles);
-  const preflight = await section('5. pre-flight reads', async () =>
-    (await import('./preflight.ts')).runPreflight(SETTINGS.preflight.headBytes),
-  );
+  const preflight = wanted('preflight')
+    ? await section('5. pre-flight reads', async () =>
+        (await import('./preflight.ts')).runPreflight(SETTINGS.preflight.headBytes),
+      )
+    : undefined;
   if (preflight) printPreflight(preflight);
 
   log(heading('Key figures'));
@@ -554,59 +768,110 @@ async function main(): Promise<number> {
     ? `; ${mib(memGc.deltaBytes)} kept alive, GC every ${SETTINGS.memory.gcEveryMs} ms`
     : '';
   const na = 'n/a (failed)';
+  /** The section of each key figure: a figure of a section not asked for is left out, not shown as failed. */
+  const sectionOf: Record<string, (typeof SECTIONS)[number]> = {
+    'pipeline files/s': 'throughput',
+    'naive files/s': 'throughput',
+    ratio: 'throughput',
+    'sustained req/s': 'rate-limit',
+    'vs limit': 'rate-limit',
+    '429 share': 'rate-limit',
+    'peak RSS (MiB)': 'memory',
+    'bundle sizes': 'bundles',
+    'module init': 'bundles',
+    'DynamoDB units / file': 'cost',
+    'token-bucket failed writes': 'cost',
+    'cost / million files': 'cost',
+    'V7 under 30 % failures': 'v7',
+    'Edge Impulse files/s': 'edge-impulse',
+    'Edge Impulse requests / 1000 files': 'edge-impulse',
+    'Edge Impulse memory': 'edge-impulse',
+    'pre-flight reads': 'preflight',
+  };
+  const asked = (rows: Array<[string, Cell]>) =>
+    rows.filter(([label]) => {
+      const name = sectionOf[label];
+      return name === undefined || wanted(name);
+    });
   log(
-    facts([
-      ['pipeline files/s', t ? fixed(t.pipelineFilesPerSec) : na],
-      ['naive files/s', t ? fixed(t.naiveFilesPerSec) : na],
-      ['ratio', t ? `${fixed(t.ratio, 2)} ×` : na],
-      ['sustained req/s', rl ? fixed(rl.sustainedPerSec, 2) : na],
-      ['vs limit', rl ? `${fixed(rl.vsLimit, 3)} × ${DOCUMENTED.perSecond}/s` : na],
-      ['429 share', rl ? `${pct(rl.share429)} (${rl.rejected429} of ${rl.ingestRequests})` : na],
-      [
-        'peak RSS (MiB)',
-        mem
-          ? `${mib(mem.peakRssBytes)} during the send (baseline ${mib(mem.baselineRssBytes)}, delta ${mib(mem.deltaBytes)} = ${fixed(mem.deltaShareOfFile, 3)} × the ${mib(mem.fileBytes)} MiB file${gcDelta}); process maxRSS ${mib(mem.child.maxRssAfterKiB * 1024)} incl. start-up`
-          : na,
-      ],
-      [
-        'bundle sizes',
-        bundles
-          ? bundles.sizes.map((s) => `${s.name} ${kib(s.rawBytes)} KiB (gzip ${kib(s.gzipBytes)})`).join(', ')
-          : na,
-      ],
-      [
-        'V7 under 30 % failures',
-        v7
-          ? `relay ${fixed(v7.relay.bytesSent / v7.relay.deliveredBytes, 3)} bytes sent per delivered byte, ${fixed(v7.relay.requests / v7.relay.delivered, 2)} requests per file, ${v7.relay.delivered}/${v7.files} confirmed in ${seconds(v7.relay.ms)}; darwin-py way ${fixed(v7.darwinPy.bytesSent / Math.max(1, v7.darwinPy.deliveredBytes), 3)}, ${fixed(v7.darwinPy.requests / Math.max(1, v7.darwinPy.delivered), 2)}, ${v7.darwinPy.delivered}/${v7.files}`
-          : na,
-      ],
-      [
-        'Edge Impulse files/s',
-        ei
-          ? `relay ${fixed(ei.relay.filesPerSec)} vs official uploader method ${fixed(ei.official.filesPerSec)}: ${fixed(ei.ratio, 2)} × (goal ≥ 5 ×)`
-          : na,
-      ],
-      [
-        'Edge Impulse requests / 1000 files',
-        ei
-          ? `relay ${fixed(ei.relay.requestsPer1000, 0)} vs official ${fixed(ei.official.requestsPer1000, 0)}`
-          : na,
-      ],
-      [
-        'Edge Impulse memory',
-        eiMemory.length
-          ? eiMemory
-              .map((m) => `${m.files} × ${fixed(m.fileBytes / 1e6, 1)} MB: +${mib(m.deltaBytes)} MiB`)
-              .join(', ')
-          : na,
-      ],
-      [
-        'pre-flight reads',
-        preflight
-          ? `at most ${Math.max(...preflight.map((r) => r.calls))} ranged GETs after the head; a moov after mdat costs ${preflight.find((r) => r.file.startsWith('mp4v MP4, moov after'))?.calls ?? '?'}`
-          : na,
-      ],
-    ]),
+    facts(
+      asked([
+        ['pipeline files/s', t ? fixed(t.pipelineFilesPerSec) : na],
+        ['naive files/s', t ? fixed(t.naiveFilesPerSec) : na],
+        ['ratio', t ? `${fixed(t.ratio, 2)} ×` : na],
+        ['sustained req/s', rl ? fixed(rl.sustainedPerSec, 2) : na],
+        ['vs limit', rl ? `${fixed(rl.vsLimit, 3)} × ${DOCUMENTED.perSecond}/s` : na],
+        ['429 share', rl ? `${pct(rl.share429)} (${rl.rejected429} of ${rl.ingestRequests})` : na],
+        [
+          'peak RSS (MiB)',
+          mem
+            ? `${mib(mem.peakRssBytes)} during the send (baseline ${mib(mem.baselineRssBytes)}, delta ${mib(mem.deltaBytes)} = ${fixed(mem.deltaShareOfFile, 3)} × the ${mib(mem.fileBytes)} MiB file${gcDelta}); process maxRSS ${mib(mem.child.maxRssAfterKiB * 1024)} incl. start-up`
+            : na,
+        ],
+        [
+          'bundle sizes',
+          bundles
+            ? bundles.sizes
+                .map((s) => `${s.name} ${kib(s.rawBytes)} KiB (gzip ${kib(s.gzipBytes)})`)
+                .join(', ')
+            : na,
+        ],
+        [
+          'module init',
+          bundles
+            ? `${bundles.sizes.map((s) => `${s.name} ${fixed(s.init.wallMs, 0)} ms (CPU ${fixed(s.init.cpuMs, 0)})`).join(', ')}; was 245 / 310 ms`
+            : na,
+        ],
+        [
+          'DynamoDB units / file',
+          cost
+            ? `${fixed(cost.dynamodb.writeUnits, 2)} write (index ${fixed(cost.dynamodb.indexWriteUnits, 2)}), ${fixed(cost.dynamodb.readUnits, 2)} read; was 25.5 write`
+            : na,
+        ],
+        [
+          'token-bucket failed writes',
+          cost ? `${fixed(cost.dynamodb.failedPerSendByTarget.ratelimit ?? 0, 2)} per send; was 1.4–2.8` : na,
+        ],
+        [
+          'cost / million files',
+          cost
+            ? `$${fixed(cost.total, 2)} at ${PRICES.label} ($${fixed(cost.totalWithDynamoDbBefore2024_11, 2)} with DynamoDB before 2024-11-01); was ≈ $22`
+            : na,
+        ],
+        [
+          'V7 under 30 % failures',
+          v7
+            ? `relay ${fixed(v7.relay.bytesSent / v7.relay.deliveredBytes, 3)} bytes sent per delivered byte, ${fixed(v7.relay.requests / v7.relay.delivered, 2)} requests per file, ${v7.relay.delivered}/${v7.files} confirmed in ${seconds(v7.relay.ms)}; darwin-py way ${fixed(v7.darwinPy.bytesSent / Math.max(1, v7.darwinPy.deliveredBytes), 3)}, ${fixed(v7.darwinPy.requests / Math.max(1, v7.darwinPy.delivered), 2)}, ${v7.darwinPy.delivered}/${v7.files}`
+            : na,
+        ],
+        [
+          'Edge Impulse files/s',
+          ei
+            ? `relay ${fixed(ei.relay.filesPerSec)} vs official uploader method ${fixed(ei.official.filesPerSec)}: ${fixed(ei.ratio, 2)} × (goal ≥ 5 ×)`
+            : na,
+        ],
+        [
+          'Edge Impulse requests / 1000 files',
+          ei
+            ? `relay ${fixed(ei.relay.requestsPer1000, 0)} vs official ${fixed(ei.official.requestsPer1000, 0)}`
+            : na,
+        ],
+        [
+          'Edge Impulse memory',
+          eiMemory.length
+            ? eiMemory
+                .map((m) => `${m.files} × ${fixed(m.fileBytes / 1e6, 1)} MB: +${mib(m.deltaBytes)} MiB`)
+                .join(', ')
+            : na,
+        ],
+        [
+          'pre-flight reads',
+          preflight
+            ? `at most ${Math.max(...preflight.map((r) => r.calls))} ranged GETs after the head; a moov after mdat costs ${preflight.find((r) => r.file.startsWith('mp4v MP4, moov after'))?.calls ?? '?'}`
+            : na,
+        ],
+      ]),
+    ),
   );
   log(
     `\ntotal ${seconds(Date.now() - started)}${errors.length ? `; ${errors.length} section(s) failed` : ''}`,

@@ -41,15 +41,12 @@ export function resolveConfigPath(contextValue: unknown, envValue: string | unde
 }
 
 /**
- * The config as the functions will read it: JSON text of the validated config. The runtime loader
- * interpolates `${VAR}` again, so every `${` left in a string value (one written `$${` in the file) is escaped
- * back to `$${`; the runtime then reads exactly the config that was validated here.
+ * The config as the functions will read it: JSON text of the validated, already interpolated config. The
+ * functions parse it and nothing more (lambdas/domain/config/baked.ts): no `${VAR}` is replaced again, so a
+ * literal `${` in a value (written `$${` in the file) reaches them as it was validated.
  */
 export function bakeConfigJson(config: RelayConfig): string {
-  return JSON.stringify(config, (_key, value: unknown) =>
-    // A function replacement: in a replacement string `$$` would mean a single `$`.
-    typeof value === 'string' ? value.replaceAll('${', () => '$${') : value,
-  );
+  return JSON.stringify(config);
 }
 
 /** Optional stack settings from CDK context (`-c name=value`). */

@@ -18,6 +18,7 @@ import type { APIGatewayProxyEventV2, Context, SQSEvent } from 'aws-lambda';
 import writeFileAtomic from 'write-file-atomic';
 import { parse as parseYaml } from 'yaml';
 import { ENV } from '../lambdas/commons/env.ts';
+import { loadConfig, loadConfigFile } from '../lambdas/domain/config/load.ts';
 import type { RelayConfig } from '../lambdas/domain/config/types.ts';
 import { VENDORS } from '../lambdas/vendors/registry.ts';
 import {
@@ -94,10 +95,19 @@ export function forwarderTuning(vendor: string): Required<FunctionTuning> {
 }
 
 export interface LocalStackOptions {
-  /** The relay config (→ RELAY_CONFIG_JSON), unless configFile is given. */
+  /**
+   * The relay config, unless configFile is given. Loaded as `cdk synth` loads a file (`${VAR}` from the
+   * handlers' environment, then validated against the registered plug-ins) and handed to the handlers as
+   * RELAY_CONFIG_JSON, as the bundle carries it on AWS: the handlers only parse it.
+   */
   config?: RelayConfig;
-  /** Path of a YAML/JSON config file (→ RELAY_CONFIG_FILE, absolute). */
+  /** Path of a YAML/JSON config file, loaded the same way (→ RELAY_CONFIG_JSON). */
   configFile?: string;
+  /**
+   * false: hand `config` to the handlers as it is, unvalidated (tests whose stub handlers use made-up vendor
+   * ids). Default true.
+   */
+  validateConfig?: boolean;
   /** Vendor ids that get a queue + DLQ + forwarder. Default: the config's distinct `transmit_type`s. */
   vendors?: string[];
   /** Secrets to create: name (without prefix) → value. */
@@ -212,6 +222,24 @@ export async function vendorsOf(
     .map((t) => t.transmit_type)
     .filter((t) => typeof t === 'string' && t);
   return [...new Set(types)];
+}
+
+/**
+ * The config the handlers get (RELAY_CONFIG_JSON): loaded and validated here, as `cdk synth` does before it
+ * bakes the config into the bundles. Throws ConfigError (with every violation) for an invalid config.
+ */
+function handlerConfigJson(
+  opts: Pick<LocalStackOptions, 'config' | 'configFile' | 'validateConfig'>,
+  env: Record<string, string | undefined>,
+): string | undefined {
+  if (opts.configFile)
+    return JSON.stringify(loadConfigFile(resolvePath(opts.configFile), VENDORS, env).config);
+  if (!opts.config) return undefined;
+  if (opts.validateConfig === false) return JSON.stringify(opts.config);
+  const text = JSON.stringify(opts.config);
+  return JSON.stringify(
+    loadConfig(text, VENDORS, env, { formatHint: 'json', source: '(the local stack config)' }).config,
+  );
 }
 
 async function loadHandlers(overrides: Partial<LocalHandlers>): Promise<LocalHandlers> {
@@ -356,16 +384,14 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       [ENV.callbackBaseUrl]: api.url,
       [ENV.callbackKeySecret]: LOCAL_DEFAULTS.callbackKeySecret,
       [ENV.resultsBucket]: resources.buckets.results,
-      ...(opts.configFile
-        ? { [ENV.configFile]: resolvePath(opts.configFile) }
-        : opts.config
-          ? { [ENV.configJson]: JSON.stringify(opts.config) }
-          : {}),
       ...(opts.secretPrefix ? { [ENV.secretPrefix]: opts.secretPrefix } : {}),
       ...(opts.logLevel ? { [ENV.logLevel]: opts.logLevel } : {}),
       ...opts.env,
     };
-    const unset = [...UNSET_ENV, ENV.vendor, ...(opts.configFile ? [ENV.configJson] : [ENV.configFile])];
+    const unset: string[] = [...UNSET_ENV, ENV.vendor, ENV.configFile];
+    const configJson = handlerConfigJson(opts, { ...process.env, ...env });
+    if (configJson !== undefined) env[ENV.configJson] = configJson;
+    else unset.push(ENV.configJson);
     // Restored after the runner has stopped (cleanups run in reverse order).
     cleanups.splice(runnerCleanup, 0, applyEnv(env, unset));
 

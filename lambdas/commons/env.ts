@@ -16,9 +16,12 @@ export const ENV = {
   resultsBucket: 'RELAY_RESULTS_BUCKET',
   /** Vendor id this forwarder serves (forwarder only). */
   vendor: 'RELAY_VENDOR',
-  /** The relay config as JSON text, injected at bundle time by CDK (esbuild define). */
+  /**
+   * The relay config as JSON text, validated before it got here: baked into the bundle by CDK (esbuild define +
+   * banner), set by the local stack. The only config a handler reads.
+   */
   configJson: 'RELAY_CONFIG_JSON',
-  /** Path to a config file (YAML or JSON); wins over RELAY_CONFIG_JSON. Used locally. */
+  /** Path to a config file (YAML or JSON) for `cdk synth` (bin/factory-relay.ts); no handler reads it. */
   configFile: 'RELAY_CONFIG_FILE',
   /** Prefix of Secrets Manager secret names (optional), e.g. `factory-relay/`. */
   secretPrefix: 'RELAY_SECRET_PREFIX',

@@ -3,25 +3,28 @@
  * it is queued. Nothing is dropped silently: an unmatched key, missing metadata or a malformed sidecar is a
  * record with a status and a reason.
  */
-import { Ajv, type ValidateFunction } from 'ajv';
+
 import { errorMessage, recorded } from '#commons/errors.ts';
 import type { Logger } from '#commons/logger.ts';
 import { splitName } from '#commons/media.ts';
 import { decodeS3EventKey } from '#commons/s3-key.ts';
 import {
   destinationsFor,
-  type MissingValue,
   matchStream,
-  missingRequired,
-  renderTemplates,
-  resolveTimeZone,
+  type SidecarOwner,
   sidecarKeyFor,
   sidecarOwner,
   sidecarWaitMs,
+} from '#domain/config/match.ts';
+import {
+  type MissingValue,
+  missingRequired,
+  renderTemplates,
+  resolveTimeZone,
   type TemplateContext,
-} from '#domain/config/index.ts';
-import type { SidecarOwner } from '#domain/config/match.ts';
+} from '#domain/config/template.ts';
 import type { DataTransmit, RelayConfig, StreamConfig } from '#domain/config/types.ts';
+import { fieldsValidator } from '#fields-validators';
 import type { JsonObject, JsonValue, ObjectRef, VendorPlugin } from '#vendors/types.ts';
 import {
   type DeliveryKey,
@@ -109,18 +112,6 @@ export function parseS3Event(body: string): S3EventRecord[] {
   if (!obj || !Array.isArray(obj.Records))
     throw new MalformedEventError('message is not an S3 event notification');
   return obj.Records as S3EventRecord[];
-}
-
-const validators = new WeakMap<VendorPlugin, ValidateFunction>();
-const ajv = new Ajv({ allErrors: true, strict: false });
-
-function validatorFor(plugin: VendorPlugin): ValidateFunction {
-  let v = validators.get(plugin);
-  if (!v) {
-    v = ajv.compile(plugin.fieldsSchema);
-    validators.set(plugin, v);
-  }
-  return v;
 }
 
 function stringAt(v: JsonValue | undefined): string | undefined {
@@ -522,7 +513,8 @@ function buildFields(
         bad.map((m) => `${pointer(m)}: ${m.reason}`),
       );
   }
-  const validate = validatorFor(plugin);
+  // Precompiled in a bundle (no schema compilation in a Lambda); compiled on first use in tests and locally.
+  const validate = fieldsValidator(plugin);
   if (validate(rendered.value)) return { fields: rendered.value };
   let shape = false;
   const problems = (validate.errors ?? []).map((e) => {

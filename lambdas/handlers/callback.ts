@@ -15,6 +15,7 @@ import { decodeDeliveryId } from '#domain/delivery.ts';
 import { checkDeliveries } from '#domain/poll.ts';
 import { isPollable } from '#domain/status.ts';
 import { createVendorContext } from '#domain/vendor-context.ts';
+import { sourceMappedErrors } from './source-maps.ts';
 import { vendorSide } from './vendor-runtime.ts';
 
 /** A delivery is re-checked for callbacks at most this often (per function instance). */
@@ -90,4 +91,6 @@ export async function onCallback(
   }
 }
 
-export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>().handler(onCallback);
+export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
+  .use(sourceMappedErrors())
+  .handler(onCallback);

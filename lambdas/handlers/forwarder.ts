@@ -12,6 +12,7 @@ import { type Claim, type ForwarderDeps, forwardBatch } from '#domain/forward.ts
 import { createVendorContext } from '#domain/vendor-context.ts';
 import { getVendor } from '#vendors/registry.ts';
 import { sendRaw } from './runtime.ts';
+import { sourceMappedErrors } from './source-maps.ts';
 import { vendorSide } from './vendor-runtime.ts';
 
 /** The table's claim answer, as the forwarder core reads it. */
@@ -78,27 +79,29 @@ function deps(vendorId: string, queueUrl: string, deadLetterUrl: string | undefi
  */
 export function createForwarderHandler(vendorId: string, options: { deadLetterUrl?: string } = {}) {
   let d: ForwarderDeps | undefined;
-  return middy<SQSEvent, SQSBatchResponse>().handler(async (event: SQSEvent, context: Context) => {
-    const first = event.Records[0];
-    if (!first) return { batchItemFailures: [] };
-    // One queue feeds this handler: its deps are built on the first batch and kept.
-    d ??= deps(
-      vendorId,
-      queueUrlFromArn(first.eventSourceARN, process.env.AWS_ENDPOINT_URL_SQS),
-      options.deadLetterUrl,
-    );
-    const result = await forwardBatch(
-      event.Records.map((r) => ({
-        messageId: r.messageId,
-        receiptHandle: r.receiptHandle,
-        body: r.body,
-        receiveCount: Number(r.attributes.ApproximateReceiveCount ?? '1'),
-      })),
-      d,
-      { remainingMs: () => context.getRemainingTimeInMillis() },
-    );
-    return { batchItemFailures: result.failures.map((id) => ({ itemIdentifier: id })) };
-  });
+  return middy<SQSEvent, SQSBatchResponse>()
+    .use(sourceMappedErrors())
+    .handler(async (event: SQSEvent, context: Context) => {
+      const first = event.Records[0];
+      if (!first) return { batchItemFailures: [] };
+      // One queue feeds this handler: its deps are built on the first batch and kept.
+      d ??= deps(
+        vendorId,
+        queueUrlFromArn(first.eventSourceARN, process.env.AWS_ENDPOINT_URL_SQS),
+        options.deadLetterUrl,
+      );
+      const result = await forwardBatch(
+        event.Records.map((r) => ({
+          messageId: r.messageId,
+          receiptHandle: r.receiptHandle,
+          body: r.body,
+          receiveCount: Number(r.attributes.ApproximateReceiveCount ?? '1'),
+        })),
+        d,
+        { remainingMs: () => context.getRemainingTimeInMillis() },
+      );
+      return { batchItemFailures: result.failures.map((id) => ({ itemIdentifier: id })) };
+    });
 }
 
 let bound: ReturnType<typeof createForwarderHandler> | undefined;

@@ -7,6 +7,7 @@ import type { Context } from 'aws-lambda';
 import { ENV, optionalEnv } from '#commons/env.ts';
 import { type PollSummary, pollDue } from '#domain/poll.ts';
 import { createVendorContext } from '#domain/vendor-context.ts';
+import { sourceMappedErrors } from './source-maps.ts';
 import { vendorSide } from './vendor-runtime.ts';
 
 let queueUrls: Record<string, string> | undefined;
@@ -43,4 +44,4 @@ export async function pollOnce(_event: unknown, context: Context): Promise<PollS
   return summary;
 }
 
-export const handler = middy().handler(pollOnce);
+export const handler = middy().use(sourceMappedErrors()).handler(pollOnce);

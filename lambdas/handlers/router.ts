@@ -9,6 +9,7 @@ import { ENV, requireEnv } from '#commons/env.ts';
 import { errorMessage } from '#commons/errors.ts';
 import { MalformedEventError, type RouterDeps, routeMessage } from '#domain/route.ts';
 import { runtime } from './runtime.ts';
+import { sourceMappedErrors } from './source-maps.ts';
 
 let cachedDeps: RouterDeps | undefined;
 
@@ -67,4 +68,4 @@ export async function routeBatch(event: SQSEvent, _context: Context): Promise<SQ
   return { batchItemFailures: failures };
 }
 
-export const handler = middy<SQSEvent, SQSBatchResponse>().handler(routeBatch);
+export const handler = middy<SQSEvent, SQSBatchResponse>().use(sourceMappedErrors()).handler(routeBatch);

@@ -13,7 +13,7 @@ import { createS3Client, S3Objects } from '#adapters/s3.ts';
 import { Queues } from '#adapters/sqs.ts';
 import { ENV, requireEnv } from '#commons/env.ts';
 import { createLogger, type Logger } from '#commons/logger.ts';
-import { loadConfigFromEnv } from '#domain/config/index.ts';
+import { readBakedConfig } from '#domain/config/baked.ts';
 import type { RelayConfig } from '#domain/config/types.ts';
 import { VENDORS } from '#vendors/registry.ts';
 import type { VendorPlugin } from '#vendors/types.ts';
@@ -35,7 +35,8 @@ let cached: Runtime | undefined;
 export function runtime(): Runtime {
   if (cached) return cached;
   const log = createLogger({ service: 'factory-relay' });
-  const { config } = loadConfigFromEnv(VENDORS);
+  // Validated at synth (or at the local stack's start): parsed here, never validated again.
+  const config = readBakedConfig(requireEnv(ENV.configJson), Object.keys(VENDORS), ENV.configJson);
   const sqs = new SQSClient({});
   cached = {
     config,

@@ -69,6 +69,13 @@ describe('bin/factory-relay.ts', () => {
         const bundle = readFileSync(file, 'utf8');
         assert.ok(bundle.includes('instrumental-demo'), `${file}: the config is not compiled in`);
         assert.ok(!/["']#(commons|domain|adapters|vendors)\//.test(bundle), `${file}: unresolved # import`);
+        // Lean cold starts (lib/bundling.ts): no YAML parser, no ajv compiler (the field validators are
+        // precompiled), not the SDK's default credential chain, no source-map flag.
+        for (const marker of ['YAMLParseError', 'strictSchema', 'defaultProvider::fromSSO'])
+          assert.ok(!bundle.includes(marker), `${file} carries ${marker}`);
+        const env = (fn.Properties.Environment as { Variables?: Record<string, string> } | undefined)
+          ?.Variables;
+        assert.equal(env?.NODE_OPTIONS, undefined, `${file}: NODE_OPTIONS`);
         const mod = (await import(pathToFileURL(file).href)) as { handler?: unknown };
         assert.equal(typeof mod.handler, 'function', file);
       }

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { App, Duration } from 'aws-cdk-lib';
-import { loadConfig } from '../../lambdas/domain/config/index.ts';
-import type { VendorCatalog } from '../../lambdas/vendors/registry.ts';
+import { readBakedConfig } from '../../lambdas/domain/config/baked.ts';
 import { bakeConfigJson, contextSettings, DEFAULT_CONFIG_PATH, resolveConfigPath } from '../../lib/app.ts';
 import { FORWARDER_EVENT_SOURCE, vendorMaxReceiveCount, visibilityTimeoutFor } from '../../lib/defaults.ts';
 import { PlanError, planRelay, toIdPart } from '../../lib/plan.ts';
@@ -143,18 +142,15 @@ describe('app helpers', () => {
     });
   });
 
-  it('the baked JSON loads back at run time to exactly the validated config, literal ${ included', () => {
+  it('the baked JSON reads back at run time as exactly the validated config, literal ${ included', () => {
     const config = minimalConfig();
     const stream = config.data_receiver[0]?.streams[0];
     assert.ok(stream);
-    // Literal "${" in a value (written "$${" in a config file), which the runtime loader would interpolate.
+    // Literal "${" in a value (written "$${" in a config file): the functions must not interpolate it again.
     const literal = { a: `literal ${'$'}{NOT_A_VAR} kept`, b: `and $${'$'}{x} too` };
     stream.vars = { ...literal };
-    const catalog: VendorCatalog = {
-      'v7-darwin': { id: 'v7-darwin', fieldsSchema: { type: 'object' }, optionsSchema: { type: 'object' } },
-    };
-    const loaded = loadConfig(bakeConfigJson(config), catalog, {});
-    assert.deepEqual(loaded.config, config);
-    assert.deepEqual(loaded.config.data_receiver[0]?.streams[0]?.vars, literal);
+    const baked = readBakedConfig(bakeConfigJson(config), ['v7-darwin'], 'RELAY_CONFIG_JSON');
+    assert.deepEqual(baked, config);
+    assert.deepEqual(baked.data_receiver[0]?.streams[0]?.vars, literal);
   });
 });

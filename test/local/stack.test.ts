@@ -57,6 +57,8 @@ const results: InvocationEnd[] = [];
 before(async () => {
   stack = await startLocalStack({
     config,
+    // Made-up vendor ids for the stub handlers below: no plug-in validates them.
+    validateConfig: false,
     secrets: { 'v7-darwin-key': 'sim-api-key-1', 'edge-impulse-key': 'ei_test_key_local' },
     secretPrefix: 'factory-relay/',
     pollEveryMs: 200,

@@ -1,16 +1,18 @@
-/** The relay config: types, schema, templates, key patterns, validation and loading. */
+/**
+ * The relay config: types, schema, templates, key patterns, validation and loading. For tools (synth, the CLI,
+ * the local stack): Lambda code imports the modules it needs directly, never this barrel, which would bring the
+ * YAML parser and the schema validator into its bundle.
+ */
 
 export {
   ConfigError,
   type ConfigFormat,
-  clearConfigCache,
   formatViolations,
   interpolateEnv,
   type LoadedConfig,
   type LoadOptions,
   loadConfig,
   loadConfigFile,
-  loadConfigFromEnv,
   parseConfigText,
 } from './load.ts';
 export {

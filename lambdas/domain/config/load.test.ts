@@ -5,16 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { MissingEnvError } from '#commons/env.ts';
-import { VENDORS, type VendorCatalog } from '#vendors/registry.ts';
+import { VENDORS } from '#vendors/registry.ts';
 import {
   ConfigError,
-  clearConfigCache,
   formatViolations,
   interpolateEnv,
   loadConfig,
   loadConfigFile,
-  loadConfigFromEnv,
   parseConfigText,
 } from './load.ts';
 import { destinationsFor, isSidecarKey, matchStream, sidecarKeyFor } from './match.ts';
@@ -196,7 +193,7 @@ describe('loadConfig', () => {
   });
 });
 
-describe('loadConfigFile and loadConfigFromEnv', () => {
+describe('loadConfigFile', () => {
   const yamlPath = join(tmp, 'relay.yaml');
   const jsonPath = join(tmp, 'relay.json');
   writeFileSync(yamlPath, MINIMAL);
@@ -226,40 +223,6 @@ describe('loadConfigFile and loadConfigFromEnv', () => {
     assert.throws(
       () => loadConfigFile(broken, FAKE_CATALOG, {}),
       (e: unknown) => e instanceof ConfigError && e.source === broken && /not valid JSON/.test(e.message),
-    );
-  });
-
-  it('prefers RELAY_CONFIG_FILE over RELAY_CONFIG_JSON and caches per process', () => {
-    const catalog: VendorCatalog = { ...FAKE_CATALOG };
-    const env = { RELAY_CONFIG_FILE: yamlPath, RELAY_CONFIG_JSON: '{"version": 2}', SECRET: 's' };
-    const first = loadConfigFromEnv(catalog, env);
-    assert.equal(first.text, MINIMAL);
-    writeFileSync(yamlPath, 'garbage: [');
-    assert.equal(loadConfigFromEnv(catalog, env), first);
-    clearConfigCache(catalog);
-    assert.throws(() => loadConfigFromEnv(catalog, env), ConfigError);
-    writeFileSync(yamlPath, MINIMAL);
-    assert.deepEqual(loadConfigFromEnv(catalog, env).config, first.config);
-    clearConfigCache();
-    assert.notEqual(loadConfigFromEnv(catalog, env), first);
-  });
-
-  it('reads RELAY_CONFIG_JSON when no file is named', () => {
-    const env = { RELAY_CONFIG_JSON: asJson, RELAY_CONFIG_FILE: '', SECRET: 's' };
-    const loaded = loadConfigFromEnv(FAKE_CATALOG, env);
-    assert.equal(loaded.text, asJson);
-    assert.equal(loaded.config.data_transmit[0]?.transmit_name, 'd');
-    assert.throws(
-      () => loadConfigFromEnv(FAKE_CATALOG, { RELAY_CONFIG_JSON: '{"version": 2}' }),
-      (e: unknown) =>
-        e instanceof ConfigError && e.message.startsWith('invalid relay config from RELAY_CONFIG_JSON:'),
-    );
-  });
-
-  it('throws MissingEnvError when neither is set', () => {
-    assert.throws(
-      () => loadConfigFromEnv(FAKE_CATALOG, {}),
-      (e: unknown) => e instanceof MissingEnvError && e.variable === 'RELAY_CONFIG_FILE or RELAY_CONFIG_JSON',
     );
   });
 });

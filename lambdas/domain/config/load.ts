@@ -1,10 +1,10 @@
 /**
- * Loading the relay config: text (YAML or JSON) → tree → `${VAR}` interpolation → validation.
- * The only I/O here is reading the config file named by RELAY_CONFIG_FILE.
+ * Loading the relay config: text (YAML or JSON) → tree → `${VAR}` interpolation → validation. For `cdk synth`,
+ * `relay validate` and the local stack; no Lambda imports this (they read the validated config as JSON:
+ * baked.ts). The only I/O here is reading a config file.
  */
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
-import { ENV, MissingEnvError, optionalEnv } from '#commons/env.ts';
 import type { VendorCatalog } from '#vendors/registry.ts';
 import type { JsonPath } from './template.ts';
 import type { RelayConfig, Violation } from './types.ts';
@@ -194,41 +194,4 @@ export function loadConfigFile(
   }
   const formatHint: ConfigFormat = path.toLowerCase().endsWith('.json') ? 'json' : 'yaml';
   return loadConfig(text, catalog, env, { formatHint, source: path });
-}
-
-let envCache = new WeakMap<VendorCatalog, Map<string, LoadedConfig>>();
-
-/**
- * The config named by the environment: RELAY_CONFIG_FILE (a path) if set, else RELAY_CONFIG_JSON (the text).
- * Cached per process (per catalog and source); a failure is not cached. Throws MissingEnvError when neither
- * is set, ConfigError when the config is invalid.
- */
-export function loadConfigFromEnv(
-  catalog: VendorCatalog,
-  env: Record<string, string | undefined> = process.env,
-): LoadedConfig {
-  const file = optionalEnv(ENV.configFile, env as NodeJS.ProcessEnv);
-  const json = file === undefined ? optionalEnv(ENV.configJson, env as NodeJS.ProcessEnv) : undefined;
-  if (file === undefined && json === undefined)
-    throw new MissingEnvError(`${ENV.configFile} or ${ENV.configJson}`);
-  const key = file !== undefined ? `file:${file}` : `json:${json}`;
-  let byKey = envCache.get(catalog);
-  if (!byKey) {
-    byKey = new Map();
-    envCache.set(catalog, byKey);
-  }
-  const hit = byKey.get(key);
-  if (hit) return hit;
-  const loaded =
-    file !== undefined
-      ? loadConfigFile(file, catalog, env)
-      : loadConfig(json ?? '', catalog, env, { source: `from ${ENV.configJson}` });
-  byKey.set(key, loaded);
-  return loaded;
-}
-
-/** Forgets configs cached by loadConfigFromEnv (for one catalog, or all). */
-export function clearConfigCache(catalog?: VendorCatalog): void {
-  if (catalog) envCache.delete(catalog);
-  else envCache = new WeakMap();
 }

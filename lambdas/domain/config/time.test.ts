@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Temporal } from 'temporal-polyfill';
 import { renderTemplate, resolveTimeZone, type TemplateContext } from './template.ts';
 import { ctxFor } from './testing.ts';
 import { canonicalTimeZone, parseTimestamp, timeZoneProblem, toIso8601 } from './time.ts';
@@ -247,5 +248,98 @@ describe('templates and the stream time zone', () => {
     assert.equal(render('{bad|iso8601}', base).missing[0]?.cause, 'invalid-timestamp');
     assert.equal(render("{bad|iso8601|default:'n/a'}", base).value, 'n/a');
     assert.equal(render('{none|iso8601}', base).missing[0]?.cause, undefined, 'absent stays absent');
+  });
+});
+
+describe('the same answers as Temporal (temporal-polyfill, a dev dependency) over every zone of the runtime', () => {
+  const zones = Intl.supportedValuesOf('timeZone');
+  const temporalId = (name: string): string | undefined => {
+    try {
+      return Temporal.Instant.fromEpochMilliseconds(0).toZonedDateTimeISO(name).timeZoneId;
+    } catch {
+      return undefined;
+    }
+  };
+
+  it('zone names: every listed zone in any case, links as written, ICU-only and bad names refused', () => {
+    const names = [
+      ...zones,
+      ...zones.map((z) => z.toLowerCase()),
+      ...zones.map((z) => z.toUpperCase()),
+      // Links (IANA `backward`) written as IANA writes them.
+      ...['Etc/UTC', 'Etc/GMT', 'GMT', 'US/Pacific', 'US/Eastern', 'Asia/Kolkata', 'Asia/Calcutta'],
+      ...['Europe/Kiev', 'EST5EDT', 'PST8PDT', 'CET', 'EST', 'MST', 'HST', 'Etc/GMT+5', 'Etc/GMT-14'],
+      ...['Japan', 'Zulu', 'Universal', 'UCT', 'GB', 'NZ', 'Cuba', 'utc', 'Utc'],
+      // ICU-only ids and names that are no zones.
+      ...['PST', 'pst', 'BST', 'IST', 'AET', 'VST', 'CTT', 'Etc/GMT+15', 'Factory', 'Etc/Unknown', 'X/Y'],
+    ];
+    for (const name of names) assert.equal(canonicalTimeZone(name), temporalId(name), name);
+  });
+
+  /** Each offset change of the zone from 2023 to 2025 (Temporal's transitions), found once per zone. */
+  const found = new Map<string, Temporal.ZonedDateTime[]>();
+  const transitions = (zone: string): Temporal.ZonedDateTime[] => {
+    let out = found.get(zone);
+    if (out) return out;
+    out = [];
+    let z = Temporal.Instant.from('2023-01-01T00:00:00Z')
+      .toZonedDateTimeISO(zone)
+      .getTimeZoneTransition('next');
+    while (z && z.year < 2026) {
+      out.push(z);
+      z = z.getTimeZoneTransition('next');
+    }
+    found.set(zone, out);
+    return out;
+  };
+  const HOUR = 3_600_000;
+
+  it('the offset written for an instant: around each change from 2023 to 2025, and at other moments', () => {
+    const fixed = [
+      Date.UTC(1850, 5, 1),
+      Date.UTC(1900, 0, 1, 12),
+      Date.UTC(1945, 7, 15),
+      0,
+      Date.UTC(2037, 6, 1),
+    ];
+    for (let t = Date.UTC(2024, 0, 1, 7, 13); t < Date.UTC(2025, 0, 1); t += 61 * 24 * HOUR) fixed.push(t);
+    for (const zone of zones) {
+      const instants = [...fixed];
+      for (const z of transitions(zone)) {
+        const at = z.epochMilliseconds;
+        instants.push(at - 1, at, at + HOUR);
+      }
+      for (const at of instants) {
+        const z = Temporal.Instant.fromEpochMilliseconds(at).toZonedDateTimeISO(zone);
+        const offsetMs = z.offsetNanoseconds / 1e6;
+        const expected =
+          offsetMs !== 0 && offsetMs % 60_000 === 0
+            ? `${z.toPlainDateTime().toString({ fractionalSecondDigits: 3 })}${z.offset}`
+            : new Date(at).toISOString();
+        assert.deepEqual(
+          toIso8601(at, zone),
+          { ok: true, value: expected },
+          `${new Date(at).toISOString()} in ${zone}`,
+        );
+      }
+    }
+  });
+
+  it('wall clocks: every half hour from 3 h before to 3 h after each change (gaps, folds), and at noon', () => {
+    for (const zone of zones) {
+      const walls = ['2024-06-15T12:00:00', '2024-12-15T12:00:00'];
+      for (const z of transitions(zone)) {
+        const start = z.subtract({ hours: 3 }).toPlainDateTime();
+        for (let m = 0; m <= 6 * 60; m += 30) walls.push(start.add({ minutes: m }).toString());
+      }
+      for (const wall of walls) {
+        const expected = Temporal.PlainDateTime.from(wall)
+          .toZonedDateTime(zone, { disambiguation: 'compatible' })
+          .toInstant().epochMilliseconds;
+        const r = toIso8601(wall, zone);
+        assert.ok(r.ok, `${wall} in ${zone}`);
+        assert.equal(Date.parse(r.value), expected, `${wall} in ${zone}: ${r.value}`);
+      }
+    }
   });
 });

@@ -1,8 +1,10 @@
 /**
  * Timestamps and time zones, for the `iso8601` filter and a stream's `time_zone`. Pure: no I/O.
  *
- * Zone math is Temporal's (temporal-polyfill, which reads the IANA database through `Intl`): no offset table
- * is written here. The rules:
+ * Zone math is the runtime's IANA database through `Intl.DateTimeFormat` (ICU): the offset a zone has at an
+ * instant is read from the wall clock Intl shows there; no offset table is written here. The rules are
+ * Temporal's (what this module used before, through temporal-polyfill, which reads the same ICU data through
+ * the same Intl calls; its 55 KiB left the router's bundle — time.test.ts compares the two over every zone):
  *
  * - A timestamp WITH an offset (`Z`, `+02:00`) or an epoch number is an instant: it stays that moment.
  * - A timestamp WITHOUT an offset is a wall-clock time in a zone (the stream's `time_zone`, or the filter's
@@ -15,7 +17,6 @@
  *   (`2024-03-15T10:15:30.000-07:00` in America/Los_Angeles), so the wall clock stays readable; a zero offset
  *   is written `Z`. Digits beyond milliseconds are truncated.
  */
-import { Temporal } from 'temporal-polyfill';
 
 type Scalar = string | number | boolean;
 
@@ -40,24 +41,96 @@ export type ParsedTime = { ok: true; kind: 'instant'; epochMs: number } | WallCl
 
 /** IANA names: `Area/Location`, `UTC`, `EST5EDT`… (letters first); offsets such as `+05:00` are not zones. */
 const ZONE_NAME = /^[A-Za-z][A-Za-z0-9_+\-/]*$/;
+/**
+ * ICU's own three-letter ids, which are no IANA zones (to ICU `BST` is Asia/Dhaka, `IST` Asia/Calcutta):
+ * refused, as Temporal refuses them.
+ */
+const ICU_ONLY = new Set(
+  'ACT AET AGT ART AST BET BST CAT CNT CST CTT EAT ECT IET IST JST MIT NET NST PLT PNT PRT PST SST VST'.split(
+    ' ',
+  ),
+);
 const zoneCache = new Map<string, string | undefined>();
+let canonicalIds: Map<string, string> | undefined;
 
 /**
  * The canonical spelling of an IANA time zone name (`america/los_angeles` → `America/Los_Angeles`), or
- * undefined when the name is not a zone of the IANA database known to this runtime's ICU.
+ * undefined when the name is not a zone of the IANA database known to this runtime's ICU. A zone of the
+ * runtime's list (`Intl.supportedValuesOf('timeZone')`) is matched in any case; a link ICU knows but does not
+ * list (`Etc/UTC`, `US/Pacific`) is kept as written (ICU reads it in any case, so it names the same zone).
  */
 export function canonicalTimeZone(name: string): string | undefined {
   if (zoneCache.has(name)) return zoneCache.get(name);
   let out: string | undefined;
-  if (ZONE_NAME.test(name)) {
-    try {
-      out = Temporal.Instant.fromEpochMilliseconds(0).toZonedDateTimeISO(name).timeZoneId;
-    } catch {
-      out = undefined;
-    }
+  const upper = name.toUpperCase();
+  if (upper === 'UTC') out = 'UTC';
+  else if (ZONE_NAME.test(name) && !ICU_ONLY.has(upper)) {
+    canonicalIds ??= new Map(Intl.supportedValuesOf('timeZone').map((id) => [id.toLowerCase(), id]));
+    out = canonicalIds.get(name.toLowerCase());
+    if (out === undefined && formatterOf(name) !== undefined) out = name;
   }
   if (zoneCache.size < 1000) zoneCache.set(name, out);
   return out;
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat | undefined>();
+
+/** A formatter of the zone's wall clock (era, year … second, 24 h), or undefined when ICU has no such zone. */
+function formatterOf(zone: string): Intl.DateTimeFormat | undefined {
+  if (formatters.has(zone)) return formatters.get(zone);
+  let f: Intl.DateTimeFormat | undefined;
+  try {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
+      calendar: 'iso8601',
+      hourCycle: 'h23',
+      era: 'short',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+  } catch {
+    f = undefined;
+  }
+  if (formatters.size < 1000) formatters.set(zone, f);
+  return f;
+}
+
+/** Milliseconds of a date and time read as if it were UTC (any year, including 0–99 and BCE). */
+function utcMs(
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  second: number,
+): number {
+  const d = new Date(0);
+  d.setUTCFullYear(year, month - 1, day);
+  d.setUTCHours(hour, minute, second, 0);
+  return d.getTime();
+}
+
+/** The UTC offset (ms) `zone` has at the instant `epochMs`: its wall clock there minus the instant. */
+function offsetAt(zone: string, epochMs: number): number {
+  const f = formatterOf(zone);
+  if (!f) throw new RangeError(`unknown time zone ${zone}`);
+  const second = Math.floor(epochMs / 1000) * 1000;
+  const p: Record<string, string> = {};
+  for (const part of f.formatToParts(second)) p[part.type] = part.value;
+  const year = Number(p.year);
+  const wall = utcMs(
+    p.era === 'BC' || p.era === 'B' ? 1 - year : year,
+    Number(p.month),
+    Number(p.day),
+    Number(p.hour),
+    Number(p.minute),
+    Number(p.second),
+  );
+  return wall - second;
 }
 
 /** Why `name` is not a zone, or undefined when it is one. */
@@ -142,14 +215,31 @@ function fromParts(m: RegExpExecArray, bad: TimeFailure): ParsedTime {
   return instant(utc.getTime() - offsetMinutes * 60_000, bad);
 }
 
-/** The instant of a wall-clock time in `zone` (a canonical IANA name), DST by Temporal's `compatible` rule. */
+const DAY_MS = 86_400_000;
+
+/** The instants whose wall clock in `zone` reads `localMs` (as if UTC): none (a gap), one, or two (a fold). */
+function instantsOf(localMs: number, zone: string): number[] {
+  const offsets = new Set([offsetAt(zone, localMs - DAY_MS), offsetAt(zone, localMs + DAY_MS)]);
+  const out: number[] = [];
+  for (const offset of offsets) {
+    const at = localMs - offset;
+    if (offsetAt(zone, at) === offset) out.push(at);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/**
+ * The instant of a wall-clock time in `zone` (a canonical IANA name), DST by Temporal's `compatible` rule: in a
+ * fold the earlier instant; in a gap the wall clock moved later by the gap's length (the offset change around it).
+ */
 export function wallClockToEpochMs(wall: WallClock, zone: string): number {
   const { year, month, day, hour, minute, second, millisecond } = wall;
-  const local = Temporal.PlainDateTime.from(
-    { year, month, day, hour, minute, second, millisecond },
-    { overflow: 'reject' },
-  );
-  return local.toZonedDateTime(zone, { disambiguation: 'compatible' }).epochMilliseconds;
+  const localMs = utcMs(year, month, day, hour, minute, second) + millisecond;
+  const found = instantsOf(localMs, zone);
+  if (found.length > 0) return found[0] as number;
+  const gap = offsetAt(zone, localMs + DAY_MS) - offsetAt(zone, localMs - DAY_MS);
+  const later = instantsOf(localMs + gap, zone);
+  return later[later.length - 1] ?? localMs - offsetAt(zone, localMs + DAY_MS);
 }
 
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
@@ -161,8 +251,7 @@ const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
  */
 export function formatInstant(epochMs: number, zone?: string): string {
   if (zone !== undefined) {
-    const zdt = Temporal.Instant.fromEpochMilliseconds(epochMs).toZonedDateTimeISO(zone);
-    const offsetMs = zdt.offsetNanoseconds / 1e6;
+    const offsetMs = offsetAt(zone, epochMs);
     if (offsetMs !== 0 && offsetMs % 60_000 === 0) {
       const local = new Date(epochMs + offsetMs).toISOString().slice(0, -1);
       const abs = Math.abs(offsetMs) / 60_000;
