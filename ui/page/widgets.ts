@@ -61,8 +61,15 @@ export function confirmAction(opts: {
   });
 }
 
-/** A short message after an action, beside the control that started it. */
+/**
+ * A short message after an action: beside the control that started it, and in the page's "last action" line,
+ * which stays when the view re-renders (and is a status region, so screen readers hear it).
+ */
 export function result(target: Element, text: string, tone: 'ok' | 'bad'): void {
-  mount(target, h('p', { class: `result tone-${tone}`, role: 'status' }, text));
-  announce(text);
+  mount(target, h('p', { class: `result tone-${tone}` }, text));
+  const last = document.getElementById('last-action');
+  if (last) {
+    last.className = `tone-${tone}`;
+    last.textContent = text;
+  }
 }
