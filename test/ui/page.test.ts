@@ -83,7 +83,7 @@ describe('ops page (fixture API)', () => {
     await page.keyboard.press('/');
     const box = page.getByLabel('Serial, key, or the start of a key');
     await box.waitFor();
-    assert.equal(await page.evaluate(() => document.activeElement?.id), 'find-q', '/ focuses the search box');
+    assert.equal(await page.evaluate('document.activeElement?.id'), 'find-q', '/ focuses the search box');
     await box.fill('SN-1001');
     await box.press('Enter');
     await page.getByTestId('find-summary').filter({ hasText: '2 deliveries of 1 object' }).waitFor();
