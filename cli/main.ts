@@ -7,9 +7,10 @@
  */
 import { createRequire } from 'node:module';
 import { type Command, type CommandIo, EXIT, UsageError } from './command.ts';
+import { uiCommand } from './commands/ui.ts';
 import { validateCommand } from './commands/validate.ts';
 
-export const COMMANDS: readonly Command[] = [validateCommand];
+export const COMMANDS: readonly Command[] = [validateCommand, uiCommand];
 
 const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
