@@ -58,19 +58,22 @@ export function killChildren(): void {
   for (const c of running) c.kill('SIGKILL');
 }
 
-export function runChild(
+/** Runs a bench child (`node --import tsx <path>`) and answers the one IPC message it sends. */
+export function runChild<R = ChildReport>(
   env: Record<string, string>,
   timeoutMs: number,
   nodeArgs: string[] = [],
-): Promise<ChildReport> {
+  path = CHILD,
+): Promise<R> {
   let child: ChildProcess | undefined;
   const tail: string[] = [];
   const keep = (chunk: Buffer) => {
     tail.push(chunk.toString('utf8'));
     if (tail.length > 50) tail.shift();
   };
-  const done = new Promise<ChildReport>((resolve, reject) => {
-    child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', CHILD], {
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  const done = new Promise<R>((resolve, reject) => {
+    child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path], {
       cwd: REPO_ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -79,13 +82,13 @@ export function runChild(
     child.once('exit', () => running.delete(child as ChildProcess));
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
-    child.once('message', (m) => resolve(m as ChildReport));
+    child.once('message', (m) => resolve(m as R));
     child.once('error', reject);
     child.once('exit', (code, signal) =>
-      reject(new Error(`forward-child exited (${code ?? signal}) without a report:\n${tail.join('')}`)),
+      reject(new Error(`${name} exited (${code ?? signal}) without a report:\n${tail.join('')}`)),
     );
   });
-  return withTimeout(done, timeoutMs, 'forward-child').finally(async () => {
+  return withTimeout(done, timeoutMs, name).finally(async () => {
     const c = child;
     if (c && c.exitCode === null && c.signalCode === null) {
       const exited = new Promise((r) => c.once('exit', r));

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: seven sections of figures of factory-relay in one run, on the local stack (fauxqs S3/SQS, DynamoDB
+ * `npm run bench`: nine sections of figures of factory-relay in one run, on the local stack (fauxqs S3/SQS, DynamoDB
  * Local, the Secrets Manager emulator) and Instrumental simulators, everything on 127.0.0.1.
  *
  *   1. files/s through the pipeline vs a naive sequential uploader against the same simulator (ratio)
@@ -11,9 +11,11 @@
  *   7. Edge Impulse: the forwarder stage vs the official uploader's method (files/s, requests per 1000 files),
  *      with a WAN round trip per request; a forwarder's memory for bigger batches and bigger files
  *   8. the AWS cost of a file: every AWS call and DynamoDB unit per file, priced (run first, on the fresh stack)
+ *   9. InstaVid360: task completion → COMPLETED with callbacks vs polling only (and status requests per task);
+ *      real deliveries' time with and without a flood of forged callbacks
  *
  * `npm run bench -- cost bundles` runs only the sections named (throughput, rate-limit, memory, bundles,
- * preflight, v7, edge-impulse, cost).
+ * preflight, v7, edge-impulse, cost, instavid360).
  * Prints tables and a block of key figures; writes nothing into the repository. See bench/README.md.
  * This is a measurement, not a test: nothing here asserts a time.
  */
@@ -60,6 +62,15 @@ const SETTINGS = {
     uploadConcurrency: 10,
     darwinPy: { apiTries: 10, initialWaitMs: 250, maxWaitMs: 2_000, putTries: 5, putWaitMs: 250, pushes: 3 },
   } satisfies V7BenchOptions,
+  instavid360: {
+    photos: 12,
+    taskMs: 8_000,
+    pollEveryMs: LOCAL_DEFAULTS.pollEveryMs,
+    forged: 400,
+    forgedConcurrency: 20,
+    uploadConcurrency: 5,
+    rounds: 3,
+  },
   edgeImpulse: {
     files: 1000,
     fileBytes: 50 * 1024,
@@ -85,6 +96,7 @@ const SECTIONS = [
   'v7',
   'edge-impulse',
   'cost',
+  'instavid360',
 ] as const;
 const only = process.argv.slice(2);
 for (const name of only)
@@ -762,6 +774,12 @@ async function main(): Promise<number> {
       )
     : undefined;
   if (preflight) printPreflight(preflight);
+  const iv = wanted('instavid360')
+    ? await section('9. InstaVid360', async () =>
+        (await import('./instavid360.ts')).runInstaVid360({ ...SETTINGS.instavid360 }),
+      )
+    : undefined;
+  if (iv) (await import('./instavid360.ts')).printInstaVid360(iv, log);
 
   log(heading('Key figures'));
   const gcDelta = memGc
@@ -787,6 +805,8 @@ async function main(): Promise<number> {
     'Edge Impulse requests / 1000 files': 'edge-impulse',
     'Edge Impulse memory': 'edge-impulse',
     'pre-flight reads': 'preflight',
+    'InstaVid360 complete → COMPLETED': 'instavid360',
+    'forged-callback flood': 'instavid360',
   };
   const asked = (rows: Array<[string, Cell]>) =>
     rows.filter(([label]) => {
@@ -868,6 +888,18 @@ async function main(): Promise<number> {
           'pre-flight reads',
           preflight
             ? `at most ${Math.max(...preflight.map((r) => r.calls))} ranged GETs after the head; a moov after mdat costs ${preflight.find((r) => r.file.startsWith('mp4v MP4, moov after'))?.calls ?? '?'}`
+            : na,
+        ],
+        [
+          'InstaVid360 complete → COMPLETED',
+          iv
+            ? `p50 ${seconds(iv.callbacks.latency.p50)} with callbacks vs ${seconds(iv.polling.latency.p50)} polling only (poller every ${seconds(iv.settings.pollEveryMs)}); ${fixed(iv.callbacks.statusPerTask, 2)} vs ${fixed(iv.polling.statusPerTask, 2)} status requests per task`
+            : na,
+        ],
+        [
+          'forged-callback flood',
+          iv
+            ? `${iv.flood.forgedSent} forged per flood: real deliveries' p50 ${seconds(iv.flood.during.p50)} during vs ${seconds(iv.flood.base.p50)} without (${iv.flood.slowdown >= 0 ? '+' : ''}${pct(iv.flood.slowdown)}; mean ${iv.flood.slowdownMean >= 0 ? '+' : ''}${pct(iv.flood.slowdownMean)})`
             : na,
         ],
       ]),

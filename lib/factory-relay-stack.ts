@@ -9,7 +9,7 @@
  * creates those secrets; this stack only grants reading them (output `SecretsToCreate` lists the names).
  */
 import { fileURLToPath } from 'node:url';
-import { Arn, ArnFormat, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Aws, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { EventType, type IBucket } from 'aws-cdk-lib/aws-s3';
@@ -165,6 +165,7 @@ export class FactoryRelayStack extends Stack {
       forwarder.function.addEnvironment(ENV.deadLetterUrl, consumer.deadLetterQueue.queueUrl);
       consumer.deadLetterQueue.grantSendMessages(forwarder.function);
       readIngestObjects(forwarder.function, this.buckets.ingestBucket);
+      readNamedObjects(forwarder.function, vendor.objectsRead);
       table.grantReadWriteData(forwarder.function);
       this.grantSecrets(forwarder.function, vendor.secretNames, secretPrefix);
       this.callbackSigningKey.grantRead(forwarder.function);
@@ -311,6 +312,17 @@ function readIngestObjects(fn: LambdaFunction, bucket: IBucket): void {
     }),
   );
   fn.addToRolePolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
+}
+
+/** Read access to exactly the S3 objects a vendor's options name (`bucket/key`: a background image). */
+function readNamedObjects(fn: LambdaFunction, objects: readonly string[]): void {
+  if (objects.length === 0) return;
+  fn.addToRolePolicy(
+    new PolicyStatement({
+      actions: ['s3:GetObject', 's3:GetObjectVersion'],
+      resources: objects.map((o) => `arn:${Aws.PARTITION}:s3:::${o}`),
+    }),
+  );
 }
 
 /** Write-only access to the results bucket's objects (no read, no delete). */

@@ -33,6 +33,8 @@ export interface VendorPlan {
   readonly maxConcurrency: number;
   readonly maxReceiveCount: number;
   readonly writesResults: boolean;
+  /** S3 objects (`bucket/key`) the destinations' options name for the forwarder to read (plug-in `objectsRead`). */
+  readonly objectsRead: readonly string[];
   /** Function timeout, memory, batch size and batching window (lib/settings.ts + the plug-in's `infra`). */
   readonly settings: ForwarderSettings;
 }
@@ -50,7 +52,7 @@ export interface PlanOptions {
   /** Per-vendor overrides of the plug-ins' `infra`, by vendor id. */
   readonly vendorSettings?: Readonly<Record<string, VendorInfraSettings>>;
   /** The plug-ins (default: the registry). */
-  readonly vendors?: Readonly<Record<string, Pick<VendorPlugin, 'infra'>>>;
+  readonly vendors?: Readonly<Record<string, Pick<VendorPlugin, 'infra' | 'objectsRead'>>>;
 }
 
 export class PlanError extends Error {
@@ -73,7 +75,8 @@ export function toIdPart(vendor: string): string {
 }
 
 export function planRelay(config: RelayConfig, options: PlanOptions = {}): RelayPlan {
-  const byVendor = new Map<string, { destinations: string[]; secrets: Set<string> }>();
+  const byVendor = new Map<string, { destinations: string[]; secrets: Set<string>; objects: Set<string> }>();
+  const plugins = options.vendors ?? VENDORS;
   for (const t of config.data_transmit) {
     if (!VENDOR_ID.test(t.transmit_type))
       throw new PlanError(
@@ -83,9 +86,15 @@ export function planRelay(config: RelayConfig, options: PlanOptions = {}): Relay
       throw new PlanError(
         `data_transmit "${t.transmit_name}": api_key_secret "${t.api_key_secret}" is not a Secrets Manager name`,
       );
-    const entry = byVendor.get(t.transmit_type) ?? { destinations: [], secrets: new Set<string>() };
+    const entry = byVendor.get(t.transmit_type) ?? {
+      destinations: [],
+      secrets: new Set<string>(),
+      objects: new Set<string>(),
+    };
     entry.destinations.push(t.transmit_name);
     if (t.api_key_secret !== undefined) entry.secrets.add(t.api_key_secret);
+    const reads = Object.hasOwn(plugins, t.transmit_type) ? plugins[t.transmit_type]?.objectsRead : undefined;
+    for (const o of reads?.(t.options ?? {}) ?? []) entry.objects.add(`${o.bucket}/${o.key}`);
     byVendor.set(t.transmit_type, entry);
   }
 
@@ -98,7 +107,7 @@ export function planRelay(config: RelayConfig, options: PlanOptions = {}): Relay
   const maxReceiveCount = vendorMaxReceiveCount(config.relay?.max_attempts);
   const vendors: VendorPlan[] = [];
   for (const [vendor, entry] of byVendor) {
-    const base = forwarderSettings((options.vendors ?? VENDORS)[vendor]);
+    const base = forwarderSettings(plugins[vendor]);
     const settings = { ...base, ...options.vendorSettings?.[vendor] };
     const maxConcurrency = settings.maxConcurrency;
     if (
@@ -124,6 +133,7 @@ export function planRelay(config: RelayConfig, options: PlanOptions = {}): Relay
       maxConcurrency,
       maxReceiveCount,
       writesResults: settings.writesResults,
+      objectsRead: [...entry.objects].sort(),
       settings: { ...settings, maxConcurrency },
     });
   }

@@ -339,6 +339,7 @@ const DEMO_URL_VARIABLES: Readonly<Record<string, string>> = {
   instrumental: 'INSTRUMENTAL_URL',
   'edge-impulse': 'EDGE_IMPULSE_URL',
   'v7-darwin': 'V7_URL',
+  instavid360: 'INSTAVID360_URL',
 };
 
 async function run(o: CliOptions, session: Session, print: Print, logs: ReturnType<typeof divertRelayLogs>) {
@@ -594,6 +595,7 @@ async function run(o: CliOptions, session: Session, print: Print, logs: ReturnTy
     print('');
     const summary = `demo: ${summarize(followed)} in ${seconds(elapsed)}`;
     print(bold(wrong.length > 0 ? red(summary) : green(summary)));
+    printResults(print, followed);
     if (wrong.length > 0) {
       print(
         red(
@@ -616,6 +618,23 @@ async function run(o: CliOptions, session: Session, print: Print, logs: ReturnTy
   inbox.start();
   session.add(() => inbox.stop());
   return 'running' as const;
+}
+
+/** Where the vendors' results landed (InstaVid360's processed images in the results bucket), one line each. */
+function printResults(print: Print, followed: readonly Tracked[]): void {
+  const results = followed.flatMap((t) =>
+    [...t.records.values()].flatMap(({ rec }) => {
+      const where = (rec as { vendorDetail?: { result?: unknown } }).vendorDetail?.result;
+      return rec.status === 'COMPLETED' && typeof where === 'string' ? [{ key: t.key, where }] : [];
+    }),
+  );
+  if (results.length === 0) return;
+  print(
+    bold(
+      `results: ${results.length} processed image${results.length === 1 ? '' : 's'} in the results bucket`,
+    ),
+  );
+  for (const r of results) print(`  ${r.where}  ${dim(`← ${r.key}`)}`);
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -26,6 +26,7 @@ import {
   toItem,
 } from '#domain/delivery.ts';
 import type { FinishUpdate } from '#domain/forward.ts';
+import type { CheckUpdate } from '#domain/poll.ts';
 import { gcra, type RateLimit } from '#domain/rate-limit.ts';
 import {
   type DeliveryStatus,
@@ -443,6 +444,35 @@ export class StatusTable {
     );
   }
 
+  /**
+   * Claims a one-time step of a delivery (bringing its result home) until `forMs` from now, on its record:
+   * true for one caller; false while another holds an unexpired claim (a poller and a callback at once, a
+   * duplicated callback). A claim whose holder died lapses after `forMs`.
+   */
+  async claimStep(key: DeliveryKey, step: string, forMs: number): Promise<boolean> {
+    const now = this.now();
+    return this.updateIf({
+      TableName: this.tableName,
+      Key: { pk: key.pk, sk: key.sk },
+      UpdateExpression: 'SET #claim = :until',
+      ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#claim) OR #claim < :now)',
+      ExpressionAttributeNames: { '#claim': `claim:${step}` },
+      ExpressionAttributeValues: { ':until': now + forMs, ':now': now },
+    });
+  }
+
+  /** Gives a step's claim back (the step failed; another check may try at once). */
+  async releaseStep(key: DeliveryKey, step: string): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: key.pk, sk: key.sk },
+        UpdateExpression: 'REMOVE #claim',
+        ExpressionAttributeNames: { '#claim': `claim:${step}` },
+      }),
+    );
+  }
+
   /** Extends a lease (long multi-step sends). */
   async extendLease(key: DeliveryKey, owner: string, leaseMs: number): Promise<boolean> {
     return this.updateIf({
@@ -508,10 +538,7 @@ export class StatusTable {
   }
 
   /** Applies what a status check found, if nobody moved the delivery meanwhile. */
-  async applyCheck(
-    rec: DeliveryRecord,
-    update: { status: DeliveryStatus; error?: RecordedError; nextCheckAt: string; detail?: JsonObject },
-  ): Promise<boolean> {
+  async applyCheck(rec: DeliveryRecord, update: CheckUpdate): Promise<boolean> {
     const changed = update.status !== rec.status;
     const u = new Update()
       .set('status', update.status)
@@ -529,6 +556,7 @@ export class StatusTable {
     // A delivery that made it keeps no failure from the way there (a status check that failed once).
     else if (changed && SUCCESS.includes(update.status)) u.remove('lastError');
     if (update.detail) u.set('vendorDetail', update.detail);
+    if (update.vendorRef) u.set('vendorRef', update.vendorRef);
     return this.updateIf({
       TableName: this.tableName,
       Key: { pk: rec.pk, sk: rec.sk },

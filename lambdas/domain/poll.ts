@@ -13,6 +13,7 @@ import type { Logger } from '#commons/logger.ts';
 import type { DataTransmit, RelayConfig } from '#domain/config/types.ts';
 import type {
   JsonObject,
+  JsonValue,
   PendingDelivery,
   PollOutcome,
   VendorContext,
@@ -22,12 +23,19 @@ import { type DeliveryRecord, encodeDeliveryId, messageFor, sqsSafeJson } from '
 import type { DestinationState } from './forward.ts';
 import { canTransition, type DeliveryStatus, POLLABLE, type RecordedError } from './status.ts';
 
+/** What one status check writes: the status, when to look next, and what the vendor said. */
+export interface CheckUpdate {
+  status: DeliveryStatus;
+  error?: RecordedError;
+  nextCheckAt: string;
+  detail?: JsonObject;
+  /** The vendor's id, when the check found it (a delivery accepted without one). */
+  vendorRef?: string;
+}
+
 export interface PollerPorts {
   due(destination: string, status: DeliveryStatus, limit: number, before?: string): Promise<DeliveryRecord[]>;
-  applyCheck(
-    rec: DeliveryRecord,
-    update: { status: DeliveryStatus; error?: RecordedError; nextCheckAt: string; detail?: JsonObject },
-  ): Promise<boolean>;
+  applyCheck(rec: DeliveryRecord, update: CheckUpdate): Promise<boolean>;
   destinationState?(name: string): Promise<DestinationState>;
   pauseDestination?(name: string, reason: RecordedError, probeAt: string): Promise<void>;
   takeProbe?(name: string, nextProbeAt: string): Promise<boolean>;
@@ -94,13 +102,17 @@ export function toPending(rec: DeliveryRecord): PendingDelivery {
   return p;
 }
 
-/** Checks a set of pending deliveries of one destination now, and records the results. */
+/**
+ * Checks a set of pending deliveries of one destination now, and records the results. `callbackBodies`
+ * (deliveryId → body): what a callback said, handed to the plug-in as an untrusted hint (`callbackBody`).
+ */
 export async function checkDeliveries(
   transmit: DataTransmit,
   plugin: VendorPlugin,
   records: DeliveryRecord[],
   deps: PollerDeps,
   signal: AbortSignal,
+  callbackBodies?: ReadonlyMap<string, JsonValue>,
 ): Promise<PollSummary> {
   const summary: PollSummary = { checked: 0, changed: 0, errors: 0 };
   const poll = plugin.poll;
@@ -110,7 +122,11 @@ export async function checkDeliveries(
   for (let i = 0; i < records.length; i += poll.maxBatch) {
     if (signal.aborted) break;
     const chunk = records.slice(i, i + poll.maxBatch);
-    const pending = chunk.map(toPending);
+    const pending = chunk.map((rec) => {
+      const p = toPending(rec);
+      const body = callbackBodies?.get(p.deliveryId);
+      return body === undefined ? p : { ...p, callbackBody: body };
+    });
     let outcomes: Map<string, PollOutcome>;
     try {
       outcomes = await poll.run(pending, ctx);
@@ -151,6 +167,7 @@ export async function checkDeliveries(
           nextCheckAt: POLLABLE.includes(outcome.status) ? later : new Date(now()).toISOString(),
           ...(outcome.error ? { error: outcome.error } : {}),
           ...(outcome.detail ? { detail: outcome.detail } : {}),
+          ...(outcome.vendorRef ? { vendorRef: outcome.vendorRef } : {}),
         });
         if (ok) summary.changed++;
       } else if (outcome.kind === 'error') {

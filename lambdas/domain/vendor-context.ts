@@ -34,6 +34,12 @@ export interface VendorRuntime {
     n?: number,
   ): Promise<{ ok: true } | { ok: false; retryInMs: number }>;
   saveCheckpoint(deliveryId: string, data: JsonObject): Promise<void>;
+  /**
+   * One-time steps of a delivery (VendorContext.steps), on its record. Without them (a test's runtime) claims
+   * hold within this process only.
+   */
+  claimStep?(deliveryId: string, step: string, forMs: number): Promise<boolean>;
+  releaseStep?(deliveryId: string, step: string): Promise<void>;
   cache: {
     get(destination: string, key: string): Promise<JsonObject | undefined>;
     put(destination: string, key: string, value: JsonObject, ttlSeconds?: number): Promise<void>;
@@ -127,6 +133,16 @@ export function checkApiKey(plugin: VendorPlugin, secretName: string, key: strin
   return key;
 }
 
+/** Step claims of runtimes without a table (tests): until when each is held. */
+const inProcessClaims = new Map<string, number>();
+
+function claimInProcess(id: string, now: number, forMs: number): boolean {
+  const until = inProcessClaims.get(id);
+  if (until !== undefined && until >= now) return false;
+  inProcessClaims.set(id, now + forMs);
+  return true;
+}
+
 export function createVendorContext(
   transmit: DataTransmit,
   plugin: VendorPlugin,
@@ -195,6 +211,16 @@ export function createVendorContext(
       return mine;
     },
     checkpoint: (deliveryId, data) => rt.saveCheckpoint(deliveryId, data),
+    steps: {
+      claim: (deliveryId, step, forMs) =>
+        rt.claimStep
+          ? rt.claimStep(deliveryId, step, forMs)
+          : Promise.resolve(claimInProcess(`${deliveryId} ${step}`, now(), forMs)),
+      release: async (deliveryId, step) => {
+        if (rt.releaseStep) await rt.releaseStep(deliveryId, step);
+        else inProcessClaims.delete(`${deliveryId} ${step}`);
+      },
+    },
     async callbackUrl(deliveryId) {
       if (!rt.callbackBaseUrl || !rt.callbackSigningKey) return undefined;
       const token = callbackToken(await rt.callbackSigningKey(), plugin.id, deliveryId);

@@ -4,17 +4,22 @@
  * relay did not make is refused with 404 before anything is read. A valid one makes the relay re-query the
  * vendor for that one delivery — at most once per CALLBACK_RECHECK_MS per delivery, from the vendor's small
  * callback share of its rate limit (never forwarding's tokens) — and the record is written only when the
- * vendor's answer changed it. Never 5xx: a vendor must not retry junk, and a failed re-check is left to the
+ * vendor's answer changed it. A callback for a delivery whose forwarder is still recording the vendor's
+ * acceptance (SENDING) waits up to SENDING_WAIT_MS for it. The callback's body goes to the plug-in as an
+ * untrusted hint (`callbackBody`). Never 5xx: a vendor must not retry junk, and a failed re-check is left to the
  * poller.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { errorMessage } from '#commons/errors.ts';
+import { tryJson } from '#commons/http.ts';
 import { verifyCallbackToken } from '#domain/callback-token.ts';
 import { decodeDeliveryId } from '#domain/delivery.ts';
 import { checkDeliveries } from '#domain/poll.ts';
 import { isPollable } from '#domain/status.ts';
 import { createVendorContext } from '#domain/vendor-context.ts';
+import type { JsonValue } from '#vendors/types.ts';
 import { sourceMappedErrors } from './source-maps.ts';
 import { vendorSide } from './vendor-runtime.ts';
 
@@ -22,6 +27,20 @@ import { vendorSide } from './vendor-runtime.ts';
 export const CALLBACK_RECHECK_MS = 10_000;
 /** How long a callback may wait for its share of the rate limit before leaving the check to the poller. */
 const CALLBACK_BUDGET_MS = 5_000;
+/** How long a callback for a delivery still SENDING waits for its acceptance to be recorded. */
+export const SENDING_WAIT_MS = 3_000;
+const SENDING_POLL_MS = 250;
+/** A larger callback body is not read as a hint (the re-check still runs). */
+export const CALLBACK_HINT_MAX_BYTES = 64 * 1024;
+
+/** The callback's body as JSON (a hint for the plug-in, never trusted), or undefined. */
+export function callbackBodyOf(event: APIGatewayProxyEventV2): JsonValue | undefined {
+  if (!event.body) return undefined;
+  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  if (Buffer.byteLength(text, 'utf8') > CALLBACK_HINT_MAX_BYTES) return undefined;
+  const value = tryJson(text);
+  return value === undefined ? undefined : (value as JsonValue);
+}
 
 const json = (statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 => ({
   statusCode,
@@ -58,14 +77,22 @@ export async function onCallback(
     const key = deliveryId ? decodeDeliveryId(deliveryId) : undefined;
     if (!deliveryId || !key) return unknown();
     if (recentlyChecked(deliveryId, Date.now())) return json(202, { accepted: true, checked: false });
-    const rec = await rt.table.get(key);
+    let rec = await rt.table.get(key);
     if (!rec || rec.vendor !== vendorId) return unknown();
+    // A fast task may call back while its forwarder is still recording the acceptance: wait for it a little.
+    for (let waited = 0; rec?.status === 'SENDING' && waited < SENDING_WAIT_MS; waited += SENDING_POLL_MS) {
+      await sleep(SENDING_POLL_MS);
+      rec = await rt.table.get(key);
+    }
+    if (!rec) return unknown();
     const transmit = rt.config.data_transmit.find((t) => t.transmit_name === rec.destination);
     if (!transmit) return json(202, { accepted: true, checked: false });
     if (!isPollable(rec.status)) return json(200, { accepted: true, status: rec.status });
     const signal = AbortSignal.timeout(
       Math.min(CALLBACK_BUDGET_MS, Math.max(500, context.getRemainingTimeInMillis() - 1_000)),
     );
+    // Always set in a callback's re-check (null when the body is not JSON): the plug-in knows who asks.
+    const body = callbackBodyOf(event) ?? null;
     const summary = await checkDeliveries(
       transmit,
       plugin,
@@ -83,6 +110,7 @@ export async function onCallback(
         },
       },
       signal,
+      new Map([[deliveryId, body]]),
     );
     return json(202, { accepted: true, checked: summary.checked, changed: summary.changed });
   } catch (err) {

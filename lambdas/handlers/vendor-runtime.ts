@@ -51,6 +51,14 @@ export function vendorSide(): VendorSide {
       const key = decodeDeliveryId(deliveryId);
       if (key) await rt.table.saveCheckpoint(key, rt.instanceId, data);
     },
+    claimStep: async (deliveryId, step, forMs) => {
+      const key = decodeDeliveryId(deliveryId);
+      return key ? rt.table.claimStep(key, step, forMs) : false;
+    },
+    releaseStep: async (deliveryId, step) => {
+      const key = decodeDeliveryId(deliveryId);
+      if (key) await rt.table.releaseStep(key, step);
+    },
     cache: {
       get: (destination, key) => rt.table.cacheGet(destination, key),
       put: (destination, key, value, ttl) => rt.table.cachePut(destination, key, value, ttl),

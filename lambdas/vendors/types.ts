@@ -60,6 +60,12 @@ export interface PendingDelivery {
   acceptedAt: string;
   /** How many checks were made since. */
   pollCount: number;
+  /**
+   * Set only in the re-check a vendor's callback triggered: the callback's body parsed as JSON (null when it
+   * is not JSON). Untrusted (the caller held a valid token, nothing more): a plug-in may use it only as a hint
+   * of what to re-query (e.g. a task key it never received), never as a status.
+   */
+  callbackBody?: JsonValue;
 }
 
 export type AcceptedStatus = 'ACCEPTED' | 'PENDING_VALIDATION' | 'PROCESSING' | 'UPLOADED' | 'COMPLETED';
@@ -96,7 +102,8 @@ export type DeliveryOutcome =
 
 export type PollOutcome =
   | { kind: 'unchanged' }
-  | { kind: 'status'; status: DeliveryStatus; error?: RecordedError; detail?: JsonObject }
+  /** `vendorRef`: the vendor's id, when this check found it (a delivery accepted without one). */
+  | { kind: 'status'; status: DeliveryStatus; error?: RecordedError; detail?: JsonObject; vendorRef?: string }
   /** The status call itself failed for this item in a way worth recording (it stays pending). */
   | { kind: 'error'; error: RecordedError }
   /** The status call showed the destination cannot be used (e.g. its key was refused): pause it. */
@@ -192,6 +199,15 @@ export interface VendorContext {
   /** Persists progress of a multi-step delivery so a later attempt resumes instead of restarting. */
   checkpoint(deliveryId: string, data: JsonObject): Promise<void>;
   /**
+   * A step of a delivery that must happen once although several workers may check it at the same time (the
+   * poller and a callback, a duplicated callback): bringing a result home. `claim` answers true to one caller;
+   * the claim lapses after `forMs` (its holder died); `release` gives it back when the step failed.
+   */
+  steps: {
+    claim(deliveryId: string, step: string, forMs: number): Promise<boolean>;
+    release(deliveryId: string, step: string): Promise<void>;
+  };
+  /**
    * The URL a vendor should call back for this delivery (with a per-delivery token only the relay can make),
    * when the relay has a callback endpoint.
    */
@@ -201,6 +217,12 @@ export interface VendorContext {
   /** The clock (injected in tests). */
   now(): number;
   log: Logger;
+}
+
+export interface InlinedOptions {
+  options: JsonObject;
+  /** `path` is inside `options`. */
+  errors: Array<{ path: Array<string | number>; description: string }>;
 }
 
 export interface VendorInfra {
@@ -225,6 +247,17 @@ export interface VendorPlugin {
   readonly fieldsSchema: JsonSchema;
   /** JSON Schema of the destination's `options` in the config. */
   readonly optionsSchema: JsonSchema;
+  /**
+   * Options may name files shipped beside the config (paths relative to the config file). Loading a config
+   * file calls this with a reader of those files; it answers the options with the files' bytes inlined, so
+   * that the config the functions run with (baked into their bundles by CDK) carries them, or the problems.
+   */
+  inlineConfigFiles?(options: JsonObject, read: (path: string) => Buffer): InlinedOptions;
+  /**
+   * S3 objects a destination's options name that the vendor's forwarder reads (a background image in a
+   * brand-assets bucket): CDK grants the forwarder read access to exactly these.
+   */
+  objectsRead?(options: JsonObject): Array<{ bucket: string; key: string }>;
   /** Default shared rate limit per API key; the config may override it. */
   readonly rateLimit?: { burst: number; perSecond: number };
   /** How many jobs one `deliver` call may take (vendors whose API takes batches). Default 1. */

@@ -5,12 +5,16 @@
  *   line-1/{station}/{serial}_{taken_at}.{ext}          AOI camera stills (taken_at 20260105T081500Z)
  *   line-1/video/{station}/{serial}_{taken_at}.{ext}    inspection videos (taken_at 2026-01-05_08-15-00)
  *
+ *   studio/{view}/{serial}_{taken_at}.{ext}             product photos → InstaVid360 background replacement
+ *   yard/{camera}/{vin}_{taken_at}.{ext}                 yard photos → InstaVid360 licence plate anonymisation
+ *
  * plus two deliberately bad files, so a newcomer sees how failures look: a PNG saved as `.jpg` (the
  * Instrumental plug-in's pre-flight refuses it: REJECTED NOT_A_JPEG; Edge Impulse and V7 read the type from
  * the content and take it) and a photo dropped outside any stream's folder layout (UNROUTED NO_MATCHING_STREAM).
  *
  * The stills go to Instrumental, Edge Impulse and V7; the video to Instrumental and V7.
  */
+import jpeg from 'jpeg-js';
 import type { DeliveryStatus } from '#domain/status.ts';
 import { makeJpeg, makeMp4, makePng } from '#simulators/media/index.ts';
 
@@ -35,6 +39,39 @@ export interface DemoFile {
 }
 
 const pad = (n: number) => String(n).padStart(2, '0');
+
+/**
+ * A product shot on a white studio sweep (what background replacement keys on): a car-like silhouette, its
+ * colour from `seed`, on pure white, so InstaVid360's result visibly has the brand's backdrop instead.
+ */
+export function productPhoto(seed: number, width = 480, height = 320): Buffer {
+  const data = Buffer.alloc(width * height * 4, 255);
+  const paint = [
+    [180, 30, 40],
+    [30, 70, 160],
+    [40, 120, 60],
+  ][seed % 3] as number[];
+  const set = (x: number, y: number, rgb: number[]) => {
+    const i = (y * width + x) * 4;
+    data[i] = rgb[0] as number;
+    data[i + 1] = rgb[1] as number;
+    data[i + 2] = rgb[2] as number;
+  };
+  const body = { x0: width * 0.15, x1: width * 0.85, y0: height * 0.45, y1: height * 0.7 };
+  const cabin = { x0: width * 0.32, x1: width * 0.66, y0: height * 0.3, y1: height * 0.46 };
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const inBody = x >= body.x0 && x <= body.x1 && y >= body.y0 && y <= body.y1;
+      const inCabin = x >= cabin.x0 && x <= cabin.x1 && y >= cabin.y0 && y <= cabin.y1;
+      const wheel = [0.3, 0.7].some(
+        (c) => (x - width * c) ** 2 + (y - height * 0.7) ** 2 <= (height * 0.09) ** 2,
+      );
+      if (wheel) set(x, y, [25, 25, 25]);
+      else if (inCabin) set(x, y, [150, 190, 215]);
+      else if (inBody) set(x, y, paint);
+    }
+  return Buffer.from(jpeg.encode({ data, width, height }, 88).data);
+}
 
 /** `20260105T081500Z` (the AOI stream's compact form). */
 export function compactUtc(d: Date): string {
@@ -94,6 +131,24 @@ export function demoFiles(now = new Date()): DemoFile[] {
       contentType: 'video/mp4',
       sidecar: { tags: ['final-qa'], build: 'DVT-2' },
       expect: uploaded,
+    },
+    {
+      key: `studio/front/SN-2001_${compactUtc(at(6))}.jpg`,
+      body: productPhoto(0),
+      contentType: 'image/jpeg',
+      expect: { status: 'COMPLETED' },
+    },
+    {
+      key: `studio/side/SN-2002_${compactUtc(at(6))}.jpg`,
+      body: productPhoto(1),
+      contentType: 'image/jpeg',
+      expect: { status: 'COMPLETED' },
+    },
+    {
+      key: `yard/gate-2/VIN1HGCM82633A004352_${compactUtc(at(4))}.jpg`,
+      body: makeJpeg({ width: 640, height: 480, seed: 16, quality: 85 }),
+      contentType: 'image/jpeg',
+      expect: { status: 'COMPLETED' },
     },
     {
       key: `line-1/aoi-top/SN-1003_${compactUtc(at(3))}.jpg`,

@@ -660,10 +660,22 @@ export class InstaVid360Simulator extends Simulator {
     };
     this.taskById.set(id, task);
     if (this.clockMode === 'real') {
-      this.schedule(this.processingAfterMs, () => this.tick());
-      this.schedule(this.completeAfterMs, () => this.tick());
+      this.tickAt(task.processingAt);
+      this.tickAt(task.terminalAt);
     }
     return task;
+  }
+
+  /**
+   * Applies due transitions at `at` (simulator clock). Node timers may fire a millisecond before Date.now()
+   * reaches their time; then the tick would find nothing due and the task would wait for the next status
+   * query, so an early timer is armed again for the rest.
+   */
+  private tickAt(at: number): void {
+    this.schedule(Math.max(0, at - this.now()), () => {
+      if (this.now() < at) this.tickAt(at);
+      else this.tick();
+    });
   }
 
   private schedule(ms: number, fn: () => void): void {

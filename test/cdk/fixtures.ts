@@ -55,7 +55,8 @@ export function fullConfig(): RelayConfig {
         filter_stream: ['line1:product'],
         base_url: 'https://instavid360.example',
         api_key_secret: 'relay/instavid360',
-        fields: { reference: '{serial}' },
+        options: { task: 'bg-replace', background: { s3: 's3://brand-assets/backdrops/studio.jpg' } },
+        fields: { meta: { serial: '{serial}' } },
       },
     ],
   };

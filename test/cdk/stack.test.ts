@@ -21,11 +21,8 @@ import {
   synth,
 } from './helpers.ts';
 
-// The fixture's InstaVid360 destination writes results back (as its plug-in will declare in its `infra`).
-const full = synth(fullConfig(), {
-  alarmEmail: 'ops@example.com',
-  vendorSettings: { instavid360: { writesResults: true } },
-});
+// The fixture's InstaVid360 destination writes results back: its plug-in declares it (`infra.writesResults`).
+const full = synth(fullConfig(), { alarmEmail: 'ops@example.com' });
 
 const getAtt = (id: string, attr = 'Arn') => ({ 'Fn::GetAtt': [id, attr] });
 const fnId = (s: Synthesized, rf: RelayFunction) => logicalIdOf(s, rf.function);
@@ -446,6 +443,19 @@ describe('permissions', () => {
       assert.deepEqual(onResults, writers.has(rf) ? ['s3:AbortMultipartUpload', 's3:PutObject'] : []);
       const all = statements.flatMap((s) => asArray(s.Action));
       assert.ok(!all.some((a) => /^s3:(Delete|PutBucket|PutObjectAcl|\*)/.test(a)), all.join(','));
+    }
+  });
+
+  it("a vendor's forwarder reads exactly the S3 objects its options name (an InstaVid360 background)", () => {
+    const background = JSON.stringify({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::brand-assets/backdrops/studio.jpg']],
+    });
+    for (const rf of relayFunctions(full)) {
+      const actions = actionsOn(roleStatements(full, roleId(full, rf)), background).sort();
+      assert.deepEqual(
+        actions,
+        rf === forwarder(full, 'instavid360') ? ['s3:GetObject', 's3:GetObjectVersion'] : [],
+      );
     }
   });
 

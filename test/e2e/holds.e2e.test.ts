@@ -21,7 +21,11 @@ const BROKEN: Record<string, { secret?: string; code: string }> = {
   'json-no-key': { secret: '{"token":"not-the-field-we-read"}', code: 'CREDENTIALS_MALFORMED' },
   'wrong-shape': { secret: 'fake-key-id', code: 'CREDENTIALS_MALFORMED' },
 };
-const REDRIVE = { maxReceiveCount: 2, visibilityTimeoutSeconds: 1 };
+/**
+ * A redrive limit of 2 receives, 3 s apart. The visibility timeout stays above a forwarder batch's time on a loaded
+ * machine (on AWS it is 6 × the function timeout): a shorter one would redeliver messages still being handled.
+ */
+const REDRIVE = { maxReceiveCount: 2, visibilityTimeoutSeconds: 3 };
 let h: Harness;
 
 before(async () => {
@@ -35,7 +39,7 @@ before(async () => {
           b.secret === undefined ? [] : [[`relay-tests/${name}`, b.secret]],
         ),
       ),
-      // A redrive limit of 2 receives, 1 s apart: a pause that depended on the queue would strand everything.
+      // A pause that depended on the queue would strand everything after 2 receives.
       queues: { vendors: REDRIVE },
       forwarder: { functionTimeoutMs: 10_000 },
     },
@@ -62,10 +66,11 @@ describe('held destinations', () => {
         );
       }
       for (const obj of objs) {
-        await h.waitFor(obj, (recs) => recs.length === 5 && recs.every((r) => r.status === 'HELD'), 300_000);
-      }
-      for (const obj of objs) {
-        const recs = byDest(await h.records(obj));
+        // The records as read when all five are HELD: the refused destination's probes take one out now and
+        // then (SENDING, its attempt counted until the 401 gives it back), so a later read may catch one.
+        const recs = byDest(
+          await h.waitFor(obj, (r) => r.length === 5 && r.every((x) => x.status === 'HELD'), 300_000),
+        );
         for (const [name, b] of Object.entries(BROKEN)) {
           const rec = recs.get(name);
           assert.equal(rec?.attempts, 0, `${name}: a held delivery spends no attempt`);
@@ -75,10 +80,10 @@ describe('held destinations', () => {
           );
         }
       }
-      // Keep it broken while the refused destination's probes (one per second) come and go: twenty of them is ten
-      // times the redrive limit (2 receives, 1 s apart). The probes are the clock, not a sleep.
+      // Keep it broken while the refused destination's probes (one per second) come and go: sixty of them is ten
+      // times the redrive limit (2 receives, 3 s apart). The probes are the clock, not a sleep.
       await waitUntil(
-        () => h.sim.requestsTo('ingestImage').filter((r) => r.status === 401).length >= 20,
+        () => h.sim.requestsTo('ingestImage').filter((r) => r.status === 401).length >= 60,
         300_000,
       );
       // Only the refused key was ever sent (each send refused); the unusable ones never made a request.

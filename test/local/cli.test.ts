@@ -365,8 +365,16 @@ describe('local CLI', { timeout: 5 * CHILD_TIMEOUT_MS + 10_000 }, () => {
     assert.equal(summaries.length, 1, out);
     assert.match(
       summaries[0]!,
-      /^demo: 6 files; instrumental-demo: 4 uploaded, 1 rejected \(NOT_A_JPEG\); edge-impulse-demo: 4 uploaded; v7-demo: 5 uploaded; 1 unrouted \(NO_MATCHING_STREAM\) in \d+\.\d s$/,
+      /^demo: 9 files; instrumental-demo: 4 uploaded, 1 rejected \(NOT_A_JPEG\); edge-impulse-demo: 4 uploaded; v7-demo: 5 uploaded; instavid-studio: 2 completed; instavid-plates: 1 completed; 1 unrouted \(NO_MATCHING_STREAM\) in \d+\.\d s$/,
     );
+    // InstaVid360's processed images are in the results bucket, and the demo says where.
+    assert.match(out, /^results: 3 processed images in the results bucket$/m);
+    for (const where of [
+      /s3:\/\/[\w.-]+\/results\/instavid-studio\/studio\/front\/SN-2001_\d{8}T\d{6}Z\.jpg +← studio\/front\/SN-2001_/,
+      /s3:\/\/[\w.-]+\/results\/instavid-studio\/studio\/side\/SN-2002_\d{8}T\d{6}Z\.jpg +← studio\/side\/SN-2002_/,
+      /s3:\/\/[\w.-]+\/results\/plates-anonymised\/VIN1HGCM82633A004352\/gate-2_\d{8}T\d{6}Z\.jpg +← yard\/gate-2\//,
+    ])
+      assert.match(out, where);
 
     // The bad files' failure reasons, as a newcomer sees them.
     assert.match(

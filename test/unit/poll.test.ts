@@ -3,9 +3,10 @@ import { describe, it } from 'node:test';
 import { createLogger } from '#commons/logger.ts';
 import type { DataTransmit, RelayConfig } from '#domain/config/types.ts';
 import type { DeliveryRecord } from '#domain/delivery.ts';
+import { encodeDeliveryId } from '#domain/delivery.ts';
 import { checkDeliveries } from '#domain/poll.ts';
 import type { DeliveryStatus, RecordedError } from '#domain/status.ts';
-import type { PollOutcome, VendorContext, VendorPlugin } from '#vendors/types.ts';
+import type { JsonValue, PendingDelivery, PollOutcome, VendorContext, VendorPlugin } from '#vendors/types.ts';
 
 const transmit: DataTransmit = {
   transmit_name: 'd',
@@ -15,7 +16,8 @@ const transmit: DataTransmit = {
   fields: {},
 };
 
-function run(answer: PollOutcome) {
+function run(answer: PollOutcome, callbackBodies?: ReadonlyMap<string, JsonValue>) {
+  const seen: PendingDelivery[] = [];
   const plugin: VendorPlugin = {
     id: 'fake',
     displayName: 'Fake',
@@ -25,7 +27,10 @@ function run(answer: PollOutcome) {
     poll: {
       maxBatch: 10,
       firstCheckAfterMs: 0,
-      run: async (items) => new Map(items.map((i) => [i.deliveryId, answer])),
+      run: async (items) => {
+        seen.push(...items);
+        return new Map(items.map((i) => [i.deliveryId, answer]));
+      },
     },
   };
   const rec: DeliveryRecord = {
@@ -43,7 +48,7 @@ function run(answer: PollOutcome) {
     updatedAt: '',
     history: [],
   };
-  const writes: Array<{ status: DeliveryStatus; error?: RecordedError }> = [];
+  const writes: Array<{ status: DeliveryStatus; error?: RecordedError; vendorRef?: string }> = [];
   const config: RelayConfig = { version: 1, data_receiver: [], data_transmit: [transmit] };
   return checkDeliveries(
     transmit,
@@ -63,7 +68,8 @@ function run(answer: PollOutcome) {
       },
     },
     AbortSignal.timeout(5_000),
-  ).then((summary) => ({ summary, writes }));
+    callbackBodies,
+  ).then((summary) => ({ summary, writes, seen }));
 }
 
 describe('poller', () => {
@@ -77,5 +83,16 @@ describe('poller', () => {
     assert.equal(summary.errors, 1);
     assert.equal(writes[0]?.status, 'PENDING_VALIDATION');
     assert.equal(writes[0]?.error?.code, 'INVALID_TRANSITION');
+  });
+  it("hands a callback's body to the plug-in as a hint, and records a vendor id the check found", async () => {
+    const id = encodeDeliveryId({ pk: 'object#b/k#etag=e', sk: 'destination#d' });
+    const { writes, seen } = await run(
+      { kind: 'status', status: 'UPLOADED', vendorRef: 'found-1' },
+      new Map([[id, { data: { task: 'found-1' } }]]),
+    );
+    assert.deepEqual(seen[0]?.callbackBody, { data: { task: 'found-1' } });
+    assert.equal(writes[0]?.vendorRef, 'found-1');
+    const plain = await run({ kind: 'unchanged' });
+    assert.equal(plain.seen[0]?.callbackBody, undefined, 'the poller passes no callback body');
   });
 });

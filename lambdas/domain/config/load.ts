@@ -4,6 +4,7 @@
  * baked.ts). The only I/O here is reading a config file.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { VendorCatalog } from '#vendors/registry.ts';
 import type { JsonPath } from './template.ts';
@@ -193,5 +194,35 @@ export function loadConfigFile(
     );
   }
   const formatHint: ConfigFormat = path.toLowerCase().endsWith('.json') ? 'json' : 'yaml';
-  return loadConfig(text, catalog, env, { formatHint, source: path });
+  const loaded = loadConfig(text, catalog, env, { formatHint, source: path });
+  return { ...loaded, config: inlineConfigFiles(loaded.config, catalog, dirname(resolve(path)), path) };
+}
+
+/**
+ * Files a destination's options name beside the config (a background image): read relative to the config
+ * file's folder and inlined by the vendor's plug-in, so that the config carries them wherever it runs (CDK
+ * bakes the loaded config into each bundle). A file that cannot be read is an error violation.
+ */
+function inlineConfigFiles(
+  config: RelayConfig,
+  catalog: VendorCatalog,
+  baseDir: string,
+  source: string,
+): RelayConfig {
+  const violations: Violation[] = [];
+  const transmits = config.data_transmit.map((t, i) => {
+    const plugin = Object.hasOwn(catalog, t.transmit_type) ? catalog[t.transmit_type] : undefined;
+    if (!plugin?.inlineConfigFiles || !t.options) return t;
+    const read = (p: string) => readFileSync(isAbsolute(p) ? p : resolve(baseDir, p));
+    const { options, errors } = plugin.inlineConfigFiles(t.options, read);
+    for (const e of errors)
+      violations.push({
+        description: e.description,
+        json_path: ['data_transmit', i, 'options', ...e.path],
+        level: 'error',
+      });
+    return { ...t, options };
+  });
+  if (violations.length > 0) throw new ConfigError(violations, source);
+  return { ...config, data_transmit: transmits };
 }
