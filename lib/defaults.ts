@@ -102,6 +102,8 @@ export const FUNCTION_SIZING = {
     timeout: Duration.seconds(SETTINGS.callback.timeoutSeconds),
     memorySize: SETTINGS.callback.memoryMb,
   },
+  // The ops API: answers within API Gateway's 30 s integration timeout (a redrive works at most 20 s per call).
+  ops: { timeout: Duration.seconds(29), memorySize: 512 },
 } as const;
 
 /** Event source mapping of the router on the ingest queue. */

@@ -204,9 +204,11 @@ async function startStack(
   allowHosts: string[],
   s3Port: number,
   dataDir: string | undefined,
+  logFile: string,
 ): Promise<LocalStack> {
   const options = {
     configFile,
+    logFile,
     secrets,
     allowHosts,
     pollEveryMs: 1000,
@@ -405,7 +407,9 @@ async function run(o: CliOptions, session: Session, print: Print, logs: ReturnTy
     dim('Starting the local stack (fauxqs S3+SQS, DynamoDB Local, Secrets Manager emulator, the handlers)…'),
   );
   const s3Port = o.fixedPorts ? await freeOrEphemeral(DEFAULT_PORTS.s3) : 0;
-  const stack = await session.starting(startStack(configFile, secrets.values, allowHosts, s3Port, o.dataDir));
+  const stack = await session.starting(
+    startStack(configFile, secrets.values, allowHosts, s3Port, o.dataDir, o.logFile),
+  );
   session.add(() => stack.stop());
   if (session.closed) return 0;
   print(dim(`…ready in ${seconds(Date.now() - t0)}.`));

@@ -20,6 +20,7 @@ import { parse as parseYaml } from 'yaml';
 import { ENV } from '../lambdas/commons/env.ts';
 import { loadConfig, loadConfigFile } from '../lambdas/domain/config/load.ts';
 import type { RelayConfig } from '../lambdas/domain/config/types.ts';
+import { OPS_ROUTE_KEYS } from '../lambdas/domain/ops/route-keys.ts';
 import { VENDORS } from '../lambdas/vendors/registry.ts';
 import {
   forwarderSettings,
@@ -44,6 +45,8 @@ import { LocalRunner, type ScheduleHandle } from './runner.ts';
 
 export interface LocalHandlers {
   router: LambdaFunction<SQSEvent>;
+  /** The ops API (every route of lambdas/domain/ops/route-keys.ts). */
+  ops: LambdaFunction<APIGatewayProxyEventV2>;
   /** One handler per vendor queue; `deadLetterUrl` is that vendor's DLQ (RELAY_DEAD_LETTER_URL on AWS). */
   forwarder: (vendorId: string, queue: { deadLetterUrl: string }) => LambdaFunction<SQSEvent>;
   poller: LambdaFunction<unknown>;
@@ -70,6 +73,7 @@ export const LOCAL_DEFAULTS = {
   },
   poller: { functionTimeoutMs: SETTINGS.poller.timeoutSeconds * 1000 },
   callback: { functionTimeoutMs: SETTINGS.callback.timeoutSeconds * 1000 },
+  ops: { functionTimeoutMs: 30_000 },
   pollEveryMs: SETTINGS.pollEverySeconds * 1000,
   ingestQueue: {
     visibilityTimeoutSeconds: visibilityTimeoutSeconds(
@@ -141,6 +145,8 @@ export interface LocalStackOptions {
   queues?: { ingest?: QueueSettings; vendors?: QueueSettings };
   /** Versioning on the ingest bucket (default true; see s3-hooks.ts for what the shim does). */
   ingestVersioning?: boolean;
+  /** The relay's JSON log file (→ RELAY_LOG_FILE): what the ops API's log stream reads. */
+  logFile?: string;
   /** → RELAY_LOG_LEVEL. */
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** More environment for the handlers. */
@@ -263,7 +269,10 @@ async function loadHandlers(overrides: Partial<LocalHandlers>): Promise<LocalHan
   const callback =
     overrides.callback ??
     ((await import('../lambdas/handlers/callback.ts')).handler as LambdaFunction<APIGatewayProxyEventV2>);
-  return { router, forwarder, poller, callback };
+  const ops =
+    overrides.ops ??
+    ((await import('../lambdas/handlers/ops.ts')).handler as LambdaFunction<APIGatewayProxyEventV2>);
+  return { router, forwarder, poller, callback, ops };
 }
 
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
@@ -337,6 +346,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     // The HTTP API first: its URL goes into the environment the handlers are imported with.
     let callbackHandler: LambdaFunction<APIGatewayProxyEventV2> | undefined;
     let apiUrl = '';
+    let opsHandler: LambdaFunction<APIGatewayProxyEventV2> | undefined;
     const routeKey = opts.callbackRouteKey ?? LOCAL_DEFAULTS.callbackRouteKey;
     const saved = emulators.dataDir ? readStackState(emulators.dataDir.path('stack')) : {};
     const serveApi = (port: number | undefined) =>
@@ -359,6 +369,16 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
             s3: clients.s3,
             resultsBucket: resources.buckets.results,
           }),
+          // The ops API: the same handler and route keys as the deployed stack (lib/constructs/ops-api.ts).
+          ...OPS_ROUTE_KEYS.map((opsRouteKey) => ({
+            routeKey: opsRouteKey,
+            functionName: 'ops',
+            functionTimeoutMs: LOCAL_DEFAULTS.ops.functionTimeoutMs,
+            handler: (event: APIGatewayProxyEventV2, context: Context) => {
+              if (!opsHandler) throw new Error('ops handler not loaded yet');
+              return opsHandler(event, context);
+            },
+          })),
         ],
       });
     // With a data dir, the HTTP API comes back on its earlier port when it is free: the callback URLs vendors
@@ -384,6 +404,17 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       [ENV.callbackBaseUrl]: api.url,
       [ENV.callbackKeySecret]: LOCAL_DEFAULTS.callbackKeySecret,
       [ENV.resultsBucket]: resources.buckets.results,
+      [ENV.ingestBucket]: resources.buckets.ingest,
+      [ENV.opsQueues]: JSON.stringify([
+        { name: 'ingest', url: resources.queues.ingest.url, dlqUrl: resources.queues.ingest.dlq.url },
+        ...Object.entries(resources.queues.vendors).map(([vendor, q]) => ({
+          name: vendor,
+          vendor,
+          url: q.url,
+          dlqUrl: q.dlq.url,
+        })),
+      ]),
+      ...(opts.logFile ? { [ENV.logFile]: resolvePath(opts.logFile) } : {}),
       ...(opts.secretPrefix ? { [ENV.secretPrefix]: opts.secretPrefix } : {}),
       ...(opts.logLevel ? { [ENV.logLevel]: opts.logLevel } : {}),
       ...opts.env,
@@ -397,6 +428,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
 
     const handlers = await loadHandlers(opts.handlers ?? {});
     callbackHandler = handlers.callback;
+    opsHandler = handlers.ops;
 
     const routerTuning = { ...LOCAL_DEFAULTS.router, ...opts.router };
     runner.addSqsMapping({

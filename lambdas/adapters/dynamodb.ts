@@ -18,6 +18,7 @@ import {
   type DeliveryKey,
   type DeliveryMessage,
   type DeliveryRecord,
+  destinationOfSk,
   fromItem,
   type HistoryEntry,
   historyText,
@@ -26,6 +27,7 @@ import {
   toItem,
 } from '#domain/delivery.ts';
 import type { FinishUpdate } from '#domain/forward.ts';
+import type { ConfigVersion, IndexQuery, Page, StoredRequest } from '#domain/ops/types.ts';
 import type { CheckUpdate } from '#domain/poll.ts';
 import { gcra, type RateLimit } from '#domain/rate-limit.ts';
 import {
@@ -71,9 +73,6 @@ const isConditionFailure = (err: unknown): err is ConditionalCheckFailedExceptio
   err instanceof ConditionalCheckFailedException ||
   (err instanceof Error && err.name === 'ConditionalCheckFailedException');
 
-const destinationOfSk = (sk: string): string | undefined =>
-  sk.startsWith('destination#') ? sk.slice('destination#'.length) : undefined;
-
 /** Builds an update expression: SET and REMOVE clauses with their names and values. */
 class Update {
   readonly sets: string[] = [];
@@ -106,6 +105,18 @@ class Update {
       .filter(Boolean)
       .join(' ');
   }
+}
+
+const configSk = (version: number) => `v#${String(version).padStart(10, '0')}`;
+
+function configVersionOf(item: Record<string, unknown>): ConfigVersion {
+  return {
+    version: Number(item.version),
+    savedAt: String(item.savedAt),
+    by: String(item.by),
+    text: String(item.text),
+    json: String(item.json),
+  };
 }
 
 /** History kept on a record: its first entry and the latest ones (an item stays well under 1 KB). */
@@ -661,6 +672,159 @@ export class StatusTable {
         },
       }),
     );
+  }
+
+  // ---- ops: index reads, operator requests, config versions ---------------------------------------------
+
+  /** One page of an index (bySerial, byOutcome, byDue), sort key within [from, to]; `next` is opaque. */
+  async query(q: IndexQuery): Promise<Page<DeliveryRecord>> {
+    const idx = TABLE.indexes[q.index];
+    const names: Record<string, string> = { '#p': idx.partitionKey };
+    const values: Record<string, unknown> = { ':p': q.value };
+    let cond = '#p = :p';
+    if (q.from || q.to) {
+      names['#s'] = idx.sortKey;
+      if (q.from) values[':from'] = q.from;
+      if (q.to) values[':to'] = q.to;
+      cond +=
+        q.from && q.to ? ' AND #s BETWEEN :from AND :to' : q.from ? ' AND #s >= :from' : ' AND #s <= :to';
+    }
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: idx.name,
+        KeyConditionExpression: cond,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        Limit: q.limit,
+        ExclusiveStartKey: q.next
+          ? (JSON.parse(Buffer.from(q.next, 'base64url').toString('utf8')) as Record<string, unknown>)
+          : undefined,
+      }),
+    );
+    return {
+      items: (out.Items ?? []).map(asRecord),
+      ...(out.LastEvaluatedKey
+        ? { next: Buffer.from(JSON.stringify(out.LastEvaluatedKey), 'utf8').toString('base64url') }
+        : {}),
+    };
+  }
+
+  /** Operator requests (restream, redrive) live in one partition per kind: `ops#<kind>` / `<id>`. */
+  async putRequest(req: StoredRequest): Promise<{ created: boolean; stored: StoredRequest }> {
+    const { kind, id, ...rest } = req;
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...rest, pk: `ops#${kind}`, sk: id },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return { created: true, stored: req };
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+      return { created: false, stored: (await this.getRequest(kind, id)) as StoredRequest };
+    }
+  }
+
+  async updateRequest(
+    kind: StoredRequest['kind'],
+    id: string,
+    fields: Record<string, unknown>,
+  ): Promise<void> {
+    const u = new Update();
+    for (const [k, v] of Object.entries(fields)) u.set(k, v);
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: `ops#${kind}`, sk: id },
+        UpdateExpression: u.expression(),
+        ExpressionAttributeNames: u.names,
+        ExpressionAttributeValues: u.values,
+      }),
+    );
+  }
+
+  async getRequest(kind: StoredRequest['kind'], id: string): Promise<StoredRequest | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: `ops#${kind}`, sk: id }, ConsistentRead: true }),
+    );
+    if (!out.Item) return undefined;
+    const { pk: _pk, sk, ...rest } = out.Item;
+    return { ...rest, kind, id: String(sk) };
+  }
+
+  /** The latest requests of a kind (redrive ids start with their time, so newest first). */
+  async listRequests(kind: StoredRequest['kind'], limit: number): Promise<StoredRequest[]> {
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': `ops#${kind}` },
+        ScanIndexForward: false,
+        Limit: limit,
+      }),
+    );
+    return (out.Items ?? []).map(({ pk: _pk, sk, ...rest }) => ({ ...rest, kind, id: String(sk) }));
+  }
+
+  /** Saved config versions: `config` / `v#<version, 10 digits>`, the latest read with one query. */
+  async latestConfig(consistent = true): Promise<ConfigVersion | undefined> {
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': 'config' },
+        ScanIndexForward: false,
+        Limit: 1,
+        ConsistentRead: consistent,
+      }),
+    );
+    const item = out.Items?.[0];
+    return item ? configVersionOf(item) : undefined;
+  }
+
+  async configVersion(version: number): Promise<ConfigVersion | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: 'config', sk: configSk(version) } }),
+    );
+    return out.Item ? configVersionOf(out.Item) : undefined;
+  }
+
+  async listConfigVersions(limit: number): Promise<Array<Omit<ConfigVersion, 'text' | 'json'>>> {
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': 'config' },
+        ProjectionExpression: 'version, savedAt, #by',
+        ExpressionAttributeNames: { '#by': 'by' },
+        ScanIndexForward: false,
+        Limit: limit,
+      }),
+    );
+    return (out.Items ?? []).map((i) => ({
+      version: Number(i.version),
+      savedAt: String(i.savedAt),
+      by: String(i.by),
+    }));
+  }
+
+  async putConfigVersion(v: ConfigVersion): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: 'config', sk: configSk(v.version), ...v },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
   }
 
   // ---- delivered content (skip_duplicate_content) --------------------------------------------------------

@@ -15,6 +15,7 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { ENV, optionalEnv } from '#commons/env.ts';
+import type { ObjectVersion } from '#domain/ops/types.ts';
 import type { ObjectHeadInfo } from '#domain/route.ts';
 import type { ObjectRef, ObjectSource, ResultSink } from '#vendors/types.ts';
 
@@ -99,6 +100,36 @@ export class S3Objects implements ObjectSource {
       new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: max }),
     );
     return (out.Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [o.Key]));
+  }
+
+  /**
+   * The current version of each object under a prefix, with its version id (ListObjectsV2, then HeadObject per
+   * object: the local S3 has no ListObjectVersions, and ops reads are few). `next` is S3's continuation token.
+   */
+  async listLatest(
+    bucket: string,
+    prefix: string,
+    max: number,
+    next?: string,
+  ): Promise<{ versions: ObjectVersion[]; next?: string }> {
+    const out = await this.s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: max, ContinuationToken: next }),
+    );
+    const versions: ObjectVersion[] = [];
+    for (const o of out.Contents ?? []) {
+      if (o.Key === undefined) continue;
+      const head = await this.describe({ bucket, key: o.Key });
+      if (!head) continue;
+      versions.push({
+        key: o.Key,
+        ...(head.versionId && head.versionId !== 'null' ? { versionId: head.versionId } : {}),
+        etag: head.etag,
+        size: head.size,
+        lastModified: (o.LastModified ?? new Date(0)).toISOString(),
+        isLatest: true,
+      });
+    }
+    return { versions, ...(out.NextContinuationToken ? { next: out.NextContinuationToken } : {}) };
   }
 
   async stream(ref: ObjectRef): Promise<Readable> {

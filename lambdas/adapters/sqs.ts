@@ -2,7 +2,15 @@
  * SQS adapter: puts delivery messages on vendor queues and reschedules failed messages (per-message backoff
  * through ChangeMessageVisibility, as Lambda's SQS integration has no per-message delay of its own).
  */
-import { ChangeMessageVisibilityCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { QueueMessage } from '#domain/ops/types.ts';
 
 export const MAX_VISIBILITY_SECONDS = 43_200;
 
@@ -10,13 +18,20 @@ export class Queues {
   constructor(private readonly sqs: SQSClient = new SQSClient({})) {}
 
   /** Sends bodies in batches of 10 (the SQS maximum); throws if any entry failed, naming them. */
-  async sendAll(queueUrl: string, bodies: Array<{ id: string; body: string }>): Promise<void> {
+  async sendAll(
+    queueUrl: string,
+    bodies: Array<{ id: string; body: string; delaySeconds?: number }>,
+  ): Promise<void> {
     for (let i = 0; i < bodies.length; i += 10) {
       const chunk = bodies.slice(i, i + 10);
       const out = await this.sqs.send(
         new SendMessageBatchCommand({
           QueueUrl: queueUrl,
-          Entries: chunk.map((b, n) => ({ Id: `m${n}`, MessageBody: b.body })),
+          Entries: chunk.map((b, n) => ({
+            Id: `m${n}`,
+            MessageBody: b.body,
+            ...(b.delaySeconds ? { DelaySeconds: b.delaySeconds } : {}),
+          })),
         }),
       );
       if (out.Failed && out.Failed.length > 0) {
@@ -38,6 +53,73 @@ export class Queues {
         VisibilityTimeout: seconds,
       }),
     );
+  }
+}
+
+/** What ops do with queues: depth, a peek at the dead letters, moving them back (lambdas/domain/ops). */
+export class OpsQueueAccess {
+  constructor(
+    private readonly queues: Queues,
+    private readonly sqs: SQSClient,
+  ) {}
+
+  send(
+    queueUrl: string,
+    messages: Array<{ id: string; body: string; delaySeconds?: number }>,
+  ): Promise<void> {
+    return this.queues.sendAll(queueUrl, messages);
+  }
+
+  async depth(queueUrl: string): Promise<number> {
+    const out = await this.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: queueUrl,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
+    );
+    const a = out.Attributes ?? {};
+    return Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0);
+  }
+
+  async receive(queueUrl: string, max: number, visibilitySeconds: number): Promise<QueueMessage[]> {
+    const out = await this.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: Math.min(10, Math.max(1, max)),
+        VisibilityTimeout: visibilitySeconds,
+        WaitTimeSeconds: 0,
+        MessageSystemAttributeNames: ['SentTimestamp', 'ApproximateReceiveCount'],
+        MessageAttributeNames: ['All'],
+      }),
+    );
+    return (out.Messages ?? []).flatMap((m) =>
+      m.MessageId && m.ReceiptHandle
+        ? [
+            {
+              messageId: m.MessageId,
+              receiptHandle: m.ReceiptHandle,
+              body: m.Body ?? '',
+              ...(m.Attributes?.SentTimestamp
+                ? { sentAt: new Date(Number(m.Attributes.SentTimestamp)).toISOString() }
+                : {}),
+              ...(m.Attributes?.ApproximateReceiveCount
+                ? { receiveCount: Number(m.Attributes.ApproximateReceiveCount) }
+                : {}),
+              ...(m.MessageAttributes?.reason?.StringValue
+                ? { reason: m.MessageAttributes.reason.StringValue }
+                : {}),
+            },
+          ]
+        : [],
+    );
+  }
+
+  release(queueUrl: string, receiptHandle: string): Promise<void> {
+    return this.queues.retryLater(queueUrl, receiptHandle, 0);
+  }
+
+  async delete(queueUrl: string, receiptHandle: string): Promise<void> {
+    await this.sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle }));
   }
 }
 

@@ -33,6 +33,16 @@ export const ENV = {
   callbackKeySecret: 'RELAY_CALLBACK_KEY_SECRET',
   /** Log level: debug | info | warn | error (default info). */
   logLevel: 'RELAY_LOG_LEVEL',
+  /** Ingest bucket name (ops: restream lists it, `where` by key). */
+  ingestBucket: 'RELAY_INGEST_BUCKET',
+  /** JSON list of the relay's queues for ops: [{name, url, dlqUrl, vendor?}], the ingest queue named `ingest`. */
+  opsQueues: 'RELAY_OPS_QUEUES',
+  /** The relay's JSON log file (local stack): what `GET /v1/log/stream` reads. */
+  logFile: 'RELAY_LOG_FILE',
+  /** JSON list of CloudWatch log group names (AWS): what `GET /v1/log/stream` reads. */
+  logGroups: 'RELAY_LOG_GROUPS',
+  /** How often a Lambda looks for a newer saved config version, in seconds (default 60). */
+  configRefreshSeconds: 'RELAY_CONFIG_REFRESH_SECONDS',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];

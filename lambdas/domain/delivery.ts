@@ -71,6 +71,34 @@ export function routeKey(ref: ObjectRef): DeliveryKey {
   return { pk: objectPk(ref), sk: 'route' };
 }
 
+/** Restream request ids: short, URL- and key-safe (they are part of a record's sort key). */
+export const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * A restream's new delivery of an object version to a destination: its own record beside the earlier ones
+ * (whose history stays), linked to the operator's request by its sort key.
+ */
+export function restreamKey(ref: ObjectRef, destination: string, requestId: string): DeliveryKey {
+  return { pk: objectPk(ref), sk: `restream#${requestId}#${destination}` };
+}
+
+/** The destination a record's sort key names (`destination#<name>` or `restream#<request>#<name>`). */
+export function destinationOfSk(sk: string | undefined): string | undefined {
+  if (sk?.startsWith('destination#')) return sk.slice('destination#'.length);
+  if (sk?.startsWith('restream#')) {
+    const at = sk.indexOf('#', 'restream#'.length);
+    return at > 0 ? sk.slice(at + 1) : undefined;
+  }
+  return undefined;
+}
+
+/** The restream request a record belongs to, if it is a restream's delivery. */
+export function restreamOfSk(sk: string | undefined): string | undefined {
+  if (!sk?.startsWith('restream#')) return undefined;
+  const at = sk.indexOf('#', 'restream#'.length);
+  return at > 0 ? sk.slice('restream#'.length, at) : undefined;
+}
+
 /** A compact, URL-safe id of a delivery (used in checkpoints, logs and callback tokens). */
 export function encodeDeliveryId(key: DeliveryKey): string {
   return Buffer.from(`${key.pk}\n${key.sk}`, 'utf8').toString('base64url');
@@ -82,7 +110,7 @@ export function decodeDeliveryId(id: string): DeliveryKey | undefined {
   if (nl <= 0) return undefined;
   const pk = text.slice(0, nl);
   const sk = text.slice(nl + 1);
-  if (!pk.startsWith('object#') || !(sk.startsWith('destination#') || sk === 'route')) return undefined;
+  if (!pk.startsWith('object#') || !(destinationOfSk(sk) !== undefined || sk === 'route')) return undefined;
   return { pk, sk };
 }
 
@@ -192,7 +220,7 @@ export function keyParts(
     bucket: body.slice(0, slash),
     key: body.slice(slash + 1),
     ...(version.startsWith('v=') ? { versionId: version.slice(2) } : {}),
-    ...(sk?.startsWith('destination#') ? { destination: sk.slice('destination#'.length) } : {}),
+    ...(destinationOfSk(sk) !== undefined ? { destination: destinationOfSk(sk) } : {}),
   };
 }
 

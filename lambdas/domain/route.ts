@@ -33,6 +33,8 @@ import {
   deliveryKey,
   type NewDelivery,
   objectPk,
+  REQUEST_ID,
+  restreamKey,
   routeKey,
   sqsSafeJson,
 } from './delivery.ts';
@@ -114,6 +116,32 @@ export function parseS3Event(body: string): S3EventRecord[] {
   return obj.Records as S3EventRecord[];
 }
 
+/**
+ * An operator's restream (lambdas/domain/ops/restream.ts) puts an S3 event of the object version on the
+ * ingest queue with this beside `Records`: the router routes it with the current config, as a new delivery
+ * per destination (sk `restream#<requestId>#<destination>`) beside the earlier records.
+ */
+export interface RestreamMark {
+  requestId: string;
+  /** Only these destinations (default: every destination the config routes the stream to). */
+  destinations?: string[];
+}
+
+export const RESTREAM_FIELD = 'relayRestream';
+
+function restreamOf(body: string): RestreamMark | undefined {
+  try {
+    const m = (JSON.parse(body) as Record<string, unknown>)[RESTREAM_FIELD] as RestreamMark | undefined;
+    if (!m || typeof m.requestId !== 'string' || !REQUEST_ID.test(m.requestId)) return undefined;
+    const destinations = Array.isArray(m.destinations)
+      ? m.destinations.filter((d): d is string => typeof d === 'string')
+      : undefined;
+    return { requestId: m.requestId, ...(destinations ? { destinations } : {}) };
+  } catch {
+    return undefined;
+  }
+}
+
 function stringAt(v: JsonValue | undefined): string | undefined {
   return typeof v === 'string' && v ? v : undefined;
 }
@@ -127,16 +155,21 @@ function serialOf(fields: JsonObject, parts: Record<string, string>): string | u
 
 export async function routeMessage(body: string, deps: RouterDeps): Promise<RouteResult> {
   const records = parseS3Event(body);
+  const restream = restreamOf(body);
   let deliveries = 0;
   for (const r of records) {
-    const res = await routeRecord(r, deps);
+    const res = await routeRecord(r, deps, restream);
     if (res.kind === 'wait') return res;
     deliveries += res.deliveries;
   }
   return { kind: 'done', deliveries };
 }
 
-async function routeRecord(r: S3EventRecord, deps: RouterDeps): Promise<RouteResult> {
+async function routeRecord(
+  r: S3EventRecord,
+  deps: RouterDeps,
+  restream?: RestreamMark,
+): Promise<RouteResult> {
   const { config, ports, log } = deps;
   if (!r.eventName?.startsWith('ObjectCreated:')) {
     log.info('ignoring a non-create event', { eventName: r.eventName });
@@ -162,7 +195,8 @@ async function routeRecord(r: S3EventRecord, deps: RouterDeps): Promise<RouteRes
   const now = deps.now ?? Date.now;
   const arrivedAt = Date.parse(r.eventTime ?? '') || now();
   const owner = sidecarOwner(config, key, bucket);
-  if (owner) return sidecarArrived(ref, owner, arrivedAt, deps);
+  // A restream re-sends files; a sidecar is read again with its file.
+  if (owner) return restream ? { kind: 'done', deliveries: 0 } : sidecarArrived(ref, owner, arrivedAt, deps);
 
   const base = {
     bucket,
@@ -186,7 +220,11 @@ async function routeRecord(r: S3EventRecord, deps: RouterDeps): Promise<RouteRes
     return { kind: 'done', deliveries: 0 };
   }
   const { stream } = match;
-  const transmits = destinationsFor(config, stream);
+  const transmits = destinationsFor(config, stream).filter(
+    (t) => !restream?.destinations || restream.destinations.includes(t.transmit_name),
+  );
+  const keyOf = (name: string) =>
+    restream ? restreamKey(ref, name, restream.requestId) : deliveryKey(ref, name);
   // What ops find a record by, on every record the router writes for this key, accepted or not.
   const serialFromKey = serialOf({}, match.parts);
   const streamInfo = {
@@ -211,7 +249,7 @@ async function routeRecord(r: S3EventRecord, deps: RouterDeps): Promise<RouteRes
   const rejectAll = async (error: RecordedError) => {
     for (const t of transmits) {
       await ports.createDelivery({
-        ...deliveryKey(ref, t.transmit_name),
+        ...keyOf(t.transmit_name),
         ...base,
         ...streamInfo,
         destination: t.transmit_name,
@@ -267,7 +305,7 @@ async function routeRecord(r: S3EventRecord, deps: RouterDeps): Promise<RouteRes
   let deliveries = 0;
   for (const t of transmits) {
     const plugin = deps.vendors[t.transmit_type];
-    const dk = deliveryKey(ref, t.transmit_name);
+    const dk = keyOf(t.transmit_name);
     if (existing.has(dk.sk)) {
       log.info('duplicate event: delivery already recorded', { bucket, key, destination: t.transmit_name });
       continue;

@@ -11,7 +11,7 @@ import { ENV, optionalEnv, requireEnv } from '#commons/env.ts';
 import { type Claim, type ForwarderDeps, forwardBatch } from '#domain/forward.ts';
 import { createVendorContext } from '#domain/vendor-context.ts';
 import { getVendor } from '#vendors/registry.ts';
-import { sendRaw } from './runtime.ts';
+import { refreshConfig, sendRaw } from './runtime.ts';
 import { sourceMappedErrors } from './source-maps.ts';
 import { vendorSide } from './vendor-runtime.ts';
 
@@ -45,7 +45,9 @@ function deps(vendorId: string, queueUrl: string, deadLetterUrl: string | undefi
   const t = rt.table;
   return {
     plugin,
-    config: rt.config,
+    get config() {
+      return rt.config;
+    },
     owner: rt.instanceId,
     log: rt.log.child({ fn: 'forwarder', vendor: vendorId }),
     context: (transmit, signal, options) =>
@@ -84,6 +86,7 @@ export function createForwarderHandler(vendorId: string, options: { deadLetterUr
     .handler(async (event: SQSEvent, context: Context) => {
       const first = event.Records[0];
       if (!first) return { batchItemFailures: [] };
+      await refreshConfig(vendorSide().rt);
       // One queue feeds this handler: its deps are built on the first batch and kept.
       d ??= deps(
         vendorId,

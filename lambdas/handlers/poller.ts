@@ -7,6 +7,7 @@ import type { Context } from 'aws-lambda';
 import { ENV, optionalEnv } from '#commons/env.ts';
 import { type PollSummary, pollDue } from '#domain/poll.ts';
 import { createVendorContext } from '#domain/vendor-context.ts';
+import { refreshConfig } from './runtime.ts';
 import { sourceMappedErrors } from './source-maps.ts';
 import { vendorSide } from './vendor-runtime.ts';
 
@@ -14,6 +15,7 @@ let queueUrls: Record<string, string> | undefined;
 
 export async function pollOnce(_event: unknown, context: Context): Promise<PollSummary> {
   const { rt, vendorRuntime } = vendorSide();
+  await refreshConfig(rt);
   const log = rt.log.child({ fn: 'poller' });
   queueUrls ??= JSON.parse(optionalEnv(ENV.queueUrls) ?? '{}') as Record<string, string>;
   const signal = AbortSignal.timeout(Math.max(1_000, context.getRemainingTimeInMillis() - 5_000));

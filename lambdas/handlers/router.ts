@@ -8,7 +8,7 @@ import { queueUrlFromArn } from '#adapters/sqs.ts';
 import { ENV, requireEnv } from '#commons/env.ts';
 import { errorMessage } from '#commons/errors.ts';
 import { MalformedEventError, type RouterDeps, routeMessage } from '#domain/route.ts';
-import { runtime } from './runtime.ts';
+import { refreshConfig, runtime } from './runtime.ts';
 import { sourceMappedErrors } from './source-maps.ts';
 
 let cachedDeps: RouterDeps | undefined;
@@ -18,7 +18,9 @@ function deps(): RouterDeps {
   if (cachedDeps) return cachedDeps;
   const rt = runtime();
   cachedDeps = {
-    config: rt.config,
+    get config() {
+      return rt.config;
+    },
     vendors: rt.vendors,
     queueUrls: JSON.parse(requireEnv(ENV.queueUrls)) as Record<string, string>,
     log: rt.log.child({ fn: 'router' }),
@@ -39,8 +41,9 @@ function deps(): RouterDeps {
 const CONCURRENCY = 8;
 
 export async function routeBatch(event: SQSEvent, _context: Context): Promise<SQSBatchResponse> {
-  const d = deps();
   const rt = runtime();
+  await refreshConfig(rt);
+  const d = deps();
   const failures: SQSBatchResponse['batchItemFailures'] = [];
   const routeOne = async (record: SQSRecord) => {
     try {

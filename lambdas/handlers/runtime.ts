@@ -11,15 +11,19 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { createDocumentClient, StatusTable } from '#adapters/dynamodb.ts';
 import { createS3Client, S3Objects } from '#adapters/s3.ts';
 import { Queues } from '#adapters/sqs.ts';
-import { ENV, requireEnv } from '#commons/env.ts';
+import { ENV, optionalEnv, requireEnv } from '#commons/env.ts';
+import { errorMessage } from '#commons/errors.ts';
 import { createLogger, type Logger } from '#commons/logger.ts';
 import { readBakedConfig } from '#domain/config/baked.ts';
 import type { RelayConfig } from '#domain/config/types.ts';
+import type { ConfigVersion } from '#domain/ops/types.ts';
 import { VENDORS } from '#vendors/registry.ts';
 import type { VendorPlugin } from '#vendors/types.ts';
 
 export interface Runtime {
+  /** The config in use: the baked one (version 0) or the latest saved through the ops API (refreshConfig). */
   config: RelayConfig;
+  configVersion: { version: number; savedAt?: string; by?: string };
   vendors: Readonly<Record<string, VendorPlugin>>;
   table: StatusTable;
   objects: S3Objects;
@@ -40,6 +44,7 @@ export function runtime(): Runtime {
   const sqs = new SQSClient({});
   cached = {
     config,
+    configVersion: { version: 0 },
     vendors: VENDORS,
     table: new StatusTable(createDocumentClient(), requireEnv(ENV.table)),
     objects: new S3Objects(createS3Client()),
@@ -63,4 +68,39 @@ export async function sendRaw(sqs: SQSClient, queueUrl: string, body: string, re
       },
     }),
   );
+}
+
+let lastConfigCheck = 0;
+
+/** Uses a saved config version in this process (the ops API's save, or a newer one found by refreshConfig). */
+export function useConfig(rt: Runtime, v: ConfigVersion): void {
+  if (v.version <= rt.configVersion.version) return;
+  try {
+    // Validated and interpolated by the ops API when it was saved: read as a baked config is.
+    rt.config = readBakedConfig(v.json, Object.keys(rt.vendors), `saved config version ${v.version}`);
+    rt.configVersion = { version: v.version, savedAt: v.savedAt, by: v.by };
+    rt.log.info('config version in use', { version: v.version, by: v.by });
+  } catch (err) {
+    // A version this build cannot read (another build's plug-ins) leaves the current one in use.
+    rt.log.error('saved config version not usable; keeping the current one', {
+      version: v.version,
+      error: errorMessage(err),
+    });
+  }
+}
+
+/**
+ * Looks for a newer saved config version at most every RELAY_CONFIG_REFRESH_SECONDS (default 60): one small
+ * query, so that a config saved through the ops API is in use everywhere within about a minute, no redeploy.
+ */
+export async function refreshConfig(rt: Runtime = runtime(), now = Date.now()): Promise<void> {
+  const every = Number(optionalEnv(ENV.configRefreshSeconds) ?? 60) * 1000;
+  if (now - lastConfigCheck < every) return;
+  lastConfigCheck = now;
+  try {
+    const latest = await rt.table.latestConfig(false);
+    if (latest) useConfig(rt, latest);
+  } catch (err) {
+    rt.log.warn('could not look for a newer config; keeping the current one', { error: errorMessage(err) });
+  }
 }

@@ -1,0 +1,154 @@
+/**
+ * `GET /v1/config`, `POST /v1/config/validate`, `GET /v1/config/templates[/{type}]`, `POST /v1/config`,
+ * `GET /v1/config/versions` (FactoryTX's config routes). A saved config is validated exactly as a deployed one
+ * (lambdas/domain/config), then stored as the next version in the status table (a conditional put: two saves
+ * cannot both become version N); every Lambda reads the latest version at most a minute later
+ * (handlers/runtime.ts). An invalid config is refused with its violations and nothing is stored.
+ */
+import { ConfigError, loadConfig } from '#domain/config/index.ts';
+import type { RelayConfig, Violation } from '#domain/config/types.ts';
+import type { JsonSchema, JsonValue } from '#vendors/types.ts';
+import { answered, invalid, notFound, OpsError, type OpsResult, ok } from './envelope.ts';
+import { limitOf } from './params.ts';
+import type { OpsDeps, OpsRequest } from './types.ts';
+
+/** The config text of a request: JSON as sent, or YAML text (`content-type: text/yaml` or not JSON). */
+function configText(req: OpsRequest): { text: string; json: boolean } {
+  const text = req.body ?? '';
+  if (text.trim() === '')
+    throw invalid('send the config as the body (JSON, or YAML with content-type text/yaml)');
+  const json = !/yaml/i.test(req.contentType ?? '') && /^\s*[{[]/.test(text);
+  return { text, json };
+}
+
+/** Validates config text as every Lambda would load it; plus what this deployment can run. */
+export function checkConfig(
+  text: string,
+  json: boolean,
+  deps: OpsDeps,
+): { ok: boolean; config?: RelayConfig; violations: Violation[] } {
+  try {
+    const loaded = loadConfig(text, deps.vendors, process.env, { formatHint: json ? 'json' : 'yaml' });
+    const deployed = new Set(deps.vendorQueues.map((q) => q.vendor ?? q.name));
+    const extra: Violation[] = loaded.config.data_transmit.flatMap((t, i) =>
+      deployed.has(t.transmit_type)
+        ? []
+        : [
+            {
+              description: `transmit_type ${t.transmit_type} has no queue and forwarder in this deployment: deploy with it first (cdk deploy)`,
+              json_path: ['data_transmit', i, 'transmit_type'],
+              level: 'error' as const,
+            },
+          ],
+    );
+    const violations = [...extra, ...loaded.violations];
+    return extra.length ? { ok: false, violations } : { ok: true, config: loaded.config, violations };
+  } catch (err) {
+    if (err instanceof ConfigError) return { ok: false, violations: err.violations };
+    throw err;
+  }
+}
+
+export async function getConfig(_req: OpsRequest, deps: OpsDeps): Promise<OpsResult> {
+  const c = deps.config();
+  return ok({
+    version: c.version,
+    source: c.version === 0 ? 'baked' : 'store',
+    ...(c.savedAt ? { savedAt: c.savedAt } : {}),
+    ...(c.by ? { by: c.by } : {}),
+    config: c.config,
+  });
+}
+
+export async function validateConfigRoute(req: OpsRequest, deps: OpsDeps): Promise<OpsResult> {
+  const { text, json } = configText(req);
+  const r = checkConfig(text, json, deps);
+  return answered({ status: r.ok ? 'passed' : 'failed', violations: r.violations }, r.ok);
+}
+
+export async function saveConfig(req: OpsRequest, deps: OpsDeps): Promise<OpsResult> {
+  let { text, json } = configText(req);
+  if (json) {
+    const rollback = (JSON.parse(text) as { rollback?: unknown }).rollback;
+    if (rollback !== undefined) {
+      if (!Number.isInteger(rollback)) throw invalid('rollback must be a version number');
+      const earlier = await deps.table.configVersion(rollback as number);
+      if (!earlier) throw notFound(`no saved config version ${String(rollback)}`);
+      text = earlier.text;
+      json = /^\s*[{[]/.test(text);
+    }
+  }
+  const r = checkConfig(text, json, deps);
+  if (!r.ok)
+    throw new OpsError('CONFIG_INVALID', 'the config has errors: nothing was saved', {
+      status: 'failed',
+      violations: r.violations,
+    });
+  const latest = await deps.table.latestConfig();
+  const version = (latest?.version ?? 0) + 1;
+  const saved = {
+    version,
+    savedAt: new Date(deps.now()).toISOString(),
+    by: req.by,
+    text,
+    json: JSON.stringify(r.config),
+  };
+  if (!(await deps.table.putConfigVersion(saved)))
+    throw new OpsError('CONFLICT', `another save took version ${version} first: read it and try again`);
+  deps.configSaved?.(saved);
+  deps.log.info('config saved', { version, by: req.by });
+  return ok({ version, savedAt: saved.savedAt, by: req.by, status: 'passed', violations: r.violations });
+}
+
+export async function listConfigVersions(req: OpsRequest, deps: OpsDeps): Promise<OpsResult> {
+  const limit = limitOf(req.query.limit, 20, 100);
+  return ok({ versions: await deps.table.listConfigVersions(limit) });
+}
+
+/** A starting value for a JSON Schema: its default, an example, or a placeholder saying what goes there. */
+export function exampleOf(schema: JsonSchema | undefined, name: string, depth = 0): JsonValue {
+  if (!schema || depth > 5) return `<${name}>`;
+  if (schema.default !== undefined) return schema.default as JsonValue;
+  if (Array.isArray(schema.examples) && schema.examples.length) return schema.examples[0] as JsonValue;
+  if (Array.isArray(schema.enum) && schema.enum.length) return schema.enum[0] as JsonValue;
+  const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
+  if (type === 'object' || schema.properties) {
+    const props = (schema.properties ?? {}) as Record<string, JsonSchema>;
+    const required = new Set((schema.required as string[] | undefined) ?? []);
+    const keys = required.size ? Object.keys(props).filter((k) => required.has(k)) : [];
+    return Object.fromEntries(keys.map((k) => [k, exampleOf(props[k], k, depth + 1)]));
+  }
+  if (type === 'array') return [exampleOf(schema.items as JsonSchema | undefined, name, depth + 1)];
+  if (type === 'integer' || type === 'number') return 0;
+  if (type === 'boolean') return false;
+  const what = typeof schema.description === 'string' ? schema.description : name;
+  return `<${what}>`;
+}
+
+function templateFor(type: string, deps: OpsDeps) {
+  const plugin = deps.vendors[type];
+  if (!plugin) return undefined;
+  return {
+    transmit_name: `${type}-main`,
+    transmit_type: type,
+    filter_stream: ['*'],
+    base_url: `<the ${type} API base URL>`,
+    api_key_secret: `factory-relay/${type}`,
+    options: exampleOf(plugin.optionsSchema, 'options'),
+    fields: exampleOf(plugin.fieldsSchema, 'fields'),
+  };
+}
+
+export async function listTemplates(_req: OpsRequest, deps: OpsDeps): Promise<OpsResult> {
+  return ok({
+    templates: Object.fromEntries(Object.keys(deps.vendors).map((type) => [type, templateFor(type, deps)])),
+  });
+}
+
+export async function getTemplate(req: OpsRequest, deps: OpsDeps): Promise<OpsResult> {
+  const type = req.path.type ?? '';
+  const template = templateFor(type, deps);
+  if (!template)
+    throw notFound(`no vendor plug-in ${type}; there are ${Object.keys(deps.vendors).join(', ')}`);
+  return ok({ transmit_type: type, template });
+}
