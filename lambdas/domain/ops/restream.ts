@@ -266,7 +266,8 @@ export async function restream(req: OpsRequest, deps: OpsDeps): Promise<OpsResul
   const requestId = body.requestId;
   if (typeof requestId !== 'string' || !REQUEST_ID.test(requestId))
     throw invalid('requestId is required: 1 to 64 characters of A-Z a-z 0-9 . _ -');
-  if (body.dryRun !== undefined && typeof body.dryRun !== 'boolean') throw invalid('dryRun must be true or false');
+  if (body.dryRun !== undefined && typeof body.dryRun !== 'boolean')
+    throw invalid('dryRun must be true or false');
   if (body.dryRun === true) {
     // How many deliveries this restream would make (the ops page states it before asking to confirm): the same
     // selection, nothing stored, nothing queued; the request id stays free for the real request.
