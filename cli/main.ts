@@ -8,9 +8,10 @@
 import { createRequire } from 'node:module';
 import { type Command, type CommandIo, EXIT, UsageError } from './command.ts';
 import { OPS_COMMANDS } from './commands/ops.ts';
+import { uiCommand } from './commands/ui.ts';
 import { validateCommand } from './commands/validate.ts';
 
-export const COMMANDS: readonly Command[] = [validateCommand, ...OPS_COMMANDS];
+export const COMMANDS: readonly Command[] = [validateCommand, ...OPS_COMMANDS, uiCommand];
 
 const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 

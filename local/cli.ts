@@ -268,6 +268,7 @@ function printBanner(print: Print, o: CliOptions, b: BannerInput) {
   );
   print(`  Secrets       ${e.secretsManager}   ${secretList.join(', ') || 'none'}`);
   print(`  HTTP API      ${e.httpApi}   POST /callbacks/{vendor}/{token}`);
+  print(`  ops page      ${bold(e.ui)}   open it in a browser: status, find a serial, failures, actions`);
   print(
     `  SQS queues    ${Object.values(e.queues)
       .map((q) => q.name)

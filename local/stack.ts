@@ -28,6 +28,7 @@ import {
   vendorMaxReceiveCount,
   visibilityTimeoutSeconds,
 } from '../lib/settings.ts';
+import { localUiRoutes } from '../ui/local-routes.ts';
 import { applyEnv, buildAwsEnv, guardLoopback, type LocalEndpoints, UNSET_ENV } from './aws-env.ts';
 import { createLocalClients, type LocalClients } from './clients.ts';
 import { type EmulatorOptions, type Emulators, type EmulatorTimings, startEmulators } from './emulators.ts';
@@ -352,6 +353,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
 
     // The HTTP API first: its URL goes into the environment the handlers are imported with.
     let callbackHandler: LambdaFunction<APIGatewayProxyEventV2> | undefined;
+    let apiUrl = '';
     let opsHandler: LambdaFunction<APIGatewayProxyEventV2> | undefined;
     const routeKey = opts.callbackRouteKey ?? LOCAL_DEFAULTS.callbackRouteKey;
     const saved = emulators.dataDir ? readStackState(emulators.dataDir.path('stack')) : {};
@@ -369,6 +371,12 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
               return callbackHandler(event, context);
             },
           },
+          // The ops page (ui/): GET /ui/ serves it; it calls the ops API on this same server.
+          ...localUiRoutes({
+            apiUrl: () => apiUrl,
+            s3: clients.s3,
+            resultsBucket: resources.buckets.results,
+          }),
           // The ops API: the same handler and route keys as the deployed stack (lib/constructs/ops-api.ts).
           ...OPS_ROUTE_KEYS.map((opsRouteKey) => ({
             routeKey: opsRouteKey,
@@ -390,6 +398,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
             return serveApi(undefined);
           })
         : await serveApi(opts.apiPort);
+    apiUrl = api.url;
     if (emulators.dataDir)
       writeStackState(emulators.dataDir.path('stack'), { apiPort: Number(new URL(api.url).port) });
 

@@ -20,6 +20,8 @@ export interface EndpointsFile {
   dynamodb: string | undefined;
   secretsManager: string;
   httpApi: string;
+  /** The ops page (ui/), served by the HTTP API. */
+  ui: string;
   /** Preferred port → port used, for each endpoint that had to move. */
   movedPorts: Record<string, { preferred: number; used: number }>;
   simulators: Record<string, string>;
@@ -67,6 +69,7 @@ export function endpointsOf(input: {
     dynamodb: stack.endpoints.dynamodb,
     secretsManager: stack.endpoints.secretsManager,
     httpApi: stack.apiUrl,
+    ui: `${stack.apiUrl}/ui/`,
     movedPorts,
     simulators: Object.fromEntries(sims.map((s) => [s.name, s.url])),
     destinations: Object.fromEntries(

@@ -212,6 +212,7 @@ describe('the endpoints file', () => {
       dynamodb: 'http://127.0.0.1:51001',
       secretsManager: 'http://127.0.0.1:51002',
       httpApi: 'http://127.0.0.1:51003',
+      ui: 'http://127.0.0.1:51003/ui/',
       movedPorts: { s3: { preferred: 4800, used: 51000 }, 'edge-impulse': { preferred: 4811, used: 51234 } },
       simulators: { instrumental: 'http://127.0.0.1:4810', 'edge-impulse': 'http://127.0.0.1:51234' },
       destinations: {

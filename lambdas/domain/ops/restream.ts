@@ -63,6 +63,7 @@ function parseFilters(body: Record<string, unknown>, deps: OpsDeps): Filters {
     'code',
     'keys',
     'perSecond',
+    'dryRun',
   ]);
   for (const [name, value] of Object.entries(body)) {
     if (known.has(name)) continue;
@@ -265,6 +266,14 @@ export async function restream(req: OpsRequest, deps: OpsDeps): Promise<OpsResul
   const requestId = body.requestId;
   if (typeof requestId !== 'string' || !REQUEST_ID.test(requestId))
     throw invalid('requestId is required: 1 to 64 characters of A-Z a-z 0-9 . _ -');
+  if (body.dryRun !== undefined && typeof body.dryRun !== 'boolean')
+    throw invalid('dryRun must be true or false');
+  if (body.dryRun === true) {
+    // How many deliveries this restream would make (the ops page states it before asking to confirm): the same
+    // selection, nothing stored, nothing queued; the request id stays free for the real request.
+    const found = await targets(deps, parseFilters(body, deps));
+    return ok({ requestId, matched: found.length, queued: 0, duplicate: false, dryRun: true });
+  }
   const print = fingerprint(body);
   const earlier = await deps.table.getRequest('restream', requestId);
   const answerEarlier = (stored: StoredRequest) => {
