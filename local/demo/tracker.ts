@@ -269,7 +269,7 @@ const WORDS: Partial<Record<DeliveryStatus, string>> = {
 
 /**
  * `6 files; instrumental-demo: 4 uploaded, 1 rejected (NOT_A_JPEG); 1 unrouted (NO_MATCHING_STREAM)`:
- * delivery records counted per destination (config order of first appearance) by status (terminal statuses
+ * delivery records counted per destination (by name, so a run prints the same order whatever finished first) by status (terminal statuses
  * first), codes in brackets; records with no destination (unrouted keys) last.
  */
 export function summarize(objects: readonly Tracked[]): string {
@@ -321,7 +321,7 @@ export function summarize(objects: readonly Tracked[]): string {
       return [`${c.n} ${word}${c.codes.size ? ` (${[...c.codes].join(', ')})` : ''}`];
     });
   const parts = [`${objects.length} file${objects.length === 1 ? '' : 's'}`];
-  const dests = [...byDest.keys()].sort((a, b) => (a === '' ? 1 : b === '' ? -1 : 0));
+  const dests = [...byDest.keys()].sort((a, b) => (a === '' ? 1 : b === '' ? -1 : a.localeCompare(b)));
   for (const d of dests) {
     const text = describe(byDest.get(d) ?? new Map()).join(', ');
     parts.push(d === '' ? text : `${d}: ${text}`);

@@ -59,8 +59,8 @@ describe('bin/factory-relay.ts', () => {
     const relayFunctions = resources.filter(
       (x) => x.Type === 'AWS::Lambda::Function' && x.Properties.Runtime === 'nodejs22.x',
     );
-    // router, poller, callback, ops, and the Instrumental, V7, Edge Impulse and InstaVid360 forwarders
-    assert.equal(relayFunctions.length, 8);
+    // router, poller, callback, ops, aggregator, and the Instrumental, V7, Edge Impulse and InstaVid360 forwarders
+    assert.equal(relayFunctions.length, 9);
     const saved = process.env.RELAY_CONFIG_JSON;
     try {
       for (const fn of relayFunctions) {

@@ -136,7 +136,7 @@ export function stackHelpers(stack: LocalStack): StackHelpers {
   const records = (obj: Uploaded): Promise<DeliveryRecord[]> =>
     recordsOf(ddb, stack.tableName, { bucket: stack.buckets.ingest, ...obj });
 
-  const waitFor = async (obj: Uploaded, done: (recs: DeliveryRecord[]) => boolean, timeoutMs = 20_000) => {
+  const waitFor = async (obj: Uploaded, done: (recs: DeliveryRecord[]) => boolean, timeoutMs = 180_000) => {
     const until = Date.now() + timeoutMs;
     let last: DeliveryRecord[] = [];
     while (Date.now() < until) {

@@ -365,7 +365,7 @@ describe('local CLI', { timeout: 5 * CHILD_TIMEOUT_MS + 10_000 }, () => {
     assert.equal(summaries.length, 1, out);
     assert.match(
       summaries[0]!,
-      /^demo: 9 files; instrumental-demo: 4 uploaded, 1 rejected \(NOT_A_JPEG\); edge-impulse-demo: 4 uploaded; v7-demo: 5 uploaded; instavid-studio: 2 completed; instavid-plates: 1 completed; 1 unrouted \(NO_MATCHING_STREAM\) in \d+\.\d s$/,
+      /^demo: 9 files; edge-impulse-demo: 4 uploaded; instavid-plates: 1 completed; instavid-studio: 2 completed; instrumental-demo: 4 uploaded, 1 rejected \(NOT_A_JPEG\); v7-demo: 5 uploaded; 1 unrouted \(NO_MATCHING_STREAM\) in \d+\.\d s$/,
     );
     // InstaVid360's processed images are in the results bucket, and the demo says where.
     assert.match(out, /^results: 3 processed images in the results bucket$/m);

@@ -7,7 +7,7 @@ import { type Emulators, startEmulators } from '../../local/emulators.ts';
 export async function waitFor<T>(
   what: string,
   check: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 10_000,
+  timeoutMs = 120_000,
   everyMs = 50,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -24,7 +24,7 @@ export async function receiveN(
   sqs: SQSClient,
   queueUrl: string,
   count: number,
-  timeoutMs = 10_000,
+  timeoutMs = 120_000,
 ): Promise<Message[]> {
   const got: Message[] = [];
   const deadline = Date.now() + timeoutMs;

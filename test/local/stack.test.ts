@@ -201,8 +201,13 @@ test('an upload flows to every vendor forwarder and into the table', async () =>
     [`object#${stack.buckets.ingest}/${key}#${put.VersionId}`, 'destination#v7-darwin', 'v7-darwin', 13],
   ]);
   assert.deepStrictEqual(testEvents.length, 1, 'the router saw the s3:TestEvent once');
-  const fns = new Set(results.map((r) => r.functionName));
-  for (const fn of ['router', 'forwarder-v7-darwin', 'forwarder-edge-impulse']) assert.ok(fns.has(fn), fn);
+  // A forwarder's write lands before its invocation ends: wait for the runner's record of each invocation.
+  await waitFor('every function invoked', async () => {
+    const fns = new Set(results.map((r) => r.functionName));
+    return (
+      ['router', 'forwarder-v7-darwin', 'forwarder-edge-impulse'].every((fn) => fns.has(fn)) || undefined
+    );
+  });
   assert.ok(
     results.every((r) => r.outcome === 'success'),
     JSON.stringify(results.filter((r) => r.outcome !== 'success')),
