@@ -85,18 +85,35 @@ async function countsOfRecords(): Promise<{ counts: Counts; all: Delivery[] }> {
   return { counts, all };
 }
 
-/** What the overview shows: each card's counts by status. */
+/** The few DOM members the tests read (the test build has no DOM types). */
+interface El {
+  getAttribute(name: string): string | null;
+  querySelectorAll(selector: string): Iterable<El>;
+  querySelector(selector: string): El | null;
+  textContent: string | null;
+  naturalWidth?: number;
+}
+
+/**
+ * What the overview shows: each card's counts by status. Functions, not strings: the page's CSP (script-src
+ * 'self') refuses the eval Playwright uses for a string expression.
+ */
 async function countsOnPage(page: Page): Promise<Counts> {
-  return JSON.parse(
-    await page.evaluate<string>(`JSON.stringify(Object.fromEntries(
-      [...document.querySelectorAll('article.card[data-destination]:not(.unrouted)')].map((card) => [
-        card.getAttribute('data-destination'),
-        Object.fromEntries([...card.querySelectorAll('li[data-status]')].map((li) => [
-          li.getAttribute('data-status'), Number(li.querySelector('.n')?.textContent),
-        ])),
-      ]),
-    ))`),
-  ) as Counts;
+  const cards = await page
+    .locator('article.card[data-destination]:not(.unrouted)')
+    .evaluateAll((els) =>
+      (els as unknown as El[]).map(
+        (card) =>
+          [
+            card.getAttribute('data-destination') ?? '',
+            [...card.querySelectorAll('li[data-status]')].map(
+              (li) =>
+                [li.getAttribute('data-status') ?? '', Number(li.querySelector('.n')?.textContent)] as const,
+            ),
+          ] as const,
+      ),
+    );
+  return Object.fromEntries(cards.map(([name, counts]) => [name, Object.fromEntries(counts)]));
 }
 
 const sameCounts = (a: Counts, b: Counts) => {
@@ -182,12 +199,19 @@ describe('ops page on the local stack (demo config, every vendor)', () => {
     const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
     // Reloads every second: the counters follow the records through the status table's stream.
     await page.goto(`${ui}?refresh=1`);
-    let last: { records: Counts; shown: Counts } = { records: {}, shown: {} };
+    let last: unknown = 'nothing read';
     const records = await until(
       'the overview to show what the records say, every demo delivery settled',
       async () => {
-        const { counts, all } = await countsOfRecords();
-        if (all.length === 0 || !all.every(settled)) return undefined;
+        const { counts, all } = await countsOfRecords().catch((err: Error) => {
+          last = `reading the records: ${err.message}`;
+          throw err;
+        });
+        const waiting = all.filter((d) => !settled(d)).map((d) => `${d.destination} ${d.status} ${d.key}`);
+        if (all.length === 0 || waiting.length > 0) {
+          last = { waiting };
+          return undefined;
+        }
         const shown = await countsOnPage(page);
         last = { records: counts, shown };
         return sameCounts(shown, counts) ? counts : undefined;
@@ -235,13 +259,12 @@ describe('ops page on the local stack (demo config, every vendor)', () => {
     const text = (await steps.allTextContents()).join(' | ');
     assert.match(text, /SENDING/);
     assert.match(text, /UPLOADED/);
-    await page.waitForFunction(
-      '[...document.querySelectorAll(".media img")].some((i) => i.naturalWidth > 100)',
-      null,
-      {
-        timeout: 60_000,
-      },
-    );
+    await until('the image shown (decoded)', async () => {
+      const widths = await page
+        .locator('.media img')
+        .evaluateAll((els) => (els as unknown as El[]).map((i) => i.naturalWidth ?? 0));
+      return widths.some((w) => w > 100) ? true : undefined;
+    });
     await page.screenshot({ path: join(SHOTS, 'find-timeline.png'), fullPage: false });
     await page.close();
   });
