@@ -39,6 +39,36 @@ class Sha256 {
   }
 }
 
+/** What `--stack NAME` names: the deployed stack's ops API (its `OpsApiUrl` output), region and results bucket. */
+export interface StackTarget {
+  apiUrl: string;
+  region: string;
+  resultsBucket?: string;
+}
+
+/**
+ * Reads a deployed stack's outputs from CloudFormation (`relay <ops command> --stack NAME`, `relay ui --stack
+ * NAME`). `region` undefined: the SDK's (profile, environment). `cf`: another client (tests point one at a
+ * stand-in on loopback).
+ */
+export async function resolveStack(
+  stack: string,
+  region: string | undefined,
+  cf: CloudFormationClient = new CloudFormationClient(region ? { region } : {}),
+): Promise<StackTarget> {
+  const out = await cf.send(new DescribeStacksCommand({ StackName: stack }));
+  const outputs = out.Stacks?.[0]?.Outputs ?? [];
+  const output = (key: string) => outputs.find((o) => o.OutputKey === key)?.OutputValue;
+  const apiUrl = output('OpsApiUrl');
+  if (!apiUrl) throw new Error(`stack ${stack} has no OpsApiUrl output`);
+  const resultsBucket = output('ResultsBucketName');
+  return {
+    apiUrl,
+    region: region ?? (await cf.config.region()),
+    ...(resultsBucket ? { resultsBucket } : {}),
+  };
+}
+
 export async function opsClient(
   opts: { stack?: string; region?: string; endpointsFile?: string },
   cwd: string,
@@ -66,15 +96,14 @@ export async function opsClient(
       },
     };
   }
-  const region = opts.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-  const cf = new CloudFormationClient(region ? { region } : {});
-  const out = await cf.send(new DescribeStacksCommand({ StackName: opts.stack }));
-  const base = out.Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === 'OpsApiUrl')?.OutputValue;
-  if (!base) throw new Error(`stack ${opts.stack} has no OpsApiUrl output`);
+  const { apiUrl: base, region } = await resolveStack(
+    opts.stack,
+    opts.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
+  );
   const url = new URL(base);
   const signer = new SignatureV4({
     service: 'execute-api',
-    region: region ?? (await cf.config.region()),
+    region,
     credentials: defaultProvider(),
     sha256: Sha256,
   });

@@ -18,7 +18,7 @@ import { deliveryFromResponse, s3Reader, uiAnswer } from './serve.ts';
 export type Credentials = ConstructorParameters<typeof SignatureV4>[0]['credentials'];
 
 export interface UiProxyOptions {
-  /** The deployed HTTP API's base URL (stack output HttpApiUrl), e.g. https://abc.execute-api.eu-west-1.amazonaws.com */
+  /** The deployed HTTP API's base URL (stack output OpsApiUrl), e.g. https://abc.execute-api.eu-west-1.amazonaws.com */
   apiUrl: string;
   region: string;
   credentials: Credentials;

@@ -62,8 +62,6 @@ describe('ops page (fixture API)', () => {
     assert.equal(await page.getByTestId('unrouted-count').textContent(), '1 key');
     const row = page.locator('tr[data-stream="line-1:aoi-camera"]');
     assert.match((await row.textContent()) ?? '', /warning.*error rate 50%/);
-    // The overview's picture in the README (fixture data until /v1/status runs on the local stack).
-    await page.screenshot({ path: new URL('../../docs/screenshots/overview.png', import.meta.url).pathname });
   });
 
   test('overview refreshes by itself', async () => {

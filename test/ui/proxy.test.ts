@@ -8,9 +8,11 @@ import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Sha256 } from '@aws-crypto/sha256-js';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { EXIT } from '../../cli/command.ts';
 import { regionOfApiUrl, runUi } from '../../cli/commands/ui.ts';
+import { resolveStack } from '../../cli/ops-client.ts';
 
 const CREDS = { accessKeyId: 'AKIDEXAMPLEFAKEKEY01', secretAccessKey: 'fake-secret-for-tests-only' };
 
@@ -144,9 +146,96 @@ describe('relay ui', () => {
     assert.equal(seen.length, before);
   });
 
-  test('usage errors: no --url, a bad port; the region comes from an execute-api URL', async () => {
+  test('--stack NAME: the API URL, region and results bucket from the stack outputs (as the ops commands read them)', async () => {
+    const asked: string[] = [];
+    // A stand-in for CloudFormation's query API on loopback: DescribeStacks answers the relay stack's outputs.
+    const cfn = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      const form = new URLSearchParams(Buffer.concat(chunks).toString());
+      asked.push(`${form.get('Action')} ${form.get('StackName')}`);
+      const outputs =
+        form.get('StackName') === 'relay-prod'
+          ? [
+              ['OpsApiUrl', `${upstreamUrl}/`],
+              ['ResultsBucketName', 'relay-prod-results'],
+            ]
+          : [['IngestBucketName', 'x']];
+      const members = outputs
+        .map(([k, v]) => `<member><OutputKey>${k}</OutputKey><OutputValue>${v}</OutputValue></member>`)
+        .join('');
+      res
+        .writeHead(200, { 'content-type': 'text/xml' })
+        .end(
+          `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member><StackName>${form.get('StackName')}</StackName><StackStatus>UPDATE_COMPLETE</StackStatus><CreationTime>2026-01-05T08:00:00Z</CreationTime><Outputs>${members}</Outputs></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata></DescribeStacksResponse>`,
+        );
+    });
+    await new Promise<void>((r) => cfn.listen(0, '127.0.0.1', r));
+    const cloudFormation = new CloudFormationClient({
+      endpoint: `http://127.0.0.1:${(cfn.address() as AddressInfo).port}`,
+      region: 'eu-west-1',
+      credentials: CREDS,
+    });
+    try {
+      const out: string[] = [];
+      const before = seen.length;
+      const code = await runUi(
+        ['--stack', 'relay-prod', '--port', '0'],
+        {
+          out: (t) => out.push(t),
+          err: (t) => out.push(t),
+          cwd: process.cwd(),
+          env: { AWS_REGION: 'eu-west-1' },
+        },
+        {
+          credentials: CREDS,
+          cloudFormation,
+          until: async (proxy) => {
+            const status = await fetch(`${new URL(proxy.url).origin}/v1/status`);
+            assert.equal(status.status, 200);
+          },
+        },
+      );
+      assert.equal(code, EXIT.ok);
+      assert.deepEqual(asked, ['DescribeStacks relay-prod']);
+      assert.deepEqual(
+        seen.slice(before).map((c) => [c.method, c.path, c.valid]),
+        [['GET', '/v1/status', true]],
+        'forwarded to the OpsApiUrl output, signed for the stack region',
+      );
+      assert.match(out[1] ?? '', new RegExp(`API calls go to ${upstreamUrl} signed for eu-west-1`));
+
+      // The same resolution the ops commands use (cli/ops-client.ts), results bucket included.
+      assert.deepEqual(await resolveStack('relay-prod', 'eu-west-1', cloudFormation), {
+        apiUrl: `${upstreamUrl}/`,
+        region: 'eu-west-1',
+        resultsBucket: 'relay-prod-results',
+      });
+
+      // A stack without the output: exit 1, said plainly, nothing served.
+      const errs: string[] = [];
+      const failed = await runUi(
+        ['--stack', 'other', '--port', '0'],
+        {
+          out: (t) => errs.push(t),
+          err: (t) => errs.push(t),
+          cwd: process.cwd(),
+          env: { AWS_REGION: 'eu-west-1' },
+        },
+        { credentials: CREDS, cloudFormation, until: async () => assert.fail('must not serve') },
+      );
+      assert.equal(failed, EXIT.failed);
+      assert.deepEqual(errs, ['relay ui: stack other has no OpsApiUrl output']);
+    } finally {
+      cloudFormation.destroy();
+      await new Promise<void>((r) => cfn.close(() => r()));
+    }
+  });
+
+  test('usage errors: neither or both of --stack and --url, a bad port; the region comes from an execute-api URL', async () => {
     const io = { out: () => {}, err: () => {}, cwd: process.cwd(), env: {} };
-    await assert.rejects(runUi([], io), /--url is required/);
+    await assert.rejects(runUi([], io), /--stack NAME or --url API_URL is required/);
+    await assert.rejects(runUi(['--stack', 'a', '--url', upstreamUrl], io), /not both/);
     await assert.rejects(runUi(['--url', upstreamUrl, '--region', 'x', '--port', 'abc'], io), /not a port/);
     await assert.rejects(runUi(['--url', upstreamUrl], io), /--region is required/);
     assert.equal(regionOfApiUrl('https://abc123.execute-api.eu-central-1.amazonaws.com/'), 'eu-central-1');
