@@ -459,8 +459,11 @@ async function sendGroup(
     const item = group[index] as Item;
     const { rec, msg } = item;
     let claim = await ports.claim(msg, deps.owner, leaseMs);
-    if (claim.kind === 'missing' && (await ports.adopt(msg, 'QUEUED'))) {
-      log.warn('delivery message without a record: recorded it from the message', { key: msg.object.key });
+    if (claim.kind === 'missing') {
+      // The router sends first and records QUEUED after: a fast forwarder can get here in between. Record it
+      // from the message, or (the router's write won the race) claim the record the router just made.
+      if (await ports.adopt(msg, 'QUEUED'))
+        log.warn('delivery message without a record: recorded it from the message', { key: msg.object.key });
       claim = await ports.claim(msg, deps.owner, leaseMs);
     }
     if (claim.kind === 'busy' || claim.kind === 'early') {

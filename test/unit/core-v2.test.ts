@@ -180,6 +180,8 @@ function forwarder(opts: {
   outcomes: (n: number) => DeliveryOutcome[];
   transmitName?: string;
   records?: Record<string, Rec>;
+  /** The router records QUEUED between the forwarder's first claim and its adopt (send-first, then record). */
+  routerWinsRace?: boolean;
 }) {
   const records = new Map<string, Rec>(Object.entries(opts.records ?? {}));
   const calls: string[] = [];
@@ -197,6 +199,10 @@ function forwarder(opts: {
       return { kind: 'claimed', record: { attempts: r.attempts, ambiguousSends: r.ambiguousSends } };
     },
     adopt: async (m, status, error) => {
+      if (opts.routerWinsRace) {
+        records.set(m.pk, { status: 'QUEUED', attempts: 0, ambiguousSends: 0 });
+        return false;
+      }
       records.set(m.pk, { status, attempts: 0, ambiguousSends: 0, lastError: error });
       return true;
     },
@@ -292,6 +298,15 @@ describe('forwarder decisions', () => {
     assert.deepEqual(out.failures, []);
     assert.equal(f.sends(), 1);
     assert.equal(f.records.get('k1')?.status, 'UPLOADED');
+  });
+
+  it('claims the record the router made while the forwarder was looking for it (send first, record after)', async () => {
+    const f = forwarder({ outcomes: (n) => Array(n).fill(accepted), routerWinsRace: true });
+    const out = await f.run([f.message('k-race')]);
+    assert.deepEqual(out.failures, []);
+    assert.deepEqual(f.calls, [], 'nothing left for the dead-letter queue');
+    assert.equal(f.sends(), 1);
+    assert.equal(f.records.get('k-race')?.status, 'UPLOADED');
   });
 
   it('records a message for a destination no longer in the config, even without a record', async () => {
