@@ -34,7 +34,8 @@ export interface LogFile {
 
 /** True for a line the relay's logger wrote (lambdas/commons/logger.ts: one JSON object per line). */
 export function isRelayLogLine(text: string): boolean {
-  return text.startsWith('{"level":');
+  // The relay's JSON logs, and its metrics as EMF lines (Powertools Metrics: they start with the `_aws` block).
+  return text.startsWith('{"level":') || text.startsWith('{"_aws":');
 }
 
 /**
