@@ -132,6 +132,17 @@ function config(url: string, dests: Destination[], relay: RelayConfig['relay']):
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
+/**
+ * A JPEG made unique by a COM segment after SOI: small seeded images repeat (16×16 pixels have few colourings), and
+ * the suite counts duplicates by content hash, so every file must have its own.
+ */
+function uniqueJpeg(jpeg: Buffer, tag: string): Buffer {
+  const text = Buffer.from(tag, 'ascii');
+  const head = Buffer.from([0xff, 0xfe, 0, 0]);
+  head.writeUInt16BE(text.length + 2, 2);
+  return Buffer.concat([jpeg.subarray(0, 2), head, text, jpeg.subarray(2)]);
+}
+
 async function runScenario(name: string, note: string, o: RunOptions): Promise<ScenarioResult> {
   const dests = o.destinations ?? [{ name: 'faults', secret: 'faults/instrumental', secretValue: KEY }];
   const sim = new InstrumentalSimulator({
@@ -159,7 +170,7 @@ async function runScenario(name: string, note: string, o: RunOptions): Promise<S
     const keys: string[] = [];
     for (let i = 0; i < o.files; i++) {
       const d = i % dests.length;
-      bodies.push(makeJpeg({ width: 16, height: 16, seed: 10_000 + i }));
+      bodies.push(uniqueJpeg(makeJpeg({ width: 16, height: 16, seed: 10_000 + i }), `faults ${name} ${i}`));
       keys.push(`line-${d}/ST-${i % 7}/SN-${String(i).padStart(5, '0')}_20260105T100000Z.jpg`);
     }
     const hashes = bodies.map(sha);
