@@ -418,7 +418,7 @@ const money = (x: number) => `$${fixed(x, 2)}`;
 
 function printCost(c: CostSummary): void {
   log(
-    heading(`7. AWS cost per file: ${c.files} files to Instrumental until UPLOADED, every AWS call metered`),
+    heading(`8. AWS cost per file: ${c.files} files to Instrumental until UPLOADED, every AWS call metered`),
   );
   log(
     facts([
