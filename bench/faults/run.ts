@@ -219,7 +219,7 @@ async function runScenario(name: string, note: string, o: RunOptions): Promise<S
       stuck: records.filter((r) => !TERMINAL.includes(r.status)).length + (o.files - records.length),
       attemptsPerFile: records.reduce((n, r) => n + r.attempts, 0) / o.files,
       seconds,
-      note: [note, ...env.extra].join('; '),
+      note: [note, ...env.extra, ...stuckDetail(records)].join('; '),
     };
   } finally {
     await stack.stop();
@@ -445,6 +445,21 @@ const SCENARIOS: Record<string, { label: string; run: ScenarioFn }> = {
     },
   },
 };
+
+/** What the records not final at the end were doing: status, last code, attempts (for the note). */
+function stuckDetail(records: DeliveryRecord[]): string[] {
+  const stuck = records.filter((r) => !TERMINAL.includes(r.status));
+  if (stuck.length === 0) return [];
+  return [
+    `not final: ${stuck
+      .slice(0, 5)
+      .map(
+        (r) =>
+          `${r.key} ${r.status} ${r.lastError?.code ?? '-'} attempts ${r.attempts} next ${r.nextCheckAt ?? '-'}`,
+      )
+      .join(', ')}`,
+  ];
+}
 
 /**
  * POSTs `count` forged callbacks, `concurrency` at a time, at the stack's callback route: each names a real

@@ -350,7 +350,11 @@ export class StatusTable {
   }
 
   /** Writes the record a queue message stands for, when none exists (the router's write was lost). */
-  async adopt(msg: DeliveryMessage, status: 'QUEUED' | 'REJECTED', error?: RecordedError): Promise<boolean> {
+  async adopt(
+    msg: DeliveryMessage,
+    status: 'QUEUED' | 'REJECTED' | 'HELD',
+    error?: RecordedError,
+  ): Promise<boolean> {
     const created = await this.createDelivery({
       pk: msg.pk,
       sk: msg.sk,
@@ -407,7 +411,7 @@ export class StatusTable {
    * Parks a delivery that waits on its destination (paused, stopped, disabled) without claiming it: HELD with
    * the reason. Writes only when something changes, so a long pause does not grow the history.
    */
-  async hold(key: DeliveryKey, destination: string, reason: RecordedError): Promise<void> {
+  async hold(key: DeliveryKey, destination: string, reason: RecordedError): Promise<boolean> {
     const u = new Update()
       .set('status', 'HELD')
       .set('lastError', reason)
@@ -418,7 +422,7 @@ export class StatusTable {
         { '#history': 'history' },
       );
     this.indexFor(u, destination, 'HELD', this.iso());
-    await this.updateIf({
+    const changed = await this.updateIf({
       TableName: this.tableName,
       Key: { pk: key.pk, sk: key.sk },
       UpdateExpression: u.expression(),
@@ -434,6 +438,18 @@ export class StatusTable {
         ':code': reason.code,
       },
     });
+    // Already HELD for this reason: its message was a release that met the pause again. Touch the record, so
+    // that the poller's mark of that release (QUEUED, conditioned on the record it read) cannot land and leave
+    // a QUEUED delivery whose message this forwarder just acknowledged.
+    if (changed) return true;
+    return this.updateIf({
+      TableName: this.tableName,
+      Key: { pk: key.pk, sk: key.sk },
+      UpdateExpression: 'SET updatedAt = :now',
+      ConditionExpression: '#status = :held',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':now': this.iso(), ':held': 'HELD' },
+    });
   }
 
   /** HELD (or RECEIVED, for the sweeper) → QUEUED after its message was put back on the queue. */
@@ -445,9 +461,16 @@ export class StatusTable {
       TableName: this.tableName,
       Key: { pk: rec.pk, sk: rec.sk },
       UpdateExpression: u.expression(),
-      ConditionExpression: '#status = :expected',
+      // As read: a forwarder that held it again meanwhile (and acknowledged the message) changed updatedAt.
+      ConditionExpression: rec.updatedAt
+        ? '#status = :expected AND updatedAt = :read'
+        : '#status = :expected',
       ExpressionAttributeNames: u.names,
-      ExpressionAttributeValues: { ...u.values, ':expected': rec.status },
+      ExpressionAttributeValues: {
+        ...u.values,
+        ':expected': rec.status,
+        ...(rec.updatedAt ? { ':read': rec.updatedAt } : {}),
+      },
     });
   }
 

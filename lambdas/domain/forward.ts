@@ -85,10 +85,17 @@ export interface DestinationState {
 export interface ForwarderPorts {
   claim(key: DeliveryKey, owner: string, leaseMs: number): Promise<Claim>;
   /** Writes the record a message stands for when none exists (the router's write was lost), in `status`. */
-  adopt(message: DeliveryMessage, status: 'QUEUED' | 'REJECTED', error?: RecordedError): Promise<boolean>;
+  adopt(
+    message: DeliveryMessage,
+    status: 'QUEUED' | 'REJECTED' | 'HELD',
+    error?: RecordedError,
+  ): Promise<boolean>;
   finish(key: DeliveryKey, owner: string, destination: string, update: FinishUpdate): Promise<boolean>;
-  /** Parks a delivery that waits on its destination (not claimed): HELD with the reason, no attempt spent. */
-  hold(key: DeliveryKey, destination: string, reason: RecordedError): Promise<void>;
+  /**
+   * Parks a delivery that waits on its destination (not claimed): HELD with the reason, no attempt spent.
+   * Answers false when there is no record to park (or it is not waiting).
+   */
+  hold(key: DeliveryKey, destination: string, reason: RecordedError): Promise<boolean>;
   destinationState(name: string): Promise<DestinationState>;
   pauseDestination(name: string, reason: RecordedError, probeAt: string): Promise<void>;
   /** Takes the paused destination's due probe (one forwarder wins); moves the next probe to `nextProbeAt`. */
@@ -246,7 +253,7 @@ async function forwardDestination(
   // A disabled, stopped or paused destination: park its deliveries in the table (no attempt, no queue).
   if (transmit.enabled === false) {
     const why = recorded('DESTINATION_DISABLED', `destination ${destination} is disabled in the config`);
-    for (const { msg } of items) await ports.hold(msg, destination, why);
+    for (const { msg } of items) await park(ports, msg, destination, why);
     return failures;
   }
   const state = await ports.destinationState(destination);
@@ -266,7 +273,7 @@ async function forwardDestination(
           'DESTINATION_PAUSED',
           `destination ${destination} is paused: ${state.reason ? `${state.reason.code}: ${state.reason.message}` : 'see its state'}`,
         );
-    for (const item of items) if (item !== probeItem) await ports.hold(item.msg, destination, why);
+    for (const item of items) if (item !== probeItem) await park(ports, item.msg, destination, why);
     if (!probeItem) {
       log.info('destination paused: deliveries held', { destination, count: items.length });
       return failures;
@@ -312,7 +319,7 @@ async function forwardDestination(
       const group = groups[next++] as Item[];
       // Once the vendor showed the destination cannot take anything, the rest of the batch waits with it.
       if (heldBy) {
-        for (const { msg } of group) await ports.hold(msg, destination, heldBy);
+        for (const { msg } of group) await park(ports, msg, destination, heldBy);
         continue;
       }
       // A group that could not finish before the invocation ends goes back to the queue unclaimed.
@@ -427,7 +434,7 @@ async function pauseAndHold(
   const probeAt = new Date(now() + (probeAfterMs ?? probeIntervalMs(deps))).toISOString();
   await deps.ports.pauseDestination(destination, reason, probeAt);
   if (transmit.api_key_secret) deps.ports.forgetApiKey(transmit.api_key_secret);
-  for (const { msg } of items) await deps.ports.hold(msg, destination, reason);
+  for (const { msg } of items) await park(deps.ports, msg, destination, reason);
   deps.log.error('destination paused: its deliveries are held', {
     destination,
     code: reason.code,
@@ -809,4 +816,20 @@ async function preflight(
 /** A delivery parked with its destination: no attempt spent. */
 function heldUpdate(error: RecordedError) {
   return { status: 'HELD' as const, error, refund: true };
+}
+
+/**
+ * Parks a message's delivery with its destination. The router sends first and records QUEUED after, so the
+ * record may not exist yet: it is written HELD from the message (or, if the router's write lands first, that
+ * record is parked). Either way the message can be acknowledged: the poller releases HELD deliveries.
+ */
+async function park(
+  ports: ForwarderPorts,
+  msg: DeliveryMessage,
+  destination: string,
+  reason: RecordedError,
+): Promise<void> {
+  if (await ports.hold(msg, destination, reason)) return;
+  if (await ports.adopt(msg, 'HELD', reason)) return;
+  await ports.hold(msg, destination, reason);
 }

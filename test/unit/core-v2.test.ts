@@ -182,10 +182,12 @@ function forwarder(opts: {
   records?: Record<string, Rec>;
   /** The router records QUEUED between the forwarder's first claim and its adopt (send-first, then record). */
   routerWinsRace?: boolean;
+  /** The destination is paused when the batch comes. */
+  paused?: boolean;
 }) {
   const records = new Map<string, Rec>(Object.entries(opts.records ?? {}));
   const calls: string[] = [];
-  let paused = false;
+  let paused = opts.paused ?? false;
   let sends = 0;
   const ports: ForwarderPorts = {
     claim: async (key): Promise<Claim> => {
@@ -217,6 +219,7 @@ function forwarder(opts: {
     hold: async (key, _d, reason) => {
       const r = records.get(key.pk);
       if (r) Object.assign(r, { status: 'HELD', lastError: reason });
+      return r !== undefined;
     },
     destinationState: async () => ({ paused }),
     pauseDestination: async () => {
@@ -307,6 +310,14 @@ describe('forwarder decisions', () => {
     assert.deepEqual(f.calls, [], 'nothing left for the dead-letter queue');
     assert.equal(f.sends(), 1);
     assert.equal(f.records.get('k-race')?.status, 'UPLOADED');
+  });
+
+  it('a paused destination parks a message that came before its record: HELD from the message, none stranded', async () => {
+    const f = forwarder({ outcomes: () => [accepted], paused: true });
+    const out = await f.run([f.message('k-early')]);
+    assert.deepEqual(out.failures, [], 'the message is acknowledged');
+    assert.equal(f.sends(), 0);
+    assert.equal(f.records.get('k-early')?.status, 'HELD', 'recorded HELD, so the poller releases it');
   });
 
   it('records a message for a destination no longer in the config, even without a record', async () => {

@@ -64,6 +64,7 @@ function fakePorts() {
     },
     async hold(key) {
       status.set(key.pk, 'HELD');
+      return true;
     },
     destinationState: async () => ({ paused: false }),
     async pauseDestination(name) {
