@@ -152,7 +152,7 @@ export function statusTableInput(tableName: string): CreateTableCommandInput {
         { AttributeName: ix.partitionKey, KeyType: 'HASH' },
         { AttributeName: ix.sortKey, KeyType: 'RANGE' },
       ],
-      Projection: { ProjectionType: 'ALL' },
+      Projection: { ProjectionType: ix.projection },
     })),
     StreamSpecification: { StreamEnabled: true, StreamViewType: TABLE.streamView },
   };

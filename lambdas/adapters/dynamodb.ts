@@ -3,6 +3,7 @@
  * status table (lambdas/commons/table.ts). Every state change is a conditional write, so duplicate S3 events,
  * SQS redeliveries and concurrent forwarders never move a delivery twice.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
@@ -747,12 +748,41 @@ export class StatusTable {
           : undefined,
       }),
     );
+    const entries = out.Items ?? [];
+    const items = idx.projection === 'KEYS_ONLY' ? await this.itemsOf(entries) : entries;
     return {
-      items: (out.Items ?? []).map(asRecord),
+      items: items.map(asRecord),
       ...(out.LastEvaluatedKey
         ? { next: Buffer.from(JSON.stringify(out.LastEvaluatedKey), 'utf8').toString('base64url') }
         : {}),
     };
+  }
+
+  /**
+   * The items behind a keys-only index page, in the page's order (BatchGetItem, 100 keys a call, unprocessed
+   * keys asked again); an item deleted since the index saw it is left out.
+   */
+  private async itemsOf(entries: ReadonlyArray<Record<string, unknown>>): Promise<Record<string, unknown>[]> {
+    const id = (i: Record<string, unknown>) => `${String(i.pk)}\n${String(i.sk)}`;
+    const found = new Map<string, Record<string, unknown>>();
+    for (let i = 0; i < entries.length; i += 100) {
+      let keys: Array<Record<string, unknown>> = entries
+        .slice(i, i + 100)
+        .map((e) => ({ pk: e.pk, sk: e.sk }));
+      for (let round = 0; keys.length > 0; round++) {
+        if (round >= 8) throw new Error(`BatchGetItem left ${keys.length} keys unprocessed after 8 rounds`);
+        if (round > 0) await sleep(Math.min(1000, 25 * 2 ** round));
+        const out: BatchGetCommandOutput = await this.doc.send(
+          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys } } }),
+        );
+        for (const item of out.Responses?.[this.tableName] ?? []) found.set(id(item), item);
+        keys = out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      }
+    }
+    return entries.flatMap((e) => {
+      const item = found.get(id(e));
+      return item ? [item] : [];
+    });
   }
 
   /** Operator requests (restream, redrive) live in one partition per kind: `ops#<kind>` / `<id>`. */

@@ -16,7 +16,9 @@
  * Indexes are sparse and their keys move only when what they answer changes:
  * - `byDue`     (due = `<destination>#<status>`, nextCheckAt): deliveries someone still has to act on
  *               (status.ts `DUE`): the poller's and the sweeper's only read.
- * - `bySerial`  (serialNumber, createdAt): every delivery of one unit, in arrival order; written once.
+ * - `bySerial`  (serialNumber, createdAt): every delivery of one unit, in arrival order; written once. Keys only:
+ *               a projection of the whole item would be rewritten by every status change of every delivery
+ *               (3 of the 10 write units a file cost); its readers fetch the few items a unit has by key.
  * - `byOutcome` (outcome = `<destination>#<status>` or `(unrouted)#UNROUTED`, settledAt): deliveries that
  *               ended in a failure (status.ts `FAILURE`), written once when they settle: "every REJECTED of one
  *               destination", unrouted keys. Successes are not indexed (one index write less per file); they
@@ -33,10 +35,20 @@ export const TABLE = {
    * a read per change or a write of the previous status into every item.
    */
   streamView: 'NEW_AND_OLD_IMAGES',
+  /**
+   * `projection`: ALL where the index's entries live only while their key holds (byDue: the poller reads whole
+   * records; byOutcome: written once, when a delivery settles); KEYS_ONLY where the entry outlives many updates
+   * of the item (bySerial).
+   */
   indexes: {
-    byDue: { name: 'byDue', partitionKey: 'due', sortKey: 'nextCheckAt' },
-    bySerial: { name: 'bySerial', partitionKey: 'serialNumber', sortKey: 'createdAt' },
-    byOutcome: { name: 'byOutcome', partitionKey: 'outcome', sortKey: 'settledAt' },
+    byDue: { name: 'byDue', partitionKey: 'due', sortKey: 'nextCheckAt', projection: 'ALL' },
+    bySerial: {
+      name: 'bySerial',
+      partitionKey: 'serialNumber',
+      sortKey: 'createdAt',
+      projection: 'KEYS_ONLY',
+    },
+    byOutcome: { name: 'byOutcome', partitionKey: 'outcome', sortKey: 'settledAt', projection: 'ALL' },
   },
 } as const;
 

@@ -38,7 +38,7 @@ export class StatusTable extends Construct {
         indexName: index.name,
         partitionKey: { name: index.partitionKey, type: KEY_TYPE },
         sortKey: { name: index.sortKey, type: KEY_TYPE },
-        projectionType: ProjectionType.ALL,
+        projectionType: ProjectionType[index.projection],
       });
     }
   }

@@ -566,7 +566,7 @@ describe('status table', () => {
     assert.equal(table.DeletionPolicy, 'Retain');
   });
 
-  it('has every GSI of TABLE with ProjectionType ALL', () => {
+  it('has every GSI of TABLE with its projection (bySerial keys only)', () => {
     const gsis = table.Properties.GlobalSecondaryIndexes as Array<Record<string, unknown>>;
     assert.equal(gsis.length, Object.keys(TABLE.indexes).length);
     for (const index of Object.values(TABLE.indexes)) {
@@ -576,8 +576,9 @@ describe('status table', () => {
         { AttributeName: index.partitionKey, KeyType: 'HASH' },
         { AttributeName: index.sortKey, KeyType: 'RANGE' },
       ]);
-      assert.deepEqual(gsi.Projection, { ProjectionType: 'ALL' });
+      assert.deepEqual(gsi.Projection, { ProjectionType: index.projection });
     }
+    assert.equal(TABLE.indexes.bySerial.projection, 'KEYS_ONLY');
     const attrs = table.Properties.AttributeDefinitions as Array<{
       AttributeName: string;
       AttributeType: string;

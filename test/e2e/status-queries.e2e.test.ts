@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { type AttributeValue, QueryCommand } from '@aws-sdk/client-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { type AttributeValue, GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { type DeliveryRecord, fromItem } from '#domain/delivery.ts';
 import { makeJpeg, makePng } from '#simulators/media/index.ts';
 import { type Harness, instrumentalTransmit, startHarness } from './harness.ts';
@@ -89,8 +89,18 @@ describe("README's status table queries", () => {
     );
     assert.ok(['PENDING_VALIDATION', 'UPLOADED'].includes(items(where)[0]?.status ?? ''));
 
-    const unit = items(bySerial);
-    assert.equal(unit.length, 3, 'the delivered file and both rejections, found by the serial');
+    const keys = (bySerial?.Items ?? []).map((i) => unmarshall(i) as { pk: string; sk: string });
+    assert.equal(keys.length, 3, 'the delivered file and both rejections, found by the serial');
+    // The index holds keys only: each item is read by its key, as the README says.
+    const unit = await Promise.all(
+      keys.map(async ({ pk, sk }) => {
+        const out = await h.stack.clients.dynamodb.send(
+          new GetItemCommand({ TableName: h.stack.tableName, Key: marshall({ pk, sk }) }),
+        );
+        return fromItem(unmarshall(out.Item ?? {}) as DeliveryRecord);
+      }),
+    );
+    assert.deepEqual(unit.map((i) => i.key).sort(), [good.key, png.key, badTime.key].sort());
     assert.deepEqual(
       unit
         .map((i) => i.lastError?.code)
