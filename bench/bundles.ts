@@ -102,8 +102,21 @@ export async function measureInit(
   return { wallMs: median(samples.map((s) => s.wallMs)), cpuMs: median(samples.map((s) => s.cpuMs)) };
 }
 
+/**
+ * The alternative a user would reach for to meet a size budget: the AWS SDK left out of the bundle and taken
+ * from the Lambda runtime (NodejsFunction's default `externalModules: ['@aws-sdk/*']` for Node ≥ 18). Measured
+ * on the forwarder, with the SDK resolved from node_modules as the runtime resolves its own copy: unbundled
+ * CommonJS, one file per module.
+ */
+export interface ExternalSdkFigures {
+  name: string;
+  rawBytes: number;
+  init: InitTime;
+}
+
 export interface BundleFigures {
   sizes: BundleSize[];
+  externalSdk: ExternalSdkFigures;
   configPath: string;
   configBytes: number;
   runs: number;
@@ -139,8 +152,33 @@ export async function measureBundles(): Promise<BundleFigures> {
         initSourceMaps: await measureInit(outfile, ['--enable-source-maps']),
       });
     }
+    // Inside the project, so that `@aws-sdk/*` resolves from its node_modules.
+    const extDir = await mkdtemp(join(PROJECT_ROOT, '.build', 'bench-external-sdk-'));
+    let externalSdk: ExternalSdkFigures;
+    try {
+      const outfile = join(extDir, 'index.mjs');
+      await build({
+        ...esbuildOptions(
+          join(PROJECT_ROOT, 'lambdas/handlers/forwarder.ts'),
+          outfile,
+          configJson,
+          PROJECT_ROOT,
+        ),
+        external: ['@aws-sdk/*'],
+        alias: {},
+        logLevel: 'error',
+      });
+      externalSdk = {
+        name: 'forwarder',
+        rawBytes: (await stat(outfile)).size,
+        init: await measureInit(outfile),
+      };
+    } finally {
+      await rm(extDir, { recursive: true, force: true });
+    }
     return {
       sizes,
+      externalSdk,
       configPath: DEFAULT_CONFIG_PATH,
       configBytes: Buffer.byteLength(configJson),
       runs: INIT_RUNS,

@@ -411,6 +411,11 @@ function printBundles(b: BundleFigures): void {
       }),
     ),
   );
+  const fwd = b.sizes.find((s) => s.name === b.externalSdk.name);
+  if (fwd)
+    log(
+      `  AWS SDK left to the runtime (NodejsFunction's default): ${b.externalSdk.name} ${kib(b.externalSdk.rawBytes)} KiB vs ${kib(fwd.rawBytes)}, init ${ms(b.externalSdk.init)} vs ${ms(fwd.init)} ms = ${fixed(b.externalSdk.init.wallMs / fwd.init.wallMs, 2)} × (the SDK loads unbundled, file by file)`,
+    );
 }
 
 const n2 = (x: number) => fixed(x, 2);

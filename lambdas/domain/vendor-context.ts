@@ -4,6 +4,7 @@
  * callback handler; only the rate budget differs (a callback's re-check draws from its own small share).
  */
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { CredentialsError } from '#commons/errors.ts';
@@ -13,6 +14,7 @@ import type { DataTransmit } from '#domain/config/types.ts';
 import type {
   Destination,
   JsonObject,
+  ObjectRef,
   ObjectSource,
   ResultSink,
   VendorContext,
@@ -63,6 +65,40 @@ export interface ContextOptions {
    * then taken from the shared bucket in blocks (rate-limit.ts tokenBlock), not one write per request.
    */
   plannedRequests?: number;
+}
+
+/** Objects up to this size that one read from offset 0 returned whole are kept for the send. */
+export const WHOLE_OBJECT_MAX_BYTES = 1024 * 1024;
+
+/**
+ * The object source of one vendor context (one invocation's group): a read from offset 0 that returned a whole
+ * object of at most WHOLE_OBJECT_MAX_BYTES — the pre-flight's head of a small file (64 KiB for Instrumental) —
+ * is kept, and the send streams those bytes instead of a second GetObject. Larger files take the ranged head
+ * read and then one streaming GET: holding a stream open across the pre-flight, the claim and a rate-limit
+ * wait would leave an S3 connection idle for seconds.
+ */
+export class OneReadObjects implements ObjectSource {
+  private readonly whole = new Map<string, Buffer>();
+
+  constructor(private readonly source: ObjectSource) {}
+
+  private static id(ref: ObjectRef): string {
+    return JSON.stringify([ref.bucket, ref.key, ref.versionId ?? null, ref.etag]);
+  }
+
+  async range(ref: ObjectRef, start: number, endExclusive: number): Promise<Buffer> {
+    const kept = this.whole.get(OneReadObjects.id(ref));
+    if (kept) return kept.subarray(start, Math.min(endExclusive, kept.length));
+    const bytes = await this.source.range(ref, start, endExclusive);
+    if (start === 0 && ref.size > 0 && ref.size <= WHOLE_OBJECT_MAX_BYTES && bytes.length === ref.size)
+      this.whole.set(OneReadObjects.id(ref), bytes);
+    return bytes;
+  }
+
+  async stream(ref: ObjectRef): Promise<Readable> {
+    const kept = this.whole.get(OneReadObjects.id(ref));
+    return kept ? Readable.from([kept], { objectMode: false }) : this.source.stream(ref);
+  }
 }
 
 export class RateLimitTimeout extends Error {
@@ -174,7 +210,7 @@ export function createVendorContext(
     destination,
     http: rt.http,
     request: (req) => sendRequest(rt.http, req, signal),
-    objects: rt.objects,
+    objects: new OneReadObjects(rt.objects),
     results: rt.results,
     apiKey,
     cache: {
