@@ -248,9 +248,15 @@ describe('Instrumental delivery, end to end', () => {
     const rec = await h.waitForStatus(obj, ['UPLOADED', 'REJECTED', 'DEAD', 'FAILED_VALIDATION'], 60_000);
     assert.equal(rec.status, 'UPLOADED');
     assert.equal(rec.attempts, 5);
-    assert.deepEqual(
-      rec.history.filter((x) => x.status === 'RETRYING').map((x) => x.code),
-      ['RATE_LIMITED', 'RATE_LIMITED', 'VENDOR_UNAVAILABLE', 'NETWORK_ERROR'],
+    const codes = rec.history.filter((x) => x.status === 'RETRYING').map((x) => x.code);
+    assert.deepEqual(codes.slice(0, 3), ['RATE_LIMITED', 'RATE_LIMITED', 'VENDOR_UNAVAILABLE']);
+    // The simulator drops the connection when the request arrives; whether the relay had written this small body
+    // in full by then is up to the sockets (NO_ANSWER: sent in full, an ambiguous send; NETWORK_ERROR: not).
+    // test/unit/core-v2.test.ts checks that call; here, that the drop is retried and nothing is lost.
+    assert.equal(codes.length, 4);
+    assert.ok(
+      ['NETWORK_ERROR', 'NO_ANSWER'].includes(codes[3] ?? ''),
+      `a dropped connection, not ${codes[3]}`,
     );
     assert.equal(filesNamed('SN-6001_20260105T140000Z.jpg').length, 1);
   });
