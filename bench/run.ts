@@ -20,6 +20,7 @@
  * This is a measurement, not a test: nothing here asserts a time.
  */
 import { cpus, loadavg, platform, release } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { LOCAL_DEFAULTS } from '#local/stack.ts';
 import { VENDORS } from '#vendors/registry.ts';
 import { FUNCTION_SIZING } from '../lib/defaults.ts';
@@ -33,8 +34,9 @@ import {
   runTableFloor,
   type TableFloorResult,
 } from './edge-impulse.ts';
-import { killChildren, type MemoryResult, runMemory } from './memory.ts';
+import { killChildren, type MemoryResult, runChild, runMemory } from './memory.ts';
 import { AwsMeter } from './meter.ts';
+import type { OpsBenchResult } from './ops.ts';
 import { type BenchRelay, FORWARDER_TUNING, startBenchRelay, UNLIMITED } from './pipeline.ts';
 import type { PreflightRow } from './preflight.ts';
 import { DOCUMENTED, type RateLimitResult, runRateLimit } from './rate-limit.ts';
@@ -787,7 +789,15 @@ async function main(): Promise<number> {
     : undefined;
   if (iv) (await import('./instavid360.ts')).printInstaVid360(iv, log);
   const ops = wanted('ops')
-    ? await section('10. ops status and where', async () => (await import('./ops.ts')).runOps())
+    ? await section('10. ops status and where', async () =>
+        // A process of its own: see bench/ops-child.ts.
+        runChild<OpsBenchResult>(
+          {},
+          25 * 60_000,
+          [],
+          fileURLToPath(new URL('./ops-child.ts', import.meta.url)),
+        ),
+      )
     : undefined;
   if (ops) (await import('./ops.ts')).printOps(ops, log);
 
