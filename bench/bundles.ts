@@ -20,8 +20,8 @@ import { VENDORS } from '#vendors/registry.ts';
 import { bakeConfigJson, DEFAULT_CONFIG_PATH } from '../lib/app.ts';
 import { esbuildOptions, writeFieldValidators } from '../lib/bundling.ts';
 
-/** The handler entries of lib/factory-relay-stack.ts (`lambdas/handlers/<name>.ts`). */
-export const HANDLERS = ['router', 'forwarder', 'poller', 'callback'] as const;
+/** Every handler entry of lib/factory-relay-stack.ts (`lambdas/handlers/<name>.ts`). */
+export const HANDLERS = ['router', 'forwarder', 'poller', 'callback', 'ops', 'aggregator'] as const;
 
 /** Runs per figure (the median is printed). */
 export const INIT_RUNS = 10;
@@ -103,12 +103,12 @@ export async function measureInit(
 }
 
 /**
- * The alternative a user would reach for to meet a size budget: the AWS SDK left out of the bundle and taken
- * from the Lambda runtime (NodejsFunction's default `externalModules: ['@aws-sdk/*']` for Node ≥ 18). Measured
- * on the forwarder, with the SDK resolved from node_modules as the runtime resolves its own copy: unbundled
- * CommonJS, one file per module.
+ * What a user would build instead: the forwarder with AWS SDK v3 clients (bench/sdk-forwarder-probe.ts), the SDK
+ * bundled with the relay's settings, and the SDK left to the Lambda runtime (NodejsFunction's default
+ * `externalModules: ['@aws-sdk/*']`), resolved from node_modules as the runtime resolves its own copy:
+ * unbundled CommonJS, one file per module.
  */
-export interface ExternalSdkFigures {
+export interface SdkVariant {
   name: string;
   rawBytes: number;
   init: InitTime;
@@ -116,7 +116,8 @@ export interface ExternalSdkFigures {
 
 export interface BundleFigures {
   sizes: BundleSize[];
-  externalSdk: ExternalSdkFigures;
+  /** The forwarder with SDK v3 clients: bundled, and left to the runtime. */
+  sdk: { bundled: SdkVariant; external: SdkVariant };
   configPath: string;
   configBytes: number;
   runs: number;
@@ -153,32 +154,30 @@ export async function measureBundles(): Promise<BundleFigures> {
       });
     }
     // Inside the project, so that `@aws-sdk/*` resolves from its node_modules.
-    const extDir = await mkdtemp(join(PROJECT_ROOT, '.build', 'bench-external-sdk-'));
-    let externalSdk: ExternalSdkFigures;
+    const sdkDir = await mkdtemp(join(PROJECT_ROOT, '.build', 'bench-sdk-'));
+    const sdkVariant = async (name: string, external: string[]): Promise<SdkVariant> => {
+      const outfile = join(sdkDir, name, 'index.mjs');
+      const opts = esbuildOptions(
+        join(PROJECT_ROOT, 'bench/sdk-forwarder-probe.ts'),
+        outfile,
+        configJson,
+        PROJECT_ROOT,
+      );
+      await build({ ...opts, external: [...(opts.external ?? []), ...external], logLevel: 'error' });
+      return { name, rawBytes: (await stat(outfile)).size, init: await measureInit(outfile) };
+    };
+    let sdk: BundleFigures['sdk'];
     try {
-      const outfile = join(extDir, 'index.mjs');
-      await build({
-        ...esbuildOptions(
-          join(PROJECT_ROOT, 'lambdas/handlers/forwarder.ts'),
-          outfile,
-          configJson,
-          PROJECT_ROOT,
-        ),
-        external: ['@aws-sdk/*'],
-        alias: {},
-        logLevel: 'error',
-      });
-      externalSdk = {
-        name: 'forwarder',
-        rawBytes: (await stat(outfile)).size,
-        init: await measureInit(outfile),
+      sdk = {
+        bundled: await sdkVariant('forwarder with SDK v3 bundled', []),
+        external: await sdkVariant('forwarder with SDK v3 from the runtime', ['@aws-sdk/*']),
       };
     } finally {
-      await rm(extDir, { recursive: true, force: true });
+      await rm(sdkDir, { recursive: true, force: true });
     }
     return {
       sizes,
-      externalSdk,
+      sdk,
       configPath: DEFAULT_CONFIG_PATH,
       configBytes: Buffer.byteLength(configJson),
       runs: INIT_RUNS,

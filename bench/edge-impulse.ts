@@ -314,7 +314,8 @@ export interface TableFloorResult {
  */
 export async function runTableFloor(relay: BenchRelay, deliveries: number): Promise<TableFloorResult> {
   const { stack } = relay;
-  const doc = stack.clients.ddb;
+  const doc = stack.clients.relay.table;
+  if (!doc) throw new Error('the stack has no DynamoDB');
   const table = new StatusTable(doc, stack.tableName);
   const keys = await pool(
     Array.from({ length: deliveries }, (_, i) => i),

@@ -3,17 +3,26 @@
  * each handler with `meter.handler(fn, memoryMb, handler)`, `install()` the meter, `start()` it, push files
  * through the local stack, then read `meter.calls` / `meter.invocations` (or `summarize`).
  *
- * - Every SDK client of the process gets one more middleware on its first `send` (all v3 clients share the
- *   smithy `Client` class; the DocumentClient shares its DynamoDB client's stack). It records service,
- *   operation, outcome and, for DynamoDB, the consumed capacity: it sets `ReturnConsumedCapacity: 'INDEXES'`
- *   on every operation that takes it, so index writes are counted too.
+ * - Every AWS call of the relay's adapters is published on their diagnostics channel
+ *   (lambdas/adapters/aws/transport.ts). The meter records service, operation, outcome and, for DynamoDB, the
+ *   consumed capacity: it sets `ReturnConsumedCapacity: 'INDEXES'` on every operation that takes it (the
+ *   request body is published before it is sent), so index writes are counted too.
  * - Only calls made inside a metered handler invocation are recorded (an AsyncLocalStorage context set by the
  *   handler wrapper), attributed to that function; the bench's own uploads and reads are not.
  * - A failed conditional write returns no consumed capacity; AWS bills it by the size of the existing item,
  *   at least 1 write unit. It is counted as 1 write unit (every item the relay writes is under 1 KB).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { AWS_CALLS, type AwsCallEvent, type AwsService } from '#adapters/aws/transport.ts';
+
+/** The service names the cost section prices (as the SDK's clients named them). */
+const SERVICE_NAMES: Readonly<Record<AwsService, string>> = {
+  dynamodb: 'DynamoDB',
+  s3: 'S3',
+  sqs: 'SQS',
+  secretsmanager: 'SecretsManager',
+  logs: 'CloudWatchLogs',
+};
 
 export interface MeteredCall {
   fn: string;
@@ -83,17 +92,6 @@ function targetOf(operation: string, input: Record<string, unknown>): string | u
   return text ? text.slice(0, Math.max(0, text.indexOf('#'))) || text : undefined;
 }
 
-const serviceOf = (clientName: string | undefined): string =>
-  (clientName ?? 'unknown').replace(/DocumentClient$/, 'Client').replace(/Client$/, '');
-
-interface SmithyStack {
-  add(mw: unknown, options: { step: string; name: string; priority: string }): void;
-}
-interface SmithyClient {
-  middlewareStack: SmithyStack;
-  send(...args: unknown[]): Promise<unknown>;
-}
-
 export class AwsMeter {
   readonly calls: MeteredCall[] = [];
   readonly invocations: MeteredInvocation[] = [];
@@ -131,44 +129,21 @@ export class AwsMeter {
       });
   }
 
-  /** Adds the counting middleware to every SDK client of this process; returns the undo. */
+  /** Counts every AWS call the relay's adapters make in this process (their diagnostics channel); returns the undo. */
   install(): () => void {
-    const proto = Object.getPrototypeOf(Object.getPrototypeOf(new DynamoDBClient({}))) as SmithyClient;
-    const original = proto.send;
-    const stacks = new WeakSet<SmithyStack>();
-    const meter = this;
-    proto.send = function (this: SmithyClient, ...args: unknown[]) {
-      if (!stacks.has(this.middlewareStack)) {
-        stacks.add(this.middlewareStack);
-        this.middlewareStack.add(meter.middleware(), {
-          step: 'initialize',
-          name: 'benchAwsMeter',
-          priority: 'high',
-        });
-      }
-      return original.apply(this, args);
-    };
-    return () => {
-      proto.send = original;
-    };
-  }
-
-  private middleware() {
-    return (
-      next: (args: { input: Record<string, unknown> }) => Promise<{ output: Record<string, unknown> }>,
-      ctx: { clientName?: string; commandName?: string },
-    ) =>
-      async (args: { input: Record<string, unknown> }) => {
+    const calls = new WeakMap<AwsCallEvent, MeteredCall>();
+    const listener = (message: unknown) => {
+      const event = message as AwsCallEvent;
+      if (event.phase === 'start') {
         const fn = this.context.getStore();
-        if (!this.recording || fn === undefined) return next(args);
-        const service = serviceOf(ctx.clientName);
-        const operation = (ctx.commandName ?? 'unknown').replace(/Command$/, '');
-        const dynamo = service === 'DynamoDB' && DYNAMODB_CAPACITY.has(operation);
-        if (dynamo) args.input.ReturnConsumedCapacity = 'INDEXES';
+        if (!this.recording || fn === undefined) return;
+        const service = SERVICE_NAMES[event.service];
+        const dynamo = service === 'DynamoDB' && DYNAMODB_CAPACITY.has(event.operation);
+        if (dynamo && event.input) event.input.ReturnConsumedCapacity = 'INDEXES';
         const call: MeteredCall = {
           fn,
           service,
-          operation,
+          operation: event.operation,
           ok: true,
           readUnits: 0,
           writeUnits: 0,
@@ -176,31 +151,38 @@ export class AwsMeter {
           indexWriteUnits: 0,
           failedConditional: false,
         };
-        if (service === 'DynamoDB') call.target = targetOf(operation, args.input);
+        if (service === 'DynamoDB') call.target = targetOf(event.operation, event.input ?? {});
         this.calls.push(call);
-        const writes = DYNAMODB_WRITES.has(operation);
-        try {
-          const result = await next(args);
-          if (dynamo) {
-            const c = capacityOf(result.output.ConsumedCapacity as Capacity | Capacity[] | undefined);
-            if (writes) {
-              call.writeUnits = c.total;
-              call.indexWriteUnits = c.indexes;
-            } else {
-              call.readUnits = c.total;
-              call.indexReadUnits = c.indexes;
-            }
-          }
-          return result;
-        } catch (err) {
-          call.ok = false;
-          call.errorName = (err as Error).name;
-          if (writes && /ConditionalCheckFailed|TransactionCanceled/.test(call.errorName)) {
-            call.failedConditional = true;
-            call.writeUnits = 1;
-          }
-          throw err;
+        calls.set(event, call);
+        return;
+      }
+      const call = calls.get(event);
+      if (!call) return;
+      const writes = DYNAMODB_WRITES.has(call.operation);
+      if (event.error) {
+        call.ok = false;
+        call.errorName = event.error.name;
+        if (writes && /ConditionalCheckFailed|TransactionCanceled/.test(call.errorName)) {
+          call.failedConditional = true;
+          call.writeUnits = 1;
         }
-      };
+        return;
+      }
+      if (call.service === 'DynamoDB' && DYNAMODB_CAPACITY.has(call.operation)) {
+        const output = (event.output ?? {}) as Record<string, unknown>;
+        const c = capacityOf(output.ConsumedCapacity as Capacity | Capacity[] | undefined);
+        if (writes) {
+          call.writeUnits = c.total;
+          call.indexWriteUnits = c.indexes;
+        } else {
+          call.readUnits = c.total;
+          call.indexReadUnits = c.indexes;
+        }
+      }
+    };
+    AWS_CALLS.subscribe(listener);
+    return () => {
+      AWS_CALLS.unsubscribe(listener);
+    };
   }
 }

@@ -29,6 +29,12 @@ export interface OpsBenchResult {
   countsMatch: boolean;
 }
 
+function relayTable(stack: LocalStack) {
+  const table = stack.clients.relay.table;
+  if (!table) throw new Error('the stack has no DynamoDB');
+  return table;
+}
+
 const CONFIG: RelayConfig = {
   version: 1,
   data_receiver: [
@@ -114,8 +120,8 @@ async function seed(stack: LocalStack, from: number, to: number): Promise<void> 
 }
 
 async function measure(stack: LocalStack, records: number): Promise<OpsBenchRow> {
-  const counters = new OpsCounters(stack.clients.ddb, stack.tableName);
-  const table = new StatusTable(stack.clients.ddb, stack.tableName);
+  const counters = new OpsCounters(relayTable(stack), stack.tableName);
+  const table = new StatusTable(relayTable(stack), stack.tableName);
   const deps = {
     config: CONFIG,
     counters,
@@ -190,7 +196,7 @@ export async function runOps(opts: { records?: number } = {}): Promise<OpsBenchR
     const seedMs = performance.now() - t0;
     await stack.aggregator.settled(600_000);
     const large = await measure(stack, total);
-    const counters = new OpsCounters(stack.clients.ddb, stack.tableName);
+    const counters = new OpsCounters(relayTable(stack), stack.tableName);
     const got = await counters.destinations(['inst-a', 'inst-b']);
     const counted = [...got.values()].reduce(
       (n, c) => n + Object.values(c.counts).reduce((a, b) => a + (b ?? 0), 0),

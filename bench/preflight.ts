@@ -95,7 +95,7 @@ export async function runPreflight(headBytes: number): Promise<PreflightRow[]> {
   });
   try {
     const res = await createResources({ clients, sqsEndpoint: emu.sqsEndpoint, table: false });
-    const objects = new S3Objects(clients.s3);
+    const objects = new S3Objects(clients.relay.s3);
     const rows: PreflightRow[] = [];
     for (const [i, c] of CASES.entries()) {
       const body = c.make();

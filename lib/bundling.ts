@@ -9,8 +9,8 @@
  *   bundling), never to the ajv compiler;
  * - `esbuildDetection`: undici's switch for builds like Node's own (as Node core bundles it): its experimental
  *   Milo HTTP parser (two WASM builds, ~150 KiB) is left out; the llhttp parser Node itself uses stays;
- * - alias `@aws-sdk/credential-provider-node` → lambdas/adapters/lambda-credentials.ts: the environment
- *   credentials a Lambda has, without the SSO/INI/process/web-identity/IMDS chain and its STS/SSO clients;
+ * - externals (BUNDLE_EXTERNALS): two parts of undici the relay never runs, left out;
+ * - no AWS SDK: the Lambdas talk to AWS through lambdas/adapters/aws (SigV4 by `aws4`, Node's https);
  * - a linked source map beside the code, and no `--enable-source-maps`: a stack is mapped only when an error
  *   leaves a handler (lambdas/handlers/source-maps.ts), so cold starts do not parse the map.
  */
@@ -30,10 +30,24 @@ export const BUNDLE_CONDITIONS = ['relay-bundle', 'module'] as const;
 /** Where the precompiled field validators are written (package.json `imports`, condition `relay-bundle`). */
 export const FIELD_VALIDATORS_FILE = '.build/fields-validators.mjs';
 
-/** Package → module the bundle uses instead (paths relative to the project root). */
-export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
-  '@aws-sdk/credential-provider-node': './lambdas/adapters/lambda-credentials.ts',
-};
+/**
+ * Files left out of every bundle (esbuild `external`, matched on the resolved path), each reached only by a
+ * lazy `require` the relay never makes; were one reached, it would fail loudly ("Cannot find module"):
+ * - undici's llhttp parser built without WebAssembly SIMD (70 KiB): loaded only where SIMD is missing, and
+ *   Node 22 on Lambda (arm64 and x86_64) has it;
+ * - undici's WHATWG layer (`lib/web/`: fetch, FormData, WebIDL; 40 KiB): required only for a FormData body.
+ *   The relay streams its own multipart bodies through undici's `request`/`stream` and never calls `fetch`.
+ * test/cdk/bin.test.ts loads every bundle of a real synth; test/unit/bundle-externals.test.ts checks that
+ * the relay's sends never reach these files.
+ */
+export const BUNDLE_EXTERNALS: readonly string[] = [
+  // esbuild matches a pattern with `*` against the import path as written in undici's source (one `*` each).
+  '*/llhttp/llhttp-wasm.js',
+  // The three doors into lib/web/ (core/request.js, client-h1.js, client-h2.js).
+  '*/web/fetch/formdata',
+  '*/web/webidl',
+  '*/web/fetch/body.js',
+];
 
 /** The config as a JavaScript string literal (what define and the banner insert). */
 const literal = (configJson: string) => JSON.stringify(configJson);
@@ -67,7 +81,7 @@ export function esbuildOptions(
     sourcesContent: false,
     mainFields: ['module', 'main'],
     conditions: [...BUNDLE_CONDITIONS],
-    alias: { ...BUNDLE_ALIASES },
+    external: [...BUNDLE_EXTERNALS],
     banner: { js: bundleBanner(configJson) },
     define: bundleDefine(configJson),
   };
@@ -77,7 +91,6 @@ export function esbuildOptions(
 export function esbuildCliArgs(): Record<string, string | string[]> {
   return {
     '--conditions': BUNDLE_CONDITIONS.join(','),
-    '--alias': Object.entries(BUNDLE_ALIASES).map(([from, to]) => `${from}=${to}`),
   };
 }
 

@@ -7,6 +7,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DocumentClient as RelayDocumentClient } from '#adapters/aws/dynamodb-client.ts';
+import { S3Client as RelayS3Client } from '#adapters/aws/s3-client.ts';
 import { FAKE_CREDENTIALS, type LocalEndpoints } from './aws-env.ts';
 
 export interface LocalClients {
@@ -17,6 +19,11 @@ export interface LocalClients {
   /** DocumentClient over `dynamodb` (marshalls plain JS values; removes undefined values). */
   ddb: DynamoDBDocumentClient | undefined;
   secrets: SecretsManagerClient;
+  /**
+   * The relay's own clients (lambdas/adapters/aws), for constructing its adapters outside a handler
+   * (`new StatusTable(clients.relay.table, …)`): the SDK clients above cannot be given to them.
+   */
+  relay: { table: RelayDocumentClient | undefined; s3: RelayS3Client };
   destroy(): void;
 }
 
@@ -31,13 +38,22 @@ export function createLocalClients(endpoints: LocalEndpoints, region = 'us-east-
     ? DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } })
     : undefined;
   const secrets = new SecretsManagerClient({ ...common, endpoint: endpoints.secretsManager });
+  const relay = {
+    table: endpoints.dynamodb
+      ? new RelayDocumentClient({ ...common, endpoint: endpoints.dynamodb })
+      : undefined,
+    s3: new RelayS3Client({ ...common, endpoint: endpoints.s3, forcePathStyle: true }),
+  };
   return {
     s3,
     sqs,
     dynamodb,
     ddb,
     secrets,
+    relay,
     destroy() {
+      relay.table?.destroy();
+      relay.s3.destroy();
       s3.destroy();
       sqs.destroy();
       dynamodb?.destroy();

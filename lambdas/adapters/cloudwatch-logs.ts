@@ -1,7 +1,8 @@
 /** CloudWatch Logs: the relay's recent log lines for GET /v1/log/stream (FilterLogEvents, never a full read). */
-import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import type { FilterLogEventsCommandOutput } from '@aws-sdk/client-cloudwatch-logs';
 import { lineMatches } from '#domain/ops/logs.ts';
 import type { LogFilter, LogLine, OpsLogs } from '#domain/ops/types.ts';
+import { AwsTransport } from './aws/transport.ts';
 
 /** Lines from the last hour unless `since` says otherwise. */
 const DEFAULT_WINDOW_MS = 60 * 60_000;
@@ -9,7 +10,7 @@ const DEFAULT_WINDOW_MS = 60 * 60_000;
 export class CloudWatchLogs implements OpsLogs {
   constructor(
     private readonly groups: string[],
-    private readonly client = new CloudWatchLogsClient({}),
+    private readonly client = new AwsTransport('logs'),
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -23,14 +24,16 @@ export class CloudWatchLogs implements OpsLogs {
       let nextToken: string | undefined;
       let pages = 0;
       do {
-        const page = await this.client.send(
-          new FilterLogEventsCommand({
+        const page = await this.client.json<FilterLogEventsCommandOutput>(
+          'Logs_20140328.FilterLogEvents',
+          '1.1',
+          {
             logGroupName: group,
             startTime,
-            filterPattern,
-            nextToken,
+            ...(filterPattern ? { filterPattern } : {}),
+            ...(nextToken ? { nextToken } : {}),
             limit: filter.limit,
-          }),
+          },
         );
         for (const e of page.events ?? []) {
           try {

@@ -4,18 +4,7 @@
  * SQS redeliveries and concurrent forwarders never move a delivery twice.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  BatchGetCommand,
-  type BatchGetCommandOutput,
-  DeleteCommand,
-  DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-  type UpdateCommandInput,
-} from '@aws-sdk/lib-dynamodb';
+import type { BatchGetCommandOutput, UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { TABLE, UNROUTED_PARTITION } from '#commons/table.ts';
 import {
   type DeliveryKey,
@@ -51,11 +40,20 @@ import {
   SUCCESS,
 } from '#domain/status.ts';
 import type { JsonObject } from '#vendors/types.ts';
+import {
+  BatchGetCommand,
+  DeleteCommand,
+  DocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from './aws/dynamodb-client.ts';
+import type { TransportOptions } from './aws/transport.ts';
 
-export function createDocumentClient(client = new DynamoDBClient({})): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(client, {
-    marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
-  });
+/** The table's client: endpoint, region and credentials from the environment unless given. */
+export function createDocumentClient(opts: TransportOptions = {}): DocumentClient {
+  return new DocumentClient(opts);
 }
 
 export type ClaimResult =
@@ -81,12 +79,11 @@ export interface DestinationState {
   resumedAt?: string;
 }
 
-const isConditionFailure = (err: unknown): err is ConditionalCheckFailedException =>
-  err instanceof ConditionalCheckFailedException ||
-  (err instanceof Error && err.name === 'ConditionalCheckFailedException');
+const isConditionFailure = (err: unknown): err is Error & { Item?: Record<string, unknown> } =>
+  err instanceof Error && err.name === 'ConditionalCheckFailedException';
 
 /** A conditional update: true when it was applied, false when its condition did not hold. */
-async function updateIf(doc: DynamoDBDocumentClient, input: UpdateCommandInput): Promise<boolean> {
+async function updateIf(doc: DocumentClient, input: UpdateCommandInput): Promise<boolean> {
   try {
     await doc.send(new UpdateCommand(input));
     return true;
@@ -159,7 +156,7 @@ export class StatusTable {
   private readonly claimedHistory = new Map<string, HistoryEntry[]>();
 
   constructor(
-    private readonly doc: DynamoDBDocumentClient,
+    private readonly doc: DocumentClient,
     readonly tableName: string,
     private readonly now: () => number = Date.now,
   ) {}
@@ -1119,7 +1116,7 @@ export class OpsCounters {
   readUnits = 0;
 
   constructor(
-    private readonly doc: DynamoDBDocumentClient,
+    private readonly doc: DocumentClient,
     readonly tableName: string,
     private readonly now: () => number = Date.now,
   ) {}

@@ -4,32 +4,23 @@
  */
 
 import type { Readable } from 'node:stream';
-import {
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  NoSuchKey,
-  NotFound,
-  PutObjectCommand,
-  S3Client,
-  S3ServiceException,
-} from '@aws-sdk/client-s3';
 import { ENV, optionalEnv } from '#commons/env.ts';
 import type { ObjectVersion } from '#domain/ops/types.ts';
 import type { ObjectHeadInfo } from '#domain/route.ts';
 import type { ObjectRef, ObjectSource, ResultSink } from '#vendors/types.ts';
+import { S3Client } from './aws/s3-client.ts';
+import { AwsError, readBytes, readText, type TransportOptions } from './aws/transport.ts';
 
-export function createS3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
-  return new S3Client({ forcePathStyle: optionalEnv(ENV.s3ForcePathStyle, env) === 'true' });
+export { S3Client };
+
+export function createS3Client(env: NodeJS.ProcessEnv = process.env, opts: TransportOptions = {}): S3Client {
+  return new S3Client({ ...opts, env, forcePathStyle: optionalEnv(ENV.s3ForcePathStyle, env) === 'true' });
 }
 
 /** What the router reads of an object (its port type, defined by the domain). */
 export type ObjectHead = ObjectHeadInfo;
 
-const isNotFound = (err: unknown): boolean =>
-  err instanceof NoSuchKey ||
-  err instanceof NotFound ||
-  (err instanceof S3ServiceException && err.$metadata.httpStatusCode === 404);
+const isNotFound = (err: unknown): boolean => err instanceof AwsError && err.status === 404;
 
 export class S3Objects implements ObjectSource {
   constructor(private readonly s3: S3Client) {}
@@ -37,17 +28,15 @@ export class S3Objects implements ObjectSource {
   /** HeadObject of one version; undefined when it no longer exists. */
   async describe(ref: Pick<ObjectRef, 'bucket' | 'key' | 'versionId'>): Promise<ObjectHead | undefined> {
     try {
-      const out = await this.s3.send(
-        new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }),
-      );
+      const out = await this.s3.headObject(ref.bucket, ref.key, ref.versionId);
       const head: ObjectHead = {
-        size: out.ContentLength ?? 0,
-        etag: (out.ETag ?? '').replace(/"/g, ''),
-        metadata: lowerKeys(out.Metadata ?? {}),
+        size: out.contentLength,
+        etag: out.etag.replace(/"/g, ''),
+        metadata: out.metadata,
       };
-      if (out.ContentType) head.contentType = out.ContentType;
-      if (out.LastModified) head.lastModified = out.LastModified.toISOString();
-      if (out.VersionId) head.versionId = out.VersionId;
+      if (out.contentType) head.contentType = out.contentType;
+      if (out.lastModified) head.lastModified = out.lastModified.toISOString();
+      if (out.versionId) head.versionId = out.versionId;
       return head;
     } catch (err) {
       if (isNotFound(err)) return undefined;
@@ -62,13 +51,13 @@ export class S3Objects implements ObjectSource {
     maxBytes: number,
   ): Promise<{ kind: 'found'; text: string } | { kind: 'missing' } | { kind: 'too-large'; size: number }> {
     try {
-      const out = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      const size = out.ContentLength ?? 0;
+      const out = await this.s3.getObject(bucket, key);
+      const size = out.contentLength;
       if (size > maxBytes) {
-        (out.Body as Readable | undefined)?.destroy();
+        out.body.destroy();
         return { kind: 'too-large', size };
       }
-      return { kind: 'found', text: (await out.Body?.transformToString('utf8')) ?? '' };
+      return { kind: 'found', text: await readText(out.body) };
     } catch (err) {
       if (isNotFound(err)) return { kind: 'missing' };
       throw err;
@@ -82,24 +71,17 @@ export class S3Objects implements ObjectSource {
   async range(ref: ObjectRef, start: number, endExclusive: number): Promise<Buffer> {
     const end = Math.min(endExclusive, ref.size);
     if (start >= end) return Buffer.alloc(0);
-    const out = await this.s3.send(
-      new GetObjectCommand({
-        Bucket: ref.bucket,
-        Key: ref.key,
-        VersionId: ref.versionId,
-        Range: `bytes=${start}-${end - 1}`,
-      }),
-    );
-    const arr = await out.Body?.transformToByteArray();
-    return Buffer.from(arr ?? new Uint8Array()).subarray(0, end - start);
+    const out = await this.s3.getObject(ref.bucket, ref.key, {
+      ...(ref.versionId ? { versionId: ref.versionId } : {}),
+      range: `bytes=${start}-${end - 1}`,
+    });
+    return (await readBytes(out.body)).subarray(0, end - start);
   }
 
   /** Keys under a prefix, at most `max` (one ListObjectsV2 page). */
   async listKeys(bucket: string, prefix: string, max: number): Promise<string[]> {
-    const out = await this.s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: max }),
-    );
-    return (out.Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [o.Key]));
+    const out = await this.s3.listObjectsV2(bucket, prefix, max);
+    return out.contents.map((o) => o.key);
   }
 
   /**
@@ -112,32 +94,30 @@ export class S3Objects implements ObjectSource {
     max: number,
     next?: string,
   ): Promise<{ versions: ObjectVersion[]; next?: string }> {
-    const out = await this.s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: max, ContinuationToken: next }),
-    );
+    const out = await this.s3.listObjectsV2(bucket, prefix, max, next);
     const versions: ObjectVersion[] = [];
-    for (const o of out.Contents ?? []) {
-      if (o.Key === undefined) continue;
-      const head = await this.describe({ bucket, key: o.Key });
+    for (const o of out.contents) {
+      const head = await this.describe({ bucket, key: o.key });
       if (!head) continue;
       versions.push({
-        key: o.Key,
+        key: o.key,
         ...(head.versionId && head.versionId !== 'null' ? { versionId: head.versionId } : {}),
         etag: head.etag,
         size: head.size,
-        lastModified: (o.LastModified ?? new Date(0)).toISOString(),
+        lastModified: (o.lastModified ?? new Date(0)).toISOString(),
         isLatest: true,
       });
     }
-    return { versions, ...(out.NextContinuationToken ? { next: out.NextContinuationToken } : {}) };
+    return { versions, ...(out.nextContinuationToken ? { next: out.nextContinuationToken } : {}) };
   }
 
   async stream(ref: ObjectRef): Promise<Readable> {
-    const out = await this.s3.send(
-      new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }),
+    const out = await this.s3.getObject(
+      ref.bucket,
+      ref.key,
+      ref.versionId ? { versionId: ref.versionId } : {},
     );
-    if (!out.Body) throw new Error(`s3://${ref.bucket}/${ref.key} has no body`);
-    return out.Body as Readable;
+    return out.body;
   }
 }
 
@@ -156,22 +136,17 @@ export class S3Results implements ResultSink {
     metadata?: Record<string, string>;
   }): Promise<{ bucket: string; key: string }> {
     const key = `${this.prefix}${input.key}`;
-    await this.s3.send(
-      new PutObjectCommand({
-        Bucket: this.bucket,
-        Key: key,
-        Body: input.body,
-        ContentType: input.contentType,
-        ContentLength: input.contentLength,
-        Metadata: input.metadata,
-      }),
-    );
+    const length = input.contentLength ?? (Buffer.isBuffer(input.body) ? input.body.length : undefined);
+    // S3 takes a single PUT only with its length (the caller knows it: a vendor's Content-Length or a buffer).
+    if (length === undefined) throw new Error(`writing ${key}: a streamed result needs its length`);
+    await this.s3.putObject({
+      bucket: this.bucket,
+      key,
+      body: input.body,
+      contentType: input.contentType,
+      contentLength: length,
+      ...(input.metadata ? { metadata: input.metadata } : {}),
+    });
     return { bucket: this.bucket, key };
   }
-}
-
-function lowerKeys(m: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(m)) out[k.toLowerCase()] = v;
-  return out;
 }

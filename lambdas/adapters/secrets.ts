@@ -7,8 +7,8 @@
  * values that were read successfully are cached, and `fresh` skips the cache (a paused destination's probe
  * must see a fixed secret at once).
  */
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CredentialsError } from '#commons/errors.ts';
+import { AwsTransport } from './aws/transport.ts';
 
 const MISSING = new Set(['ResourceNotFoundException']);
 const UNREADABLE = new Set([
@@ -25,7 +25,7 @@ export class Secrets {
   private readonly cache = new Map<string, { value: string; until: number }>();
 
   constructor(
-    private readonly client: SecretsManagerClient = new SecretsManagerClient({}),
+    private readonly client: AwsTransport = new AwsTransport('secretsmanager'),
     private readonly ttlMs = 5 * 60_000,
     private readonly prefix = '',
     private readonly now: () => number = Date.now,
@@ -35,9 +35,11 @@ export class Secrets {
   async text(name: string, options: { fresh?: boolean } = {}): Promise<string> {
     const hit = this.cache.get(name);
     if (!options.fresh && hit && hit.until > this.now()) return hit.value;
-    let out: { SecretString?: string; SecretBinary?: Uint8Array };
+    let out: { SecretString?: string; SecretBinary?: string };
     try {
-      out = await this.client.send(new GetSecretValueCommand({ SecretId: `${this.prefix}${name}` }));
+      out = await this.client.json('secretsmanager.GetSecretValue', '1.1', {
+        SecretId: `${this.prefix}${name}`,
+      });
     } catch (err) {
       const errName = (err as { name?: string }).name ?? '';
       if (MISSING.has(errName))

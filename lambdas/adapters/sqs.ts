@@ -2,15 +2,30 @@
  * SQS adapter: puts delivery messages on vendor queues and reschedules failed messages (per-message backoff
  * through ChangeMessageVisibility, as Lambda's SQS integration has no per-message delay of its own).
  */
-import {
-  ChangeMessageVisibilityCommand,
-  DeleteMessageCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SendMessageBatchCommand,
-  SQSClient,
+import type {
+  GetQueueAttributesCommandOutput,
+  ReceiveMessageCommandOutput,
+  SendMessageBatchCommandOutput,
 } from '@aws-sdk/client-sqs';
 import type { QueueMessage } from '#domain/ops/types.ts';
+import { AwsTransport, type TransportOptions } from './aws/transport.ts';
+
+/**
+ * SQS's JSON protocol (awsJson1_0, `AmazonSQS.<Operation>`), to the regional endpoint (the host of every queue
+ * URL of the region) or the configured one (the local emulator).
+ */
+export class SQSClient {
+  readonly transport: AwsTransport;
+  constructor(opts: TransportOptions = {}) {
+    this.transport = new AwsTransport('sqs', opts);
+  }
+  call<T>(operation: string, input: Record<string, unknown>): Promise<T> {
+    return this.transport.json<T>(`AmazonSQS.${operation}`, '1.0', input);
+  }
+  destroy(): void {
+    this.transport.destroy();
+  }
+}
 
 export const MAX_VISIBILITY_SECONDS = 43_200;
 
@@ -24,16 +39,14 @@ export class Queues {
   ): Promise<void> {
     for (let i = 0; i < bodies.length; i += 10) {
       const chunk = bodies.slice(i, i + 10);
-      const out = await this.sqs.send(
-        new SendMessageBatchCommand({
-          QueueUrl: queueUrl,
-          Entries: chunk.map((b, n) => ({
-            Id: `m${n}`,
-            MessageBody: b.body,
-            ...(b.delaySeconds ? { DelaySeconds: b.delaySeconds } : {}),
-          })),
-        }),
-      );
+      const out = await this.sqs.call<SendMessageBatchCommandOutput>('SendMessageBatch', {
+        QueueUrl: queueUrl,
+        Entries: chunk.map((b, n) => ({
+          Id: `m${n}`,
+          MessageBody: b.body,
+          ...(b.delaySeconds ? { DelaySeconds: b.delaySeconds } : {}),
+        })),
+      });
       if (out.Failed && out.Failed.length > 0) {
         const names = out.Failed.map(
           (f) => `${chunk[Number(f.Id?.slice(1))]?.id}: ${f.Code} ${f.Message ?? ''}`,
@@ -46,13 +59,11 @@ export class Queues {
   /** Makes a received message visible again after `delayMs` (clamped to SQS's 0..12 h). */
   async retryLater(queueUrl: string, receiptHandle: string, delayMs: number): Promise<void> {
     const seconds = Math.min(MAX_VISIBILITY_SECONDS, Math.max(0, Math.ceil(delayMs / 1000)));
-    await this.sqs.send(
-      new ChangeMessageVisibilityCommand({
-        QueueUrl: queueUrl,
-        ReceiptHandle: receiptHandle,
-        VisibilityTimeout: seconds,
-      }),
-    );
+    await this.sqs.call('ChangeMessageVisibility', {
+      QueueUrl: queueUrl,
+      ReceiptHandle: receiptHandle,
+      VisibilityTimeout: seconds,
+    });
   }
 }
 
@@ -71,27 +82,23 @@ export class OpsQueueAccess {
   }
 
   async depth(queueUrl: string): Promise<number> {
-    const out = await this.sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: queueUrl,
-        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-      }),
-    );
+    const out = await this.sqs.call<GetQueueAttributesCommandOutput>('GetQueueAttributes', {
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    });
     const a = out.Attributes ?? {};
     return Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0);
   }
 
   async receive(queueUrl: string, max: number, visibilitySeconds: number): Promise<QueueMessage[]> {
-    const out = await this.sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: Math.min(10, Math.max(1, max)),
-        VisibilityTimeout: visibilitySeconds,
-        WaitTimeSeconds: 0,
-        MessageSystemAttributeNames: ['SentTimestamp', 'ApproximateReceiveCount'],
-        MessageAttributeNames: ['All'],
-      }),
-    );
+    const out = await this.sqs.call<ReceiveMessageCommandOutput>('ReceiveMessage', {
+      QueueUrl: queueUrl,
+      MaxNumberOfMessages: Math.min(10, Math.max(1, max)),
+      VisibilityTimeout: visibilitySeconds,
+      WaitTimeSeconds: 0,
+      MessageSystemAttributeNames: ['SentTimestamp', 'ApproximateReceiveCount'],
+      MessageAttributeNames: ['All'],
+    });
     return (out.Messages ?? []).flatMap((m) =>
       m.MessageId && m.ReceiptHandle
         ? [
@@ -119,7 +126,7 @@ export class OpsQueueAccess {
   }
 
   async delete(queueUrl: string, receiptHandle: string): Promise<void> {
-    await this.sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle }));
+    await this.sqs.call('DeleteMessage', { QueueUrl: queueUrl, ReceiptHandle: receiptHandle });
   }
 }
 

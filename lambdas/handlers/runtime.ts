@@ -7,10 +7,9 @@
  * vendor-runtime.ts, so that the router's bundle does not carry it.
  */
 import { randomBytes } from 'node:crypto';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { createDocumentClient, StatusTable } from '#adapters/dynamodb.ts';
 import { createS3Client, S3Objects } from '#adapters/s3.ts';
-import { Queues } from '#adapters/sqs.ts';
+import { Queues, SQSClient } from '#adapters/sqs.ts';
 import { ENV, optionalEnv, requireEnv } from '#commons/env.ts';
 import { errorMessage } from '#commons/errors.ts';
 import { createLogger, type Logger } from '#commons/logger.ts';
@@ -41,7 +40,7 @@ export function runtime(): Runtime {
   const log = createLogger({ service: 'factory-relay' });
   // Validated at synth (or at the local stack's start): parsed here, never validated again.
   const config = readBakedConfig(requireEnv(ENV.configJson), Object.keys(VENDORS), ENV.configJson);
-  const sqs = new SQSClient({});
+  const sqs = new SQSClient();
   cached = {
     config,
     configVersion: { version: 0 },
@@ -58,16 +57,14 @@ export function runtime(): Runtime {
 
 /** Sends a message to a queue (the dead-letter move), with the reason as a message attribute. */
 export async function sendRaw(sqs: SQSClient, queueUrl: string, body: string, reason: string): Promise<void> {
-  await sqs.send(
-    new SendMessageCommand({
-      QueueUrl: queueUrl,
-      MessageBody: body,
-      // An attribute has SQS's character rules too: the reason may quote a key, so keep it printable ASCII.
-      MessageAttributes: {
-        reason: { DataType: 'String', StringValue: reason.replace(/[^\x20-\x7e]/g, '?').slice(0, 256) },
-      },
-    }),
-  );
+  await sqs.call('SendMessage', {
+    QueueUrl: queueUrl,
+    MessageBody: body,
+    // An attribute has SQS's character rules too: the reason may quote a key, so keep it printable ASCII.
+    MessageAttributes: {
+      reason: { DataType: 'String', StringValue: reason.replace(/[^\x20-\x7e]/g, '?').slice(0, 256) },
+    },
+  });
 }
 
 let lastConfigCheck = 0;

@@ -2,7 +2,7 @@
  * What the vendor-facing handlers (forwarder, poller, callback) add to the shared runtime: the HTTP client,
  * API keys from Secrets Manager, the shared rate limit and the results bucket.
  */
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { AwsTransport } from '#adapters/aws/transport.ts';
 import { createHttpAgent } from '#adapters/http.ts';
 import { createS3Client, S3Results } from '#adapters/s3.ts';
 import { Secrets } from '#adapters/secrets.ts';
@@ -29,7 +29,7 @@ export function vendorSide(): VendorSide {
     resultsBucket ?? '',
     rt.config.relay?.results_prefix ?? 'results/',
   );
-  const sm = new SecretsManagerClient({});
+  const sm = new AwsTransport('secretsmanager');
   const secrets = new Secrets(sm, 5 * 60_000, optionalEnv(ENV.secretPrefix) ?? '');
   // The relay's own secret (the callback signing key) is named by the stack, without the vendor keys' prefix.
   const relaySecrets = new Secrets(sm, 5 * 60_000);

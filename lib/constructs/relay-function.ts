@@ -5,7 +5,13 @@ import { Code, Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { bundleBanner, bundleDefine, esbuildCliArgs, writeFieldValidators } from '../bundling.ts';
+import {
+  BUNDLE_EXTERNALS,
+  bundleBanner,
+  bundleDefine,
+  esbuildCliArgs,
+  writeFieldValidators,
+} from '../bundling.ts';
 import { ARCHITECTURE, BUNDLE_TARGET, LOG_RETENTION, OutputFormat, RUNTIME, TRACING } from '../defaults.ts';
 
 export interface RelayFunctionProps {
@@ -84,7 +90,7 @@ export class RelayFunction extends Construct {
         sourceMap: true,
         sourcesContent: false,
         mainFields: ['module', 'main'],
-        externalModules: [],
+        externalModules: [...BUNDLE_EXTERNALS],
         forceDockerBundling: false,
         banner: bundleBanner(props.configJson),
         esbuildArgs: esbuildCliArgs(),

@@ -133,7 +133,11 @@ describe('InstaVid360 callbacks', () => {
   it('bringing a result home is claimed on the delivery record: one claimant at a time, lapsing, given back', async () => {
     const { rec } = await processing('iv-held');
     let clock = Date.now();
-    const table = new StatusTable(h.stack.clients.ddb, h.stack.tableName, () => clock);
+    const table = new StatusTable(
+      h.stack.clients.relay.table as NonNullable<typeof h.stack.clients.relay.table>,
+      h.stack.tableName,
+      () => clock,
+    );
     const claims = await Promise.all(
       Array.from({ length: 8 }, () => table.claimStep(rec, 'result:T1', 60_000)),
     );

@@ -32,14 +32,20 @@ after(async () => {
   await h?.stop();
 });
 
+function relayTable() {
+  const table = h.stack.clients.relay.table;
+  if (!table) throw new Error('the stack has no DynamoDB');
+  return table;
+}
+
 function deps(): StatusDeps {
-  const counters = new OpsCounters(h.stack.clients.ddb, h.stack.tableName);
+  const counters = new OpsCounters(relayTable(), h.stack.tableName);
   return {
     config,
     counters,
     destinationState: async (name) => {
       const { StatusTable } = await import('#adapters/dynamodb.ts');
-      return new StatusTable(h.stack.clients.ddb, h.stack.tableName).destinationState(name);
+      return new StatusTable(relayTable(), h.stack.tableName).destinationState(name);
     },
     dlqDepth: async (vendor) => {
       const url = h.stack.queues.vendors[vendor]?.dlq.url;
@@ -166,7 +172,7 @@ describe('ops status and streams from the stream aggregator', () => {
 
   it('a stopped destination is marked, and its state shows in status', SLOW, async () => {
     const { StatusTable } = await import('#adapters/dynamodb.ts');
-    const t = new StatusTable(h.stack.clients.ddb, h.stack.tableName);
+    const t = new StatusTable(relayTable(), h.stack.tableName);
     await t.stopDestination('inst', 'test');
     try {
       const status = await buildStatus(deps());

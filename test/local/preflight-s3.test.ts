@@ -27,7 +27,7 @@ let objects: S3Objects;
 before(async () => {
   ({ emu, clients } = await startLocalS3());
   res = await createResources({ clients, sqsEndpoint: emu.sqsEndpoint, vendors: [], table: false });
-  objects = new S3Objects(clients.s3);
+  objects = new S3Objects(clients.relay.s3);
 });
 after(async () => {
   clients.destroy();

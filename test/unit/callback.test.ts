@@ -1,27 +1,43 @@
 /**
  * The callback handler's first promise, in isolation: a token the relay did not make is refused with 404
- * before anything is read. The SDK is mocked (the only narrow unit test of the handler; the end-to-end tests in
- * test/e2e/instavid360-callbacks.e2e.test.ts run it on the emulators).
+ * before anything is read. DynamoDB and Secrets Manager are one loopback server here that answers their JSON
+ * protocol and counts the operations asked of it (the only narrow unit test of the handler; the end-to-end
+ * tests in test/e2e/instavid360-callbacks.e2e.test.ts run it on the emulators).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
 import { ENV } from '#commons/env.ts';
 import { callbackToken } from '#domain/callback-token.ts';
 import { encodeDeliveryId } from '#domain/delivery.ts';
 import { ivConfig } from '#vendors/instavid360/testing.ts';
 
 const KEY = randomBytes(48);
-const ddb = mockClient(DynamoDBDocumentClient);
-const sm = mockClient(SecretsManagerClient);
 const saved = { ...process.env };
+/** X-Amz-Target of every request the fake AWS got, in order. */
+const asked: string[] = [];
+let server: Server;
 
-before(() => {
+before(async () => {
+  server = createServer((req, res) => {
+    const target = String(req.headers['x-amz-target'] ?? '');
+    asked.push(target);
+    req.resume();
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/x-amz-json-1.1');
+      if (target === 'secretsmanager.GetSecretValue')
+        res.end(JSON.stringify({ SecretString: KEY.toString('base64') }));
+      else res.end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   Object.assign(process.env, {
+    AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint,
     [ENV.table]: 'relay-status',
     [ENV.callbackKeySecret]: 'relay/callback-key',
     [ENV.callbackBaseUrl]: 'https://api.example.invalid',
@@ -32,14 +48,14 @@ before(() => {
     [ENV.configJson]: JSON.stringify(ivConfig({ task: 'lpa' })),
   });
   delete process.env[ENV.configFile];
-  ddb.on(GetCommand).resolves({});
-  sm.on(GetSecretValueCommand).resolves({ SecretString: KEY.toString('base64') });
 });
-after(() => {
-  ddb.restore();
-  sm.restore();
+after(async () => {
   process.env = saved;
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
 });
+
+const dynamoCalls = () => asked.filter((t) => t.startsWith('DynamoDB_'));
 
 const context = { getRemainingTimeInMillis: () => 10_000 } as Context;
 const event = (vendor: string, token: string): APIGatewayProxyEventV2 =>
@@ -65,11 +81,10 @@ describe('callback handler: forged tokens', () => {
       const res = await onCallback(event('instavid360', token), context);
       assert.equal(res.statusCode, 404, token);
     }
-    assert.equal(ddb.commandCalls(GetCommand).length, 0, 'no read');
-    assert.equal(ddb.calls().length, 0, 'no DynamoDB call at all');
-    // A token the relay made is read (so the mock counts what the handler does).
+    assert.deepEqual(dynamoCalls(), [], 'no DynamoDB call at all');
+    // A token the relay made is read (so the fake counts what the handler does).
     const real = await onCallback(event('instavid360', callbackToken(KEY, 'instavid360', id)), context);
     assert.equal(real.statusCode, 404, 'no such record');
-    assert.equal(ddb.commandCalls(GetCommand).length, 1);
+    assert.deepEqual(dynamoCalls(), ['DynamoDB_20120810.GetItem']);
   });
 });
