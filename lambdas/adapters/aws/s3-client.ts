@@ -120,7 +120,8 @@ export class S3Client {
     this.forcePathStyle = opts.forcePathStyle ?? false;
   }
 
-  private address(bucket: string, key: string | undefined, query: string): { host?: string; path: string } {
+  /** Where a request about `bucket`/`key` goes: the virtual host (with the endpoint's port) and the path. */
+  addressOf(bucket: string, key: string | undefined, query: string): { host?: string; path: string } {
     const q = query ? `?${query}` : '';
     if (this.forcePathStyle || bucket.includes('.'))
       return { path: `/${bucket}${key === undefined ? '' : `/${encodeKey(key)}`}${q}` };
@@ -145,7 +146,7 @@ export class S3Client {
         {
           operation,
           method,
-          ...this.address(bucket, key, query.toString().replace(/\+/g, '%20')),
+          ...this.addressOf(bucket, key, query.toString().replace(/\+/g, '%20')),
           ...extra,
         },
         async (res) => {

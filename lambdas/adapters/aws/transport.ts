@@ -249,7 +249,8 @@ export class AwsTransport {
         {
           agent: this.http,
           protocol: this.endpoint.protocol,
-          hostname: req.host ?? this.endpoint.hostname,
+          // A virtual host (`bucket.s3.<region>.amazonaws.com`) is connected to by name, on the endpoint's port.
+          hostname: req.host ? req.host.replace(/:\d+$/, '') : this.endpoint.hostname,
           port: this.endpoint.port || undefined,
           method: req.method,
           path: signed.path,
