@@ -365,7 +365,7 @@ function printBundles(b: BundleFigures): void {
     facts([
       [
         'options',
-        'lib/bundling.ts, as deployed: esm, node22, minify, linked source map, conditions relay-bundle (precompiled validators), undici without Milo, env credentials only',
+        'lib/bundling.ts, as deployed: esm, node22, minify, linked source map, conditions relay-bundle (precompiled validators), undici without Milo or its lazy parts (BUNDLE_EXTERNALS), no AWS SDK (lambdas/adapters/aws)',
       ],
       ['config baked in', `${b.configPath} (${kib(b.configBytes)} KiB JSON, in the banner and in define)`],
       [
