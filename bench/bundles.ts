@@ -18,7 +18,7 @@ import { build } from 'esbuild';
 import { loadConfigFile } from '#domain/config/load.ts';
 import { VENDORS } from '#vendors/registry.ts';
 import { bakeConfigJson, DEFAULT_CONFIG_PATH } from '../lib/app.ts';
-import { esbuildOptions, writeFieldValidators } from '../lib/bundling.ts';
+import { esbuildOptions, writeBundleValidators } from '../lib/bundling.ts';
 
 /** Every handler entry of lib/factory-relay-stack.ts (`lambdas/handlers/<name>.ts`). */
 export const HANDLERS = ['router', 'forwarder', 'poller', 'callback', 'ops', 'aggregator'] as const;
@@ -127,7 +127,7 @@ export interface BundleFigures {
 export async function measureBundles(): Promise<BundleFigures> {
   const { config } = loadConfigFile(join(PROJECT_ROOT, DEFAULT_CONFIG_PATH), VENDORS);
   const configJson = bakeConfigJson(config);
-  writeFieldValidators(PROJECT_ROOT);
+  writeBundleValidators(PROJECT_ROOT);
   const dir = await mkdtemp(join(tmpdir(), 'factory-relay-bench-'));
   try {
     const sizes: BundleSize[] = [];

@@ -10,7 +10,7 @@ import {
   bundleBanner,
   bundleDefine,
   esbuildCliArgs,
-  writeFieldValidators,
+  writeBundleValidators,
 } from '../bundling.ts';
 import { ARCHITECTURE, BUNDLE_TARGET, LOG_RETENTION, OutputFormat, RUNTIME, TRACING } from '../defaults.ts';
 
@@ -76,7 +76,7 @@ export class RelayFunction extends Construct {
 
     const lockFile = join(props.projectRoot, 'package-lock.json');
     if (!existsSync(lockFile)) throw new Error(`no package-lock.json in ${props.projectRoot}`);
-    writeFieldValidators(props.projectRoot);
+    writeBundleValidators(props.projectRoot);
     this.function = new NodejsFunction(this, 'Function', {
       ...common,
       entry: props.entry,

@@ -10,42 +10,9 @@ import { pathToFileURL } from 'node:url';
 import type { FieldsSchemaOwner, FieldsValidator } from '../../lambdas/vendors/fields-validators.ts';
 import { fieldsValidator } from '../../lambdas/vendors/fields-validators.ts';
 import { VENDORS } from '../../lambdas/vendors/registry.ts';
-import type { JsonSchema } from '../../lambdas/vendors/types.ts';
 import { writeFieldValidators } from '../../lib/bundling.ts';
 import { PROJECT_ROOT } from '../../lib/factory-relay-stack.ts';
-
-/** A value of the schema's shape, built from its own declarations (enough for required/type/minLength). */
-function sample(schema: JsonSchema | undefined): unknown {
-  if (!schema || typeof schema !== 'object') return 'x';
-  if (schema.const !== undefined) return schema.const;
-  if (Array.isArray(schema.enum)) return schema.enum[0];
-  switch (schema.type) {
-    case 'object': {
-      const props = (schema.properties ?? {}) as Record<string, JsonSchema>;
-      const required = (schema.required ?? []) as string[];
-      return Object.fromEntries(required.map((k) => [k, sample(props[k])]));
-    }
-    case 'array':
-      return [];
-    case 'integer':
-    case 'number':
-      return 1;
-    case 'boolean':
-      return true;
-    default:
-      return 'value';
-  }
-}
-
-/** The sample, and copies with one property (any declared one) set to a value of every other kind. */
-function cases(schema: JsonSchema): unknown[] {
-  const base = sample(schema) as Record<string, unknown>;
-  const out: unknown[] = [base, {}, [], 'text', null, 1, { ...base, notAField: 'x' }];
-  for (const key of Object.keys((schema.properties ?? {}) as object))
-    for (const bad of ['', 1, true, null, [], [1], {}, { x: 1 }, 'x'.repeat(3)])
-      out.push({ ...base, [key]: bad });
-  return out;
-}
+import { cases } from './schema-samples.ts';
 
 const errorsOf = (v: FieldsValidator) =>
   (v.errors ?? []).map((e) => ({

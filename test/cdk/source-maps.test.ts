@@ -11,7 +11,7 @@ import { after, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { mapStack } from '../../lambdas/handlers/source-maps.ts';
-import { esbuildOptions, writeFieldValidators } from '../../lib/bundling.ts';
+import { esbuildOptions, writeBundleValidators } from '../../lib/bundling.ts';
 import { PROJECT_ROOT } from '../../lib/factory-relay-stack.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'factory-relay-maps-'));
@@ -19,7 +19,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('source maps without --enable-source-maps', () => {
   it('an error leaving a handler names the TypeScript file and line; other frames are left alone', async () => {
-    writeFieldValidators(PROJECT_ROOT);
+    writeBundleValidators(PROJECT_ROOT);
     const outfile = join(dir, 'index.mjs');
     const entry = join(PROJECT_ROOT, 'test/cdk/fixtures/throwing-handler.ts');
     await build({ ...esbuildOptions(entry, outfile, '{"version":1}', PROJECT_ROOT), logLevel: 'error' });

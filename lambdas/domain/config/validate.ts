@@ -6,8 +6,8 @@
  * otherwise they run: unique names, key patterns, filter_stream, vendor plug-in options and fields, templates
  * against each stream they serve, base_url and api_key_secret.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { Ajv2020 } from 'ajv/dist/2020.js';
+import type { ErrorObject } from 'ajv';
+import { optionsValidator, shapeValidator } from '#config-validators';
 import type { VendorCatalog } from '#vendors/registry.ts';
 import type { JsonSchema, JsonValue } from '#vendors/types.ts';
 import {
@@ -19,7 +19,7 @@ import {
   streamId,
   transmitTakes,
 } from './match.ts';
-import { PATTERNS, RELAY_CONFIG_SCHEMA } from './schema.ts';
+import { PATTERNS } from './schema.ts';
 import {
   compileTemplate,
   type JsonPath,
@@ -40,38 +40,9 @@ export interface ValidationResult {
   violations: Violation[];
 }
 
-const configAjv = new Ajv({ allErrors: true, strict: true, verbose: true });
-const validateShape = configAjv.compile(RELAY_CONFIG_SCHEMA);
-
-// Plug-in schemas are written by vendor authors: lenient (unknown keywords/formats ignored, no console output).
-const pluginAjv2020 = new Ajv2020({
-  allErrors: true,
-  strict: false,
-  validateSchema: false,
-  logger: false,
-  verbose: true,
-});
-const pluginAjv07 = new Ajv({
-  allErrors: true,
-  strict: false,
-  validateSchema: false,
-  logger: false,
-  verbose: true,
-});
-const pluginValidators = new WeakMap<object, ValidateFunction>();
-
-function pluginValidator(schema: JsonSchema): ValidateFunction {
-  let v = pluginValidators.get(schema);
-  if (!v) {
-    const draft07 = typeof schema.$schema === 'string' && schema.$schema.includes('draft-07');
-    v = (draft07 ? pluginAjv07 : pluginAjv2020).compile(schema);
-    pluginValidators.set(schema, v);
-  }
-  return v;
-}
-
 /** Validates a parsed config (already env-interpolated) against the schema and the vendor catalog. */
 export function validateConfig(raw: unknown, catalog: VendorCatalog): ValidationResult {
+  const validateShape = shapeValidator();
   if (!validateShape(raw)) {
     const violations = dedupe(ajvViolations(validateShape.errors ?? [], raw, []));
     return { ok: false, violations };
@@ -346,7 +317,7 @@ function semanticChecks(config: RelayConfig, catalog: VendorCatalog): Violation[
         `unknown transmit_type "${t.transmit_type}"; known: ${known.length ? known.join(', ') : '(none)'}`,
       );
     } else {
-      const validate = pluginValidator(plugin.optionsSchema);
+      const validate = optionsValidator(plugin);
       const options = t.options ?? {};
       if (!validate(options)) out.push(...ajvViolations(validate.errors ?? [], options, [...tp, 'options']));
       checkVendorFields(t.fields, plugin.fieldsSchema, [...tp, 'fields'], err);
