@@ -572,7 +572,15 @@ async function sendGroup(
   // attempts against a vendor that is down; the probe finds out when it is back.
   const threshold = deps.config.relay?.outage_threshold ?? 10;
   let streak = failureStreaks.get(destination) ?? 0;
-  for (const o of outcomes) streak = isServerFailure(o) ? streak + 1 : o.kind === 'retry' ? streak : 0;
+  // A failed request counts once however many files it carried: a plug-in gives the files of one request one
+  // outcome object (an Edge Impulse batch, a V7 register), so one 503 to a batch is not an outage of itself.
+  const counted = new Set<DeliveryOutcome>();
+  for (const o of outcomes) {
+    if (isServerFailure(o)) {
+      if (!counted.has(o)) streak++;
+      counted.add(o);
+    } else if (o.kind !== 'retry') streak = 0;
+  }
   failureStreaks.set(destination, streak);
   if (threshold > 0 && streak >= threshold && !heldBy) {
     failureStreaks.set(destination, 0);

@@ -75,6 +75,8 @@ export type AcceptedStatus = 'ACCEPTED' | 'PENDING_VALIDATION' | 'PROCESSING' | 
  * Each destination-level failure (credentials, a quota, a missing dataset, storage exhausted) is a `hold`:
  * the core pauses the destination, parks its deliveries in the table without spending attempts, probes it
  * later and re-queues them when it runs again. One mechanism for every vendor and for the operator's stop.
+ * The jobs one request carried and that share its fate get one outcome object (`jobs.map(() => outcome)`): the
+ * core counts a failed request once towards an outage (`relay.outage_threshold`), not once per file.
  */
 export type DeliveryOutcome =
   /** The vendor took it. A pollable status means the poller follows it up with `vendorRef`. */

@@ -375,8 +375,9 @@ describe('forwarder decisions', () => {
       error: recorded('VENDOR_UNAVAILABLE', 'answered 503', { httpStatus: 503 }),
     };
     const keys = Array.from({ length: 12 }, (_, i) => `out-${i}`);
+    // One request per file: each failure its own outcome.
     const f = forwarder({
-      outcomes: (n) => Array(n).fill(down),
+      outcomes: (n) => Array.from({ length: n }, () => ({ ...down })),
       records: Object.fromEntries(keys.map((k) => [k, queued()])),
     });
     await f.run(keys.slice(0, 10).map((k) => f.message(k)));
@@ -385,6 +386,23 @@ describe('forwarder decisions', () => {
     await f.run(keys.slice(10).map((k) => f.message(k)));
     assert.equal(f.sends(), before, 'nothing more is sent to a vendor that is down');
     for (const k of keys.slice(10)) assert.equal(f.records.get(k)?.status, 'HELD');
+  });
+
+  it('one failed batch request counts as one failure, however many files it carried', async () => {
+    const down: DeliveryOutcome = {
+      kind: 'retry',
+      error: recorded('VENDOR_UNAVAILABLE', 'answered 503', { httpStatus: 503 }),
+    };
+    const keys = Array.from({ length: 100 }, (_, i) => `batch-${i}`);
+    // The files of one request share its outcome (an Edge Impulse batch, a V7 register).
+    const f = forwarder({
+      outcomes: (n) => Array(n).fill({ ...down }),
+      records: Object.fromEntries(keys.map((k) => [k, queued()])),
+    });
+    for (let b = 0; b < 9; b++) await f.run(keys.slice(b * 10, b * 10 + 10).map((k) => f.message(k)));
+    assert.ok(!f.calls.includes('pause'), 'nine failed requests of ten files each: not yet an outage');
+    await f.run(keys.slice(90).map((k) => f.message(k)));
+    assert.ok(f.calls.includes('pause'), 'the tenth failed request in a row is');
   });
 
   it('out of attempts after a send that went out in full unanswered: UNCONFIRMED, never DEAD', async () => {

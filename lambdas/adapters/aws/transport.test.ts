@@ -298,6 +298,22 @@ describe('AWS client: errors and retries as the SDK standard mode', () => {
     s3.destroy();
   });
 
+  it('ends a PUT whose streamed body fails with that failure, not with the idle timeout', async () => {
+    const s3 = new S3Client({ ...opts(), forcePathStyle: true, idleTimeoutMs: 30_000 });
+    const body = new Readable({ read() {} });
+    body.push(Buffer.from('part of it'));
+    setImmediate(() =>
+      body.destroy(Object.assign(new Error('vendor answer cut off'), { code: 'ECONNRESET' })),
+    );
+    const err = await s3
+      .putObject({ bucket: 'b', key: 'k', body, contentType: 'a/b', contentLength: 100 })
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof AwsError);
+    assert.equal(err.name, 'ECONNRESET');
+    assert.match(err.message, /vendor answer cut off/);
+    s3.destroy();
+  });
+
   it('names S3 errors by their XML Code, a HEAD by its status', async () => {
     const s3 = new S3Client({ ...opts(), forcePathStyle: true });
     answers.push(xml(404, 'NoSuchKey'));

@@ -263,8 +263,12 @@ export class AwsTransport {
       r.on('error', (err: NodeJS.ErrnoException) =>
         reject(new AwsError(err.code ?? 'NetworkError', `${req.operation}: ${err.message}`, 0)),
       );
-      if (streamed) (req.body as Readable).pipe(r);
-      else r.end(req.body);
+      if (streamed) {
+        const body = req.body as Readable;
+        // A body that fails (a vendor's answer cut off) ends the request at once, not at the idle timeout.
+        body.once('error', (err) => r.destroy(err));
+        body.pipe(r);
+      } else r.end(req.body);
     });
   }
 

@@ -240,7 +240,7 @@ const relaySchema: JsonSchema = {
       minimum: 0,
       default: 10,
       description:
-        'After this many 5xx or network failures in a row (no success between, within one forwarder), the vendor counts as down: the destination pauses (VENDOR_OUTAGE) and its deliveries wait instead of spending their attempts. 0 turns it off.',
+        'After this many failed requests in a row (5xx or no answer; no success between, within one forwarder; a batch request that carried many files counts once), the vendor counts as down: the destination pauses (VENDOR_OUTAGE) and its deliveries wait instead of spending their attempts. 0 turns it off.',
     },
     results_prefix: str('Key prefix in the results bucket for processed results written back (InstaVid360).'),
   },
