@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * Section 7: Edge Impulse. The forwarder stage (deliveries already on the Edge Impulse queue → outcomes
  * recorded) against the official uploader's method (GetObject, then one sample per request, 20 in parallel),
@@ -227,8 +228,10 @@ export async function runEdgeImpulse(
 export interface EdgeImpulseMemoryOptions {
   files: number;
   fileBytes: number;
-  /** The child runs with --expose-gc and collects this often: what the send keeps alive, not lazy garbage. */
-  gcEveryMs: number;
+  /** The child's NODE_OPTIONS (bench/memory.ts MemoryOptions.nodeOptions). */
+  nodeOptions?: string;
+  /** The child collects this often (needs --expose-gc): what the send keeps alive, not lazy garbage. */
+  gcEveryMs?: number;
   functionTimeoutMs: number;
   /** Distinguishes this run's keys. */
   tag: string;
@@ -266,7 +269,8 @@ export async function runEdgeImpulseMemory(
   await pool(keys, 10, (k, i) => {
     const b = Buffer.from(base);
     b.writeUInt32BE(i, b.length - 8);
-    b.writeUInt32BE(opts.tag.charCodeAt(0), b.length - 12);
+    // Content unique to this run's tag, or Edge Impulse would refuse a file of an earlier run as a duplicate.
+    b.writeUInt32BE(createHash('sha256').update(opts.tag).digest().readUInt32BE(0), b.length - 12);
     return putObject(stack, k, b);
   });
   const deadline = Date.now() + 120_000;
@@ -281,10 +285,10 @@ export async function runEdgeImpulseMemory(
       BENCH_QUEUE_ARN: queue.arn,
       BENCH_DLQ_URL: queue.dlq.url,
       BENCH_TIMEOUT_MS: String(opts.functionTimeoutMs),
-      BENCH_GC_EVERY_MS: String(opts.gcEveryMs),
+      NODE_OPTIONS: opts.nodeOptions ?? '',
+      ...(opts.gcEveryMs ? { BENCH_GC_EVERY_MS: String(opts.gcEveryMs) } : {}),
     },
     opts.functionTimeoutMs + 60_000,
-    ['--expose-gc'],
   );
   if (child.error) throw new Error(`forward-child failed:\n${child.error}`);
   const names = new Set(keys.map(basename));

@@ -1,5 +1,5 @@
 /**
- * Section 3: peak RSS of a forwarder sending one 50 MB file, measured in a child process that runs only the
+ * Section 3: peak RSS of a forwarder sending one large file, measured in a child process that runs only the
  * forwarder handler (bench/forward-child.ts), so the emulators and simulators in this process do not count.
  *
  * The file goes through the real router; the forwarder mapping of the stack diverts that one delivery message
@@ -18,7 +18,12 @@ import { ACCEPTED, type BenchRelay, putObject, recordsOf, STREAM_ASSETS } from '
 
 export interface MemoryOptions {
   fileBytes: number;
-  /** Run the child with --expose-gc and collect every this many ms during the send (a cross-check). */
+  /**
+   * The child's NODE_OPTIONS: lib/defaults.ts FUNCTION_NODE_OPTIONS as deployed, or none (Node's defaults: no
+   * exposed gc, so commons/stream-gc.ts cannot bound the garbage).
+   */
+  nodeOptions?: string;
+  /** Collect every this many ms during the send (a cross-check; needs --expose-gc in nodeOptions). */
   gcEveryMs?: number;
   /** The forwarder's function timeout (lib/defaults.ts FUNCTION_SIZING). */
   functionTimeoutMs: number;
@@ -128,7 +133,7 @@ export async function runMemory(relay: BenchRelay, opts: MemoryOptions): Promise
     const t0 = Date.now();
     const obj = await putObject(stack, key, body);
     const uploadMs = Date.now() - t0;
-    await withTimeout(isDiverted, 60_000, 'delivery message of the 50 MB file');
+    await withTimeout(isDiverted, 60_000, 'delivery message of the large file');
 
     const vendorQueue = stack.queues.vendors.instrumental;
     if (!vendorQueue) throw new Error('no Instrumental queue in the stack');
@@ -139,10 +144,10 @@ export async function runMemory(relay: BenchRelay, opts: MemoryOptions): Promise
         BENCH_QUEUE_ARN: queueArn,
         BENCH_DLQ_URL: vendorQueue.dlq.url,
         BENCH_TIMEOUT_MS: String(opts.functionTimeoutMs),
+        NODE_OPTIONS: opts.nodeOptions ?? '',
         ...(opts.gcEveryMs ? { BENCH_GC_EVERY_MS: String(opts.gcEveryMs) } : {}),
       },
       opts.functionTimeoutMs + 60_000,
-      opts.gcEveryMs ? ['--expose-gc'] : [],
     );
     if (child.error) throw new Error(`forward-child failed:\n${child.error}`);
 

@@ -4,7 +4,7 @@
  *
  *   1. files/s through the pipeline vs a naive sequential uploader against the same simulator (ratio)
  *   2. sustained Instrumental requests/s vs the documented 5/s limit, and the share of 429s
- *   3. peak RSS of a forwarder (in a child process) while it streams a 50 MB file
+ *   3. peak RSS growth of a forwarder (in a child process) while it streams a 50 MB or 100 MB file
  *   4. minified bundle size of each Lambda (esbuild with the CDK options)
  *   5. the pre-flight's ranged reads: header walks over S3 for files whose headers sit anywhere
  *   6. V7 Darwin under 30 % injected failures: the relay's resumable upload vs a darwin-py-style client
@@ -23,7 +23,7 @@ import { cpus, loadavg, platform, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { LOCAL_DEFAULTS } from '#local/stack.ts';
 import { VENDORS } from '#vendors/registry.ts';
-import { FUNCTION_SIZING } from '../lib/defaults.ts';
+import { FUNCTION_NODE_OPTIONS, FUNCTION_SIZING } from '../lib/defaults.ts';
 import type { BundleFigures, InitTime } from './bundles.ts';
 import { type CostSummary, ISSUE_12_BEFORE, PRICES, runCost } from './cost.ts';
 import {
@@ -34,7 +34,8 @@ import {
   runTableFloor,
   type TableFloorResult,
 } from './edge-impulse.ts';
-import { killChildren, type MemoryResult, runChild, runMemory } from './memory.ts';
+import { type LargeFileRun, largeFileSummary, printLargeFiles, runLargeFiles } from './large-files.ts';
+import { killChildren, runChild } from './memory.ts';
 import { AwsMeter } from './meter.ts';
 import type { OpsBenchResult } from './ops.ts';
 import { type BenchRelay, FORWARDER_TUNING, startBenchRelay, UNLIMITED } from './pipeline.ts';
@@ -47,10 +48,12 @@ import { runV7Darwin, type V7BenchOptions, type V7BenchResult } from './v7-darwi
 const SETTINGS = {
   throughput: { files: 200, fileBytes: 50 * 1024, warmup: 10, uploadConcurrency: 10 },
   rateLimit: { files: 150, fileBytes: 50 * 1024, uploadConcurrency: 10 },
-  /** Just under Instrumental's 50 MiB file limit (the relay's pre-flight and the simulator both use MiB). */
   memory: {
-    fileBytes: 50 * 1024 * 1024 - 64 * 1024,
-    /** Cross-check run: the child with --expose-gc collects this often during the send. */
+    /** Just under Instrumental's 50 MiB file limit (the relay's pre-flight and the simulator both use MiB). */
+    instrumentalBytes: 50 * 1024 * 1024 - 64 * 1024,
+    /** 50 MB and Edge Impulse's limit, 100,000,000 bytes (the relay's pre-flight refuses one byte more). */
+    edgeImpulseBytes: [50_000_000, 100_000_000],
+    /** Cross-check runs: the child collects this often during the send. */
     gcEveryMs: 20,
   },
   /** The head the pre-flight fetches first (today's Instrumental `preflight.headBytes`). */
@@ -228,61 +231,6 @@ function printRateLimit(r: RateLimitResult): void {
   log(
     `\n  sustained ${fixed(r.sustainedPerSec, 2)} req/s vs limit ${DOCUMENTED.perSecond}/s: ${fixed(r.vsLimit, 3)} × the limit`,
   );
-}
-
-function printMemory(r: MemoryResult, gcCheck: MemoryResult | undefined, memoryMb: number): void {
-  const c = r.child;
-  log(heading('3. Peak RSS of a forwarder streaming a 50 MB file (child process, forwarder only)'));
-  log(
-    facts([
-      [
-        'file',
-        `${mib(r.fileBytes)} MiB JPEG (${r.fileBytes} bytes), uploaded multipart in ${seconds(r.uploadMs)}; routed by the real router`,
-      ],
-      [
-        'child',
-        'node --import tsx bench/forward-child.ts: ReceiveMessage → SQSEvent → createForwarderHandler("instrumental"), Lambda-like context; warm (config and clients built before the send)',
-      ],
-      ['send', `${seconds(c.handlerMs)}; record ${r.status}; batchItemFailures ${c.batchItemFailures}`],
-      [
-        'simulator stored',
-        `${r.storedBytes ?? 'nothing'} bytes — size ${r.sizeMatches ? 'matches' : 'DOES NOT match'}, sha256 ${r.sha256Matches ? 'matches' : 'DOES NOT match'}`,
-      ],
-      [
-        'peak',
-        c.sendHwmKiB !== undefined
-          ? 'VmHWM reset ("5" → /proc/self/clear_refs) just before the send, read after it'
-          : 'no /proc/self/clear_refs here: highest RSS seen by a 5 ms sampler',
-      ],
-    ]),
-  );
-  log();
-  const rows: Cell[][] = [
-    ['RSS just before the send (baseline)', mib(r.baselineRssBytes)],
-    ['peak RSS during the send', mib(r.peakRssBytes)],
-    ['delta: peak - baseline', mib(r.deltaBytes)],
-    ['  cross-check: 5 ms sampler, peak RSS', mib(c.sampledPeakBytes)],
-    ['  5 ms sampler, peak Buffer memory (arrayBuffers)', mib(c.sampledPeakArrayBuffersBytes)],
-    ['RSS after the send', mib(c.rssAfterBytes)],
-    ['process maxRSS (resourceUsage; includes start-up under tsx)', mib(c.maxRssAfterKiB * 1024)],
-  ];
-  if (gcCheck) {
-    rows.push(
-      [
-        `same send, GC every ${SETTINGS.memory.gcEveryMs} ms: delta (what the send keeps alive)`,
-        mib(gcCheck.deltaBytes),
-      ],
-      ['  … its send time', seconds(gcCheck.child.handlerMs)],
-    );
-  }
-  log(table(['measure', 'MiB'], rows));
-  log(
-    `\n  delta ${mib(r.deltaBytes)} MiB = ${fixed(r.deltaShareOfFile, 3)} × the file size; peak ${mib(r.peakRssBytes)} MiB of the forwarder's ${memoryMb} MB Lambda memory`,
-  );
-  if (gcCheck)
-    log(
-      `  with frequent GC the delta is ${mib(gcCheck.deltaBytes)} MiB (${fixed(gcCheck.deltaShareOfFile, 3)} × the file): the rest is garbage the collector had not reclaimed yet`,
-    );
 }
 
 function printV7(r: V7BenchResult): void {
@@ -688,8 +636,7 @@ async function main(): Promise<number> {
   let relay: BenchRelay | undefined;
   let t: ThroughputResult | undefined;
   let rl: RateLimitResult | undefined;
-  let mem: MemoryResult | undefined;
-  let memGc: MemoryResult | undefined;
+  let mem: LargeFileRun[] | undefined;
   let v7: V7BenchResult | undefined;
   let ei: EdgeImpulseResult | undefined;
   let eiFloor: TableFloorResult | undefined;
@@ -728,28 +675,26 @@ async function main(): Promise<number> {
     if (t) printThroughput(t);
     if (wanted('rate-limit')) rl = await section('2. rate limit', () => runRateLimit(r, SETTINGS.rateLimit));
     if (rl) printRateLimit(rl);
-    const functionTimeoutMs = FUNCTION_SIZING.forwarder.timeout.toMilliseconds();
-    const { fileBytes, gcEveryMs } = SETTINGS.memory;
+    const eiTimeoutMs = (VENDORS['edge-impulse']?.infra?.timeoutSeconds ?? 300) * 1000;
     mem = !wanted('memory')
       ? undefined
       : await section('3. memory', () =>
-          runMemory(r, { fileBytes, functionTimeoutMs, serial: 'SN-BIG0001' }),
+          runLargeFiles(r, {
+            ...SETTINGS.memory,
+            instrumentalTimeoutMs: FUNCTION_SIZING.forwarder.timeout.toMilliseconds(),
+            edgeImpulseTimeoutMs: eiTimeoutMs,
+          }),
         );
-    memGc = mem
-      ? await section('3. memory (GC cross-check)', () =>
-          runMemory(r, { fileBytes, functionTimeoutMs, serial: 'SN-BIG0002', gcEveryMs }),
-        )
-      : undefined;
-    if (mem) printMemory(mem, memGc, memoryMb);
+    if (mem) printLargeFiles(mem, memoryMb, SETTINGS.memory.gcEveryMs, log);
     if (wanted('v7')) v7 = await section('6. V7 Darwin', () => runV7Darwin(r, SETTINGS.v7));
     if (v7) printV7(v7);
     // Section 7 runs here, on the same stack (its Edge Impulse forwarder starts deferred).
     if (wanted('edge-impulse')) {
-      const eiTimeoutMs = (VENDORS['edge-impulse']?.infra?.timeoutSeconds ?? 300) * 1000;
       for (const m of SETTINGS.edgeImpulseMemory) {
         const got = await section(`7. Edge Impulse memory (${m.files} × ${m.fileBytes})`, () =>
           runEdgeImpulseMemory(r, {
             ...m,
+            nodeOptions: FUNCTION_NODE_OPTIONS,
             gcEveryMs: SETTINGS.memory.gcEveryMs,
             functionTimeoutMs: eiTimeoutMs,
           }),
@@ -803,9 +748,6 @@ async function main(): Promise<number> {
   if (ops) (await import('./ops.ts')).printOps(ops, log);
 
   log(heading('Key figures'));
-  const gcDelta = memGc
-    ? `; ${mib(memGc.deltaBytes)} kept alive, GC every ${SETTINGS.memory.gcEveryMs} ms`
-    : '';
   const na = 'n/a (failed)';
   /** The section of each key figure: a figure of a section not asked for is left out, not shown as failed. */
   const sectionOf: Record<string, (typeof SECTIONS)[number]> = {
@@ -815,7 +757,7 @@ async function main(): Promise<number> {
     'sustained req/s': 'rate-limit',
     'vs limit': 'rate-limit',
     '429 share': 'rate-limit',
-    'peak RSS (MiB)': 'memory',
+    'peak RSS growth': 'memory',
     'bundle sizes': 'bundles',
     'module init': 'bundles',
     'DynamoDB units / file': 'cost',
@@ -843,12 +785,7 @@ async function main(): Promise<number> {
         ['sustained req/s', rl ? fixed(rl.sustainedPerSec, 2) : na],
         ['vs limit', rl ? `${fixed(rl.vsLimit, 3)} × ${DOCUMENTED.perSecond}/s` : na],
         ['429 share', rl ? `${pct(rl.share429)} (${rl.rejected429} of ${rl.ingestRequests})` : na],
-        [
-          'peak RSS (MiB)',
-          mem
-            ? `${mib(mem.peakRssBytes)} during the send (baseline ${mib(mem.baselineRssBytes)}, delta ${mib(mem.deltaBytes)} = ${fixed(mem.deltaShareOfFile, 3)} × the ${mib(mem.fileBytes)} MiB file${gcDelta}); process maxRSS ${mib(mem.child.maxRssAfterKiB * 1024)} incl. start-up`
-            : na,
-        ],
+        ['peak RSS growth', (mem && largeFileSummary(mem)) ?? na],
         [
           'bundle sizes',
           bundles

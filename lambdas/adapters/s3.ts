@@ -5,6 +5,7 @@
 
 import type { Readable } from 'node:stream';
 import { ENV, optionalEnv } from '#commons/env.ts';
+import { boundGarbage } from '#commons/stream-gc.ts';
 import type { ObjectVersion } from '#domain/ops/types.ts';
 import type { ObjectHeadInfo } from '#domain/route.ts';
 import type { ObjectRef, ObjectSource, ResultSink } from '#vendors/types.ts';
@@ -117,7 +118,8 @@ export class S3Objects implements ObjectSource {
       ref.key,
       ref.versionId ? { versionId: ref.versionId } : {},
     );
-    return out.body;
+    // The bytes of a whole file: their socket chunks are the garbage commons/stream-gc.ts bounds.
+    return boundGarbage(out.body);
   }
 }
 
@@ -142,7 +144,8 @@ export class S3Results implements ResultSink {
     await this.s3.putObject({
       bucket: this.bucket,
       key,
-      body: input.body,
+      // A result streamed from the vendor: its socket chunks are garbage too (commons/stream-gc.ts).
+      body: Buffer.isBuffer(input.body) ? input.body : boundGarbage(input.body),
       contentType: input.contentType,
       contentLength: length,
       ...(input.metadata ? { metadata: input.metadata } : {}),
