@@ -4,8 +4,8 @@
  *
  * Module init is the time `import()` of the bundle takes in a fresh Node process — what a Lambda cold start
  * spends before the handler runs — measured in a child per run (the project's Node 22, nothing else loaded),
- * median of INIT_RUNS, with the functions' NODE_OPTIONS (lib/defaults.ts FUNCTION_NODE_OPTIONS, the deployed
- * setting) and with `--enable-source-maps` added (the setting the construct used before). Wall time moves with other load on the CPUs; the child's CPU time (user + system,
+ * median of INIT_RUNS, without flags (the deployed setting now) and with `--enable-source-maps` (the setting the
+ * construct used before). Wall time moves with other load on the CPUs; the child's CPU time (user + system,
  * `process.cpuUsage`) much less, so both are printed.
  */
 import { spawn } from 'node:child_process';
@@ -19,7 +19,6 @@ import { loadConfigFile } from '#domain/config/load.ts';
 import { VENDORS } from '#vendors/registry.ts';
 import { bakeConfigJson, DEFAULT_CONFIG_PATH } from '../lib/app.ts';
 import { esbuildOptions, writeBundleValidators } from '../lib/bundling.ts';
-import { FUNCTION_NODE_OPTIONS } from '../lib/defaults.ts';
 
 /** Every handler entry of lib/factory-relay-stack.ts (`lambdas/handlers/<name>.ts`). */
 export const HANDLERS = ['router', 'forwarder', 'poller', 'callback', 'ops', 'aggregator'] as const;
@@ -67,11 +66,8 @@ function runProbe(file: string, flags: readonly string[]): Promise<InitTime> {
     const child = spawn(
       process.execPath,
       [...flags, '--input-type=module', '-e', PROBE, pathToFileURL(file).href],
-      // A clean environment with the deployed functions' NODE_OPTIONS (nothing of tsx leaks in).
-      {
-        env: { PATH: process.env.PATH ?? '', NODE_OPTIONS: FUNCTION_NODE_OPTIONS },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+      // A clean environment: no NODE_OPTIONS (tsx) leaks into the measured process.
+      { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
     let err = '';

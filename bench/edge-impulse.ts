@@ -228,9 +228,9 @@ export async function runEdgeImpulse(
 export interface EdgeImpulseMemoryOptions {
   files: number;
   fileBytes: number;
-  /** The child's NODE_OPTIONS (bench/memory.ts MemoryOptions.nodeOptions). */
-  nodeOptions?: string;
-  /** The child collects this often (needs --expose-gc): what the send keeps alive, not lazy garbage. */
+  /** More environment for the child (bench/memory.ts MemoryOptions.env). */
+  env?: Record<string, string>;
+  /** The child runs with --expose-gc and collects this often: what the send keeps alive, not lazy garbage. */
   gcEveryMs?: number;
   functionTimeoutMs: number;
   /** Distinguishes this run's keys. */
@@ -285,10 +285,11 @@ export async function runEdgeImpulseMemory(
       BENCH_QUEUE_ARN: queue.arn,
       BENCH_DLQ_URL: queue.dlq.url,
       BENCH_TIMEOUT_MS: String(opts.functionTimeoutMs),
-      NODE_OPTIONS: opts.nodeOptions ?? '',
+      ...opts.env,
       ...(opts.gcEveryMs ? { BENCH_GC_EVERY_MS: String(opts.gcEveryMs) } : {}),
     },
     opts.functionTimeoutMs + 60_000,
+    opts.gcEveryMs ? ['--expose-gc'] : [],
   );
   if (child.error) throw new Error(`forward-child failed:\n${child.error}`);
   const names = new Set(keys.map(basename));

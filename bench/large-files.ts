@@ -5,14 +5,13 @@
  * can be read against the file size.
  *
  * Each file is sent three ways, each by a fresh child with its own object:
- * - deployed: the functions' NODE_OPTIONS (lib/defaults.ts FUNCTION_NODE_OPTIONS), so the bound on streamed
- *   Buffer garbage (lambdas/commons/stream-gc.ts) is on — the figure the README gives;
- * - Node's defaults: no exposed gc, so the bound cannot act — the same code as a forwarder run without the
- *   setting, and what the relay measured before the bound;
- * - GC every 20 ms (deployed options plus a full collection every 20 ms in the child): what the send keeps alive,
- *   as opposed to garbage the collector has not reclaimed yet.
+ * - deployed: as the functions run, with the bound on streamed Buffer garbage (lambdas/commons/stream-gc.ts: a
+ *   scavenge every 4 MiB) — the figure the README gives;
+ * - bound off: RELAY_STREAM_GC_MIB=0, Node left to collect when it will — the relay before the bound;
+ * - GC every 20 ms (the child under --expose-gc, a full collection every 20 ms): what the send keeps alive, as
+ *   opposed to garbage the collector has not reclaimed yet.
  */
-import { FUNCTION_NODE_OPTIONS } from '../lib/defaults.ts';
+import { ENV } from '#commons/env.ts';
 import { runEdgeImpulseMemory } from './edge-impulse.ts';
 import type { ChildReport } from './forward-child.ts';
 import { runMemory } from './memory.ts';
@@ -29,12 +28,12 @@ export interface LargeFileSettings {
   edgeImpulseTimeoutMs: number;
 }
 
-export type MemoryMode = 'deployed' | 'node-defaults' | 'gc';
+export type MemoryMode = 'deployed' | 'bound-off' | 'gc';
 
-const MODES: ReadonlyArray<{ mode: MemoryMode; nodeOptions?: string; gc?: boolean }> = [
-  { mode: 'deployed', nodeOptions: FUNCTION_NODE_OPTIONS },
-  { mode: 'node-defaults' },
-  { mode: 'gc', nodeOptions: FUNCTION_NODE_OPTIONS, gc: true },
+const MODES: ReadonlyArray<{ mode: MemoryMode; env?: Record<string, string>; gc?: boolean }> = [
+  { mode: 'deployed' },
+  { mode: 'bound-off', env: { [ENV.streamGcMib]: '0' } },
+  { mode: 'gc', gc: true },
 ];
 
 export interface LargeFileRun {
@@ -67,7 +66,7 @@ export async function runLargeFiles(
       fileBytes: s.instrumentalBytes,
       functionTimeoutMs: s.instrumentalTimeoutMs,
       serial: `SN-BIG${String(n).padStart(4, '0')}`,
-      ...(m.nodeOptions ? { nodeOptions: m.nodeOptions } : {}),
+      ...(m.env ? { env: m.env } : {}),
       ...(m.gc ? { gcEveryMs: s.gcEveryMs } : {}),
     });
     add({
@@ -89,7 +88,7 @@ export async function runLargeFiles(
         fileBytes,
         functionTimeoutMs: s.edgeImpulseTimeoutMs,
         tag: `L${n}`,
-        ...(m.nodeOptions ? { nodeOptions: m.nodeOptions } : {}),
+        ...(m.env ? { env: m.env } : {}),
         ...(m.gc ? { gcEveryMs: s.gcEveryMs } : {}),
       });
       add({
@@ -132,9 +131,9 @@ export function printLargeFiles(
   );
   log("  peak = the kernel's VmHWM, reset just before the send; growth = peak − RSS just before the send");
   log(
-    `  deployed: NODE_OPTIONS=${FUNCTION_NODE_OPTIONS} (lib/defaults.ts), so lambdas/commons/stream-gc.ts scavenges every 4 MiB streamed;`,
+    '  deployed: as the functions run: lambdas/commons/stream-gc.ts scavenges every 4 MiB streamed (RELAY_STREAM_GC_MIB);',
   );
-  log("  Node's defaults: no exposed gc (the bound is off: the relay before it)");
+  log(`  bound off: ${ENV.streamGcMib}=0, V8 collects when it will (the relay before the bound)`);
   log();
   const rows: Cell[][] = files(runs).map(([vendor, bytes]) => {
     const cell = (mode: MemoryMode, what: (r: LargeFileRun) => string) => {
@@ -146,9 +145,9 @@ export function printLargeFiles(
       cell('deployed', (r) => mib(r.deltaBytes)),
       cell('deployed', (r) => mib(r.peakArrayBuffersBytes)),
       cell('deployed', (r) => seconds(r.handlerMs)),
-      cell('node-defaults', (r) => mib(r.deltaBytes)),
-      cell('node-defaults', (r) => mib(r.peakArrayBuffersBytes)),
-      cell('node-defaults', (r) => seconds(r.handlerMs)),
+      cell('bound-off', (r) => mib(r.deltaBytes)),
+      cell('bound-off', (r) => mib(r.peakArrayBuffersBytes)),
+      cell('bound-off', (r) => seconds(r.handlerMs)),
       cell('gc', (r) => mib(r.deltaBytes)),
     ];
   });
@@ -159,7 +158,7 @@ export function printLargeFiles(
         'deployed: growth (MiB)',
         'peak Buffers',
         'send',
-        "Node's defaults: growth",
+        'bound off: growth',
         'peak Buffers',
         'send',
         `GC every ${gcEveryMs} ms: growth`,
@@ -184,9 +183,9 @@ export function largeFileSummary(runs: LargeFileRun[]): string | undefined {
       ? `; ${fixed(large.fileBytes / small.fileBytes, 1)} × the file → ${fixed(large.deltaBytes / small.deltaBytes, 2)} × the growth`
       : '';
   const before = runs
-    .filter((r) => r.mode === 'node-defaults')
+    .filter((r) => r.mode === 'bound-off')
     .map((r) => `+${mib(r.deltaBytes)}`)
     .join(' / ');
   const worst = Math.max(...deployed.map((r) => r.deltaBytes));
-  return `deployed: ${parts.join(', ')} (largest ${mib(worst)} MiB, goal ≤ 32${flat}); with Node's defaults ${before} MiB`;
+  return `deployed: ${parts.join(', ')} (largest ${mib(worst)} MiB, goal ≤ 32${flat}); with the bound off ${before} MiB`;
 }

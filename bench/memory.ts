@@ -18,12 +18,9 @@ import { ACCEPTED, type BenchRelay, putObject, recordsOf, STREAM_ASSETS } from '
 
 export interface MemoryOptions {
   fileBytes: number;
-  /**
-   * The child's NODE_OPTIONS: lib/defaults.ts FUNCTION_NODE_OPTIONS as deployed, or none (Node's defaults: no
-   * exposed gc, so commons/stream-gc.ts cannot bound the garbage).
-   */
-  nodeOptions?: string;
-  /** Collect every this many ms during the send (a cross-check; needs --expose-gc in nodeOptions). */
+  /** More environment for the child (e.g. RELAY_STREAM_GC_MIB=0: the bound on streamed garbage off). */
+  env?: Record<string, string>;
+  /** Run the child with --expose-gc and collect every this many ms during the send (a cross-check). */
   gcEveryMs?: number;
   /** The forwarder's function timeout (lib/defaults.ts FUNCTION_SIZING). */
   functionTimeoutMs: number;
@@ -144,10 +141,11 @@ export async function runMemory(relay: BenchRelay, opts: MemoryOptions): Promise
         BENCH_QUEUE_ARN: queueArn,
         BENCH_DLQ_URL: vendorQueue.dlq.url,
         BENCH_TIMEOUT_MS: String(opts.functionTimeoutMs),
-        NODE_OPTIONS: opts.nodeOptions ?? '',
+        ...opts.env,
         ...(opts.gcEveryMs ? { BENCH_GC_EVERY_MS: String(opts.gcEveryMs) } : {}),
       },
       opts.functionTimeoutMs + 60_000,
+      opts.gcEveryMs ? ['--expose-gc'] : [],
     );
     if (child.error) throw new Error(`forward-child failed:\n${child.error}`);
 

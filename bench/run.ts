@@ -23,7 +23,7 @@ import { cpus, loadavg, platform, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { LOCAL_DEFAULTS } from '#local/stack.ts';
 import { VENDORS } from '#vendors/registry.ts';
-import { FUNCTION_NODE_OPTIONS, FUNCTION_SIZING } from '../lib/defaults.ts';
+import { FUNCTION_SIZING } from '../lib/defaults.ts';
 import type { BundleFigures, InitTime } from './bundles.ts';
 import { type CostSummary, ISSUE_12_BEFORE, PRICES, runCost } from './cost.ts';
 import {
@@ -694,7 +694,6 @@ async function main(): Promise<number> {
         const got = await section(`7. Edge Impulse memory (${m.files} × ${m.fileBytes})`, () =>
           runEdgeImpulseMemory(r, {
             ...m,
-            nodeOptions: FUNCTION_NODE_OPTIONS,
             gcEveryMs: SETTINGS.memory.gcEveryMs,
             functionTimeoutMs: eiTimeoutMs,
           }),

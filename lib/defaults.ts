@@ -90,15 +90,6 @@ export const ARCHITECTURE = Architecture.ARM_64;
 export const TRACING = Tracing.ACTIVE;
 export const LOG_RETENTION = RetentionDays.ONE_MONTH;
 
-/**
- * Node options of every relay function. `--expose-gc` gives the code V8's collector, which
- * lambdas/commons/stream-gc.ts calls for a scavenge after every 4 MiB streamed: without it a forwarder
- * streaming a large file holds ~30 MiB of dead socket chunks at its peak (bench section 3). No
- * `--enable-source-maps`: it costs ~40 % of module init (lambdas/handlers/source-maps.ts maps a stack only
- * when an error leaves a handler).
- */
-export const FUNCTION_NODE_OPTIONS = '--expose-gc';
-
 /** Per-function sizing (lib/settings.ts). The forwarder streams files of up to 100 MB, hence more memory. */
 export const FUNCTION_SIZING = {
   router: { timeout: Duration.seconds(SETTINGS.router.timeoutSeconds), memorySize: SETTINGS.router.memoryMb },

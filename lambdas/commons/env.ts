@@ -41,6 +41,11 @@ export const ENV = {
   logFile: 'RELAY_LOG_FILE',
   /** JSON list of CloudWatch log group names (AWS): what `GET /v1/log/stream` reads. */
   logGroups: 'RELAY_LOG_GROUPS',
+  /**
+   * MiB streamed between two scavenges of the bound on Buffer garbage (commons/stream-gc.ts): default 4, `0`
+   * turns the bound off.
+   */
+  streamGcMib: 'RELAY_STREAM_GC_MIB',
   /** How often a Lambda looks for a newer saved config version, in seconds (default 60). */
   configRefreshSeconds: 'RELAY_CONFIG_REFRESH_SECONDS',
 } as const;

@@ -5,67 +5,112 @@
  * as soon as it has been written on, but V8 frees that memory only when it next collects, and nothing in a
  * stream makes it collect: a send allocates almost nothing on the JS heap, and V8 waits for tens of MiB of
  * such external memory before it reacts. Measured on a forwarder streaming a 50 MB file (bench section 3):
- * about 30 MiB of dead chunks at the peak; with this bound, about 4 MiB.
+ * about 34 MiB of growth at the peak, nearly all dead chunks; with this bound, about 11 MiB, the same at 100 MB.
  *
  * The bound: a young-generation collection (a scavenge, well under a millisecond on the relay's small heap)
  * after every `stepBytes` that went through a bounded stream, counted across the whole process so that
- * concurrent sends share one budget. It needs V8's `gc` function, which the relay's functions get from
- * `NODE_OPTIONS=--expose-gc` (lib/defaults.ts FUNCTION_NODE_OPTIONS). Where it is absent (tests, `npm start`),
- * the bound does nothing and streams behave as before.
+ * concurrent sends share one budget.
+ *
+ * It needs V8's `gc` function. Where Node was started with `--expose-gc` that is `globalThis.gc`; elsewhere the
+ * bound asks V8 for it at run time (`v8.setFlagsFromString('--expose-gc')`, then `gc` read from a new
+ * context: what Jest's leak detector does), once, when a stream first reaches a step, so that a process that
+ * never streams a few MiB never does it, and `globalThis` stays as it was. Not `NODE_OPTIONS=--expose-gc`:
+ * a V8 flag at start-up makes Node refuse its built-in code cache, which cost the forwarder's cold start
+ * ~38 ms of CPU (58 → 96 ms, measured on its bundle).
  */
 import { pipeline, type Readable, Transform } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { ENV } from './env.ts';
 
 /** V8's collector as `--expose-gc` exposes it: `gc({ type: 'minor' })` runs a scavenge. */
 export type ExposedGc = (options?: { type?: 'minor' | 'major'; execution?: 'sync' | 'async' }) => void;
 
-/** Bytes streamed between two scavenges. Bench section 3: 4 MiB → ~10 MiB peak growth, 8 MiB → ~19 MiB. */
-export const STREAM_GC_STEP_BYTES = 4 * 1024 * 1024;
+/** MiB streamed between two scavenges unless RELAY_STREAM_GC_MIB says otherwise. */
+export const STREAM_GC_STEP_MIB = 4;
 
-/** The collector of this process, when Node was started with --expose-gc. */
-export function exposedGc(): ExposedGc | null {
-  const gc = (globalThis as { gc?: unknown }).gc;
-  return typeof gc === 'function' ? (gc as ExposedGc) : null;
+const MiB = 1024 * 1024;
+let acquired: ExposedGc | null | undefined;
+
+/**
+ * V8's collector: `globalThis.gc` when Node was started with --expose-gc, else one obtained at run time (once
+ * per process), or null where V8 refuses.
+ */
+export function runtimeGc(): ExposedGc | null {
+  const global = (globalThis as { gc?: unknown }).gc;
+  if (typeof global === 'function') return global as ExposedGc;
+  if (acquired === undefined) {
+    try {
+      setFlagsFromString('--expose-gc');
+      const gc: unknown = runInNewContext('gc');
+      acquired = typeof gc === 'function' ? (gc as ExposedGc) : null;
+    } catch {
+      acquired = null;
+    }
+  }
+  return acquired;
+}
+
+/** The step of RELAY_STREAM_GC_MIB in bytes (0: off). A value that is not a number ≥ 0 is refused. */
+export function stepFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[ENV.streamGcMib];
+  if (raw === undefined || raw.trim() === '') return STREAM_GC_STEP_MIB * MiB;
+  const mib = Number(raw);
+  if (!Number.isFinite(mib) || mib < 0)
+    throw new RangeError(`${ENV.streamGcMib} must be a number of MiB ≥ 0 (0: off), not "${raw}"`);
+  return Math.round(mib * MiB);
 }
 
 export class GarbageBound {
   private since = 0;
+  private gc: ExposedGc | null | undefined;
   /** Scavenges this bound has asked for. */
   collections = 0;
 
+  /**
+   * @param stepBytes bytes between two scavenges; 0 turns the bound off.
+   * @param collector where the collector comes from, asked once, when the first step is reached.
+   */
   constructor(
-    readonly stepBytes: number = STREAM_GC_STEP_BYTES,
-    /** null: never collect (as where Node has no exposed gc). */
-    private readonly gc: ExposedGc | null = exposedGc(),
+    readonly stepBytes: number,
+    private readonly collector: () => ExposedGc | null = runtimeGc,
   ) {
-    if (!Number.isSafeInteger(stepBytes) || stepBytes < 1)
-      throw new RangeError('stepBytes must be a positive integer');
+    if (!Number.isSafeInteger(stepBytes) || stepBytes < 0)
+      throw new RangeError('stepBytes must be an integer ≥ 0');
   }
 
-  /** Whether this bound can collect at all (the process has an exposed gc). */
+  /** Whether this bound counts at all (a step is set, and no collector was found missing). */
   get active(): boolean {
-    return this.gc !== null;
+    return this.stepBytes > 0 && this.gc !== null;
   }
 
   /** Counts `bytes` streamed; collects young garbage each time the count passes a step. */
   note(bytes: number): void {
-    if (!this.gc) return;
+    if (!this.active) return;
     this.since += bytes;
     if (this.since < this.stepBytes) return;
     this.since %= this.stepBytes;
+    if (this.gc === undefined) this.gc = this.collector();
+    if (this.gc === null) return;
     this.collections++;
     this.gc({ type: 'minor', execution: 'sync' });
   }
 }
 
-/** The bound every stream of this process shares. */
-export const PROCESS_GARBAGE_BOUND = new GarbageBound();
+let processBound: GarbageBound | undefined;
+
+/** The bound every stream of this process shares (its step read from RELAY_STREAM_GC_MIB on first use). */
+export function processGarbageBound(): GarbageBound {
+  processBound ??= new GarbageBound(stepFromEnv());
+  return processBound;
+}
 
 /**
  * `source`, passed through unchanged, counted by `bound`. Errors travel both ways: a failing source fails the
  * returned stream, and destroying the returned stream (the request it fed failed) destroys the source, which
- * frees its socket. Returns `source` itself when the bound cannot collect (no stage is added for nothing).
+ * frees its socket. Returns `source` itself when the bound is off (no stage is added for nothing).
  */
-export function boundGarbage(source: Readable, bound: GarbageBound = PROCESS_GARBAGE_BOUND): Readable {
+export function boundGarbage(source: Readable, bound: GarbageBound = processGarbageBound()): Readable {
   if (!bound.active) return source;
   const counted = new Transform({
     // One chunk on each side at most: the stage adds no buffering of its own to the source's.

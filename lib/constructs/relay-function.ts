@@ -12,15 +12,7 @@ import {
   esbuildCliArgs,
   writeBundleValidators,
 } from '../bundling.ts';
-import {
-  ARCHITECTURE,
-  BUNDLE_TARGET,
-  FUNCTION_NODE_OPTIONS,
-  LOG_RETENTION,
-  OutputFormat,
-  RUNTIME,
-  TRACING,
-} from '../defaults.ts';
+import { ARCHITECTURE, BUNDLE_TARGET, LOG_RETENTION, OutputFormat, RUNTIME, TRACING } from '../defaults.ts';
 
 export interface RelayFunctionProps {
   /** Absolute path of the handler's TypeScript entry (it must `export const handler`). */
@@ -45,8 +37,7 @@ export interface RelayFunctionProps {
  * One relay Lambda: Node.js 22 on arm64, X-Ray tracing, its own log group with retention, bundled by local
  * esbuild as minified ESM with the config compiled in, with the settings of lib/bundling.ts (precompiled field
  * validators, no unused undici parser, environment credentials only, a source map read only when an error
- * leaves a handler — no --enable-source-maps, which cost ~40 % of module init) and `NODE_OPTIONS=--expose-gc`
- * (lib/defaults.ts FUNCTION_NODE_OPTIONS: the bound on streamed Buffer garbage).
+ * leaves a handler — no NODE_OPTIONS=--enable-source-maps, which cost ~40 % of module init).
  *
  * The config reaches the code two ways, both at bundle time: esbuild `define` replaces the literal
  * `process.env.RELAY_CONFIG_JSON` with the JSON text, and a banner line assigns it to
@@ -69,7 +60,7 @@ export class RelayFunction extends Construct {
       timeout: props.timeout,
       memorySize: props.memorySize,
       logGroup: this.logGroup,
-      environment: { NODE_OPTIONS: FUNCTION_NODE_OPTIONS, ...props.environment },
+      environment: props.environment,
     };
 
     if (props.bundle === false) {

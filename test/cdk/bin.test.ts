@@ -70,15 +70,14 @@ describe('bin/factory-relay.ts', () => {
         assert.ok(bundle.includes('instrumental-demo'), `${file}: the config is not compiled in`);
         assert.ok(!/["']#(commons|domain|adapters|vendors)\//.test(bundle), `${file}: unresolved # import`);
         // Lean cold starts (lib/bundling.ts): no YAML parser, no ajv compiler (the field validators are
-        // precompiled), not the SDK's default credential chain.
+        // precompiled), not the SDK's default credential chain, no source-map flag.
         // The ops API is the exception: it validates configs sent as YAML (a request-time path, not the data's).
         const isOps = String(fn.Properties.Description ?? '').includes('the ops API');
         for (const marker of isOps ? [] : ['YAMLParseError', 'strictSchema', 'defaultProvider::fromSSO'])
           assert.ok(!bundle.includes(marker), `${file} carries ${marker}`);
         const env = (fn.Properties.Environment as { Variables?: Record<string, string> } | undefined)
           ?.Variables;
-        // No --enable-source-maps (init time); --expose-gc for the streamed-garbage bound (commons/stream-gc.ts).
-        assert.equal(env?.NODE_OPTIONS, '--expose-gc', `${file}: NODE_OPTIONS`);
+        assert.equal(env?.NODE_OPTIONS, undefined, `${file}: NODE_OPTIONS`);
         const mod = (await import(pathToFileURL(file).href)) as { handler?: unknown };
         assert.equal(typeof mod.handler, 'function', file);
       }
