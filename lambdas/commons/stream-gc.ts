@@ -17,6 +17,10 @@
  * never streams a few MiB never does it, and `globalThis` stays as it was. Not `NODE_OPTIONS=--expose-gc`:
  * a V8 flag at start-up makes Node refuse its built-in code cache, which cost the forwarder's cold start
  * ~38 ms of CPU (58 → 96 ms, measured on its bundle).
+ *
+ * Node's documentation warns that flags changed after start-up may behave unpredictably. `--expose-gc` only
+ * installs `gc` in contexts created afterwards, which is all this reads; where V8 refuses, the bound turns
+ * itself off. `RELAY_STREAM_GC_MIB=0` turns it off without asking.
  */
 import { pipeline, type Readable, Transform } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
