@@ -5,6 +5,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { ENV } from '#commons/env.ts';
 import {
+  boundFromEnv,
   boundGarbage,
   type ExposedGc,
   GarbageBound,
@@ -81,6 +82,18 @@ describe('GarbageBound', () => {
     assert.equal(stepFromEnv({ [ENV.streamGcMib]: '0' }), 0);
     for (const bad of ['-1', 'four', 'Infinity'])
       assert.throws(() => stepFromEnv({ [ENV.streamGcMib]: bad }), /RELAY_STREAM_GC_MIB/);
+  });
+
+  it('a bad RELAY_STREAM_GC_MIB is reported and the default used: a typo does not stop every send', () => {
+    const warnings: Array<[string, Record<string, unknown>]> = [];
+    const bound = boundFromEnv({ [ENV.streamGcMib]: 'four' }, (m, d) => warnings.push([m, d]));
+    assert.equal(bound.stepBytes, STREAM_GC_STEP_MIB * MiB);
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0]?.[1].code, 'BAD_STREAM_GC_STEP');
+    assert.match(String(warnings[0]?.[1].error), /RELAY_STREAM_GC_MIB.*"four"/);
+    const off = boundFromEnv({ [ENV.streamGcMib]: '0' }, (m, d) => warnings.push([m, d]));
+    assert.equal(off.active, false);
+    assert.equal(warnings.length, 1, 'a good value is not reported');
   });
 
   it("V8's collector is obtained at run time without --expose-gc, and globalThis is left as it was", () => {

@@ -26,6 +26,7 @@ import { pipeline, type Readable, Transform } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ENV } from './env.ts';
+import { createLogger } from './logger.ts';
 
 /** V8's collector as `--expose-gc` exposes it: `gc({ type: 'minor' })` runs a scavenge. */
 export type ExposedGc = (options?: { type?: 'minor' | 'major'; execution?: 'sync' | 'async' }) => void;
@@ -101,11 +102,32 @@ export class GarbageBound {
   }
 }
 
+/**
+ * A bound with the step of RELAY_STREAM_GC_MIB. A value that is not a number ≥ 0 is reported through `warn` and
+ * the default step used: a typo in a tuning setting must not stop every send.
+ */
+export function boundFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  warn: (message: string, data: Record<string, unknown>) => void = (message, data) =>
+    createLogger({ service: 'factory-relay' }).warn(message, data),
+): GarbageBound {
+  try {
+    return new GarbageBound(stepFromEnv(env));
+  } catch (err) {
+    warn('ignoring a bad stream GC step: using the default', {
+      code: 'BAD_STREAM_GC_STEP',
+      error: err instanceof Error ? err.message : String(err),
+      defaultMib: STREAM_GC_STEP_MIB,
+    });
+    return new GarbageBound(STREAM_GC_STEP_MIB * MiB);
+  }
+}
+
 let processBound: GarbageBound | undefined;
 
 /** The bound every stream of this process shares (its step read from RELAY_STREAM_GC_MIB on first use). */
 export function processGarbageBound(): GarbageBound {
-  processBound ??= new GarbageBound(stepFromEnv());
+  processBound ??= boundFromEnv();
   return processBound;
 }
 
