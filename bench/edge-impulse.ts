@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { BatchExecuteStatementCommand, BatchGetCommand, BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { Agent, FormData, fetch } from 'undici';
 import { StatusTable } from '#adapters/dynamodb.ts';
 import { deliveryKey } from '#domain/delivery.ts';
@@ -311,22 +312,30 @@ export interface TableFloorResult {
   deliveries: number;
   claimMs: number;
   finishMs: number;
+  /**
+   * The same writes done the cheapest way DynamoDB offers, for the same number of fresh records: claims as
+   * conditional PartiQL UPDATEs 25 to a BatchExecuteStatement, the claimed records read back 100 to a
+   * BatchGetItem (what ALL_NEW gives the forwarder today), outcomes as whole-item puts 25 to a BatchWriteItem
+   * (unconditional: no lease check). What batching the table's writes could save at most.
+   */
+  batched: { claimMs: number; readMs: number; finishMs: number };
 }
 
-/**
- * What the forwarder must write for `deliveries` files (a claim and an outcome each, as 5 invocations do at
- * once), timed alone against the same DynamoDB Local: the share of the forwarder stage that is the table's.
- */
-export async function runTableFloor(relay: BenchRelay, deliveries: number): Promise<TableFloorResult> {
-  const { stack } = relay;
-  const doc = stack.clients.relay.table;
+/** `count` fresh QUEUED Edge Impulse delivery records under `prefix/` (not timed), as the router writes them. */
+async function queuedDeliveries(relay: BenchRelay, prefix: string, count: number) {
+  const doc = relay.stack.clients.relay.table;
   if (!doc) throw new Error('the stack has no DynamoDB');
-  const table = new StatusTable(doc, stack.tableName);
+  const table = new StatusTable(doc, relay.stack.tableName);
   const keys = await pool(
-    Array.from({ length: deliveries }, (_, i) => i),
+    Array.from({ length: count }, (_, i) => i),
     10,
     async (i) => {
-      const object = { bucket: 'bench-floor', key: `floor/${i}.jpg`, etag: `f${i}`, size: 51_200 };
+      const object = {
+        bucket: 'bench-floor',
+        key: `${prefix}/${i}.jpg`,
+        etag: `${prefix}-${i}`,
+        size: 51_200,
+      };
       const key = deliveryKey(object, 'bench-ei');
       await table.createDelivery({
         ...key,
@@ -339,6 +348,15 @@ export async function runTableFloor(relay: BenchRelay, deliveries: number): Prom
       return key;
     },
   );
+  return { table, keys };
+}
+
+/**
+ * What the forwarder must write for `deliveries` files (a claim and an outcome each, as 5 invocations do at
+ * once), timed alone against the same DynamoDB Local: the share of the forwarder stage that is the table's.
+ */
+export async function runTableFloor(relay: BenchRelay, deliveries: number): Promise<TableFloorResult> {
+  const { table, keys } = await queuedDeliveries(relay, 'floor', deliveries);
   const slices = Array.from({ length: 5 }, (_, s) => keys.filter((_, i) => i % 5 === s));
   const t0 = performance.now();
   // As the forwarder does: each claim and each outcome its own conditional write, 16 of a group in flight.
@@ -362,5 +380,87 @@ export async function runTableFloor(relay: BenchRelay, deliveries: number): Prom
       ),
     ),
   );
-  return { deliveries, claimMs: t1 - t0, finishMs: performance.now() - t1 };
+  const finishMs = performance.now() - t1;
+  return { deliveries, claimMs: t1 - t0, finishMs, batched: await batchedFloor(relay, deliveries) };
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  return Array.from({ length: Math.ceil(items.length / size) }, (_, i) =>
+    items.slice(i * size, (i + 1) * size),
+  );
+}
+
+/** TableFloorResult.batched: the claims, reads and outcomes of `deliveries` fresh records, in batches. */
+async function batchedFloor(relay: BenchRelay, deliveries: number): Promise<TableFloorResult['batched']> {
+  const ddb = relay.stack.clients.ddb;
+  if (!ddb) throw new Error('the stack has no DynamoDB');
+  const name = relay.stack.tableName;
+  const { keys } = await queuedDeliveries(relay, 'floor-batched', deliveries);
+  const inFlight = async <T>(items: readonly T[], fn: (item: T) => Promise<void>) => {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 5 }, async () => {
+        while (next < items.length) await fn(items[next++] as T);
+      }),
+    );
+  };
+  const t0 = performance.now();
+  const now = Date.now();
+  await inFlight(chunks(keys, 25), async (batch) => {
+    const out = await ddb.send(
+      new BatchExecuteStatementCommand({
+        Statements: batch.map((key) => ({
+          Statement: `UPDATE "${name}" SET "status" = 'SENDING' SET "leaseOwner" = ? SET "leaseExpiresAt" = ? SET "updatedAt" = ? SET "nextCheckAt" = ? SET "attempts" = "attempts" + 1 WHERE "pk" = ? AND "sk" = ? AND "status" IN ['RECEIVED', 'QUEUED', 'HELD']`,
+          Parameters: [
+            'bench-floor',
+            now + 600_000,
+            new Date(now).toISOString(),
+            new Date(now).toISOString(),
+            key.pk,
+            key.sk,
+          ],
+        })),
+      }),
+    );
+    const failed = (out.Responses ?? []).filter((r) => r.Error);
+    if (failed.length > 0) throw new Error(`batched claim failed: ${JSON.stringify(failed[0]?.Error)}`);
+  });
+  const t1 = performance.now();
+  const records: Array<Record<string, unknown>> = [];
+  await inFlight(chunks(keys, 100), async (batch) => {
+    let want: Array<{ pk: string; sk: string }> = batch.map((k) => ({ pk: k.pk, sk: k.sk }));
+    while (want.length > 0) {
+      const out = await ddb.send(
+        new BatchGetCommand({ RequestItems: { [name]: { Keys: want, ConsistentRead: true } } }),
+      );
+      records.push(...(out.Responses?.[name] ?? []));
+      want = (out.UnprocessedKeys?.[name]?.Keys as typeof want | undefined) ?? [];
+    }
+  });
+  if (records.some((r) => r.status !== 'SENDING') || records.length !== deliveries)
+    throw new Error('batched claim: not every record was claimed');
+  const t2 = performance.now();
+  const iso = new Date().toISOString();
+  await inFlight(chunks(records, 25), async (batch) => {
+    let puts = batch.map((r, i) => {
+      const { leaseOwner: _owner, leaseExpiresAt: _lease, ...rest } = r;
+      const history = Array.isArray(r.history) ? r.history : [];
+      return {
+        PutRequest: {
+          Item: {
+            ...rest,
+            status: 'UPLOADED',
+            updatedAt: iso,
+            vendorRef: String(i),
+            history: [...history, `${iso} UPLOADED`],
+          },
+        },
+      };
+    });
+    while (puts.length > 0) {
+      const out = await ddb.send(new BatchWriteCommand({ RequestItems: { [name]: puts } }));
+      puts = (out.UnprocessedItems?.[name] as typeof puts | undefined) ?? [];
+    }
+  });
+  return { claimMs: t1 - t0, readMs: t2 - t1, finishMs: performance.now() - t2 };
 }

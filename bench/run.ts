@@ -591,7 +591,7 @@ function printEdgeImpulse(
   }
   if (floor)
     log(
-      `  the table's share: ${floor.deliveries} claims in ${seconds(floor.claimMs)} + ${floor.deliveries} outcomes in ${seconds(floor.finishMs)} (one conditional write each, as the forwarder does, on this DynamoDB Local)`,
+      `  the table's share: ${floor.deliveries} claims in ${seconds(floor.claimMs)} + ${floor.deliveries} outcomes in ${seconds(floor.finishMs)} (one conditional write each, as the forwarder does, on this DynamoDB Local)\n  the same batched, at most: ${seconds(floor.batched.claimMs)} of claims (PartiQL, 25 a request) + ${seconds(floor.batched.readMs)} to read them back (100 a request) + ${seconds(floor.batched.finishMs)} of outcomes (whole-item puts, 25 a request, no lease check) = ${seconds(floor.batched.claimMs + floor.batched.readMs + floor.batched.finishMs)}`,
     );
   if (memory.length > 0) {
     log();
