@@ -21,6 +21,7 @@
  */
 import { cpus, loadavg, platform, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { divertRelayLogs } from '#local/demo/output.ts';
 import { LOCAL_DEFAULTS } from '#local/stack.ts';
 import { VENDORS } from '#vendors/registry.ts';
 import { FUNCTION_SIZING } from '../lib/defaults.ts';
@@ -623,10 +624,14 @@ function printEdgeImpulse(
   }
 }
 
+/** Where the stack's JSON logs and EMF metric lines go during a run, as `npm start` puts them in .relay/. */
+const RELAY_LOG = fileURLToPath(new URL('../.relay/bench.log', import.meta.url));
+
 async function main(): Promise<number> {
   const started = Date.now();
   const cpu = cpus();
   log(`factory-relay benchmark — ${new Date().toISOString()}`);
+  log(`the relay's logs and metrics (EMF lines) of this run: .relay/bench.log`);
   log(
     `Node ${process.version} on ${platform()} ${release()}, ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}; load average ${loadavg()
       .map((l) => fixed(l, 2))
@@ -868,4 +873,9 @@ async function main(): Promise<number> {
   return errors.length ? 1 : 0;
 }
 
-process.exitCode = await main();
+const relayLog = divertRelayLogs(RELAY_LOG);
+try {
+  process.exitCode = await main();
+} finally {
+  relayLog.close();
+}

@@ -22,10 +22,6 @@ function emfLines(fn: () => void): Array<Record<string, unknown>> {
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-/** A metric's value: EMF carries repeated values as an array, which CloudWatch adds up. */
-const total = (v: unknown): number | undefined =>
-  Array.isArray(v) ? v.reduce((a: number, b: number) => a + b, 0) : (v as number | undefined);
-
 describe('EMF metrics per destination', () => {
   it('one EMF line per destination, each with its own Destination dimension and values', () => {
     const m = new RelayMetrics();
@@ -40,7 +36,7 @@ describe('EMF metrics per destination', () => {
     const inst = lines.find((l) => l.Destination === 'inst');
     const v7 = lines.find((l) => l.Destination === 'v7');
     assert.ok(inst && v7);
-    assert.equal(total(inst.Delivered), 2);
+    assert.equal(inst.Delivered, 2, 'counts are added up into one value');
     assert.equal(inst.Rejected, 1);
     assert.equal(inst.VendorLatency, 120);
     assert.equal(v7.Duplicate, 1);
@@ -54,6 +50,17 @@ describe('EMF metrics per destination', () => {
       [],
       'a flush starts afresh',
     );
+  });
+
+  it('a batch of 1000 deliveries is one line with its totals, not ten lines of [1,1,…]', () => {
+    const m = new RelayMetrics();
+    for (let i = 0; i < 1000; i++) m.status('ei', i % 10 === 0 ? 'ALREADY_PRESENT' : 'UPLOADED');
+    for (let i = 0; i < 3; i++) m.latency('ei', 200 + i);
+    const lines = emfLines(() => m.flush());
+    assert.equal(lines.length, 1);
+    assert.equal(lines[0]?.Delivered, 900);
+    assert.equal(lines[0]?.Duplicate, 100);
+    assert.deepEqual(lines[0]?.VendorLatency, [200, 201, 202], 'latencies stay one value per call');
   });
 
   it('maps every outcome the issue names', () => {

@@ -54,9 +54,16 @@ export function metricOfStatus(status: DeliveryStatus): string | undefined {
   }
 }
 
-/** One invocation's metrics, one EMF line per destination (each its own dimension set) at flush(). */
+/**
+ * One invocation's metrics, one EMF line per destination (each its own dimension set) at flush(). Counts are
+ * added up until then and written as one value each: a batch of 1000 deliveries is `"Delivered": 1000`, not a
+ * thousand values (Powertools writes a line of its own at every 100th value of a metric, so counting each
+ * delivery as a value would have made ten lines of `[1,1,…]`). Alarms and the dashboard read Sum, which is
+ * the same either way.
+ */
 export class RelayMetrics {
   private readonly byDestination = new Map<string, Metrics>();
+  private readonly counts = new Map<string, Map<string, number>>();
   private general: Metrics | undefined;
 
   private of(destination: string): Metrics {
@@ -73,7 +80,13 @@ export class RelayMetrics {
   }
 
   count(destination: string, name: string, n = 1): void {
-    if (n > 0) this.of(destination).addMetric(name, MetricUnit.Count, n);
+    if (!(n > 0)) return;
+    let byName = this.counts.get(destination);
+    if (!byName) {
+      byName = new Map();
+      this.counts.set(destination, byName);
+    }
+    byName.set(name, (byName.get(name) ?? 0) + n);
   }
 
   status(destination: string, status: DeliveryStatus, n = 1): void {
@@ -97,6 +110,9 @@ export class RelayMetrics {
 
   /** Writes every stored metric (one EMF line per destination) and starts afresh. */
   flush(): void {
+    for (const [destination, byName] of this.counts)
+      for (const [name, n] of byName) this.of(destination).addMetric(name, MetricUnit.Count, n);
+    this.counts.clear();
     for (const m of this.byDestination.values()) if (m.hasStoredMetrics()) m.publishStoredMetrics();
     if (this.general?.hasStoredMetrics()) this.general.publishStoredMetrics();
   }
