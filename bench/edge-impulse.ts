@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 /**
  * Section 7: Edge Impulse. The forwarder stage (deliveries already on the Edge Impulse queue → outcomes
  * recorded) against the official uploader's method (GetObject, then one sample per request, 20 in parallel),
@@ -11,6 +10,10 @@ import { createHash } from 'node:crypto';
  * Its Studio calls before the upload (project lookups) are left out: they do not depend on the file count.
  */
 
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
@@ -18,6 +21,7 @@ import { BatchExecuteStatementCommand, BatchGetCommand, BatchWriteCommand } from
 import { Agent, FormData, fetch } from 'undici';
 import { StatusTable } from '#adapters/dynamodb.ts';
 import { deliveryKey } from '#domain/delivery.ts';
+import type { InvocationEnd, InvocationStart } from '#local/runner.ts';
 import { makeJpeg } from '#simulators/media/index.ts';
 import type { ChildReport } from './forward-child.ts';
 import { runChild } from './memory.ts';
@@ -47,24 +51,95 @@ export interface EdgeImpulseOptions {
   scratchShare: number;
 }
 
+/** CPU seconds used while a path ran, by DynamoDB Local's JVM and by this Node process. */
+export interface CpuUse {
+  dynamodbLocalS: number;
+  /** The relay's handlers, fauxqs (S3, SQS), the simulator and the official method's client: one process. */
+  nodeS: number;
+  wallS: number;
+  cores: number;
+}
+
 export interface PathResult {
   ms: number;
+  /** Undefined where /proc cannot be read. */
+  cpu?: CpuUse;
   filesPerSec: number;
   requests: number;
   requestsPer1000: number;
   outcome: string;
 }
 
+/** First and last time of one kind of event in the relay's stage, ms after the mapping started. */
+export interface Span {
+  firstMs: number;
+  lastMs: number;
+}
+
+/**
+ * Where the relay's stage spent its time, from the records' own history and the simulator's request log, and
+ * whose CPU it used: DynamoDB Local's JVM against this Node process (the relay's handlers, fauxqs, the simulator).
+ */
+export interface RelayTimeline {
+  invocations: Span;
+  claims: Span;
+  requests: Span;
+  outcomes: Span;
+}
+
 export interface EdgeImpulseResult {
   files: number;
   meanFileBytes: number;
   latencyMs: number;
-  relay: PathResult & { invocations: number; meanFilesPerRequest: number; queuedMs: number };
+  relay: PathResult & {
+    invocations: number;
+    meanFilesPerRequest: number;
+    queuedMs: number;
+    timeline: RelayTimeline;
+  };
   official: PathResult;
   ratio: number;
 }
 
 const basename = (key: string) => key.slice(key.lastIndexOf('/') + 1);
+
+function span(times: readonly number[], t0: number): Span {
+  if (times.length === 0) return { firstMs: Number.NaN, lastMs: Number.NaN };
+  return { firstMs: Math.min(...times) - t0, lastMs: Math.max(...times) - t0 };
+}
+
+/** A process's user + system CPU seconds from /proc (Linux), or undefined. */
+function procCpuSeconds(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command (in parentheses, which may hold spaces): utime is the 14th, stime the 15th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+/** USER_HZ: 100 on every Linux the bench runs on (getconf CLK_TCK). */
+const CLOCK_TICKS = 100;
+
+/** Starts counting CPU; the function returned reads what was used since (undefined without /proc). */
+function cpuSince(javaPid: number | undefined): () => CpuUse | undefined {
+  const java0 = procCpuSeconds(javaPid);
+  const node0 = process.cpuUsage();
+  const t0 = performance.now();
+  return () => {
+    const java1 = procCpuSeconds(javaPid);
+    const node = process.cpuUsage(node0);
+    if (java0 === undefined || java1 === undefined) return undefined;
+    return {
+      dynamodbLocalS: java1 - java0,
+      nodeS: (node.user + node.system) / 1e6,
+      wallS: (performance.now() - t0) / 1000,
+      cores: availableParallelism(),
+    };
+  };
+}
 
 function keyFor(i: number, opts: EdgeImpulseOptions): string {
   const scratch = i % Math.round(1 / opts.scratchShare) === 0;
@@ -168,31 +243,77 @@ export async function runEdgeImpulse(
 
   // The forwarder stage: from starting the mapping to the last outcome recorded (its history timestamp).
   const invocations: number[] = [];
-  const onInvoke = (e: { functionName: string; records?: number }) => {
-    if (e.functionName === 'forwarder-edge-impulse') invocations.push(e.records ?? 0);
+  const invokedAt: number[] = [];
+  // The stage is over when its invocations have acknowledged every message: seen from the runner's events, so
+  // that nothing polls the table while the forwarder writes to it (the records are read once, after).
+  let running = 0;
+  let acknowledged = 0;
+  let stageOver: () => void = () => undefined;
+  const over = new Promise<void>((resolve) => {
+    stageOver = resolve;
+  });
+  let relayCpuUse: CpuUse | undefined;
+  const relayCpu = cpuSince(stack.emulators.dynamodbPid);
+  const onInvoke = (e: InvocationStart) => {
+    if (e.functionName !== 'forwarder-edge-impulse') return;
+    running++;
+    invocations.push(e.records ?? 0);
+    invokedAt.push(Date.now());
+  };
+  const onResult = (e: InvocationEnd) => {
+    if (e.functionName !== 'forwarder-edge-impulse') return;
+    running--;
+    if (e.outcome !== 'failed' && e.outcome !== 'timeout')
+      acknowledged += (e.records ?? 0) - (e.failedMessageIds?.length ?? 0);
+    if (running === 0 && acknowledged >= opts.files) {
+      relayCpuUse = relayCpu();
+      stageOver();
+    }
   };
   stack.runner.on('invoke', onInvoke);
+  stack.runner.on('result', onResult);
   const relayRequestsBefore = ingestRequests(relay, EI_PROJECTS.relay);
   const t0 = Date.now();
   let settled: Awaited<ReturnType<typeof waitSettled>>;
   try {
     stack.startForwarder('edge-impulse');
+    const deadline = AbortSignal.timeout(180_000);
+    await Promise.race([over, once(deadline, 'abort')]);
     settled = await waitSettled(stack, objs, {
-      ready: () => ei.samples(EI_PROJECTS.relay).length >= opts.files,
+      ready: () => true,
       progress: () => ei.samples(EI_PROJECTS.relay).length,
-      deadlineMs: 180_000,
+      deadlineMs: 30_000,
     });
   } finally {
     stack.runner.off('invoke', onInvoke);
+    stack.runner.off('result', onResult);
   }
   const ends = settled.records
     .map((r) => reachedAt(r, ['UPLOADED', 'ALREADY_PRESENT', 'REJECTED']))
     .filter((t): t is number => t !== undefined);
   const relayMs = Math.max(...ends) - t0;
+  const timeline: RelayTimeline = {
+    invocations: span(invokedAt, t0),
+    claims: span(
+      settled.records.map((r) => reachedAt(r, ['SENDING'])).filter((t): t is number => t !== undefined),
+      t0,
+    ),
+    requests: span(
+      ei
+        .requestsTo('ingestFiles')
+        .filter((r) => r.details.projectId === EI_PROJECTS.relay)
+        .map((r) => Date.parse(r.at))
+        .filter((t) => t >= t0),
+      t0,
+    ),
+    outcomes: span(ends, t0),
+  };
   const relayRequests = ingestRequests(relay, EI_PROJECTS.relay) - relayRequestsBefore;
 
   // The official uploader's method over the same objects, against the same simulator (another project).
+  const officialCpu = cpuSince(stack.emulators.dynamodbPid);
   const official = await officialUploader(relay, objs, opts.uploaderConcurrency);
+  const officialCpuUse = officialCpu();
   const officialRequests = ei
     .requestsTo('ingestFiles')
     .filter((r) => r.details.projectId === EI_PROJECTS.official).length;
@@ -214,6 +335,8 @@ export async function runEdgeImpulse(
       invocations: invocations.length,
       meanFilesPerRequest: opts.files / Math.max(1, relayRequests),
       queuedMs,
+      timeline,
+      ...(relayCpuUse ? { cpu: relayCpuUse } : {}),
     },
     official: {
       ms: official.ms,
@@ -221,6 +344,7 @@ export async function runEdgeImpulse(
       requests: officialRequests,
       requestsPer1000: per1000(officialRequests),
       outcome: `${opts.files - official.failed} stored${official.failed ? `, ${official.failed} failed` : ''}`,
+      ...(officialCpuUse ? { cpu: officialCpuUse } : {}),
     },
     ratio: relayFilesPerSec / officialFilesPerSec,
   };

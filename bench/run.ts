@@ -28,11 +28,13 @@ import { FUNCTION_SIZING } from '../lib/defaults.ts';
 import type { BundleFigures, InitTime } from './bundles.ts';
 import { type CostSummary, ISSUE_12_BEFORE, PRICES, runCost } from './cost.ts';
 import {
+  type CpuUse,
   type EdgeImpulseMemoryResult,
   type EdgeImpulseResult,
   runEdgeImpulse,
   runEdgeImpulseMemory,
   runTableFloor,
+  type Span,
   type TableFloorResult,
 } from './edge-impulse.ts';
 import { type LargeFileRun, largeFileSummary, printLargeFiles, runLargeFiles } from './large-files.ts';
@@ -589,6 +591,24 @@ function printEdgeImpulse(
     log(
       `\n  ratio relay / official: ${fixed(r.ratio, 2)} × (goal ≥ 5 ×); ${fixed(r.relay.meanFilesPerRequest, 0)} files per relay request`,
     );
+    const tl = r.relay.timeline;
+    const at = (x: Span) => `${seconds(x.firstMs)} – ${seconds(x.lastMs)}`;
+    log(
+      `  the relay's stage, after the mapping started: invocations ${at(tl.invocations)} (the gathering window), claims ${at(tl.claims)}, ingestion requests ${at(tl.requests)}, outcomes ${at(tl.outcomes)}`,
+    );
+    const busy = (c: CpuUse) =>
+      `${fixed(c.dynamodbLocalS, 1)} s DynamoDB Local + ${fixed(c.nodeS, 1)} s Node over ${fixed(c.wallS, 1)} s = ${pct((c.dynamodbLocalS + c.nodeS) / (c.wallS * c.cores))} of ${c.cores} cores`;
+    if (r.relay.cpu && r.official.cpu) {
+      const c = r.relay.cpu;
+      log(
+        `  CPU used (Node: the relay's handlers or the official client, fauxqs, the simulator; one process): relay stage ${busy(c)}; official method ${busy(r.official.cpu)}`,
+      );
+      // However well it overlapped, the stage's CPU needs this long on these cores after the gathering window.
+      const leastMs = tl.invocations.firstMs + ((c.dynamodbLocalS + c.nodeS) / c.cores) * 1000;
+      log(
+        `  so on this machine the stage could not end before ${seconds(leastMs)} (the window + its CPU spread over every core): ${fixed(r.official.ms / leastMs, 2)} × at most; 5 × would need it over by ${seconds(r.official.ms / 5)}`,
+      );
+    }
   }
   if (floor)
     log(
