@@ -26,6 +26,8 @@ export function lineMatches(
   line: Record<string, unknown>,
   f: { delivery?: string; key?: string; level?: string; since?: string },
 ): boolean {
+  // A metric, not a log line: Powertools Metrics writes EMF lines (`_aws` block) to the same stdout and log group.
+  if ('_aws' in line) return false;
   if (f.level && (ORDER[String(line.level)] ?? 0) < (ORDER[f.level] ?? 0)) return false;
   if (f.since && String(line.time ?? '') < f.since) return false;
   const text = JSON.stringify(line);
