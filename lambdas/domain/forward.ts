@@ -168,8 +168,14 @@ export function contentIdOf(object: DeliveryJob['object']): string {
   return `etag:${object.etag}:${object.size}`;
 }
 
-/** A transient failure to read the destination's secret (throttling, the network): look again soon. */
+/**
+ * A transient failure to read the destination's secret (throttling, the network): look again soon, doubling on
+ * each return, and from the 4th return (5 + 10 + 20 s later) pause the destination instead.
+ */
 const SECRET_RETRY_MS = 5_000;
+const SECRET_PAUSE_AFTER_RECEIVES = 4;
+/** A message whose table or queue step failed comes back this soon (the AWS client has retried already). */
+const STEP_RETRY_MS = 5_000;
 /**
  * Table writes and pre-flight reads of one group in flight at once: a group of a batching vendor holds up to
  * 1000 jobs, and one after another their claims and outcomes would take longer than the vendor's request.
@@ -215,9 +221,47 @@ export async function forwardBatch(
     byDestination.set(msg.destination, list);
   }
   for (const [destination, items] of byDestination) {
-    failures.push(...(await forwardDestination(destination, items, deps, inv)));
+    try {
+      failures.push(...(await forwardDestination(destination, items, deps, inv)));
+    } catch (err) {
+      // Only a destination-wide read (its state, its probe) gets here: each job's own steps are guarded.
+      deps.log.error("could not handle a destination's messages: they come back", {
+        destination,
+        error: errorMessage(err),
+      });
+      failures.push(...items.map((i) => i.rec.messageId));
+    }
   }
-  return { failures };
+  return { failures: [...new Set(failures)] };
+}
+
+/**
+ * Runs one message's step so that a failure (a table write, a queue call) stays that message's: it is reported
+ * failed (and asked back soon, if the queue answers), and the batch's other messages go on. Without this, one
+ * throw failed the whole batch, while the batch's other groups went on sending after the handler returned.
+ */
+async function guarded(
+  item: Item,
+  deps: ForwarderDeps,
+  failures: string[],
+  step: string,
+  fn: () => Promise<void>,
+): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    deps.log.error(`${step} failed: the message comes back`, {
+      key: item.msg.object.key,
+      destination: item.msg.destination,
+      error: errorMessage(err),
+    });
+    failures.push(item.rec.messageId);
+    try {
+      await deps.ports.retryLater(item.rec.receiptHandle, STEP_RETRY_MS);
+    } catch {
+      // Its visibility timeout brings it back anyway.
+    }
+  }
 }
 
 async function forwardDestination(
@@ -234,18 +278,21 @@ async function forwardDestination(
   if (!transmit || transmit.transmit_type !== deps.plugin.id) {
     // The config no longer has this destination: record why and stop retrying.
     const error = recorded('DESTINATION_REMOVED', `destination ${destination} is not in the deployed config`);
-    for (const { rec, msg } of items) {
-      const claim = await ports.claim(msg, deps.owner, 30_000);
-      if (claim.kind === 'claimed')
-        await ports.finish(msg, deps.owner, destination, { status: 'REJECTED', error });
-      else if (claim.kind === 'busy') failures.push(rec.messageId);
-      else if (claim.kind === 'missing') {
-        await ports.adopt(msg, 'REJECTED', error);
-        log.warn('message for a removed destination without a record: recorded as REJECTED', {
-          key: msg.object.key,
-          destination,
-        });
-      }
+    for (const item of items) {
+      const { rec, msg } = item;
+      await guarded(item, deps, failures, 'recording a removed destination', async () => {
+        const claim = await ports.claim(msg, deps.owner, 30_000);
+        if (claim.kind === 'claimed')
+          await ports.finish(msg, deps.owner, destination, { status: 'REJECTED', error });
+        else if (claim.kind === 'busy') failures.push(rec.messageId);
+        else if (claim.kind === 'missing') {
+          await ports.adopt(msg, 'REJECTED', error);
+          log.warn('message for a removed destination without a record: recorded as REJECTED', {
+            key: msg.object.key,
+            destination,
+          });
+        }
+      });
     }
     return failures;
   }
@@ -253,7 +300,7 @@ async function forwardDestination(
   // A disabled, stopped or paused destination: park its deliveries in the table (no attempt, no queue).
   if (transmit.enabled === false) {
     const why = recorded('DESTINATION_DISABLED', `destination ${destination} is disabled in the config`);
-    for (const { msg } of items) await park(ports, msg, destination, why);
+    await parkAll(items, destination, why, deps, failures);
     return failures;
   }
   const state = await ports.destinationState(destination);
@@ -273,7 +320,13 @@ async function forwardDestination(
           'DESTINATION_PAUSED',
           `destination ${destination} is paused: ${state.reason ? `${state.reason.code}: ${state.reason.message}` : 'see its state'}`,
         );
-    for (const item of items) if (item !== probeItem) await park(ports, item.msg, destination, why);
+    await parkAll(
+      items.filter((item) => item !== probeItem),
+      destination,
+      why,
+      deps,
+      failures,
+    );
     if (!probeItem) {
       log.info('destination paused: deliveries held', { destination, count: items.length });
       return failures;
@@ -295,16 +348,32 @@ async function forwardDestination(
       await ctx.apiKey();
     } catch (err) {
       if (err instanceof CredentialsError) {
-        await pauseAndHold(destination, transmit, err.toRecorded(), toSend, deps);
+        await pauseAndHold(destination, transmit, err.toRecorded(), toSend, deps, failures);
+        return failures;
+      }
+      // Transient (throttling, the network): the messages come back with a backoff on their receive count. Each
+      // return spends a receive, and the queue's redrive limit would move them to the dead-letter queue with their
+      // records still QUEUED; so when it lasts, the destination is paused and they wait HELD, as for any key
+      // that cannot be used, and its probe reads the secret again.
+      const receives = Math.max(...toSend.map((i) => i.rec.receiveCount));
+      if (receives >= SECRET_PAUSE_AFTER_RECEIVES) {
+        const reason = recorded(
+          'CREDENTIALS_UNAVAILABLE',
+          `the destination's secret could not be read (${receives} tries): ${errorMessage(err)}`,
+        );
+        await pauseAndHold(destination, transmit, reason, toSend, deps, failures);
         return failures;
       }
       log.warn('could not read the destination secret: will try again', {
         destination,
         error: errorMessage(err),
       });
-      for (const { rec } of toSend) {
-        await ports.retryLater(rec.receiptHandle, SECRET_RETRY_MS);
-        failures.push(rec.messageId);
+      for (const item of toSend) {
+        const delay = SECRET_RETRY_MS * 2 ** Math.max(0, item.rec.receiveCount - 1);
+        await guarded(item, deps, failures, 'putting a message back', () =>
+          ports.retryLater(item.rec.receiptHandle, delay),
+        );
+        failures.push(item.rec.messageId);
       }
       return failures;
     }
@@ -319,15 +388,17 @@ async function forwardDestination(
       const group = groups[next++] as Item[];
       // Once the vendor showed the destination cannot take anything, the rest of the batch waits with it.
       if (heldBy) {
-        for (const { msg } of group) await park(ports, msg, destination, heldBy);
+        await parkAll(group, destination, heldBy, deps, failures);
         continue;
       }
       // A group that could not finish before the invocation ends goes back to the queue unclaimed.
       const budgetMs = deps.plugin.sendBudgetMs?.(group.map((i) => jobOf(i.msg, NOT_CLAIMED))) ?? 0;
       if (budgetMs > 0 && inv.remainingMs() - SAFETY_MS < budgetMs) {
-        for (const { rec } of group) {
-          await ports.retryLater(rec.receiptHandle, 0);
-          failures.push(rec.messageId);
+        for (const item of group) {
+          await guarded(item, deps, failures, 'putting a message back', () =>
+            ports.retryLater(item.rec.receiptHandle, 0),
+          );
+          failures.push(item.rec.messageId);
         }
         log.warn('too little time left in this invocation to send a group: released unclaimed', {
           destination,
@@ -337,9 +408,15 @@ async function forwardDestination(
         });
         continue;
       }
-      const sent = await sendGroup(transmit, group, deps, inv, ctx, probe);
-      failures.push(...sent.failures);
-      heldBy ??= sent.heldBy;
+      try {
+        const sent = await sendGroup(transmit, group, deps, inv, ctx, probe);
+        failures.push(...sent.failures);
+        heldBy ??= sent.heldBy;
+      } catch (err) {
+        // A group-wide write (a pause) failed; the jobs' own steps are guarded in sendGroup.
+        log.error('a group failed: its messages come back', { destination, error: errorMessage(err) });
+        failures.push(...group.map((i) => i.rec.messageId));
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, groups.length) }, worker));
@@ -428,13 +505,14 @@ async function pauseAndHold(
   reason: RecordedError,
   items: Item[],
   deps: ForwarderDeps,
+  failures: string[],
   probeAfterMs?: number,
 ): Promise<void> {
   const now = deps.now ?? Date.now;
   const probeAt = new Date(now() + (probeAfterMs ?? probeIntervalMs(deps))).toISOString();
   await deps.ports.pauseDestination(destination, reason, probeAt);
   if (transmit.api_key_secret) deps.ports.forgetApiKey(transmit.api_key_secret);
-  for (const { msg } of items) await park(deps.ports, msg, destination, reason);
+  await parkAll(items, destination, reason, deps, failures);
   deps.log.error('destination paused: its deliveries are held', {
     destination,
     code: reason.code,
@@ -464,6 +542,9 @@ async function sendGroup(
   const prepared: Array<(Item & { job: DeliveryJob }) | undefined> = new Array(group.length);
   await eachLimit(Array.from(group.keys()), JOB_CONCURRENCY, async (index) => {
     const item = group[index] as Item;
+    await guarded(item, deps, failures, 'claiming a delivery', () => prepare(index, item));
+  });
+  async function prepare(index: number, item: Item): Promise<void> {
     const { rec, msg } = item;
     let claim = await ports.claim(msg, deps.owner, leaseMs);
     if (claim.kind === 'missing') {
@@ -511,7 +592,7 @@ async function sendGroup(
     }
     if (claim.record.attempts > maxAttempts) {
       const error = recorded('MAX_ATTEMPTS', `gave up after ${maxAttempts} attempts`);
-      await record([exhaustedSettle(item, job, error, false, deps)], deps);
+      await record([{ ...exhaustedSettle(item, job, error, false, deps), item }], deps, failures);
       return;
     }
     let rejected: RecordedError | undefined;
@@ -519,7 +600,11 @@ async function sendGroup(
       rejected = await preflight(job, ctx, plugin);
     } catch (err) {
       const error = recorded('PREFLIGHT_READ_FAILED', `could not read the object: ${errorMessage(err)}`);
-      await record([retrySettle(item, job, { kind: 'retry', error }, deps, maxAttempts, policy)], deps);
+      await record(
+        [{ ...retrySettle(item, job, { kind: 'retry', error }, deps, maxAttempts, policy), item }],
+        deps,
+        failures,
+      );
       failures.push(rec.messageId);
       return;
     }
@@ -529,7 +614,7 @@ async function sendGroup(
       return;
     }
     prepared[index] = { ...item, job };
-  });
+  }
   const jobs = prepared.filter((j): j is Item & { job: DeliveryJob } => j !== undefined);
   if (jobs.length === 0) return { failures };
 
@@ -551,21 +636,26 @@ async function sendGroup(
   // The vendor showed the destination cannot take anything: pause it once, and every job it held waits.
   const hold = outcomes.find((o) => o.kind === 'hold');
   if (hold) {
-    await pauseAndHold(destination, transmit, hold.error, [], deps, hold.probeAfterMs);
+    await pauseAndHold(destination, transmit, hold.error, [], deps, failures, hold.probeAfterMs);
     heldBy = hold.error;
   }
   const settles = jobs.map((item, i) => {
     const outcome = outcomes[i] as DeliveryOutcome;
     if (outcome.kind === 'retry' && !probe) failures.push(item.rec.messageId);
-    return settleFor(item, item.job, outcome, deps, maxAttempts, policy, probe);
+    return { ...settleFor(item, item.job, outcome, deps, maxAttempts, policy, probe), item };
   });
-  await record(settles, deps);
+  await record(settles, deps, failures);
   if (transmit.skip_duplicate_content) {
     await eachLimit(Array.from(jobs.keys()), JOB_CONCURRENCY, async (i) => {
       const outcome = outcomes[i] as DeliveryOutcome;
       const { msg } = jobs[i] as Item;
-      if (outcome.kind === 'accepted' || outcome.kind === 'present')
+      if (outcome.kind !== 'accepted' && outcome.kind !== 'present') return;
+      try {
         await ports.rememberContent?.(destination, contentIdOf(msg.object), msg.pk);
+      } catch (err) {
+        // The delivery is recorded; only a later copy of this content may be sent again.
+        log.warn('could not remember delivered content', { key: msg.object.key, error: errorMessage(err) });
+      }
     });
   }
   // An outage: many 5xx / network failures in a row. Pause the destination instead of spending every delivery's
@@ -588,7 +678,7 @@ async function sendGroup(
       'VENDOR_OUTAGE',
       `${streak} failures in a row (5xx or no answer): the vendor looks down`,
     );
-    await pauseAndHold(destination, transmit, heldBy, [], deps);
+    await pauseAndHold(destination, transmit, heldBy, [], deps, failures);
   }
   // A probe that got any vendor answer but a hold or a retry shows the destination works again.
   if (probe && outcomes.some((o) => o.kind === 'accepted' || o.kind === 'present' || o.kind === 'rejected')) {
@@ -711,15 +801,29 @@ function settleFor(
  * Writes the outcomes, each its own conditional write (a few in flight at once: a batching vendor's group may
  * hold hundreds), then does what follows each. Not a transaction: DynamoDB bills a transactional write twice.
  */
-async function record(settles: readonly Settle[], deps: ForwarderDeps): Promise<void> {
+async function record(
+  settles: ReadonlyArray<Settle & { item: Item }>,
+  deps: ForwarderDeps,
+  failures: string[],
+): Promise<void> {
   const { ports } = deps;
+  const written = new Set<Settle>();
   await eachLimit(settles, JOB_CONCURRENCY, async (x) => {
-    await ports.finish(x.msg, deps.owner, x.msg.destination, x.update);
+    await guarded(x.item, deps, failures, 'recording an outcome', async () => {
+      await ports.finish(x.msg, deps.owner, x.msg.destination, x.update);
+      written.add(x);
+    });
   });
-  await eachLimit(settles, JOB_CONCURRENCY, async (x) => {
-    await x.after?.();
-    x.note();
-  });
+  await eachLimit(
+    settles.filter((x) => written.has(x)),
+    JOB_CONCURRENCY,
+    async (x) => {
+      await guarded(x.item, deps, failures, 'handing back a message', async () => {
+        await x.after?.();
+        x.note();
+      });
+    },
+  );
 }
 
 /** A transient failure: RETRYING with backoff, or out of attempts (see exhaustedSettle). */
@@ -832,12 +936,43 @@ function heldUpdate(error: RecordedError) {
  * record is parked). Either way the message can be acknowledged: the poller releases HELD deliveries.
  */
 async function park(
-  ports: ForwarderPorts,
-  msg: DeliveryMessage,
+  item: Item,
   destination: string,
   reason: RecordedError,
+  deps: ForwarderDeps,
+): Promise<boolean> {
+  const { ports } = deps;
+  const { msg, rec } = item;
+  if (await ports.hold(msg, destination, reason)) return true;
+  if (await ports.adopt(msg, 'HELD', reason)) return true;
+  if (await ports.hold(msg, destination, reason)) return true;
+  // Not waiting: settled (a duplicate message: nothing to do), or SENDING. A SENDING record whose lease expired
+  // was left by a forwarder killed mid-send, and this message is all that can move it on: claim it (the send
+  // that may have gone out counts as ambiguous) and park it. One with a live lease is another forwarder's to
+  // finish; this message comes back after that lease, in case that forwarder dies too.
+  const claim = await ports.claim(msg, deps.owner, 30_000);
+  if (claim.kind === 'claimed') {
+    await ports.finish(msg, deps.owner, destination, heldUpdate(reason));
+    return true;
+  }
+  if (claim.kind === 'busy') {
+    await ports.retryLater(rec.receiptHandle, claim.leaseRemainingMs + 1_000);
+    return false;
+  }
+  return true;
+}
+
+/** Parks each item; a message that must come back (or whose writes failed) is added to `failures`. */
+async function parkAll(
+  items: readonly Item[],
+  destination: string,
+  reason: RecordedError,
+  deps: ForwarderDeps,
+  failures: string[],
 ): Promise<void> {
-  if (await ports.hold(msg, destination, reason)) return;
-  if (await ports.adopt(msg, 'HELD', reason)) return;
-  await ports.hold(msg, destination, reason);
+  for (const item of items) {
+    await guarded(item, deps, failures, 'holding a delivery', async () => {
+      if (!(await park(item, destination, reason, deps))) failures.push(item.rec.messageId);
+    });
+  }
 }

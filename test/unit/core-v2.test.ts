@@ -184,6 +184,11 @@ function forwarder(opts: {
   routerWinsRace?: boolean;
   /** The destination is paused when the batch comes. */
   paused?: boolean;
+  /** Table writes that fail for these keys (DynamoDB throttling past the client's retries, say). */
+  claimThrowsFor?: string[];
+  finishThrowsFor?: string[];
+  /** The destination has an API key secret, read through this. */
+  apiKey?: () => Promise<string>;
 }) {
   const records = new Map<string, Rec>(Object.entries(opts.records ?? {}));
   const calls: string[] = [];
@@ -191,9 +196,19 @@ function forwarder(opts: {
   let sends = 0;
   const ports: ForwarderPorts = {
     claim: async (key): Promise<Claim> => {
+      if (opts.claimThrowsFor?.includes(key.pk)) throw new Error('ProvisionedThroughputExceededException');
       const r = records.get(key.pk);
       if (!r) return { kind: 'missing' };
       if (r.status === 'SENDING') return { kind: 'busy', leaseRemainingMs: 5_000 };
+      if (r.status === 'SENDING-EXPIRED') {
+        // A lease whose forwarder died mid-send: claimed, the send it may have made counted as ambiguous.
+        Object.assign(r, {
+          status: 'SENDING',
+          attempts: r.attempts + 1,
+          ambiguousSends: r.ambiguousSends + 1,
+        });
+        return { kind: 'claimed', record: { attempts: r.attempts, ambiguousSends: r.ambiguousSends } };
+      }
       if (r.status === 'RETRYING-EARLY') return { kind: 'early', dueInMs: 7_000 };
       if (!['QUEUED', 'HELD', 'RETRYING'].includes(r.status)) return { kind: 'settled', status: 'UPLOADED' };
       r.status = 'SENDING';
@@ -205,10 +220,13 @@ function forwarder(opts: {
         records.set(m.pk, { status: 'QUEUED', attempts: 0, ambiguousSends: 0 });
         return false;
       }
+      // As the table's conditional create: only where no record exists.
+      if (records.has(m.pk)) return false;
       records.set(m.pk, { status, attempts: 0, ambiguousSends: 0, lastError: error });
       return true;
     },
     finish: async (key, _o, _d, u: FinishUpdate) => {
+      if (opts.finishThrowsFor?.includes(key.pk)) throw new Error('InternalServerError');
       const r = records.get(key.pk);
       if (!r) return false;
       Object.assign(r, { status: u.status, lastError: u.error, notice: u.notice });
@@ -217,9 +235,11 @@ function forwarder(opts: {
       return true;
     },
     hold: async (key, _d, reason) => {
+      // As the table's condition: only a delivery that waits (not one being sent, not a settled one).
       const r = records.get(key.pk);
-      if (r) Object.assign(r, { status: 'HELD', lastError: reason });
-      return r !== undefined;
+      if (!r || !['RECEIVED', 'QUEUED', 'RETRYING', 'HELD'].includes(r.status)) return false;
+      Object.assign(r, { status: 'HELD', lastError: reason });
+      return true;
     },
     destinationState: async () => ({ paused }),
     pauseDestination: async () => {
@@ -246,9 +266,11 @@ function forwarder(opts: {
     maxBatch: 10,
     async deliver(jobs) {
       sends += jobs.length;
+      if (returned) calls.push('sent after the handler returned');
       return opts.outcomes(jobs.length);
     },
   };
+  let returned = false;
   const config: RelayConfig = {
     version: 1,
     relay: { max_attempts: 2 },
@@ -260,6 +282,7 @@ function forwarder(opts: {
         filter_stream: ['*'],
         base_url: 'http://127.0.0.1:9',
         fields: {},
+        ...(opts.apiKey ? { api_key_secret: 'relay/d' } : {}),
       },
     ],
   };
@@ -269,13 +292,13 @@ function forwarder(opts: {
     ports,
     owner: 'me',
     log: createLogger({}, { level: 'error', sink: () => {} }),
-    context: () => ({}) as VendorContext,
+    context: () => ({ ...(opts.apiKey ? { apiKey: opts.apiKey } : {}) }) as VendorContext,
     random: () => 0.5,
   };
-  const message = (key: string, destination = opts.transmitName ?? 'd'): QueueRecord => ({
+  const message = (key: string, destination = opts.transmitName ?? 'd', receiveCount = 1): QueueRecord => ({
     messageId: `m-${key}-${Math.random()}`,
     receiptHandle: 'h',
-    receiveCount: 1,
+    receiveCount,
     body: sqsSafeJson({
       v: 1,
       pk: key,
@@ -286,7 +309,14 @@ function forwarder(opts: {
       fields: {},
     }),
   });
-  const run = (msgs: QueueRecord[]) => forwardBatch(msgs, deps, { remainingMs: () => 60_000 });
+  const run = async (msgs: QueueRecord[]) => {
+    returned = false;
+    const out = await forwardBatch(msgs, deps, { remainingMs: () => 60_000 });
+    returned = true;
+    // Anything a detached group would still do happens within a few turns of the event loop.
+    await new Promise((r) => setImmediate(r));
+    return out;
+  };
   return { records, calls, run, message, sends: () => sends };
 }
 
@@ -416,5 +446,69 @@ describe('forwarder decisions', () => {
     const b = forwarder({ outcomes: () => [plain], records: { k: { ...queued(), attempts: 1 } } });
     await b.run([b.message('k')]);
     assert.equal(b.records.get('k')?.status, 'DEAD');
+  });
+
+  it('a delivery left SENDING by a killed forwarder is parked, not stranded, when its destination is paused', async () => {
+    const f = forwarder({
+      outcomes: () => [accepted],
+      paused: true,
+      records: { dead: { status: 'SENDING-EXPIRED', attempts: 1, ambiguousSends: 0 }, live: { ...queued() } },
+    });
+    f.records.set('live', { status: 'SENDING', attempts: 1, ambiguousSends: 0 });
+    const dead = f.message('dead');
+    const live = f.message('live');
+    const out = await f.run([dead, live]);
+    const rec = f.records.get('dead');
+    assert.equal(rec?.status, 'HELD', 'the poller releases it when the destination runs');
+    assert.equal(rec?.ambiguousSends, 1, 'the send the dead forwarder may have made is counted');
+    assert.equal(rec?.attempts, 1, 'parking spends no attempt');
+    assert.equal(f.sends(), 0);
+    assert.deepEqual(out.failures, [live.messageId], 'a live lease: the message comes back after it');
+    assert.ok(f.calls.includes('retryLater 6000'));
+  });
+
+  it('a table write that fails for one message fails that message only, and nothing is sent after the batch', async () => {
+    const f = forwarder({
+      outcomes: (n) => Array(n).fill(accepted),
+      records: { a: queued(), b: queued(), c: queued() },
+      claimThrowsFor: ['b'],
+    });
+    const [a, b, c] = [f.message('a'), f.message('b'), f.message('c')];
+    const out = await f.run([a, b, c]);
+    assert.deepEqual(out.failures, [b.messageId]);
+    assert.equal(f.records.get('a')?.status, 'UPLOADED');
+    assert.equal(f.records.get('c')?.status, 'UPLOADED');
+    assert.equal(f.records.get('b')?.status, 'QUEUED');
+    assert.ok(f.calls.includes('retryLater 5000'), 'the failed one is asked back soon');
+    assert.ok(!f.calls.includes('sent after the handler returned'));
+
+    const g = forwarder({
+      outcomes: (n) => Array(n).fill(accepted),
+      records: { a: queued(), b: queued() },
+      finishThrowsFor: ['a'],
+    });
+    const [ga, gb] = [g.message('a'), g.message('b')];
+    const gout = await g.run([ga, gb]);
+    assert.deepEqual(gout.failures, [ga.messageId], 'its outcome is not recorded: the message comes back');
+    assert.equal(g.records.get('b')?.status, 'UPLOADED');
+  });
+
+  it('a secret that cannot be read: its messages come back later each time, then the destination is paused', async () => {
+    const unreadable = async (): Promise<string> => {
+      throw new Error('ThrottlingException: Rate exceeded');
+    };
+    const f = forwarder({ outcomes: () => [accepted], records: { s: queued() }, apiKey: unreadable });
+    for (const receives of [1, 2, 3]) {
+      const m = f.message('s', 'd', receives);
+      assert.deepEqual((await f.run([m])).failures, [m.messageId]);
+    }
+    assert.deepEqual(f.calls, ['retryLater 5000', 'retryLater 10000', 'retryLater 20000']);
+    assert.equal(f.records.get('s')?.status, 'QUEUED');
+    const out = await f.run([f.message('s', 'd', 4)]);
+    assert.deepEqual(out.failures, [], 'held in the table, not burning the redrive limit');
+    assert.ok(f.calls.includes('pause'));
+    assert.equal(f.records.get('s')?.status, 'HELD');
+    assert.equal((f.records.get('s')?.lastError as { code?: string }).code, 'CREDENTIALS_UNAVAILABLE');
+    assert.equal(f.sends(), 0);
   });
 });
