@@ -508,7 +508,10 @@ describe('forwarder decisions', () => {
     assert.deepEqual(out.failures, [], 'held in the table, not burning the redrive limit');
     assert.ok(f.calls.includes('pause'));
     assert.equal(f.records.get('s')?.status, 'HELD');
-    assert.equal((f.records.get('s')?.lastError as { code?: string }).code, 'CREDENTIALS_UNAVAILABLE');
+    assert.equal(
+      (f.records.get('s')?.lastError as { code?: string } | undefined)?.code,
+      'CREDENTIALS_UNAVAILABLE',
+    );
     assert.equal(f.sends(), 0);
   });
 });
