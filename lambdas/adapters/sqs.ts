@@ -27,7 +27,13 @@ export class SQSClient {
   }
 }
 
-export const MAX_VISIBILITY_SECONDS = 43_200;
+/**
+ * The longest visibility a received message may be given: SQS caps a message's *total* visibility at 12 h from
+ * its receive ("Total VisibilityTimeout for the message is beyond the limit"), and the handler asking may have run
+ * up to Lambda's 15 minutes since. A longer wait (a Retry-After a day ahead) comes back at this and is put back
+ * again until the record's own due time.
+ */
+export const MAX_VISIBILITY_SECONDS = 43_200 - 900;
 
 export class Queues {
   constructor(private readonly sqs: SQSClient = new SQSClient({})) {}
@@ -56,7 +62,7 @@ export class Queues {
     }
   }
 
-  /** Makes a received message visible again after `delayMs` (clamped to SQS's 0..12 h). */
+  /** Makes a received message visible again after `delayMs` (clamped to 0..MAX_VISIBILITY_SECONDS). */
   async retryLater(queueUrl: string, receiptHandle: string, delayMs: number): Promise<void> {
     const seconds = Math.min(MAX_VISIBILITY_SECONDS, Math.max(0, Math.ceil(delayMs / 1000)));
     await this.sqs.call('ChangeMessageVisibility', {

@@ -446,7 +446,7 @@ async function sidecarArrived(
   if (left > 0)
     return {
       kind: 'wait',
-      delayMs: Math.min(left, 30_000),
+      delayMs: Math.min(left, waitStepMs(waitMs)),
       reason: `waiting for the file of sidecar ${ref.key}`,
     };
   await ports.createDelivery({
@@ -466,6 +466,18 @@ async function sidecarArrived(
   });
   log.warn('sidecar without its file', { bucket: ref.bucket, key: ref.key });
   return { kind: 'done', deliveries: 0 };
+}
+
+/**
+ * Waits for a sidecar (or a sidecar's file) happen by putting the S3 event back on the ingest queue, and each
+ * return spends one of its receives (5 before its dead-letter queue). So a wait is looked at every 30 s, or in
+ * at most SIDECAR_WAIT_STEPS steps when it is longer: `wait_seconds: 900` (the schema's maximum) is then 3
+ * returns of 300 s, and the event's last receive still decides, with one to spare for a transient failure.
+ * Looking every 30 s whatever the wait sent the events of a 5-minute wait to the dead-letter queue unrecorded.
+ */
+export const SIDECAR_WAIT_STEPS = 3;
+export function waitStepMs(waitMs: number): number {
+  return Math.max(30_000, Math.ceil(waitMs / SIDECAR_WAIT_STEPS));
 }
 
 type SidecarResult =
@@ -498,7 +510,11 @@ async function loadSidecar(
     const waitMs = sidecarWaitMs(stream.sidecar);
     const left = arrivedAt + waitMs - (deps.now ?? Date.now)();
     if (left > 0) {
-      return { kind: 'wait', delayMs: Math.min(left, 30_000), reason: `waiting for sidecar ${sidecarKey}` };
+      return {
+        kind: 'wait',
+        delayMs: Math.min(left, waitStepMs(waitMs)),
+        reason: `waiting for sidecar ${sidecarKey}`,
+      };
     }
     if (!stream.sidecar.required) return { kind: 'missing' };
     return {

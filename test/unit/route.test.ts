@@ -6,6 +6,7 @@ import type { DataTransmit, RelayConfig } from '#domain/config/types.ts';
 import type { DeliveryRecord } from '#domain/delivery.ts';
 import { MalformedEventError, type RouterDeps, routeMessage } from '#domain/route.ts';
 import { VENDORS } from '#vendors/registry.ts';
+import { SETTINGS } from '../../lib/settings.ts';
 
 const config: RelayConfig = {
   version: 1,
@@ -156,6 +157,27 @@ describe('router', () => {
     assert.equal(rec?.status, 'REJECTED');
     assert.equal(rec?.lastError?.code, 'MISSING_SIDECAR');
     assert.equal(rec?.serialNumber, 'S2', 'a rejection is found by its serial');
+  });
+
+  it("waits wait_seconds up to the schema maximum within the ingest queue's receives, then decides", async () => {
+    for (const wait_seconds of [300, 900]) {
+      const long = structuredClone(config);
+      const stream = long.data_receiver[0]?.streams[0];
+      if (stream) stream.sidecar = { mode: 'append', suffix: '.json', required: true, wait_seconds };
+      const key = `line-1/A/S${wait_seconds}_20260101T000000Z.jpg`;
+      const { deps, records, clock } = harness({ [key]: '' }, { config: long });
+      let receives = 0;
+      for (;;) {
+        receives++;
+        const res = await routeMessage(event(key), deps);
+        if (res.kind !== 'wait') break;
+        clock.now += res.delayMs;
+      }
+      // One receive to spare for a transient failure before the dead-letter queue.
+      assert.ok(receives < SETTINGS.ingestMaxReceiveCount, `${wait_seconds} s took ${receives} receives`);
+      const [rec] = records.values();
+      assert.equal(rec?.lastError?.code, 'MISSING_SIDECAR', `recorded after ${wait_seconds} s`);
+    }
   });
 
   it('waits a few seconds for an optional sidecar, then sends without it and records that it was missing', async () => {
