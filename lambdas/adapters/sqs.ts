@@ -7,6 +7,7 @@ import type {
   ReceiveMessageCommandOutput,
   SendMessageBatchCommandOutput,
 } from '@aws-sdk/client-sqs';
+import { MAX_MESSAGE_BYTES } from '#domain/delivery.ts';
 import type { QueueMessage } from '#domain/ops/types.ts';
 import { AwsTransport, type TransportOptions } from './aws/transport.ts';
 
@@ -33,18 +34,39 @@ export class SQSClient {
  * up to Lambda's 15 minutes since. A longer wait (a Retry-After a day ahead) comes back at this and is put back
  * again until the record's own due time.
  */
+/** Splits bodies into SendMessageBatch calls: at most 10 entries and MAX_MESSAGE_BYTES of bodies each. */
+export function sendBatches<T extends { body: string }>(bodies: readonly T[]): T[][] {
+  const batches: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const b of bodies) {
+    const size = Buffer.byteLength(b.body);
+    if (current.length > 0 && (current.length === 10 || bytes + size > MAX_MESSAGE_BYTES)) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(b);
+    bytes += size;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
 export const MAX_VISIBILITY_SECONDS = 43_200 - 900;
 
 export class Queues {
   constructor(private readonly sqs: SQSClient = new SQSClient({})) {}
 
-  /** Sends bodies in batches of 10 (the SQS maximum); throws if any entry failed, naming them. */
+  /**
+   * Sends bodies in batches of at most 10 messages and MAX_MESSAGE_BYTES in all (both SQS maximums: ten 30 KB
+   * messages in one call were refused whole); throws if any entry failed, naming them.
+   */
   async sendAll(
     queueUrl: string,
     bodies: Array<{ id: string; body: string; delaySeconds?: number }>,
   ): Promise<void> {
-    for (let i = 0; i < bodies.length; i += 10) {
-      const chunk = bodies.slice(i, i + 10);
+    for (const chunk of sendBatches(bodies)) {
       const out = await this.sqs.call<SendMessageBatchCommandOutput>('SendMessageBatch', {
         QueueUrl: queueUrl,
         Entries: chunk.map((b, n) => ({

@@ -145,6 +145,12 @@ export function sqsSafeJson(value: unknown): string {
   );
 }
 
+/**
+ * The largest message body the relay's queues take: SQS's MaximumMessageSize, left at its default of 256 KiB
+ * (262,144 bytes) by the stack, which is also the most one SendMessageBatch may carry in all.
+ */
+export const MAX_MESSAGE_BYTES = 262_144;
+
 export function parseDeliveryMessage(body: string): DeliveryMessage | undefined {
   try {
     const m = JSON.parse(body) as Partial<DeliveryMessage>;

@@ -214,22 +214,35 @@ export async function pollDue(deps: PollerDeps, signal: AbortSignal): Promise<Po
     deps.config.data_transmit.map(async (t) => {
       const plugin = deps.vendors[t.transmit_type];
       if (!plugin) return;
-      try {
-        const state = (await deps.ports.destinationState?.(t.transmit_name)) ?? { paused: false };
-        if (t.enabled !== false) add(await releaseOrProbe(t, state, deps));
-        add(await sweep(t, deps));
-        // A destination paused for its credentials cannot answer status checks either.
-        if (!plugin.poll || t.enabled === false || (state.paused && !state.stoppedByOperator)) return;
-        for (const status of POLLABLE) {
-          if (signal.aborted) return;
+      // Each step on its own: a release or sweep that fails (a queue refusing a message) must not stop the
+      // destination's status checks, run after run.
+      const step = async (name: string, fn: () => Promise<void>) => {
+        try {
+          await fn();
+        } catch (err) {
+          total.errors++;
+          deps.log.error('poll step failed for a destination', {
+            destination: t.transmit_name,
+            step: name,
+            error: errorMessage(err),
+          });
+        }
+      };
+      let state: DestinationState | undefined;
+      await step('state', async () => {
+        state = (await deps.ports.destinationState?.(t.transmit_name)) ?? { paused: false };
+      });
+      if (!state) return;
+      const known = state;
+      if (t.enabled !== false) await step('release', async () => add(await releaseOrProbe(t, known, deps)));
+      await step('sweep', async () => add(await sweep(t, deps)));
+      // A destination paused for its credentials cannot answer status checks either.
+      if (!plugin.poll || t.enabled === false || (known.paused && !known.stoppedByOperator)) return;
+      for (const status of POLLABLE) {
+        if (signal.aborted) return;
+        await step(`check ${status}`, async () => {
           const due = await deps.ports.due(t.transmit_name, status, deps.maxPerRun ?? 1000);
           add(await checkDeliveries(t, plugin, due, deps, signal));
-        }
-      } catch (err) {
-        total.errors++;
-        deps.log.error('poll run failed for a destination', {
-          destination: t.transmit_name,
-          error: errorMessage(err),
         });
       }
     }),

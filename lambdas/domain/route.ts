@@ -31,6 +31,7 @@ import {
   type DeliveryMessage,
   type DeliveryRecord,
   deliveryKey,
+  MAX_MESSAGE_BYTES,
   type NewDelivery,
   objectPk,
   REQUEST_ID,
@@ -354,6 +355,22 @@ async function routeRecord(
       sidecar: sidecarState,
       ...(serialNumber ? { serialNumber } : {}),
     };
+    const body = sqsSafeJson(message);
+    if (body.length > MAX_MESSAGE_BYTES) {
+      // Fields copied from a large sidecar: SQS would refuse the message on every try. Recorded without them.
+      const error = recorded(
+        'FIELDS_TOO_LARGE',
+        `the delivery's fields make a ${body.length}-byte queue message; the queue takes ${MAX_MESSAGE_BYTES} (shorten the templates that copy large sidecar values)`,
+      );
+      await ports.createDelivery({ ...common, status: 'REJECTED', lastError: error });
+      log.warn('delivery rejected at routing', {
+        bucket,
+        key,
+        destination: t.transmit_name,
+        code: error.code,
+      });
+      continue;
+    }
     const list = batches.get(queueUrl) ?? [];
     list.push({
       record: {
@@ -363,7 +380,7 @@ async function routeRecord(
         sidecar: sidecarState,
         ...(serialNumber ? { serialNumber } : {}),
       },
-      body: sqsSafeJson(message),
+      body,
     });
     batches.set(queueUrl, list);
   }

@@ -4,7 +4,7 @@ import { createLogger } from '#commons/logger.ts';
 import type { DataTransmit, RelayConfig } from '#domain/config/types.ts';
 import type { DeliveryRecord } from '#domain/delivery.ts';
 import { encodeDeliveryId } from '#domain/delivery.ts';
-import { checkDeliveries } from '#domain/poll.ts';
+import { checkDeliveries, pollDue } from '#domain/poll.ts';
 import type { DeliveryStatus, RecordedError } from '#domain/status.ts';
 import type { JsonValue, PendingDelivery, PollOutcome, VendorContext, VendorPlugin } from '#vendors/types.ts';
 
@@ -94,5 +94,70 @@ describe('poller', () => {
     assert.equal(writes[0]?.vendorRef, 'found-1');
     const plain = await run({ kind: 'unchanged' });
     assert.equal(plain.seen[0]?.callbackBody, undefined, 'the poller passes no callback body');
+  });
+
+  it("a sweep the queue refuses does not stop the destination's status checks", async () => {
+    const plugin: VendorPlugin = {
+      id: 'fake',
+      displayName: 'Fake',
+      fieldsSchema: {},
+      optionsSchema: {},
+      deliver: async () => [],
+      poll: {
+        maxBatch: 10,
+        firstCheckAfterMs: 0,
+        run: async (items) =>
+          new Map(items.map((i) => [i.deliveryId, { kind: 'status', status: 'UPLOADED' } as PollOutcome])),
+      },
+    };
+    const base = {
+      sk: 'destination#d',
+      destination: 'd',
+      bucket: 'b',
+      etag: 'e',
+      size: 1,
+      attempts: 1,
+      createdAt: '',
+      updatedAt: '',
+      history: [],
+    };
+    const stuck: DeliveryRecord = {
+      ...base,
+      pk: 'object#b/s#etag=e',
+      key: 's',
+      status: 'RECEIVED',
+      fields: {},
+    };
+    const pending: DeliveryRecord = {
+      ...base,
+      pk: 'object#b/p#etag=e',
+      key: 'p',
+      status: 'PENDING_VALIDATION',
+      vendorRef: 'ref',
+    };
+    const checked: DeliveryStatus[] = [];
+    const summary = await pollDue(
+      {
+        config: { version: 1, data_receiver: [], data_transmit: [transmit] },
+        vendors: { fake: plugin },
+        log: createLogger({}, { level: 'error', sink: () => {} }),
+        context: () => ({}) as VendorContext,
+        queueUrls: { fake: 'http://127.0.0.1/queue/fake' },
+        ports: {
+          due: async (_d, status) =>
+            status === 'RECEIVED' ? [stuck] : status === 'PENDING_VALIDATION' ? [pending] : [],
+          send: async () => {
+            throw new Error('SQS refused 1 message(s): InvalidParameterValue');
+          },
+          applyCheck: async (_r, u) => {
+            checked.push(u.status);
+            return true;
+          },
+        },
+      },
+      AbortSignal.timeout(5_000),
+    );
+    assert.equal(summary.errors, 1, 'the sweep failed, and is counted');
+    assert.deepEqual(checked, ['UPLOADED'], 'the pending delivery was still checked');
   });
 });

@@ -180,6 +180,27 @@ describe('router', () => {
     }
   });
 
+  it('rejects a delivery whose fields would make a message the queue refuses, instead of failing every send', async () => {
+    const big = structuredClone(config);
+    const transmit = big.data_transmit[0];
+    if (transmit) transmit.fields.tags = '{sidecar.tags}';
+    const key = 'line-1/A/S9_20260101T000000Z.jpg';
+    // 100 tags (Instrumental's most) of 500 CJK characters: a 150 KB sidecar (under its 256 KiB limit), and
+    // 300 KB of message once escaped to SQS-safe ASCII.
+    const tags = Array.from({ length: 100 }, () => '検査結果'.repeat(125));
+    const { deps, records, sent } = harness(
+      { [key]: '', [`${key}.json`]: JSON.stringify({ view: 'Top', tags }) },
+      { config: big },
+    );
+    const res = await routeMessage(event(key), deps);
+    assert.equal(res.kind, 'done');
+    assert.equal(sent.length, 0);
+    const [rec] = records.values();
+    assert.equal(rec?.status, 'REJECTED');
+    assert.equal(rec?.lastError?.code, 'FIELDS_TOO_LARGE');
+    assert.equal(rec?.fields, undefined, 'the record does not keep them either');
+  });
+
   it('waits a few seconds for an optional sidecar, then sends without it and records that it was missing', async () => {
     const optional = structuredClone(config);
     const stream = optional.data_receiver[0]?.streams[0];
