@@ -7,6 +7,7 @@ import type {
   ReceiveMessageCommandOutput,
   SendMessageBatchCommandOutput,
 } from '@aws-sdk/client-sqs';
+import { chunksOf } from '#commons/chunks.ts';
 import { MAX_MESSAGE_BYTES } from '#domain/delivery.ts';
 import type { QueueMessage } from '#domain/ops/types.ts';
 import { AwsTransport, type TransportOptions } from './aws/transport.ts';
@@ -28,31 +29,17 @@ export class SQSClient {
   }
 }
 
+/** Splits bodies into SendMessageBatch calls: at most 10 entries and MAX_MESSAGE_BYTES of bodies each. */
+export function sendBatches<T extends { body: string }>(bodies: readonly T[]): T[][] {
+  return chunksOf(bodies, 10, MAX_MESSAGE_BYTES, (b) => Buffer.byteLength(b.body));
+}
+
 /**
  * The longest visibility a received message may be given: SQS caps a message's *total* visibility at 12 h from
  * its receive ("Total VisibilityTimeout for the message is beyond the limit"), and the handler asking may have run
  * up to Lambda's 15 minutes since. A longer wait (a Retry-After a day ahead) comes back at this and is put back
  * again until the record's own due time.
  */
-/** Splits bodies into SendMessageBatch calls: at most 10 entries and MAX_MESSAGE_BYTES of bodies each. */
-export function sendBatches<T extends { body: string }>(bodies: readonly T[]): T[][] {
-  const batches: T[][] = [];
-  let current: T[] = [];
-  let bytes = 0;
-  for (const b of bodies) {
-    const size = Buffer.byteLength(b.body);
-    if (current.length > 0 && (current.length === 10 || bytes + size > MAX_MESSAGE_BYTES)) {
-      batches.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(b);
-    bytes += size;
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
-}
-
 export const MAX_VISIBILITY_SECONDS = 43_200 - 900;
 
 export class Queues {

@@ -14,6 +14,7 @@
  *   probe when it is due and queues the held deliveries again once the destination runs.
  */
 
+import { chunksOf } from '#commons/chunks.ts';
 import { CredentialsError, errorMessage, RelayError, recorded } from '#commons/errors.ts';
 import { InvalidRequestError } from '#commons/http.ts';
 import type { Logger } from '#commons/logger.ts';
@@ -444,23 +445,9 @@ export function groupJobs<T extends { msg: DeliveryMessage }>(
     list.push(item);
     byKey.set(key, list);
   }
-  const groups: T[][] = [];
-  for (const list of byKey.values()) {
-    let current: T[] = [];
-    let bytes = 0;
-    for (const item of list) {
-      const itemBytes = item.msg.object.size;
-      if (current.length > 0 && (current.length >= size || bytes + itemBytes > maxBytes)) {
-        groups.push(current);
-        current = [];
-        bytes = 0;
-      }
-      current.push(item);
-      bytes += itemBytes;
-    }
-    if (current.length > 0) groups.push(current);
-  }
-  return groups;
+  return [...byKey.values()].flatMap((list) =>
+    chunksOf(list, size, maxBytes, (item) => item.msg.object.size),
+  );
 }
 
 /** Runs `fn` over `items`, at most `limit` at once. */

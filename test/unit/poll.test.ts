@@ -16,9 +16,9 @@ const transmit: DataTransmit = {
   fields: {},
 };
 
-function run(answer: PollOutcome, callbackBodies?: ReadonlyMap<string, JsonValue>) {
-  const seen: PendingDelivery[] = [];
-  const plugin: VendorPlugin = {
+/** A plug-in whose status checks answer `answer` for every delivery, noting what it was asked. */
+function answering(answer: PollOutcome, seen: PendingDelivery[] = []): VendorPlugin {
+  return {
     id: 'fake',
     displayName: 'Fake',
     fieldsSchema: {},
@@ -33,6 +33,11 @@ function run(answer: PollOutcome, callbackBodies?: ReadonlyMap<string, JsonValue
       },
     },
   };
+}
+
+function run(answer: PollOutcome, callbackBodies?: ReadonlyMap<string, JsonValue>) {
+  const seen: PendingDelivery[] = [];
+  const plugin = answering(answer, seen);
   const rec: DeliveryRecord = {
     pk: 'object#b/k#etag=e',
     sk: 'destination#d',
@@ -97,19 +102,7 @@ describe('poller', () => {
   });
 
   it("a sweep the queue refuses does not stop the destination's status checks", async () => {
-    const plugin: VendorPlugin = {
-      id: 'fake',
-      displayName: 'Fake',
-      fieldsSchema: {},
-      optionsSchema: {},
-      deliver: async () => [],
-      poll: {
-        maxBatch: 10,
-        firstCheckAfterMs: 0,
-        run: async (items) =>
-          new Map(items.map((i) => [i.deliveryId, { kind: 'status', status: 'UPLOADED' } as PollOutcome])),
-      },
-    };
+    const plugin = answering({ kind: 'status', status: 'UPLOADED' });
     const base = {
       sk: 'destination#d',
       destination: 'd',
