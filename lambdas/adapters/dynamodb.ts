@@ -220,7 +220,7 @@ export class StatusTable {
       attempts: 0,
       createdAt: now,
       updatedAt: now,
-      history: this.history(rec.status, rec.lastError?.code),
+      history: this.history(rec.status, rec.lastError?.code ?? rec.notice?.code),
     };
     const indexed = toItem(this.indexed(item));
     try {

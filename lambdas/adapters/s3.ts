@@ -23,6 +23,16 @@ export type ObjectHead = ObjectHeadInfo;
 
 const isNotFound = (err: unknown): boolean => err instanceof AwsError && err.status === 404;
 
+/**
+ * Reads of exactly the object a delivery stands for: its version in a versioned bucket; in an unversioned one,
+ * the object under the key only while its ETag is the delivery's (S3 answers 412 PreconditionFailed once a newer
+ * upload replaced it, instead of handing the newer bytes to the older delivery).
+ */
+function exactly(ref: Pick<ObjectRef, 'versionId' | 'etag'>): { versionId?: string; ifMatch?: string } {
+  if (ref.versionId) return { versionId: ref.versionId };
+  return ref.etag ? { ifMatch: `"${ref.etag.replace(/"/g, '')}"` } : {};
+}
+
 export class S3Objects implements ObjectSource {
   constructor(private readonly s3: S3Client) {}
 
@@ -73,7 +83,7 @@ export class S3Objects implements ObjectSource {
     const end = Math.min(endExclusive, ref.size);
     if (start >= end) return Buffer.alloc(0);
     const out = await this.s3.getObject(ref.bucket, ref.key, {
-      ...(ref.versionId ? { versionId: ref.versionId } : {}),
+      ...exactly(ref),
       range: `bytes=${start}-${end - 1}`,
     });
     return (await readBytes(out.body)).subarray(0, end - start);
@@ -113,11 +123,7 @@ export class S3Objects implements ObjectSource {
   }
 
   async stream(ref: ObjectRef): Promise<Readable> {
-    const out = await this.s3.getObject(
-      ref.bucket,
-      ref.key,
-      ref.versionId ? { versionId: ref.versionId } : {},
-    );
+    const out = await this.s3.getObject(ref.bucket, ref.key, exactly(ref));
     // The bytes of a whole file: their socket chunks are the garbage commons/stream-gc.ts bounds.
     return boundGarbage(out.body);
   }

@@ -586,6 +586,15 @@ async function sendGroup(
     try {
       rejected = await preflight(job, ctx, plugin);
     } catch (err) {
+      if (err instanceof SupersededError) {
+        await ports.finish(msg, deps.owner, destination, {
+          status: 'SKIPPED',
+          notice: err.notice,
+          refund: true,
+        });
+        log.info('object replaced since its event: skipped', { key: msg.object.key, destination });
+        return;
+      }
       const error = recorded('PREFLIGHT_READ_FAILED', `could not read the object: ${errorMessage(err)}`);
       await record(
         [{ ...retrySettle(item, job, { kind: 'retry', error }, deps, maxAttempts, policy), item }],
@@ -901,6 +910,7 @@ async function preflight(
     if (name === 'NoSuchKey' || name === 'NotFound' || name === 'NoSuchVersion') {
       return recorded('OBJECT_NOT_FOUND', `s3://${job.object.bucket}/${job.object.key} no longer exists`);
     }
+    if (name === 'PreconditionFailed') throw new SupersededError(job);
     throw err;
   }
   return plugin.preflight.check({
@@ -910,6 +920,21 @@ async function preflight(
     fields: job.fields,
     destination: ctx.destination,
   });
+}
+
+/**
+ * An unversioned bucket's key was uploaded again after this delivery's event (the read's If-Match failed): its
+ * bytes are gone, the newer upload has its own delivery, and this one is SKIPPED with a notice, not a failure.
+ */
+class SupersededError extends Error {
+  readonly notice: RecordedError;
+  constructor(job: DeliveryJob) {
+    super('object superseded');
+    this.notice = recorded(
+      'OBJECT_SUPERSEDED',
+      `s3://${job.object.bucket}/${job.object.key} was replaced since this delivery's event (ETag ${job.object.etag}); the newer upload is delivered on its own`,
+    );
+  }
 }
 
 /** A delivery parked with its destination: no attempt spent. */

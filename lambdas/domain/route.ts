@@ -247,7 +247,10 @@ async function routeRecord(
     return { kind: 'done', deliveries: 0 };
   }
 
-  const rejectAll = async (error: RecordedError) => {
+  /** Records every destination's delivery settled before anything is queued: REJECTED, or SKIPPED with a notice. */
+  const settleAll = async (
+    outcome: { status: 'REJECTED'; lastError: RecordedError } | { status: 'SKIPPED'; notice: RecordedError },
+  ) => {
     for (const t of transmits) {
       await ports.createDelivery({
         ...keyOf(t.transmit_name),
@@ -255,16 +258,30 @@ async function routeRecord(
         ...streamInfo,
         destination: t.transmit_name,
         vendor: t.transmit_type,
-        status: 'REJECTED',
-        lastError: error,
+        ...outcome,
       });
     }
-    log.warn('object rejected for every destination', { bucket, key, code: error.code });
     return { kind: 'done', deliveries: 0 } as const;
+  };
+  const rejectAll = (error: RecordedError) => {
+    log.warn('object rejected for every destination', { bucket, key, code: error.code });
+    return settleAll({ status: 'REJECTED', lastError: error });
   };
 
   const head = await ports.describe(ref);
   if (!head) return rejectAll(recorded('OBJECT_NOT_FOUND', `s3://${bucket}/${key} no longer exists`));
+  if (!ref.versionId && ref.etag && head.etag !== ref.etag) {
+    // An unversioned bucket, and the key was uploaded again since this event: the newer content has its own
+    // event and deliveries. This one's bytes are gone; nothing is sent for it, and that is not a failure.
+    log.info('object replaced before routing: skipped', { bucket, key });
+    return settleAll({
+      status: 'SKIPPED',
+      notice: recorded(
+        'OBJECT_SUPERSEDED',
+        `s3://${bucket}/${key} was replaced (ETag ${head.etag}, this event's ${ref.etag}) before it was routed; the newer upload is delivered on its own`,
+      ),
+    });
+  }
 
   const sidecar = await loadSidecar(stream, ref, arrivedAt, deps);
   if (sidecar.kind === 'wait') return sidecar;

@@ -102,4 +102,34 @@ describe('pre-flight header walks over S3 ranged GETs', () => {
     // the local emulator keeps only the latest bytes (local/s3-hooks.ts); the forwarder maps this to OBJECT_NOT_FOUND
     await assert.rejects(objects.range(first, 0, 4), { name: 'NoSuchVersion' });
   });
+
+  it('in an unversioned bucket, reads only the upload the delivery stands for: a newer one is PreconditionFailed', async () => {
+    const put = async (fill: number) => {
+      const out = await clients.s3.send(
+        new PutObjectCommand({
+          Bucket: res.buckets.results,
+          Key: 'nas/again.bin',
+          Body: Buffer.alloc(1000, fill),
+        }),
+      );
+      // As in an S3 event: the ETag without its quotes, and no version id.
+      const ref: ObjectRef = {
+        bucket: res.buckets.results,
+        key: 'nas/again.bin',
+        etag: (out.ETag ?? '').replace(/"/g, ''),
+        size: 1000,
+      };
+      assert.equal(out.VersionId, undefined, 'the results bucket is not versioned');
+      return ref;
+    };
+    const first = await put(1);
+    assert.deepEqual(await objects.range(first, 0, 4), Buffer.alloc(4, 1));
+    const second = await put(2);
+    await assert.rejects(objects.range(first, 0, 4), { name: 'PreconditionFailed' });
+    await assert.rejects(objects.stream(first), { name: 'PreconditionFailed' });
+    assert.deepEqual(await objects.range(second, 0, 4), Buffer.alloc(4, 2));
+    const chunks: Buffer[] = [];
+    for await (const c of await objects.stream(second)) chunks.push(c as Buffer);
+    assert.deepEqual(Buffer.concat(chunks), Buffer.alloc(1000, 2));
+  });
 });

@@ -92,7 +92,7 @@ function plugin(over: Partial<VendorPlugin>): VendorPlugin {
   };
 }
 
-function run(p: VendorPlugin, msgs: DeliveryMessage[], remainingMs = 60_000) {
+function run(p: VendorPlugin, msgs: DeliveryMessage[], remainingMs = 60_000, ctx = {} as VendorContext) {
   const fake = fakePorts();
   const result = forwardBatch(
     msgs.map(record),
@@ -100,7 +100,7 @@ function run(p: VendorPlugin, msgs: DeliveryMessage[], remainingMs = 60_000) {
       plugin: p,
       config,
       ports: fake.ports,
-      context: () => ({}) as VendorContext,
+      context: () => ctx,
       log: createLogger({}, { level: 'error', sink: () => {} }),
       owner: 'me',
     },
@@ -220,5 +220,41 @@ describe('forwarder: one group of many jobs', () => {
     );
     assert.deepEqual(r.pauses, ['d']);
     assert.ok([...r.status.values()].every((s) => s === 'HELD'));
+  });
+});
+
+describe('forwarder: an object replaced under its key', () => {
+  it('is SKIPPED with a notice, not sent, when the pre-flight read finds a newer upload (unversioned bucket)', async () => {
+    let delivered = 0;
+    const p = plugin({
+      preflight: { headBytes: 16, check: () => undefined },
+      deliver: async (jobs) => {
+        delivered += jobs.length;
+        return jobs.map(() => ({ kind: 'accepted', status: 'UPLOADED' }));
+      },
+    });
+    const replaced = Object.assign(
+      new Error('At least one of the pre-conditions you specified did not hold'),
+      {
+        name: 'PreconditionFailed',
+      },
+    );
+    const ctx = {
+      objects: {
+        range: async (ref: { key: string }) => {
+          if (ref.key === 'k/1.jpg') throw replaced;
+          return Buffer.alloc(16);
+        },
+      },
+    } as unknown as VendorContext;
+    const [gone, kept] = [message(1), message(2)];
+    const r = await run(p, [gone, kept], 60_000, ctx);
+    assert.deepEqual(r.failures, []);
+    assert.equal(delivered, 1);
+    const f = r.finished.get(gone.pk);
+    assert.equal(f?.status, 'SKIPPED');
+    assert.equal(f?.notice?.code, 'OBJECT_SUPERSEDED');
+    assert.equal(f?.refund, true, 'no attempt spent');
+    assert.equal(r.finished.get(kept.pk)?.status, 'UPLOADED');
   });
 });

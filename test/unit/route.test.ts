@@ -201,6 +201,30 @@ describe('router', () => {
     assert.equal(rec?.fields, undefined, 'the record does not keep them either');
   });
 
+  it('skips an event whose object was uploaded again since (unversioned bucket): the newer upload has its own', async () => {
+    const key = 'line-1/A/S5_20260101T000000Z.jpg';
+    const { deps, records, sent } = harness({ [key]: '', [`${key}.json`]: '{"view":"Top"}' });
+    // The object under the key now has ETag "e" (the harness's head); this event was for an earlier "old".
+    const stale = JSON.stringify({
+      Records: [
+        {
+          eventName: 'ObjectCreated:Put',
+          eventTime: '2026-01-01T00:00:00.000Z',
+          s3: { bucket: { name: 'b' }, object: { key, size: 10, eTag: '"old"' } },
+        },
+      ],
+    });
+    await routeMessage(stale, deps);
+    assert.equal(sent.length, 0, 'the newer bytes are not sent as the older upload');
+    const [rec] = records.values();
+    assert.equal(rec?.status, 'SKIPPED');
+    assert.equal(rec?.notice?.code, 'OBJECT_SUPERSEDED');
+    // The newer upload's own event is routed as usual.
+    const current = stale.replace('\\"old\\"', '\\"e\\"');
+    await routeMessage(current, deps);
+    assert.equal(sent.length, 1);
+  });
+
   it('waits a few seconds for an optional sidecar, then sends without it and records that it was missing', async () => {
     const optional = structuredClone(config);
     const stream = optional.data_receiver[0]?.streams[0];

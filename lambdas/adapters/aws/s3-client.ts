@@ -170,15 +170,21 @@ export class S3Client {
     });
   }
 
-  /** The object (or `range`, `bytes=a-b`) with its body unread: the caller reads or streams it. */
+  /**
+   * The object (or `range`, `bytes=a-b`) with its body unread: the caller reads or streams it. `ifMatch` (an
+   * ETag, quoted) makes S3 answer 412 PreconditionFailed when the object under the key is no longer that one.
+   */
   getObject(
     bucket: string,
     key: string,
-    opts: { versionId?: string; range?: string } = {},
+    opts: { versionId?: string; range?: string; ifMatch?: string } = {},
   ): Promise<GetResult> {
     const q = new URLSearchParams(opts.versionId ? { versionId: opts.versionId } : {});
     return this.op('GetObject', 'GET', bucket, key, q, (res) => ({ ...headOf(res), body: res.body }), {
-      headers: opts.range ? { Range: opts.range } : {},
+      headers: {
+        ...(opts.range ? { Range: opts.range } : {}),
+        ...(opts.ifMatch ? { 'If-Match': opts.ifMatch } : {}),
+      },
     });
   }
 
