@@ -717,6 +717,44 @@ export class StatusTable {
     );
   }
 
+  /**
+   * The destinations the poller has seen in the config, one small item each (pk `relay#destinations`): how it
+   * finds the deliveries of one that a later config removed.
+   */
+  async knownDestinations(): Promise<string[]> {
+    const names: string[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': KNOWN_DESTINATIONS },
+          ConsistentRead: true,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const item of out.Items ?? []) if (typeof item.name === 'string') names.push(item.name);
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return names;
+  }
+
+  async rememberDestination(name: string): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { pk: KNOWN_DESTINATIONS, sk: `name#${name}`, name, seenAt: this.iso() },
+      }),
+    );
+  }
+
+  async forgetDestination(name: string): Promise<void> {
+    await this.doc.send(
+      new DeleteCommand({ TableName: this.tableName, Key: { pk: KNOWN_DESTINATIONS, sk: `name#${name}` } }),
+    );
+  }
+
   // ---- ops: index reads, operator requests, config versions ---------------------------------------------
 
   /** One page of an index (bySerial, byOutcome, byDue), sort key within [from, to]; `next` is opaque. */
@@ -1094,6 +1132,9 @@ function fromAttr(v: Record<string, unknown>): unknown {
   if ('NS' in v) return (v.NS as string[]).map(Number);
   return undefined;
 }
+
+/** The partition of the destinations the poller has seen configured (StatusTable.knownDestinations). */
+const KNOWN_DESTINATIONS = 'relay#destinations';
 
 // ---- ops counters (the stream aggregator's items) ----------------------------------------------------------
 

@@ -21,7 +21,14 @@ import type {
 } from '#vendors/types.ts';
 import { type DeliveryRecord, encodeDeliveryId, messageFor, sqsSafeJson } from './delivery.ts';
 import type { DestinationState } from './forward.ts';
-import { canTransition, type DeliveryStatus, POLLABLE, type RecordedError } from './status.ts';
+import {
+  canTransition,
+  type DeliveryStatus,
+  DUE,
+  isPollable,
+  POLLABLE,
+  type RecordedError,
+} from './status.ts';
 
 /** What one status check writes: the status, when to look next, and what the vendor said. */
 export interface CheckUpdate {
@@ -44,6 +51,10 @@ export interface PollerPorts {
   /** Moves the next look-in of a delivery whose message was re-sent. */
   deferCheck?(rec: DeliveryRecord, nextCheckAt: string): Promise<boolean>;
   send?(queueUrl: string, messages: Array<{ id: string; body: string }>): Promise<void>;
+  /** The destinations seen configured in earlier runs, and keeping that list (see settleRemoved). */
+  knownDestinations?(): Promise<string[]>;
+  rememberDestination?(name: string): Promise<void>;
+  forgetDestination?(name: string): Promise<void>;
 }
 
 export interface PollerDeps {
@@ -247,7 +258,59 @@ export async function pollDue(deps: PollerDeps, signal: AbortSignal): Promise<Po
       }
     }),
   );
+  try {
+    add(await settleRemoved(deps));
+  } catch (err) {
+    total.errors++;
+    deps.log.error('poll step failed for removed destinations', { error: errorMessage(err) });
+  }
   return total;
+}
+
+/**
+ * Deliveries of a destination the config no longer has: nothing would ever release its HELD ones, sweep its
+ * RECEIVED and RETRYING ones or check its accepted ones. Each is settled with DESTINATION_REMOVED (REJECTED, or
+ * FAILED for one the vendor had accepted and is no longer followed), and the name is forgotten once a run finds
+ * none left. Names come from the runs before (one small item per destination), so a destination removed before
+ * this was deployed is not found. QUEUED and SENDING ones have a message, which the forwarder settles the same way.
+ */
+async function settleRemoved(deps: PollerDeps): Promise<Partial<PollSummary>> {
+  const { ports } = deps;
+  if (!ports.knownDestinations) return {};
+  const now = deps.now ?? Date.now;
+  const configured = new Set(deps.config.data_transmit.map((t) => t.transmit_name));
+  const known = await ports.knownDestinations();
+  for (const name of configured) if (!known.includes(name)) await ports.rememberDestination?.(name);
+  const limit = deps.releasePerRun ?? 500;
+  const far = new Date(now() + 365 * 86_400_000).toISOString();
+  let changed = 0;
+  for (const name of known) {
+    if (configured.has(name)) continue;
+    let found = 0;
+    for (const status of DUE) {
+      const due = await ports.due(name, status, limit, far);
+      found += due.length;
+      for (const rec of due) {
+        const followed = isPollable(rec.status);
+        const update: CheckUpdate = {
+          status: followed ? 'FAILED' : 'REJECTED',
+          error: recorded(
+            'DESTINATION_REMOVED',
+            followed
+              ? `destination ${name} is no longer in the config: the vendor had it, its status is no longer followed`
+              : `destination ${name} is no longer in the config: not sent`,
+          ),
+          nextCheckAt: new Date(now()).toISOString(),
+        };
+        if (await ports.applyCheck(rec, update)) changed++;
+      }
+    }
+    if (found === 0) {
+      await ports.forgetDestination?.(name);
+      deps.log.info('removed destination has no deliveries left: forgotten', { destination: name });
+    } else deps.log.warn('removed destination: deliveries settled', { destination: name, found });
+  }
+  return { changed };
 }
 
 /** Puts recorded deliveries back on their vendor queue, then marks them QUEUED (a lost mark only duplicates). */
