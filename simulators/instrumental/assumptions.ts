@@ -98,5 +98,12 @@ export const LIMITS = {
  */
 export const OPTIONAL_NULL_IS_ABSENT = true;
 
+/**
+ * "If the file's name does not end in .jpg, .jpeg, .mp4, or .webm, it will be rejected synchronously" [D] is
+ * silent on case: the simulator takes the extensions in any case (`IMG.JPG` passes). The relay sends them
+ * lower-cased, which passes under either reading.
+ */
+export const EXTENSIONS_IGNORE_CASE = true;
+
 /** fileStatus: when both malformed and unknown ids are sent, COULD_NOT_PARSE wins. */
 export const MALFORMED_BEFORE_NOT_FOUND = true;

@@ -1,4 +1,5 @@
 import { isEbml, isIsoBmff, isJpeg, readJpegInfo, readMp4Info } from '../media/index.ts';
+import { EXTENSIONS_IGNORE_CASE } from './assumptions.ts';
 
 export type FileStatus = 'PENDING_VALIDATION' | 'FAILED_VALIDATION' | 'UPLOADED';
 
@@ -26,8 +27,8 @@ export const ALLOWED_EXTENSIONS = ['.jpg', '.jpeg', '.mp4', '.webm'] as const;
 
 /** The allowed extension the name ends with (lower case), or undefined. */
 export function extensionOf(filename: string): (typeof ALLOWED_EXTENSIONS)[number] | undefined {
-  const lower = filename.toLowerCase();
-  return ALLOWED_EXTENSIONS.find((ext) => lower.endsWith(ext));
+  const name = EXTENSIONS_IGNORE_CASE ? filename.toLowerCase() : filename;
+  return ALLOWED_EXTENSIONS.find((ext) => name.endsWith(ext));
 }
 
 function mp(width: number, height: number): string {

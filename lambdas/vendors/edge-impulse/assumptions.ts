@@ -56,6 +56,22 @@ export const EDGE_IMPULSE_ASSUMPTIONS = {
   notFoundHolds: true,
 
   /**
+   * §1.1 [C]: `files[]` has one entry per sample; that the i-th entry answers the i-th sample part is assumed
+   * (the CLI and the Python SDK send one sample per request and never rely on it). Each entry's `fileName`
+   * (failed entries have none) is checked against the name sent at its place; when they disagree the
+   * entries are matched by name if every entry names exactly one file sent, else the request's files are an
+   * ambiguous retry: never a result given to another file.
+   */
+  resultsInPartOrder: true,
+
+  /**
+   * §1.1 `x-add-date-id: 1` "adds a unique ID to the end" of the file name [D]: where is not said. A stored
+   * name answers for the name sent with one dot-separated segment more, before the extension
+   * (`test.2ccv5m2f.wav`, the simulator's and Studio's shape) or after it (`test.wav.2ccv5m2f`).
+   */
+  dateIdPlaces: ['before-extension', 'end'] as const,
+
+  /**
    * `x-metadata` and `x-label` travel in headers; servers refuse very large header sections (Node's default is
    * 16 KiB in all). The relay refuses a file whose label + metadata would be over this before sending.
    */

@@ -29,6 +29,7 @@ import {
   fieldsSchema,
   groupKey,
   MAX_FILES_PER_REQUEST,
+  matchResults,
   optionsSchema,
   requestHeaders,
   requestsOf,
@@ -164,6 +165,39 @@ describe('Edge Impulse fields → request headers (§1.1)', () => {
   });
 });
 
+describe('Edge Impulse per-file results are matched to the files sent', () => {
+  const ok = (sampleId: number, fileName: string) => ({ success: true, sampleId, fileName, projectId: 1 });
+  const failed = { success: false, error: 'An item with this hash already exists (ids: 7)' };
+  const sent = ['a.jpg', 'b.jpg', 'c.jpg'];
+  it('in order: every named result names the file sent at its place (failed results name none)', () => {
+    const files = [ok(1, 'a.jpg'), failed, ok(3, 'c.jpg')];
+    assert.deepEqual(matchResults(sent, files, false), { files, inOrder: true });
+    assert.equal(A.resultsInPartOrder, true);
+  });
+  it('out of order: matched by name when every result names one file sent', () => {
+    const m = matchResults(sent, [ok(3, 'c.jpg'), ok(1, 'a.jpg'), ok(2, 'b.jpg')], false);
+    assert.deepEqual(m, { files: [ok(1, 'a.jpg'), ok(2, 'b.jpg'), ok(3, 'c.jpg')], inOrder: false });
+  });
+  it('out of order with a result that names no file, or names one twice, or another file: no match', () => {
+    assert.equal(matchResults(sent, [ok(3, 'c.jpg'), failed, ok(1, 'a.jpg')], false), undefined);
+    assert.equal(matchResults(sent, [ok(2, 'b.jpg'), ok(1, 'a.jpg'), ok(3, 'a.jpg')], false), undefined);
+    assert.equal(matchResults(sent, [ok(1, 'a.jpg'), ok(2, 'x.jpg'), ok(3, 'c.jpg')], false), undefined);
+    assert.equal(matchResults(sent, [ok(1, 'a.jpg')], false), undefined);
+  });
+  it('with x-add-date-id, a stored name answers for the name sent without its id', () => {
+    assert.deepEqual([...A.dateIdPlaces], ['before-extension', 'end']);
+    const names = ['a.jpg', 'a.b.jpg'];
+    const renamed = [ok(1, 'a.2ccv5m2f.jpg'), ok(2, 'a.b.k3j4h5g6.jpg')];
+    assert.deepEqual(matchResults(names, renamed, true)?.inOrder, true);
+    assert.deepEqual(matchResults(names, [...renamed].reverse(), true)?.files, renamed);
+    assert.deepEqual(
+      matchResults(names, [ok(1, 'a.jpg.2ccv5m2f'), ok(2, 'a.b.jpg.k3j4h5g6')], true)?.inOrder,
+      true,
+    );
+    assert.equal(matchResults(names, renamed, false), undefined, 'without the option a name is taken as is');
+  });
+});
+
 describe('Edge Impulse batching bounds', () => {
   it('a request holds at most 1000 files, 200 MB, and each file name once', () => {
     const items = (n: number, size: number, name = (i: number) => `f${i}.jpg`) =>
@@ -184,6 +218,16 @@ describe('Edge Impulse batching bounds', () => {
     );
     assert.equal(edgeImpulse.maxBatch, MAX_FILES_PER_REQUEST);
     assert.equal(edgeImpulse.maxBatchBytes, A.maxRequestBytes);
+  });
+  it('the bounding_boxes.labels part counts towards the 1000 files of a request', () => {
+    const items = (n: number, labelled: (i: number) => boolean) =>
+      Array.from({ length: n }, (_, i) => ({ fileName: `f${i}.jpg`, size: 10, labelled: labelled(i) }));
+    const sizes = (r: Array<Array<{ labelled: boolean }>>) =>
+      r.map((x) => x.length + (x.some((i) => i.labelled) ? 1 : 0));
+    assert.deepEqual(sizes(requestsOf(items(1000, () => true))), [1000, 2]);
+    assert.deepEqual(sizes(requestsOf(items(1000, (i) => i === 999))), [999, 2]);
+    assert.deepEqual(sizes(requestsOf(items(1000, () => false))), [1000]);
+    assert.deepEqual(sizes(requestsOf(items(2000, (i) => i % 2 === 0))), [1000, 1000, 3]);
   });
   it("the largest request's time budget is under a quarter of the forwarder's timeout", () => {
     const each = Math.floor(A.maxRequestBytes / MAX_FILES_PER_REQUEST);
@@ -460,6 +504,37 @@ describe('Edge Impulse deliver() against the simulator', () => {
     assert.equal(names.length, 2);
     for (const n of names) assert.match(n, /^same\.[a-z0-9]{8}\.jpg$/);
     assert.equal(a[0]?.kind === 'accepted' && a[0].detail?.fileName, names[0]);
+  });
+
+  it('results answered out of order go to the files they name; unnamed ones out of order: ambiguous retry', async () => {
+    const jobs = [h.job('a/o1.jpg', jpeg(71), { label: 'ok' }), h.job('a/o2.jpg', jpeg(72), { label: 'ok' })];
+    const answer = (files: unknown[]) => ({
+      route: 'ingestFiles',
+      status: 200,
+      body: { success: true, files },
+    });
+    h.sim.faults.enqueue(
+      answer([
+        { success: true, sampleId: 22, fileName: 'o2.jpg', projectId: 1 },
+        { success: true, sampleId: 11, fileName: 'o1.jpg', projectId: 1 },
+      ]),
+    );
+    const swapped = await edgeImpulse.deliver(jobs, h.ctx());
+    assert.deepEqual(
+      swapped.map((o) => o.kind === 'accepted' && o.vendorRef),
+      ['11', '22'],
+    );
+    h.sim.faults.enqueue(
+      answer([
+        { success: true, sampleId: 22, fileName: 'o2.jpg', projectId: 1 },
+        { success: false, error: 'An item with this hash already exists (ids: 5)' },
+      ]),
+    );
+    const unmatched = await edgeImpulse.deliver(jobs, h.ctx());
+    for (const o of unmatched) {
+      assert.equal(o.kind === 'retry' && o.ambiguous, true, JSON.stringify(o));
+      assert.equal(o.kind === 'retry' && o.error.code, 'RESULTS_UNMATCHED');
+    }
   });
 
   it('an answer lost after the vendor stored the batch: ambiguous retry, then the duplicates are the delivery', async () => {

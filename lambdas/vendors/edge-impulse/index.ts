@@ -357,27 +357,73 @@ export function classifyFile(entry: unknown): DeliveryOutcome {
 }
 
 /**
- * Splits jobs into requests: at most 1000 files and `maxRequestBytes`, and one file name once per request
+ * Splits jobs into requests: at most 1000 files (§1.1 [D], counting the `bounding_boxes.labels` part that
+ * items with `labelled` add once per request) and `maxRequestBytes`, and one file name once per request
  * (`bounding_boxes.labels` refers to samples by name).
  */
-export function requestsOf<T extends { fileName: string; size: number }>(items: readonly T[]): T[][] {
-  const out: Array<{ items: T[]; bytes: number; names: Set<string> }> = [];
+export function requestsOf<T extends { fileName: string; size: number; labelled?: boolean }>(
+  items: readonly T[],
+): T[][] {
+  const out: Array<{ items: T[]; bytes: number; names: Set<string>; labelled: boolean }> = [];
+  const files = (r: { items: T[]; labelled: boolean }) => r.items.length + (r.labelled ? 1 : 0);
   for (const item of items) {
     let req = out.find(
       (r) =>
-        r.items.length < MAX_FILES_PER_REQUEST &&
+        files(r) + 1 + (item.labelled && !r.labelled ? 1 : 0) <= MAX_FILES_PER_REQUEST &&
         (r.items.length === 0 || r.bytes + item.size <= A.maxRequestBytes) &&
         !r.names.has(item.fileName),
     );
     if (!req) {
-      req = { items: [], bytes: 0, names: new Set() };
+      req = { items: [], bytes: 0, names: new Set(), labelled: false };
       out.push(req);
     }
     req.items.push(item);
     req.bytes += item.size;
     req.names.add(item.fileName);
+    req.labelled ||= item.labelled === true;
   }
   return out.map((r) => r.items);
+}
+
+/**
+ * The names a stored `fileName` may answer for: itself and, when `x-add-date-id` renamed it, the name without
+ * the id (§1.1 "adds a unique ID to the end", placed before the extension or after it: A.dateIdPlaces).
+ */
+export function sentNamesOf(stored: string, addDateId: boolean): string[] {
+  if (!addDateId) return [stored];
+  const parts = stored.split('.');
+  const out = [stored];
+  const places: readonly string[] = A.dateIdPlaces;
+  if (places.includes('before-extension') && parts.length >= 3)
+    out.push([...parts.slice(0, -2), parts.at(-1)].join('.'));
+  if (places.includes('end') && parts.length >= 2) out.push(parts.slice(0, -1).join('.'));
+  return out;
+}
+
+/**
+ * `files[]` in the order of the names sent, or undefined when they cannot be told apart. In order
+ * (A.resultsInPartOrder) when every entry that names its file names the one sent at its place; else by name,
+ * when every entry names exactly one file sent and no two the same.
+ */
+export function matchResults(sent: readonly string[], files: readonly unknown[], addDateId: boolean) {
+  const nameOf = (e: unknown) => {
+    const n = e !== null && typeof e === 'object' ? (e as Record<string, unknown>).fileName : undefined;
+    return typeof n === 'string' ? n : undefined;
+  };
+  const answers = (e: unknown, name: string | undefined) => {
+    const n = nameOf(e);
+    return n !== undefined && name !== undefined && sentNamesOf(n, addDateId).includes(name);
+  };
+  if (files.length !== sent.length) return undefined;
+  if (files.every((e, i) => nameOf(e) === undefined || answers(e, sent[i]))) return { files, inOrder: true };
+  const byName: unknown[] = new Array(sent.length);
+  for (const e of files) {
+    const hits = sent.flatMap((name, i) => (answers(e, name) ? [i] : []));
+    const at = hits[0];
+    if (hits.length !== 1 || at === undefined || byName[at] !== undefined) return undefined;
+    byName[at] = e;
+  }
+  return { files: byName, inOrder: false };
 }
 
 interface Pending {
@@ -386,6 +432,8 @@ interface Pending {
   sample: Sample;
   fileName: string;
   size: number;
+  /** It adds the request's `bounding_boxes.labels` part. */
+  labelled: boolean;
 }
 
 function endpoint(ctx: VendorContext, category: Category): URL {
@@ -437,7 +485,25 @@ async function send(batch: Pending[], ctx: VendorContext): Promise<DeliveryOutco
     return batch.map(() => outcome);
   }
   const verdict = classifyRequest(answer, batch.length, ctx.now());
-  if (verdict.kind === 'per-file') return verdict.files.map(classifyFile);
+  if (verdict.kind === 'per-file') {
+    const sent = batch.map((p) => p.fileName);
+    const matched = matchResults(sent, verdict.files, ctx.destination.options.addDateId === true);
+    if (matched && !matched.inOrder)
+      ctx.log.warn('Edge Impulse answered the files out of order: matched by name', { files: sent.length });
+    if (matched) return matched.files.map(classifyFile);
+    // Results that name other files than those sent, at their places: the files may be stored, but whose
+    // result is whose cannot be told.
+    const outcome: DeliveryOutcome = {
+      kind: 'retry',
+      ambiguous: true,
+      error: recorded(
+        'RESULTS_UNMATCHED',
+        `Edge Impulse's per-file results cannot be matched to the ${sent.length} files sent by name: ${answer.text.slice(0, 200)}`,
+        { httpStatus: 200 },
+      ),
+    };
+    return batch.map(() => outcome);
+  }
   if (verdict.kind === 'all') return batch.map(() => verdict.outcome);
   if (batch.length === 1 || !A.requestFailureStoresNothing) {
     return batch.map(() => ({ kind: 'rejected', error: verdict.error }) as const);
@@ -458,7 +524,14 @@ async function deliver(jobs: DeliveryJob[], ctx: VendorContext): Promise<Deliver
     const sample = sampleOf(job, ctx.destination);
     const key = groupKey(job, ctx.destination);
     const list = byHeaders.get(key) ?? [];
-    list.push({ index, job, sample, fileName: sample.fileName, size: job.object.size });
+    list.push({
+      index,
+      job,
+      sample,
+      fileName: sample.fileName,
+      size: job.object.size,
+      labelled: sample.boundingBoxes !== undefined,
+    });
     byHeaders.set(key, list);
   });
   for (const group of byHeaders.values()) {

@@ -50,10 +50,16 @@ export function envelope(text: string): Envelope | undefined {
   };
 }
 
-/** The API root: base URL (a proxy may add a path) + `/api/v1` or `/api`. */
-export function apiUrl(ctx: VendorContext, path: string): URL {
+/** The calls, by the API path each uses. */
+export type ApiCall = keyof typeof A.defaultApiPaths;
+
+/**
+ * A call's URL: base URL (a proxy may add a path) + the API path (`options.api_path` for every call, else the
+ * call's documented default) + the path.
+ */
+export function apiUrl(ctx: VendorContext, call: ApiCall, path: string): URL {
   const base = ctx.destination.baseUrl.replace(/\/+$/, '');
-  const apiPath = String(ctx.destination.options.api_path ?? A.defaultApiPath);
+  const apiPath = String(ctx.destination.options.api_path ?? A.defaultApiPaths[call]);
   return new URL(`${base}${apiPath}${path}`);
 }
 
@@ -71,22 +77,30 @@ function reasons(env: Envelope | undefined, text: string): string {
 }
 
 /**
- * The answers that mean the same for every call: 401 and 403 (the token), the monthly quota (429 or 403
- * mentioning a quota, or a Retry-After far beyond a minute), the per-minute limit (429), 5xx, 422. Undefined
- * for a 2xx.
+ * The answers that mean the same for every call: a 2xx whose `success` is false (the documented failure flag),
+ * 401 and 403 (the token), the monthly quota (429 or 403 mentioning a quota, or a Retry-After far beyond a
+ * minute; a `success:false` 2xx mentioning a quota), the per-minute limit (429), 5xx, 422; and for an upload or
+ * a task creation, 404/405 (the base URL or api_path is wrong). Undefined for a 2xx that does not say
+ * `success: false`.
  */
-export function refusal(answer: Answered, quotaProbeMs: number, now: number): Refusal | undefined {
+export function refusal(
+  answer: Answered,
+  quotaProbeMs: number,
+  now: number,
+  call: ApiCall = 'status',
+): Refusal | undefined {
   const { status, text } = answer;
-  if (status >= 200 && status < 300) return undefined;
   const env = envelope(text);
+  const ok = status >= 200 && status < 300;
+  if (ok && !(A.successFalseIsFailure && env?.success === false)) return undefined;
   const why = reasons(env, text);
   const vendorCode = env?.code !== undefined && env.code !== null ? String(env.code) : undefined;
   const extra = { httpStatus: status, ...(vendorCode ? { vendorCode } : {}) };
   const retryAfterMs = parseRetryAfter(answer.headers['retry-after'], now);
   const mentionsQuota = A.quotaMessage.test(`${env?.message ?? ''} ${env?.messages.join(' ') ?? ''}`);
   if (
-    (status === 429 || status === 403) &&
-    (mentionsQuota || (status === 429 && (retryAfterMs ?? 0) > A.perMinuteRetryAfterMaxMs))
+    ((status === 429 || status === 403 || ok) && mentionsQuota) ||
+    (status === 429 && (retryAfterMs ?? 0) > A.perMinuteRetryAfterMaxMs)
   ) {
     const until =
       retryAfterMs !== undefined ? ` (it resets in ${Math.round(retryAfterMs / 3_600_000)} h)` : '';
@@ -96,10 +110,27 @@ export function refusal(answer: Answered, quotaProbeMs: number, now: number): Re
       probeAfterMs: Math.min(quotaProbeMs, retryAfterMs ?? quotaProbeMs),
     };
   }
+  if (ok) {
+    return {
+      kind: 'invalid',
+      messages: env?.messages.length ? env.messages : [why],
+      error: recorded('VENDOR_REFUSED', `${VENDOR} answered ${status} with success: false: ${why}`, extra),
+    };
+  }
   if (status === 401 || status === 403) {
     return {
       kind: 'hold',
       error: recorded('AUTH_FAILED', `${VENDOR} refused the API token (${status}): ${why}`, extra),
+    };
+  }
+  if ((status === 404 || status === 405) && call !== 'status' && A.notFoundHolds) {
+    return {
+      kind: 'hold',
+      error: recorded(
+        'ENDPOINT_NOT_FOUND',
+        `${VENDOR} has no ${call} endpoint at ${status === 404 ? 'this URL' : 'this URL for POST'} (${status}); check base_url and api_path: ${why}`,
+        extra,
+      ),
     };
   }
   if (status === 429 || status >= 500) {
@@ -135,7 +166,7 @@ export async function upload(
   await ctx.throttle();
   return ctx.request({
     method: 'POST',
-    url: apiUrl(ctx, `/image/upload/${kind}`),
+    url: apiUrl(ctx, 'upload', `/image/upload/${kind}`),
     headers: {
       ...headers,
       'content-type': form.contentType,
@@ -155,7 +186,7 @@ export async function createTask(
   await ctx.throttle();
   return ctx.request({
     method: 'POST',
-    url: apiUrl(ctx, `/image/task/${type}`),
+    url: apiUrl(ctx, 'task', `/image/task/${type}`),
     headers: { ...headers, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
@@ -167,7 +198,7 @@ export async function taskStatus(ctx: VendorContext, task: string): Promise<Vend
   await ctx.throttle();
   return ctx.request({
     method: 'POST',
-    url: apiUrl(ctx, `/image/task/${encodeURIComponent(task)}`),
+    url: apiUrl(ctx, 'status', `/image/task/${encodeURIComponent(task)}`),
     headers,
   });
 }
@@ -226,7 +257,7 @@ export function uploadResult(
         error: recorded('NETWORK_ERROR', `uploading the ${what} failed: ${answer.error.message}`),
       },
     };
-  const refused = refusal(answer, quotaProbeMs, now);
+  const refused = refusal(answer, quotaProbeMs, now, 'upload');
   if (refused?.kind === 'hold' || refused?.kind === 'retry') return { ok: false, outcome: refused };
   if (refused) return { ok: false, refused };
   const imagekey = envelope(answer.text)?.data?.imagekey;

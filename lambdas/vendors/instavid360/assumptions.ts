@@ -10,11 +10,26 @@ export const INSTAVID360_ASSUMPTIONS = {
    */
   maxUploadBytes: 2_000_000,
   /**
-   * [D] the parameter table says `/api/v1/image/…`, the doc's examples `/api/image/…`. [A] both serve the
-   * same API; the documented table's prefix is the default (`options.api_path` picks the other).
+   * [D] each call's "Endpoint:" line: the upload `POST: /api/v1/image/upload/{{image_type}}` (its example
+   * request says `/api/image/upload/original`); the tasks `POST: /api/image/task/bg-replace|lpa` and the
+   * status `POST: /api/image/task/{{task}}`, endpoint and example alike: `/api/v1` is never shown for a task.
+   * So each call defaults to its own Endpoint line. [A] `options.api_path` (either prefix) applies to every
+   * call: if uploads under /api/v1 answer 404, `/api` is the one prefix the doc shows for all three.
    */
   apiPaths: ['/api/v1', '/api'] as const,
-  defaultApiPath: '/api/v1',
+  defaultApiPaths: { upload: '/api/v1', task: '/api', status: '/api' },
+  /**
+   * [A] a 404 or 405 on an upload or a task creation means the base URL or api_path is wrong (the routes are
+   * fixed, every key travels in the body): the destination is held until the config is fixed, rather than
+   * each delivery REJECTED. (On the status call a 404 is an unknown task.)
+   */
+  notFoundHolds: true,
+  /**
+   * [D] the envelope's `success`: "True on success. False on Failure", reasons in `data.messages`. [A] a 2xx
+   * with `success: false` is read as a refusal of the request (as a 422 is), or the quota when its messages
+   * mention one.
+   */
+  successFalseIsFailure: true,
   /** [A] §4.2 statuses `new` → `processing` → `complete` | `failed`, with these aliases accepted. */
   completeStatuses: ['complete', 'completed', 'done', 'success'] as const,
   failedStatuses: ['failed', 'error'] as const,

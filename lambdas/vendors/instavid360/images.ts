@@ -216,7 +216,7 @@ export async function staticImageKey(
         error: recorded('NETWORK_ERROR', `uploading the ${kind} failed: ${answer.error.message}`),
       },
     };
-  const refused = refusal(answer, quotaProbeMs, ctx.now());
+  const refused = refusal(answer, quotaProbeMs, ctx.now(), 'upload');
   if (refused) {
     if (refused.kind === 'hold' || refused.kind === 'retry') return { ok: false, outcome: refused };
     // The vendor refuses the configured image itself: every delivery of the destination would fail.

@@ -84,7 +84,7 @@ export const optionsSchema: JsonSchema = {
     shadow: { type: 'boolean', description: 'bg-replace: include a shadow (options.shadow; default false).' },
     api_path: {
       enum: [...A.apiPaths],
-      description: `The API's path under base_url (default ${A.defaultApiPath}; the vendor doc uses both).`,
+      description: `The API's path under base_url, for every call. Default: each call's documented path (upload ${A.defaultApiPaths.upload}, tasks and status ${A.defaultApiPaths.task}).`,
     },
     callbacks: {
       type: 'boolean',
@@ -303,7 +303,7 @@ async function deliverOne(job: DeliveryJob, ctx: VendorContext, opts: Options, s
     const answer = await createTask(ctx, opts.task, body);
     // Sent in full without an answer: the task may exist (a retry finds it by its reference).
     if (answer.kind === 'no-answer') return noAnswer(VENDOR, answer);
-    const refused = refusal(answer, opts.quotaProbeMs, ctx.now());
+    const refused = refusal(answer, opts.quotaProbeMs, ctx.now(), 'task');
     if (refused?.kind === 'hold' || refused?.kind === 'retry') return refused;
     if (refused?.kind === 'invalid') {
       const says = (re: RegExp) => refused.messages.some((m) => re.test(m));
@@ -396,8 +396,17 @@ async function checkOne(item: PendingDelivery, ctx: VendorContext, opts: Options
   if (!fromCallback && !late && opts.callbacks && age < opts.callbackGraceMs) return { kind: 'unchanged' };
 
   const answer = await taskStatus(ctx, task);
+  // A check that failed leaves the task pending, until the deadline: then FAILED, naming the last failure.
+  const checkFailed = (error: RecordedError): PollOutcome =>
+    late
+      ? timeout(
+          'TASK_TIMEOUT',
+          `task ${task} has no final status ${Math.round(age / 1000)} s after it was created (deadline ${opts.deadlineMs / 1000} s); the last check failed: ${error.code}: ${error.message}`,
+        )
+      : { kind: 'error', error };
   if (answer.kind === 'no-answer')
-    return { kind: 'error', error: recorded('NETWORK_ERROR', `task status failed: ${answer.error.message}`) };
+    return checkFailed(recorded('NETWORK_ERROR', `task status failed: ${answer.error.message}`));
+  const data = envelope(answer.text)?.data;
   const refused = refusal(answer, opts.quotaProbeMs, ctx.now());
   if (refused?.kind === 'hold') return { kind: 'hold', error: refused.error };
   if (refused && answer.status === 404) {
@@ -408,9 +417,10 @@ async function checkOne(item: PendingDelivery, ctx: VendorContext, opts: Options
       error: recorded('TASK_NOT_FOUND', `${VENDOR} does not know task ${task}`, { httpStatus: 404 }),
     };
   }
-  if (refused) return { kind: 'error', error: refused.error };
-  const data = envelope(answer.text)?.data;
-  if (!data) return { kind: 'error', error: recorded('BAD_VENDOR_RESPONSE', 'task status without data') };
+  // `success: false` with the task's status still in `data` (a failed task may be reported so): read it.
+  const statusDespiteFailure = answer.status < 300 && typeof data?.status === 'string';
+  if (refused && !statusDespiteFailure) return checkFailed(refused.error);
+  if (!data) return checkFailed(recorded('BAD_VENDOR_RESPONSE', 'task status without data'));
   // The relay's own reference proves the task is this delivery's (a callback can only suggest a key).
   if (found && data.reference !== reference) return { kind: 'unchanged' };
   const ref = found ? { vendorRef: found } : {};

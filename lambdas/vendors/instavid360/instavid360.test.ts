@@ -79,6 +79,28 @@ describe('InstaVid360 answers', () => {
     assert.equal(v.error.message, 'InstaVid360 refused the request: a b');
     assert.equal(refusal(answer(200, '{}'), probe, 0), undefined);
   });
+  it('a 2xx with success: false is a refusal with the reasons, or the quota when they name one', () => {
+    assert.equal(INSTAVID360_ASSUMPTIONS.successFalseIsFailure, true);
+    const v = refusal(answer(200, fail('Upload failed', ['The image is corrupt.'])), probe, 0, 'upload');
+    assert.ok(v?.kind === 'invalid', JSON.stringify(v));
+    assert.deepEqual(v.messages, ['The image is corrupt.']);
+    assert.equal(v.error.code, 'VENDOR_REFUSED');
+    assert.equal(v.error.httpStatus, 200);
+    assert.match(v.error.message, /success: false: The image is corrupt\./);
+    const q = refusal(answer(200, fail('Failed', ['Your monthly quota is exhausted.'])), probe, 0, 'task');
+    assert.ok(q?.kind === 'hold' && q.error.code === 'QUOTA_EXHAUSTED' && q.probeAfterMs === probe);
+    assert.equal(refusal(answer(201, { success: true, data: { task: 'x' } }), probe, 0), undefined);
+  });
+  it('404/405 on an upload or a task creation holds (base_url or api_path is wrong); on the status call it does not', () => {
+    assert.equal(INSTAVID360_ASSUMPTIONS.notFoundHolds, true);
+    for (const status of [404, 405])
+      for (const call of ['upload', 'task'] as const) {
+        const h = refusal(answer(status, 'Not Found'), probe, 0, call);
+        assert.ok(h?.kind === 'hold' && h.error.code === 'ENDPOINT_NOT_FOUND', `${status} ${call}`);
+        assert.match(h.error.message, /base_url and api_path/);
+      }
+    assert.equal(refusal(answer(404, fail('Task not found.', [])), probe, 0, 'status')?.kind, 'other');
+  });
   it('statuses: §4.2 aliases are final, anything else is still pending', () => {
     for (const s of ['complete', 'Completed', 'done', 'SUCCESS']) assert.equal(taskState(s), 'complete');
     for (const s of ['failed', 'error']) assert.equal(taskState(s), 'failed');

@@ -92,6 +92,14 @@ function pending(j: DeliveryJob, vendorRef: string, c: TestContext, extra: Parti
   return p;
 }
 const poll = async (items: PendingDelivery[], c = t) => instavid360.poll!.run(items, c.ctx);
+/** The documented failure envelope: `success: false`, the reasons in `data.messages`. */
+const failure = (code: number, message: string, messages: string[]) => ({
+  success: false,
+  code,
+  locale: 'en',
+  message,
+  data: { messages },
+});
 
 describe('deliver: upload, images once per content, task with the delivery id as reference', () => {
   it('bg-replace: PROCESSING with the task key; the task carries reference, images, shadow, meta', async () => {
@@ -282,13 +290,7 @@ describe('deliver: vendor refusals', () => {
       route: 'upload',
       status: 429,
       headers: { 'retry-after': '7' },
-      body: {
-        success: false,
-        code: 429,
-        locale: 'en',
-        message: 'Too Many Attempts.',
-        data: { messages: ['slow down'] },
-      },
+      body: failure(429, 'Too Many Attempts.', ['slow down']),
     });
     const [out] = await instavid360.deliver([job(t)], t.ctx);
     assert.ok(out?.kind === 'retry' && out.error.code === 'RATE_LIMITED' && out.retryAfterMs === 7_000);
@@ -306,13 +308,7 @@ describe('deliver: vendor refusals', () => {
     sim.faults.enqueue({
       route: 'bgReplace',
       status: 422,
-      body: {
-        success: false,
-        code: 422,
-        locale: 'en',
-        message: 'The given data was invalid.',
-        data: { messages: ['The meta must be an array.'] },
-      },
+      body: failure(422, 'The given data was invalid.', ['The meta must be an array.']),
     });
     const [out] = await instavid360.deliver([j], c.ctx);
     assert.ok(out?.kind === 'rejected');
@@ -325,6 +321,67 @@ describe('deliver: vendor refusals', () => {
     sim.faults.enqueue({ route: 'bgReplace', reset: true });
     const [out] = await instavid360.deliver([job(t)], t.ctx);
     assert.ok(out?.kind === 'retry' && out.ambiguous === true, JSON.stringify(out));
+  });
+
+  it('a 2xx with success: false on the upload: REJECTED with the vendor reasons, nothing created', async () => {
+    sim.faults.enqueue({
+      route: 'upload',
+      status: 200,
+      body: failure(1, 'Upload failed', ['Corrupt image.']),
+    });
+    const [out] = await instavid360.deliver([job(t)], t.ctx);
+    assert.ok(out?.kind === 'rejected', JSON.stringify(out));
+    assert.equal(out.error.code, 'UPLOAD_REFUSED');
+    assert.match(out.error.message, /Corrupt image\./);
+    assert.equal(sim.requestsTo('bgReplace').length, 0);
+  });
+
+  it('a 2xx with success: false on the task: REJECTED with the reasons; one naming the quota holds', async () => {
+    const refused = (messages: string[]) => ({
+      route: 'bgReplace',
+      status: 200,
+      body: failure(1, 'Failed', messages),
+    });
+    sim.faults.enqueue(refused(['The original could not be read.']));
+    const [out] = await instavid360.deliver([job(t)], t.ctx);
+    assert.ok(out?.kind === 'rejected', JSON.stringify(out));
+    assert.equal(out.error.code, 'VENDOR_REFUSED');
+    assert.match(out.error.message, /The original could not be read\./);
+    sim.faults.enqueue(refused(['Monthly quota exhausted for bg-replace.']));
+    const [held] = await instavid360.deliver([job(t)], t.ctx);
+    assert.ok(held?.kind === 'hold' && held.error.code === 'QUOTA_EXHAUSTED', JSON.stringify(held));
+  });
+
+  it('each call goes to its documented path: upload /api/v1, tasks and status /api; api_path sets them all', async () => {
+    const j = job(t);
+    const [out] = await instavid360.deliver([j], t.ctx);
+    assert.ok(out?.kind === 'accepted' && out.vendorRef);
+    const task = out.vendorRef;
+    await poll([pending(j, task, t)]);
+    assert.deepEqual(
+      sim.requests.map((r) => r.path.replace(task, '{task}')),
+      [
+        '/api/v1/image/upload/original',
+        '/api/v1/image/upload/background',
+        '/api/v1/image/upload/overlay',
+        '/api/image/task/bg-replace',
+        '/api/image/task/{task}',
+      ],
+    );
+    sim.reset();
+    const c = context(bgOptions({ api_path: '/api' }));
+    const [again] = await instavid360.deliver([job(c)], c.ctx);
+    assert.equal(again?.kind, 'accepted');
+    assert.ok(sim.requests.length === 4 && sim.requests.every((r) => r.path.startsWith('/api/image/')));
+  });
+
+  it('a 404 or 405 on the upload or the task creation holds the destination (base_url or api_path)', async () => {
+    sim.faults.enqueue({ route: 'upload', status: 404, body: 'Not Found' });
+    const [up] = await instavid360.deliver([job(t)], t.ctx);
+    assert.ok(up?.kind === 'hold' && up.error.code === 'ENDPOINT_NOT_FOUND', JSON.stringify(up));
+    sim.faults.enqueue({ route: 'bgReplace', status: 405, body: 'Method Not Allowed' });
+    const [task] = await instavid360.deliver([job(t)], t.ctx);
+    assert.ok(task?.kind === 'hold' && task.error.code === 'ENDPOINT_NOT_FOUND', JSON.stringify(task));
   });
 
   it('a background the vendor refuses holds the destination', async () => {
@@ -461,20 +518,41 @@ describe('poll: status, results home, deadline', () => {
     assert.ok(done?.kind === 'status' && done.status === 'COMPLETED', JSON.stringify(done));
   });
 
-  it('a task that never finishes fails at its deadline (injected clock)', async () => {
+  it('a task that never finishes fails at its deadline (injected clock), also when its checks keep failing', async () => {
     const c = context(bgOptions({ task_deadline_seconds: 600 }));
     const j = job(c);
     const [out] = await instavid360.deliver([j], c.ctx);
     assert.ok(out?.kind === 'accepted' && out.vendorRef);
     const p = pending(j, out.vendorRef, c);
+    const check = async (fault?: Parameters<typeof sim.faults.enqueue>[0]) => {
+      if (fault) sim.faults.enqueue(fault);
+      return (await poll([p], c)).get(j.deliveryId);
+    };
     c.clock.now += 599_000;
-    assert.equal((await poll([p], c)).get(j.deliveryId)?.kind, 'status');
+    assert.equal((await check())?.kind, 'status');
+    const early = await check({ route: 'taskStatus', status: 503, body: 'busy' });
+    assert.equal(early?.kind, 'error', 'before the deadline a failed check leaves the task pending');
     c.clock.now += 2_000;
-    const late = (await poll([p], c)).get(j.deliveryId);
+    const late = await check();
     assert.ok(
       late?.kind === 'status' && late.status === 'FAILED' && late.error?.code === 'TASK_TIMEOUT',
       JSON.stringify(late),
     );
+    const failedChecks = [
+      [{ route: 'taskStatus', status: 503, body: 'busy' }, /VENDOR_UNAVAILABLE: InstaVid360 answered 503/],
+      [{ route: 'taskStatus', status: 400, body: 'Bad Request' }, /VENDOR_REJECTED/],
+      [{ route: 'taskStatus', status: 200, body: { success: true, code: 0 } }, /BAD_VENDOR_RESPONSE/],
+      [{ route: 'taskStatus', reset: true }, /NETWORK_ERROR/],
+    ] as const;
+    for (const [fault, why] of failedChecks) {
+      const failed = await check(fault);
+      assert.ok(
+        failed?.kind === 'status' && failed.status === 'FAILED' && failed.error?.code === 'TASK_TIMEOUT',
+        JSON.stringify(failed),
+      );
+      assert.match(failed.error?.message ?? '', why);
+      assert.match(failed.error?.message ?? '', /the last check failed/);
+    }
   });
 
   it('with callbacks on, the poller leaves a young task to its callback (no request); a callback asks at once', async () => {

@@ -15,6 +15,15 @@ export const INSTRUMENTAL_ASSUMPTIONS = {
   rateLimit: { burst: 45, perSecond: 5 },
   /** How long after acceptance the first fileStatus check is made ("typically up to 60 seconds"). */
   firstCheckAfterMs: 5_000,
-  /** Polling gives up after this long in PENDING_VALIDATION and records the delivery FAILED. */
+  /**
+   * Polling gives up after this long without a final status (still PENDING_VALIDATION, or status checks that
+   * keep failing) and records the delivery FAILED.
+   */
   pendingDeadlineMs: 24 * 60 * 60_000,
+  /**
+   * "If the file's name does not end in .jpg, .jpeg, .mp4, or .webm, it will be rejected synchronously" [D]
+   * does not say whether `IMG.JPG` ends in .jpg. The pre-flight takes any case; the multipart filename is
+   * sent with its extension lower-cased, which passes under either reading.
+   */
+  lowerCaseExtension: true,
 } as const;

@@ -5,7 +5,15 @@
 
 import { recorded } from '#commons/errors.ts';
 import { tryJson } from '#commons/http.ts';
-import { basenameOf, extensionOf, isProbeError, jpegFrame, mp4Info, sniff } from '#commons/media.ts';
+import {
+  basenameOf,
+  extensionOf,
+  isProbeError,
+  jpegFrame,
+  mp4Info,
+  sniff,
+  splitName,
+} from '#commons/media.ts';
 import { multipartBody } from '#commons/multipart.ts';
 import type { RecordedError } from '#domain/status.ts';
 import { noAnswer, transient } from '../common.ts';
@@ -180,8 +188,10 @@ export function classify(
     if (typeof fileId === 'string' && fileId) {
       return { kind: 'accepted', status: 'PENDING_VALIDATION', vendorRef: fileId };
     }
+    // A 200 means Instrumental took the request: the file may be stored although its id did not come back.
     return {
       kind: 'retry',
+      ambiguous: true,
       error: recorded('BAD_VENDOR_RESPONSE', `200 without a fileId: ${text.slice(0, 200)}`),
     };
   }
@@ -227,9 +237,20 @@ export function classify(
   };
 }
 
+/**
+ * The multipart filename: the object's name with its extension lower-cased (`IMG.JPG` → `IMG.jpg`), which ends
+ * in one of the documented extensions whether Instrumental compares them with case or without (an [A]).
+ */
+export function uploadFilename(key: string): string {
+  const { stem, extension } = splitName(key);
+  return extension && INSTRUMENTAL_ASSUMPTIONS.lowerCaseExtension
+    ? `${stem}.${extension.toLowerCase()}`
+    : basenameOf(key);
+}
+
 async function ingestOne(job: DeliveryJob, ctx: VendorContext): Promise<DeliveryOutcome> {
   const ext = extensionOf(job.object.key);
-  const filename = basenameOf(job.object.key);
+  const filename = uploadFilename(job.object.key);
   const form = multipartBody([
     {
       name: 'file',
@@ -360,14 +381,22 @@ async function poll(items: PendingDelivery[], ctx: VendorContext): Promise<Map<s
       });
     } else if (f?.unauthorized && f.error) {
       result.set(item.deliveryId, { kind: 'hold', error: f.error });
-    } else if (f?.error) {
-      result.set(item.deliveryId, { kind: 'error', error: f.error });
     } else if (ageMs(item, ctx) > INSTRUMENTAL_ASSUMPTIONS.pendingDeadlineMs) {
+      // Past the deadline a check that keeps failing ends the delivery too, with the last failure in the message.
+      const why = f?.error
+        ? `no final status after the polling deadline; the last check failed: ${f.error.code}: ${f.error.message}`
+        : 'still PENDING_VALIDATION after the polling deadline';
       result.set(item.deliveryId, {
         kind: 'status',
         status: 'FAILED',
-        error: recorded('VALIDATION_TIMEOUT', 'still PENDING_VALIDATION after the polling deadline'),
+        error: recorded(
+          'VALIDATION_TIMEOUT',
+          why,
+          f?.error?.httpStatus ? { httpStatus: f.error.httpStatus } : {},
+        ),
       });
+    } else if (f?.error) {
+      result.set(item.deliveryId, { kind: 'error', error: f.error });
     } else {
       result.set(item.deliveryId, { kind: 'unchanged' });
     }

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { makeJpeg, makeJpegHeaderOnly, makeMp4 } from '#simulators/media/index.ts';
-import { checkCredentials, classify, instrumental } from './index.ts';
+import type { PendingDelivery, VendorAnswer, VendorContext, VendorRequest } from '../types.ts';
+import { INSTRUMENTAL_ASSUMPTIONS } from './assumptions.ts';
+import { checkCredentials, classify, instrumental, uploadFilename } from './index.ts';
 
 const fields = {
   serialNumber: 'SN-1',
@@ -95,7 +98,108 @@ describe('Instrumental answers → outcomes', () => {
       error: { code: 'RATE_LIMITED', message: 'Instrumental answered 429', httpStatus: 429 },
     });
     assert.equal(classify(answer(503, 'oops')).kind, 'retry');
-    assert.equal(classify(answer(200, 'not json')).kind, 'retry');
+  });
+  it('a 200 without a fileId is an ambiguous retry: Instrumental took the request and may hold the file', () => {
+    for (const text of ['not json', '{}', '{"fileId":""}']) {
+      const o = classify(answer(200, text));
+      assert.equal(o.kind, 'retry', text);
+      assert.equal(o.kind === 'retry' && o.ambiguous, true, text);
+      assert.equal(o.kind === 'retry' && o.error.code, 'BAD_VENDOR_RESPONSE', text);
+    }
+  });
+});
+
+/** A context whose vendor answers come from `reply`; every request is kept, with its body read whole. */
+function fakeContext(reply: (req: VendorRequest) => VendorAnswer, now: number) {
+  const sent: Array<{ req: VendorRequest; body: Buffer }> = [];
+  const ctx = {
+    destination,
+    apiKey: async () => 'INST:V1:ABC123:secret-part',
+    throttle: async () => {},
+    now: () => now,
+    objects: { stream: async () => Readable.from([makeJpeg({ width: 8, height: 8 })]) },
+    request: async (req: VendorRequest) => {
+      const chunks: Buffer[] = [];
+      if (req.body && typeof req.body !== 'string' && !Buffer.isBuffer(req.body))
+        for await (const c of req.body) chunks.push(Buffer.from(c as Buffer));
+      sent.push({ req, body: Buffer.concat(chunks) });
+      return reply(req);
+    },
+  } as unknown as VendorContext;
+  return { ctx, sent };
+}
+
+describe('Instrumental file names (the extension rule)', () => {
+  it('sends the multipart filename with its extension lower-cased', async () => {
+    assert.equal(INSTRUMENTAL_ASSUMPTIONS.lowerCaseExtension, true);
+    assert.equal(uploadFilename('line/IMG_0001.JPG'), 'IMG_0001.jpg');
+    assert.equal(uploadFilename('line/Clip.WebM'), 'Clip.webm');
+    assert.equal(uploadFilename('line/a.b.JPEG'), 'a.b.jpeg');
+    assert.equal(uploadFilename('line/ok.jpg'), 'ok.jpg');
+    const { ctx, sent } = fakeContext(() => answer(200, '{"fileId":"e0Blm7EjlLQ2"}'), Date.now());
+    const job = {
+      deliveryId: 'd1',
+      destination: 'd',
+      object: {
+        bucket: 'b',
+        key: 'line/IMG_0001.JPG',
+        etag: 'e',
+        size: makeJpeg({ width: 8, height: 8 }).length,
+      },
+      fields,
+      attempt: 1,
+      ambiguousSends: 0,
+    };
+    const [outcome] = await instrumental.deliver([job], ctx);
+    assert.equal(outcome?.kind, 'accepted');
+    const body = sent[0]?.body.toString('latin1') ?? '';
+    assert.match(body, /name="file"; filename="IMG_0001\.jpg"/);
+    assert.doesNotMatch(body, /IMG_0001\.JPG/);
+  });
+});
+
+describe('Instrumental status checks past the deadline', () => {
+  const accepted = Date.parse('2026-01-01T00:00:00Z');
+  const item = (vendorRef: string): PendingDelivery => ({
+    deliveryId: `d-${vendorRef}`,
+    destination: 'd',
+    status: 'PENDING_VALIDATION',
+    vendorRef,
+    object: { bucket: 'b', key: 'a/b.jpg', etag: 'e', size: 1 },
+    fields,
+    acceptedAt: new Date(accepted).toISOString(),
+    pollCount: 3,
+  });
+  const late = accepted + INSTRUMENTAL_ASSUMPTIONS.pendingDeadlineMs + 1;
+  const run = async (reply: () => VendorAnswer, now: number) =>
+    (await instrumental.poll?.run([item('AAAA')], fakeContext(reply, now).ctx))?.get('d-AAAA');
+
+  it('a check that keeps failing (503) ends FAILED past the deadline, naming the last failure', async () => {
+    const before = await run(() => answer(503, 'down'), accepted + 60_000);
+    assert.equal(before?.kind, 'error', 'before the deadline it stays pending');
+    const o = await run(() => answer(503, 'down'), late);
+    assert.equal(o?.kind, 'status');
+    assert.equal(o?.kind === 'status' && o.status, 'FAILED');
+    assert.equal(o?.kind === 'status' && o.error?.code, 'VALIDATION_TIMEOUT');
+    assert.match((o?.kind === 'status' && o.error?.message) || '', /STATUS_CHECK_FAILED.*503/);
+  });
+  it('an id fileStatus keeps leaving out (STATUS_MISSING) ends FAILED past the deadline', async () => {
+    const reply = () => answer(200, '{"statuses":{}}');
+    assert.equal((await run(reply, accepted + 60_000))?.kind, 'error');
+    const o = await run(reply, late);
+    assert.equal(o?.kind === 'status' && o.status, 'FAILED');
+    assert.match((o?.kind === 'status' && o.error?.message) || '', /STATUS_MISSING/);
+  });
+  it('no answer at all ends FAILED past the deadline', async () => {
+    const o = await run(
+      () => ({ kind: 'no-answer', error: new Error('ECONNRESET'), sentInFull: true }),
+      late,
+    );
+    assert.equal(o?.kind === 'status' && o.status, 'FAILED');
+    assert.match((o?.kind === 'status' && o.error?.message) || '', /NETWORK_ERROR.*ECONNRESET/);
+  });
+  it('a 401 still holds the destination, deadline or not', async () => {
+    assert.equal((await run(() => answer(401, '{"code":"UNAUTHORIZED"}'), late))?.kind, 'hold');
   });
 });
 

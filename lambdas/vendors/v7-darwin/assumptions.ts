@@ -30,6 +30,16 @@ export const V7_ASSUMPTIONS = {
   maxPutsPerAttempt: 3,
 
   /**
+   * The `errors.code` of confirm before the bytes arrived, and of sign after confirm [A: the simulator's own
+   * codes; V7 publishes neither]. `uploadNotReceived` at confirm: sign and PUT again. After a PUT that got no
+   * answer, any 4xx at confirm but a 429 is read the same way, whatever its code (bounded by
+   * `maxPutsPerAttempt`), rather than rejecting a file that may just not have arrived. `alreadyConfirmed` at
+   * sign: an earlier confirm whose answer was lost went through.
+   */
+  uploadNotReceivedCode: 'UPLOAD_NOT_RECEIVED',
+  alreadyConfirmedCode: 'UPLOAD_ALREADY_CONFIRMED',
+
+  /**
    * A sign or confirm that met a 429 (not storage) or a 5xx, or got no answer, is tried again at once this many
    * times in all per attempt (both are idempotent: sign makes a new URL, confirm answers 200 again [A, §2.3]),
    * before the delivery goes back to the core's backoff.
@@ -62,6 +72,21 @@ export const V7_ASSUMPTIONS = {
    */
   itemErrorKey: /^items\[(\d+)\]/,
   max422Rounds: 2,
+
+  /**
+   * A 422 with no `items[N]` key holds the destination only when a key names the destination's settings
+   * (`dataset_slug`, `storage_slug`) [A]. Any other (`name`, `items`, a key nobody has seen) is about some item
+   * of the call: the call is split in halves as after a 413, down to a single item, which is REJECTED with
+   * V7's message, or present for NameTaken.
+   */
+  destinationErrorKey: /^(dataset_slug|storage_slug)\b/,
+
+  /**
+   * `{"errors":{"name":["has already been taken"]}}` is darwin-py's `NameTaken` [C V7-PY `client.py`]: the
+   * item exists, as a blocked ALREADY_EXISTS does (present; REGISTER_ANSWER_LOST when an earlier register of
+   * this delivery got no answer). Recorded with `reason` as the vendor code.
+   */
+  nameTaken: { key: 'name', message: /has already been taken/i, reason: 'NameTaken' },
 
   /**
    * After a 413 the register call is split in halves, down to single items (a single item that is still too

@@ -22,6 +22,12 @@ const statsOf = (h: PluginHarness, name: string) => {
   return s;
 };
 
+/** The item names of each register_upload call, in order. */
+const registeredNames = (h: PluginHarness) =>
+  h.sent
+    .filter((r) => r.url.pathname.endsWith('/register_upload'))
+    .map((r) => JSON.parse(r.text ?? '{}').items.map((i: { name: string }) => i.name));
+
 describe('V7 standard upload: register → sign → PUT → confirm', () => {
   it('sends the exact requests of the contract, one register for the batch', async (t) => {
     const h = await pluginHarness(t);
@@ -201,6 +207,38 @@ describe('V7: a failure at a step resumes at that step', () => {
     assert.equal(s.putRequests, 2);
     assert.equal(s.slots[0]?.uploads, 1);
     assert.equal(h.sim.items('acme', 'line-1')[0]?.slots[0]?.sha256, sha256(file));
+  });
+
+  it('after a PUT that got no answer, any 4xx at confirm (not only UPLOAD_NOT_RECEIVED) signs and PUTs again', async (t) => {
+    const h = await pluginHarness(t);
+    const file = jpeg(9);
+    const job = h.job('line-1/SN-9.jpg', file);
+    h.sim.faults.enqueue(
+      { route: 's3Put', resetAfterBytes: 0 },
+      {
+        route: 'confirmUpload',
+        status: 400,
+        body: { errors: { code: 'SOMETHING_NEW', message: 'no file' } },
+      },
+    );
+    assert.equal(codeOf((await h.attempt([job]))[0]), 'UPLOADED');
+    const s = statsOf(h, 'SN-9.jpg');
+    assert.deepEqual([s.signRequests, s.putRequests, s.confirmRequests], [2, 2, 2]);
+    assert.equal(h.sim.items('acme', 'line-1')[0]?.slots[0]?.sha256, sha256(file));
+  });
+
+  it('that way back is bounded by maxPutsPerAttempt', async (t) => {
+    const h = await pluginHarness(t);
+    const job = h.job('line-1/SN-9b.jpg', jpeg(19));
+    const n = V7_ASSUMPTIONS.maxPutsPerAttempt;
+    h.sim.faults.enqueue(
+      { route: 's3Put', resetAfterBytes: 0, times: n },
+      { route: 'confirmUpload', status: 409, body: { errors: { code: 'CONFLICT' } }, times: n },
+    );
+    const [out] = await h.attempt([job]);
+    assert.equal(out?.kind, 'retry', JSON.stringify(out));
+    assert.equal(codeOf(out), 'UPLOAD_NOT_RECEIVED');
+    assert.equal(statsOf(h, 'SN-9b.jpg').putRequests, n);
   });
 
   it('confirm fails every try: the next attempt confirms, with no sign and no PUT', async (t) => {
@@ -436,14 +474,45 @@ describe('V7 answers → outcomes', () => {
         vendorCode: 'INVALID_REQUEST',
       },
     });
-    const registers = h.sent.filter((r) => r.url.pathname.endsWith('/register_upload'));
-    assert.deepEqual(
-      registers.map((r) => JSON.parse(r.text ?? '{}').items.map((i: { name: string }) => i.name)),
-      [
-        ['SN-60.jpg', 'SN-61.xyz', 'SN-62.jpg'],
-        ['SN-60.jpg', 'SN-62.jpg'],
-      ],
-    );
+    assert.deepEqual(registeredNames(h), [
+      ['SN-60.jpg', 'SN-61.xyz', 'SN-62.jpg'],
+      ['SN-60.jpg', 'SN-62.jpg'],
+    ]);
+  });
+
+  it('422 NameTaken without items[N]: the call is split; alone, the item is present; the destination is not held', async (t) => {
+    const h = await pluginHarness(t);
+    const nameTaken = {
+      route: 'registerUpload',
+      status: 422,
+      body: { errors: { name: ['has already been taken'] } },
+    };
+    h.sim.faults.enqueue(nameTaken, nameTaken);
+    const outs = await h.attempt([h.job('line-1/SN-63.jpg', jpeg(73)), h.job('line-1/SN-64.jpg', jpeg(74))]);
+    assert.deepEqual(kinds(outs), ['present', 'accepted']);
+    assert.deepEqual(outs[0], {
+      kind: 'present',
+      error: {
+        code: 'NameTaken',
+        message: 'V7 already has an item "/SN-63.jpg" in this dataset (NameTaken)',
+        httpStatus: 422,
+        vendorCode: 'NameTaken',
+      },
+    });
+    assert.deepEqual(registeredNames(h), [['SN-63.jpg', 'SN-64.jpg'], ['SN-63.jpg'], ['SN-64.jpg']]);
+  });
+
+  it("422 about no item: alone, the item is REJECTED with V7's message; naming dataset_slug, a hold", async (t) => {
+    const h = await pluginHarness(t);
+    const refuse = (errors: object) => ({ route: 'registerUpload', status: 422, body: { errors } });
+    h.sim.faults.enqueue(refuse({ code: 'INVALID_REQUEST', items: ['is invalid'] }));
+    const [out] = await h.attempt([h.job('line-1/SN-65.jpg', jpeg(75))]);
+    assert.equal(out?.kind, 'rejected', JSON.stringify(out));
+    assert.match(out?.kind === 'rejected' ? out.error.message : '', /items: is invalid/);
+    h.sim.faults.enqueue(refuse({ code: 'INVALID_REQUEST', dataset_slug: ['is invalid'] }));
+    const outs = await h.attempt([h.job('line-1/SN-66.jpg', jpeg(76)), h.job('line-1/SN-67.jpg', jpeg(77))]);
+    assert.deepEqual(kinds(outs), ['hold', 'hold']);
+    assert.deepEqual(outs.map(codeOf), ['DESTINATION_REFUSED', 'DESTINATION_REFUSED']);
   });
 
   it('429 with Retry-After retries after it; without, the core backoff decides', async (t) => {

@@ -98,13 +98,34 @@ async function registerChunk(
       if (n !== undefined) byItem.set(Number(n), [...(byItem.get(Number(n)) ?? []), key]);
     }
     if (byItem.size === 0) {
-      // Nothing item-specific: the destination's own settings (dataset_slug, a read-only storage_slug…).
-      const refused = failure(answer, 'register', client.ctx.now());
-      all(
-        refused.kind === 'rejected'
-          ? { kind: 'hold', error: { ...refused.error, code: 'DESTINATION_REFUSED' } }
-          : refused,
-      );
+      const keys = Object.keys(errors).filter((k) => k !== 'code' && k !== 'message');
+      if (keys.some((k) => V7_ASSUMPTIONS.destinationErrorKey.test(k))) {
+        // The destination's own settings (dataset_slug, a read-only storage_slug…): every item would fail.
+        const refused = failure(answer, 'register', client.ctx.now());
+        all(
+          refused.kind === 'rejected'
+            ? { kind: 'hold', error: { ...refused.error, code: 'DESTINATION_REFUSED' } }
+            : refused,
+        );
+        return;
+      }
+      if (idx.length > 1) {
+        // Not said which item: halves, as after a 413, until the item it is about is alone.
+        const mid = Math.ceil(idx.length / 2);
+        await registerChunk(client, mode, entries, idx.slice(0, mid), out, rounds422);
+        await registerChunk(client, mode, entries, idx.slice(mid), out, rounds422);
+        return;
+      }
+      const [i] = idx as [number];
+      const taken = V7_ASSUMPTIONS.nameTaken;
+      const name = errors[taken.key];
+      set(i, {
+        kind: 'outcome',
+        outcome:
+          Array.isArray(name) && name.some((m) => typeof m === 'string' && taken.message.test(m))
+            ? blockedOutcome({ slots: [{ reason: taken.reason }] }, mode, entry(entries, i), 422)
+            : failure(answer, 'register', client.ctx.now()),
+      });
       return;
     }
     const rest: number[] = [];
@@ -222,14 +243,17 @@ function mapAnswer(
       });
 }
 
-/** What a blocked item's reason means for its delivery (see V7_ASSUMPTIONS.*Reasons). */
-export function blockedOutcome(a: ItemAnswer, mode: Mode, e: ToRegister): DeliveryOutcome {
+/**
+ * What a blocked item's reason means for its delivery (see V7_ASSUMPTIONS.*Reasons); also a single item's 422
+ * NameTaken (`httpStatus` 422), which means the same as ALREADY_EXISTS.
+ */
+export function blockedOutcome(a: ItemAnswer, mode: Mode, e: ToRegister, httpStatus = 200): DeliveryOutcome {
   const reason = typeof a.slots?.[0]?.reason === 'string' ? (a.slots[0].reason as string) : 'BLOCKED';
   const where = `"${e.item.path === '/' ? '' : e.item.path}/${e.item.name}"`;
   const vendorRef = typeof a.id === 'string' ? a.id : undefined;
   const error = (code: string, message: string) =>
-    recorded(code, message, { httpStatus: 200, vendorCode: reason });
-  if (V7_ASSUMPTIONS.presentReasons.includes(reason)) {
+    recorded(code, message, { httpStatus, vendorCode: reason });
+  if (V7_ASSUMPTIONS.presentReasons.includes(reason) || reason === V7_ASSUMPTIONS.nameTaken.reason) {
     if (mode === 'upload' && e.mayExist) {
       return {
         kind: 'rejected',

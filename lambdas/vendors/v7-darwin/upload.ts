@@ -5,7 +5,7 @@
  *
  *   registering ─register→ registered ─sign, PUT 200→ uploaded ─confirm→ confirmed
  *                               └─PUT sent in full, no answer→ put-unanswered ─confirm 200→ confirmed
- *                                                                └─confirm 422 UPLOAD_NOT_RECEIVED→ sign, PUT again
+ *                                                                └─confirm 4xx (not 429)→ sign, PUT again
  *
  * After `uploaded` / `put-unanswered` the next step is always confirm: the bytes may be at V7 already, and a
  * confirm costs a few hundred bytes where a second PUT costs the file.
@@ -125,13 +125,23 @@ export async function finishUpload(run: UploadRun): Promise<DeliveryOutcome> {
         await saveStep(client, job, item, 'confirmed', { itemId: state.itemId, uploadId: state.uploadId });
         continue;
       }
-      if (answer.kind === 'answer' && vendorCodeOf(answer.text) === 'UPLOAD_NOT_RECEIVED') {
-        // The PUT whose answer was lost did not arrive: send the bytes again.
+      const vendorCode = answer.kind === 'answer' ? vendorCodeOf(answer.text) : undefined;
+      const notReceived =
+        answer.kind === 'answer' &&
+        (vendorCode === V7_ASSUMPTIONS.uploadNotReceivedCode ||
+          (state.step === 'put-unanswered' &&
+            answer.status >= 400 &&
+            answer.status < 500 &&
+            answer.status !== 429));
+      if (answer.kind === 'answer' && notReceived) {
+        // The bytes did not arrive (the PUT whose answer was lost, most likely): sign and send them again.
         state.step = 'registered';
-        last = recorded('UPLOAD_NOT_RECEIVED', 'V7 had not received the file at confirm', {
-          httpStatus: answer.status,
-          vendorCode: 'UPLOAD_NOT_RECEIVED',
-        });
+        url = undefined;
+        last = recorded(
+          'UPLOAD_NOT_RECEIVED',
+          `V7 had not received the file at confirm (${answer.status}${vendorCode ? ` ${vendorCode}` : ''})`,
+          { httpStatus: answer.status, ...(vendorCode ? { vendorCode } : {}) },
+        );
         continue;
       }
       return failure(answer, 'confirm', ctx.now());
@@ -156,7 +166,10 @@ export async function finishUpload(run: UploadRun): Promise<DeliveryOutcome> {
           };
         }
         url = signed;
-      } else if (answer.kind === 'answer' && vendorCodeOf(answer.text) === 'UPLOAD_ALREADY_CONFIRMED') {
+      } else if (
+        answer.kind === 'answer' &&
+        vendorCodeOf(answer.text) === V7_ASSUMPTIONS.alreadyConfirmedCode
+      ) {
         // Confirmed by an earlier send whose answer was lost.
         state.step = 'confirmed';
         await saveStep(client, job, item, 'confirmed', { itemId: state.itemId, uploadId: state.uploadId });

@@ -298,6 +298,17 @@ describe('V7 assumptions the plug-in is built on', () => {
     assert.equal(V7_ASSUMPTIONS.publishesRateLimit, false);
     assert.equal(v7Darwin.rateLimit, undefined);
   });
+  it("the error codes of confirm before the bytes and of sign after confirm are the simulator's, named here", () => {
+    assert.equal(V7_ASSUMPTIONS.uploadNotReceivedCode, 'UPLOAD_NOT_RECEIVED');
+    assert.equal(V7_ASSUMPTIONS.alreadyConfirmedCode, 'UPLOAD_ALREADY_CONFIRMED');
+  });
+  it("422 keys: only dataset_slug and storage_slug name the destination; NameTaken is darwin-py's", () => {
+    const dest = V7_ASSUMPTIONS.destinationErrorKey;
+    assert.ok(dest.test('dataset_slug') && dest.test('storage_slug'));
+    assert.ok(!dest.test('name') && !dest.test('items') && !dest.test('items[0].name'));
+    assert.equal(V7_ASSUMPTIONS.nameTaken.key, 'name');
+    assert.match('has already been taken', V7_ASSUMPTIONS.nameTaken.message);
+  });
   it('read-only External Storage is not offered', () => {
     assert.equal(V7_ASSUMPTIONS.readonlyStorageSupported, false);
     const props = (v7Darwin.optionsSchema.properties as Record<string, { properties?: object }>)
