@@ -254,6 +254,86 @@ describe('ops API', () => {
     assert.ok(Array.isArray(logs.body.response.lines));
   });
 
+  it(
+    'answers unknown routes, wrong methods and bad input in the envelope (404, 405, 400)',
+    SLOW,
+    async () => {
+      const unknown = await api('GET', '/v1/nope');
+      assert.equal(unknown.status, 404);
+      assert.equal(unknown.body.success, false);
+      assert.equal(unknown.body.error?.code, 'NOT_FOUND');
+      const wrongMethod = await api('DELETE', '/v1/config');
+      assert.equal(wrongMethod.status, 405);
+      assert.equal(wrongMethod.body.error?.code, 'METHOD_NOT_ALLOWED');
+      assert.match(wrongMethod.body.error?.text ?? '', /GET or POST/);
+      assert.equal((await api('GET', '/v1/deliveries/x/y')).body.error?.code, 'NOT_FOUND');
+      for (const next of ['zzz', 'e30', Buffer.from('{"pk":"a","sk":"b"}').toString('base64url')]) {
+        const page = await api('GET', `/v1/deliveries?serial=SN-X&next=${next}`);
+        assert.equal(page.status, 400, `next=${next}: ${JSON.stringify(page.body)}`);
+        assert.equal(page.body.error?.code, 'INVALID_REQUEST');
+      }
+      const failed = await api('GET', '/v1/deliveries?destination=inst&status=REJECTED&next=e30');
+      assert.equal(failed.status, 400);
+      const broken = await api('POST', '/v1/config', '{"rollback": 1');
+      assert.equal(broken.status, 400, JSON.stringify(broken.body));
+      assert.equal(broken.body.error?.code, 'INVALID_REQUEST');
+    },
+  );
+
+  it('rollback 0 saves the baked config again as the next version', SLOW, async () => {
+    const before = await api<{ version: number }>('GET', '/v1/config');
+    const rolled = await api<{ version: number }>('POST', '/v1/config', { rollback: 0 });
+    assert.equal(rolled.status, 200, JSON.stringify(rolled.body));
+    assert.equal(rolled.body.response.version, before.body.response.version + 1);
+    assert.equal((await api('POST', '/v1/config', { rollback: -1 })).status, 400);
+  });
+
+  it(
+    "the API never fills a config's environment references from its own: a secret is neither echoed nor stored",
+    SLOW,
+    async () => {
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the ${VAR} reference a config names
+      const ref = '${AWS_SECRET_ACCESS_KEY}';
+      const saved = process.env.AWS_SECRET_ACCESS_KEY;
+      const secret = 'ops-api-test-secret-Zq81xv';
+      process.env.AWS_SECRET_ACCESS_KEY = secret;
+      try {
+        const before = await api<{ version: number }>('GET', '/v1/config');
+        const named = testConfig(
+          [
+            instrumentalTransmit('inst', simUrl, 'relay-tests/instrumental', {
+              fields: {
+                ...instrumentalTransmit('inst', simUrl, 'x').fields,
+                stationName: ref,
+              },
+              filter_stream: [ref],
+            }),
+          ],
+          { pause_probe_seconds: 1 },
+        );
+        const v = await api<{
+          status: string;
+          violations: Array<{ description: string; json_path: unknown[] }>;
+        }>('POST', '/v1/config/validate', named);
+        assert.equal(v.body.response.status, 'failed');
+        assert.ok(!JSON.stringify(v.body).includes(secret), JSON.stringify(v.body));
+        assert.ok(
+          v.body.response.violations.some((x) => /AWS_SECRET_ACCESS_KEY\} is not filled/.test(x.description)),
+          JSON.stringify(v.body.response.violations),
+        );
+        const refused = await api('POST', '/v1/config', named);
+        assert.equal(refused.status, 400);
+        assert.equal(refused.body.error?.code, 'CONFIG_INVALID');
+        assert.ok(!JSON.stringify(refused.body).includes(secret));
+        const after = await api<{ version: number }>('GET', '/v1/config');
+        assert.equal(after.body.response.version, before.body.response.version, 'nothing stored');
+        assert.ok(!JSON.stringify(after.body).includes(secret));
+      } finally {
+        process.env.AWS_SECRET_ACCESS_KEY = saved;
+      }
+    },
+  );
+
   it('relay where / stop / start / show speak to the local stack', SLOW, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'relay-cli-'));
     const file = join(dir, 'endpoints.json');

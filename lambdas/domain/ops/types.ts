@@ -9,7 +9,12 @@ import type { CountersPort } from './aggregate.ts';
 
 export interface OpsRequest {
   method: string;
+  /** The API Gateway route key; `$default` when no ops route matched (dispatch answers 404 or 405). */
   routeKey: string;
+  /** The request's path as sent (`/v1/...`): what a `$default` request is told it did not match. */
+  rawPath?: string;
+  /** API Gateway's request id: logged with a failure and named in a 500's text. */
+  requestId?: string;
   path: Record<string, string>;
   query: Record<string, string>;
   /** The body as text (JSON or YAML), or undefined. */
@@ -156,6 +161,8 @@ export interface OpsDeps {
   now(): number;
   /** Waits (the redrive's and restream's rate bound); tests pass a fast one. */
   sleep(ms: number): Promise<void>;
+  /** The config baked in at deploy (its JSON text): what `{"rollback": 0}` saves again. */
+  bakedConfigText?(): string | undefined;
   /** Called after a config save so this process uses it at once (the other Lambdas within a minute). */
   configSaved?(v: ConfigVersion): void;
 }
