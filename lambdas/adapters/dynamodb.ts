@@ -847,6 +847,65 @@ export class StatusTable {
     );
   }
 
+  async claimRequest(
+    kind: StoredRequest['kind'],
+    id: string,
+    lease: string,
+    leaseUntil: number,
+    now: number,
+  ): Promise<StoredRequest | undefined> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: `ops#${kind}`, sk: id },
+          UpdateExpression: 'SET #lease = :lease, leaseUntil = :until',
+          ConditionExpression:
+            'attribute_exists(pk) AND #state = :running AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)',
+          ExpressionAttributeNames: { '#lease': 'lease', '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':lease': lease,
+            ':until': leaseUntil,
+            ':running': 'running',
+            ':now': now,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      const { pk: _pk, sk, ...rest } = out.Attributes ?? {};
+      return { ...rest, kind, id: String(sk) };
+    } catch (err) {
+      if (isConditionFailure(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async updateLeased(
+    kind: StoredRequest['kind'],
+    id: string,
+    lease: string,
+    fields: Record<string, unknown>,
+  ): Promise<boolean> {
+    const u = new Update();
+    for (const [k, v] of Object.entries(fields)) u.set(k, v);
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: `ops#${kind}`, sk: id },
+          UpdateExpression: u.expression(),
+          ConditionExpression: '#leaseHeld = :leaseHeld',
+          ExpressionAttributeNames: { ...u.names, '#leaseHeld': 'lease' },
+          ExpressionAttributeValues: { ...u.values, ':leaseHeld': lease },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
   async getRequest(kind: StoredRequest['kind'], id: string): Promise<StoredRequest | undefined> {
     const out = await this.doc.send(
       new GetCommand({ TableName: this.tableName, Key: { pk: `ops#${kind}`, sk: id }, ConsistentRead: true }),

@@ -68,6 +68,24 @@ export interface OpsTable {
   /** Stores a request once (conditional put): `created` false answers the one stored earlier. */
   putRequest(req: StoredRequest): Promise<{ created: boolean; stored: StoredRequest }>;
   updateRequest(kind: StoredRequest['kind'], id: string, fields: Record<string, unknown>): Promise<void>;
+  /**
+   * Takes a stored request's lease (`lease`, `leaseUntil` ms) when it is `running` and nobody holds a live one:
+   * the request as it is then, or undefined when someone else is at it or it is no longer running.
+   */
+  claimRequest(
+    kind: StoredRequest['kind'],
+    id: string,
+    lease: string,
+    leaseUntil: number,
+    now: number,
+  ): Promise<StoredRequest | undefined>;
+  /** Updates a request only while `lease` is still its lease: false when it was lost. */
+  updateLeased(
+    kind: StoredRequest['kind'],
+    id: string,
+    lease: string,
+    fields: Record<string, unknown>,
+  ): Promise<boolean>;
   getRequest(kind: StoredRequest['kind'], id: string): Promise<StoredRequest | undefined>;
   listRequests(kind: StoredRequest['kind'], limit: number): Promise<StoredRequest[]>;
   latestConfig(): Promise<ConfigVersion | undefined>;
