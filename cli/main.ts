@@ -3,7 +3,8 @@
  * one Command to COMMANDS. cli/relay.mjs is the executable (it brings Node 22 and tsx); this is the logic.
  *
  * Exit codes, for every command: 0 done (for `validate`: valid, warnings allowed), 1 the command ran and found
- * a problem, 2 a usage error (unknown command or option, missing argument).
+ * a problem (or failed: one line says why, never a stack trace), 2 a usage error (unknown command or option,
+ * missing argument).
  */
 import { createRequire } from 'node:module';
 import { type Command, type CommandIo, EXIT, UsageError } from './command.ts';
@@ -60,6 +61,9 @@ export async function main(argv: string[], io: CommandIo = processIo()): Promise
       io.err(`relay ${command.name}: ${err.message}\n\n${command.usage}`);
       return EXIT.usage;
     }
-    throw err;
+    // Anything else a command did not expect: one line, not a stack trace (RELAY_DEBUG=1 shows it).
+    io.err(`relay ${command.name}: ${err instanceof Error ? err.message : String(err)}`);
+    if (io.env.RELAY_DEBUG && err instanceof Error && err.stack) io.err(err.stack);
+    return EXIT.failed;
   }
 }

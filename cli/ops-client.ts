@@ -16,13 +16,66 @@ export interface Envelope<T = Record<string, unknown>> {
   error: { code: string; text: string } | null;
 }
 
+/** A body sent as it is (config YAML as `text/yaml`); anything else is sent as JSON. */
+export interface RawBody {
+  raw: string;
+  contentType: string;
+}
+
 export interface OpsClient {
   target: string;
+  /**
+   * Answers the HTTP status and the parsed JSON body: the envelope, or (from API Gateway, a proxy, anything that
+   * is not the API) whatever it is; a body that is not JSON is `{message: <its text>}`. Throws
+   * UnreachableError when no answer came at all.
+   */
   call<T = Record<string, unknown>>(
     method: string,
     path: string,
     body?: unknown,
   ): Promise<{ status: number; body: Envelope<T> }>;
+}
+
+/** No HTTP answer at all (the stack is not running, a DNS or TLS failure): one line for the operator. */
+export class UnreachableError extends Error {
+  constructor(target: string, cause: unknown) {
+    const why = (cause as { cause?: { code?: string; message?: string } })?.cause;
+    super(
+      `cannot reach ${target}: ${why?.code ?? why?.message ?? (cause as Error)?.message ?? String(cause)}${
+        target.startsWith('local') ? ' (is npm start running?)' : ''
+      }`,
+    );
+    this.name = 'UnreachableError';
+  }
+}
+
+const isRaw = (body: unknown): body is RawBody =>
+  typeof body === 'object' && body !== null && typeof (body as RawBody).raw === 'string';
+
+/** The text and content type a body is sent as. */
+function encode(body: unknown): { text?: string; contentType: string } {
+  if (body === undefined) return { contentType: 'application/json' };
+  if (isRaw(body)) return { text: body.raw, contentType: body.contentType };
+  return { text: JSON.stringify(body), contentType: 'application/json' };
+}
+
+/** The answer's body: its JSON, or `{message}` with its text when it is not JSON. */
+async function decode(res: Response): Promise<never> {
+  const text = await res.text();
+  try {
+    return JSON.parse(text) as never;
+  } catch {
+    const line = text.replace(/\s+/g, ' ').trim().slice(0, 200);
+    return { message: line || res.statusText || '(empty answer)' } as never;
+  }
+}
+
+async function send(target: string, url: URL | string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (err) {
+    throw new UnreachableError(target, err);
+  }
 }
 
 /** SHA-256 for the signer (the Checksum shape @smithy/signature-v4 takes), from node:crypto. */
@@ -84,15 +137,17 @@ export async function opsClient(
         `no local stack: ${file} is missing (run npm start), or name a deployed one with --stack NAME`,
       );
     }
+    const target = `local stack ${base}`;
     return {
-      target: `local stack ${base}`,
+      target,
       async call(method, path, body) {
-        const res = await fetch(`${base}${path}`, {
+        const { text, contentType } = encode(body);
+        const res = await send(target, `${base}${path}`, {
           method,
-          headers: { 'content-type': 'application/json', 'x-relay-user': env.USER ?? 'operator' },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          headers: { 'content-type': contentType, 'x-relay-user': env.USER ?? 'operator' },
+          ...(text === undefined ? {} : { body: text }),
         });
-        return { status: res.status, body: (await res.json()) as never };
+        return { status: res.status, body: await decode(res) };
       },
     };
   }
@@ -107,26 +162,27 @@ export async function opsClient(
     credentials: defaultProvider(),
     sha256: Sha256,
   });
+  const target = `stack ${opts.stack} (${base})`;
   return {
-    target: `stack ${opts.stack} (${base})`,
+    target,
     async call(method, path, body) {
       const full = new URL(path, url);
-      const text = body === undefined ? undefined : JSON.stringify(body);
+      const { text, contentType } = encode(body);
       const signed = await signer.sign({
         method,
         protocol: full.protocol,
         hostname: full.hostname,
         path: full.pathname,
         query: Object.fromEntries(full.searchParams),
-        headers: { host: full.host, 'content-type': 'application/json' },
+        headers: { host: full.host, 'content-type': contentType },
         ...(text === undefined ? {} : { body: text }),
       });
-      const res = await fetch(full, {
+      const res = await send(target, full, {
         method,
         headers: signed.headers as Record<string, string>,
-        body: text,
+        ...(text === undefined ? {} : { body: text }),
       });
-      return { status: res.status, body: (await res.json()) as never };
+      return { status: res.status, body: await decode(res) };
     },
   };
 }

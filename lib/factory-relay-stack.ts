@@ -264,8 +264,12 @@ export class FactoryRelayStack extends Stack {
       {
         [ENV.ingestBucket]: this.buckets.ingestBucket.bucketName,
         [ENV.opsQueues]: this.toJsonString(opsQueues),
-        [ENV.logGroups]: this.toJsonString(logGroups),
       },
+    );
+    // The ops function's own log group too: a failed ops request (500) is logged there with its request id.
+    this.ops.function.addEnvironment(
+      ENV.logGroups,
+      this.toJsonString([...logGroups, this.ops.logGroup.logGroupName]),
     );
     table.grantReadWriteData(this.ops.function);
     readIngestObjects(this.ops.function, this.buckets.ingestBucket);
@@ -280,6 +284,7 @@ export class FactoryRelayStack extends Stack {
       ...[...forwarders.values()].map((x) => x.function),
       this.poller,
       this.callback,
+      this.ops,
     ])
       f.logGroup.grant(this.ops.function, 'logs:FilterLogEvents');
     this.opsApi = new OpsApi(this, 'OpsApi', { httpApi: this.api.httpApi, opsFunction: this.ops.function });

@@ -378,7 +378,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
             resultsBucket: resources.buckets.results,
           }),
           // The ops API: the same handler and route keys as the deployed stack (lib/constructs/ops-api.ts).
-          ...OPS_ROUTE_KEYS.map((opsRouteKey) => ({
+          // …and `$default` (as lib/constructs/ops-api.ts): what no route matched is answered in the envelope.
+          ...[...OPS_ROUTE_KEYS, '$default'].map((opsRouteKey) => ({
             routeKey: opsRouteKey,
             functionName: 'ops',
             functionTimeoutMs: LOCAL_DEFAULTS.ops.functionTimeoutMs,

@@ -1,13 +1,15 @@
 /**
  * The ops commands of `relay` (docs/ops-api.md): status, streams, where, show, restream, stop, start, dlq,
  * config, logs. Each speaks to the local stack by default, or to `--stack NAME`; prints a table (or `--json`,
- * the API's envelope). Exit 0 done, 1 the API answered a failure (or `where` found a failed delivery), 2 usage.
+ * the API's envelope). Exit 0 done, 1 the API answered a failure (or `where` found a failed delivery, or no
+ * answer came: one line says why), 2 usage.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Command, type CommandIo, EXIT, UsageError } from '../command.ts';
-import { type Envelope, opsClient } from '../ops-client.ts';
+import { configBody } from '../config-body.ts';
+import { type Envelope, opsClient, UnreachableError } from '../ops-client.ts';
 
 const COMMON = {
   json: { type: 'boolean' },
@@ -25,17 +27,40 @@ const COMMON_HELP = `Common options:
 
 type Row = Record<string, unknown>;
 
-function table(rows: Row[], cols: string[]): string {
+/** Columns copied into other commands (`relay show ID`, `--key`): never cut. */
+const WHOLE = new Set(['id', 'key', 'messageId']);
+const CELL_MAX = 60;
+
+export function table(rows: Row[], cols: string[]): string {
   const cell = (v: unknown) =>
     v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
-  const widths = cols.map((c) => Math.min(60, Math.max(c.length, ...rows.map((r) => cell(r[c]).length))));
+  const cut = (c: string | undefined, v: string) =>
+    c !== undefined && WHOLE.has(c) ? v : v.length > CELL_MAX ? `${v.slice(0, CELL_MAX - 1)}…` : v;
+  const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cut(c, cell(r[c])).length)));
   const line = (vals: string[]) =>
     vals
-      .map((v, i) => v.slice(0, 60).padEnd(widths[i] ?? 0))
+      .map((v, i) => cut(cols[i], v).padEnd(widths[i] ?? 0))
       .join('  ')
       .trimEnd();
   return [line(cols), ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join('\n');
 }
+
+/** An answer that is not the API's envelope (API Gateway, a proxy): `HTTP <status>: <message>`. */
+class NotTheApi extends Error {}
+/** A failure before any request (a file that cannot be read): one line. */
+class LocalFailure extends Error {}
+
+/** `--per-second N`: a number above 0, or a usage error (it was silently dropped). */
+function perSecondOption(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n) || n <= 0)
+    throw new UsageError(`--per-second ${String(v)}: give a number above 0`);
+  return n;
+}
+
+/** `relay where` follows `next` this many pages, then says how to read on. */
+const WHERE_MAX_PAGES = 10;
 
 interface Spec {
   name: string;
@@ -106,14 +131,27 @@ function opsCommand(spec: Spec): Command {
       const call = async <T = Row>(method: string, path: string, body?: unknown) => {
         const r = await client.call<T>(method, path, body);
         if (values.json) io.out(JSON.stringify(r.body, null, 2));
+        const answer = r.body as unknown as Record<string, unknown> | null;
+        if (typeof answer?.success !== 'boolean') {
+          const message = answer?.message ?? answer?.Message ?? JSON.stringify(answer);
+          throw new NotTheApi(`HTTP ${r.status}: ${String(message)}`);
+        }
         return r.body;
       };
-      return spec.run({
-        positionals: parsed.positionals,
-        values,
-        call,
-        io: values.json ? { ...io, out: () => {} } : io,
-      });
+      try {
+        return await spec.run({
+          positionals: parsed.positionals,
+          values,
+          call,
+          io: values.json ? { ...io, out: () => {} } : io,
+        });
+      } catch (err) {
+        if (err instanceof NotTheApi || err instanceof UnreachableError || err instanceof LocalFailure) {
+          io.err(`relay ${spec.name}: ${err.message}`);
+          return EXIT.failed;
+        }
+        throw err;
+      }
     },
   };
 }
@@ -165,21 +203,34 @@ export const OPS_COMMANDS: Command[] = [
   opsCommand({
     name: 'where',
     summary: "where is a unit's (SERIAL) or a key's file, at every destination, and why it failed",
-    args: 'SERIAL|KEY [--key] [options]',
-    options: { key: { type: 'boolean' } },
-    help: 'A word with a "/" (or --key) is read as a key or the start of one; anything else as a serial.\nExit 1 when a delivery failed.',
+    args: 'SERIAL|KEY [--key] [--next TOKEN] [options]',
+    options: { key: { type: 'boolean' }, next: { type: 'string' } },
+    help: `A word with a "/" (or --key) is read as a key or the start of one; anything else as a serial.
+Reads up to ${WHERE_MAX_PAGES} pages; when there are more it prints the --next TOKEN that reads on (--json: one page).
+Exit 1 when a delivery failed.`,
     async run({ positionals, values, call, io }) {
       const [what] = positionals;
       if (!what) throw new UsageError('name a serial or a key');
       const byKey = values.key === true || what.includes('/');
-      const env = await call<{ items: Row[] }>(
-        'GET',
-        `/v1/deliveries${q(byKey ? { key: what } : { serial: what })}`,
-      );
-      if (failed(env, io)) return EXIT.failed;
-      const items = env.response.items.map(flat);
+      let next = typeof values.next === 'string' ? values.next : undefined;
+      const raw: Row[] = [];
+      for (let page = 0; page < (values.json ? 1 : WHERE_MAX_PAGES); page++) {
+        const env = await call<{ items: Row[]; next?: string }>(
+          'GET',
+          `/v1/deliveries${q({ ...(byKey ? { key: what } : { serial: what }), next })}`,
+        );
+        if (failed(env, io)) return EXIT.failed;
+        raw.push(...env.response.items);
+        next = env.response.next;
+        if (!next) break;
+      }
+      const items = raw.map(flat);
       if (items.length === 0) io.out(`nothing recorded for ${what}`);
       else io.out(table(items, [...DELIVERY_COLS, 'id']));
+      if (next)
+        io.out(
+          `more: ${items.length} shown; relay where ${what}${values.key === true ? ' --key' : ''} --next ${next} reads on`,
+        );
       return items.some((i) => FAILED.has(String(i.status))) ? EXIT.failed : EXIT.ok;
     },
   }),
@@ -242,7 +293,8 @@ export const OPS_COMMANDS: Command[] = [
       for (const k of ['since', 'until', 'serial', 'destination', 'status', 'code'])
         if (values[k]) body[k] = values[k];
       if (values.key) body.keys = values.key;
-      if (values['per-second']) body.perSecond = Number(values['per-second']);
+      const perSecond = perSecondOption(values['per-second']);
+      if (perSecond !== undefined) body.perSecond = perSecond;
       io.out(`restream ${id}: finding the objects…`);
       const env = await call<Row>('POST', '/v1/restream', body);
       if (failed(env, io)) return EXIT.failed;
@@ -284,11 +336,12 @@ export const OPS_COMMANDS: Command[] = [
       if (positionals[0] === 'redrive') {
         const queue = positionals[1];
         if (!queue) throw new UsageError('name the queue to redrive (ingest or a vendor id)');
+        const perSecond = perSecondOption(values['per-second']);
         io.out(`redrive ${queue}: moving…`);
         const env = await call<Row>('POST', '/v1/deadletters/redrive', {
           queue,
           ...(values.message ? { messageIds: values.message } : {}),
-          ...(values['per-second'] ? { perSecond: Number(values['per-second']) } : {}),
+          ...(perSecond !== undefined ? { perSecond } : {}),
         });
         if (failed(env, io)) return EXIT.failed;
         io.out(
@@ -314,14 +367,17 @@ export const OPS_COMMANDS: Command[] = [
     args: 'get|validate FILE|save FILE|versions|templates [TYPE] [options]',
     async run({ positionals, call, io }) {
       const [sub, arg] = positionals;
-      const fileBody = () => {
+      const fileText = () => {
         if (!arg) throw new UsageError(`name the config file to ${sub}`);
-        const text = readFileSync(resolve(io.cwd, arg), 'utf8');
         try {
-          return JSON.parse(text) as unknown;
-        } catch {
-          return text;
+          return readFileSync(resolve(io.cwd, arg), 'utf8');
+        } catch (err) {
+          throw new LocalFailure(`cannot read ${arg}: ${(err as Error).message}`);
         }
+      };
+      const printViolations = (violations: Row[]) => {
+        for (const v of violations)
+          io.out(`${v.level}  ${((v.json_path as unknown[]) ?? []).join('.')}  ${v.description}`);
       };
       if (sub === 'get') {
         const env = await call<Row>('GET', '/v1/config');
@@ -331,14 +387,20 @@ export const OPS_COMMANDS: Command[] = [
         return EXIT.ok;
       }
       if (sub === 'validate' || sub === 'save') {
+        const text = fileText();
+        // ${VAR} is filled here, from the operator's environment: the API never fills it.
+        const filled = configBody(arg ?? '', text, io.env);
+        if (filled.violations) {
+          printViolations(filled.violations as unknown as Row[]);
+          io.out(`${arg}: invalid (nothing was sent)`);
+          return EXIT.failed;
+        }
         const env = await call<{ status?: string; version?: number; violations?: Row[] }>(
           'POST',
           sub === 'validate' ? '/v1/config/validate' : '/v1/config',
-          fileBody(),
+          filled.body,
         );
-        const violations = env.response?.violations ?? [];
-        for (const v of violations)
-          io.out(`${v.level}  ${(v.json_path as unknown[]).join('.')}  ${v.description}`);
+        printViolations(env.response?.violations ?? []);
         if (!env.success) {
           if (env.error) failed(env, io);
           else io.out(`${arg}: invalid`);

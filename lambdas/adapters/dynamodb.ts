@@ -27,6 +27,7 @@ import {
   UNROUTED_TARGET,
   type WhereWhen,
 } from '#domain/ops/aggregate.ts';
+import { invalid } from '#domain/ops/envelope.ts';
 import type { ConfigVersion, IndexQuery, Page, StoredRequest } from '#domain/ops/types.ts';
 import type { CheckUpdate } from '#domain/poll.ts';
 import { gcra, type RateLimit } from '#domain/rate-limit.ts';
@@ -125,6 +126,33 @@ class Update {
       .filter(Boolean)
       .join(' ');
   }
+}
+
+const notOurToken = () =>
+  invalid('next is not a token this API gave (pass back the next of the page before)');
+
+/**
+ * The ExclusiveStartKey in an index page's `next` token: the base64url JSON of the table's and the index's key
+ * attributes, the partition the one asked for. Anything else is a 400, not a DynamoDB error (a 500).
+ */
+function startKeyOf(
+  next: string,
+  q: IndexQuery,
+  idx: { partitionKey: string; sortKey: string },
+): Record<string, unknown> {
+  let key: unknown;
+  try {
+    key = JSON.parse(Buffer.from(next, 'base64url').toString('utf8'));
+  } catch {
+    throw notOurToken();
+  }
+  if (key === null || typeof key !== 'object' || Array.isArray(key)) throw notOurToken();
+  const k = key as Record<string, unknown>;
+  const names = new Set(['pk', 'sk', idx.partitionKey, idx.sortKey]);
+  if (Object.keys(k).length !== names.size || ![...names].every((n) => typeof k[n] === 'string'))
+    throw notOurToken();
+  if (k[idx.partitionKey] !== q.value) throw notOurToken();
+  return k;
 }
 
 const configSk = (version: number) => `v#${String(version).padStart(10, '0')}`;
@@ -770,19 +798,20 @@ export class StatusTable {
       cond +=
         q.from && q.to ? ' AND #s BETWEEN :from AND :to' : q.from ? ' AND #s >= :from' : ' AND #s <= :to';
     }
-    const out = await this.doc.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: idx.name,
-        KeyConditionExpression: cond,
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-        Limit: q.limit,
-        ExclusiveStartKey: q.next
-          ? (JSON.parse(Buffer.from(q.next, 'base64url').toString('utf8')) as Record<string, unknown>)
-          : undefined,
-      }),
-    );
+    const command = new QueryCommand({
+      TableName: this.tableName,
+      IndexName: idx.name,
+      KeyConditionExpression: cond,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+      Limit: q.limit,
+      ExclusiveStartKey: q.next ? startKeyOf(q.next, q, idx) : undefined,
+    });
+    const out = await this.doc.send(command).catch((err: unknown) => {
+      // A start key of the right shape that does not fit this query (another serial, outside since/until).
+      if (q.next && (err as { name?: string }).name === 'ValidationException') throw notOurToken();
+      throw err;
+    });
     const entries = out.Items ?? [];
     const items = idx.projection === 'KEYS_ONLY' ? await this.itemsOf(entries) : entries;
     return {
@@ -854,6 +883,65 @@ export class StatusTable {
         ExpressionAttributeValues: u.values,
       }),
     );
+  }
+
+  async claimRequest(
+    kind: StoredRequest['kind'],
+    id: string,
+    lease: string,
+    leaseUntil: number,
+    now: number,
+  ): Promise<StoredRequest | undefined> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: `ops#${kind}`, sk: id },
+          UpdateExpression: 'SET #lease = :lease, leaseUntil = :until',
+          ConditionExpression:
+            'attribute_exists(pk) AND #state = :running AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)',
+          ExpressionAttributeNames: { '#lease': 'lease', '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':lease': lease,
+            ':until': leaseUntil,
+            ':running': 'running',
+            ':now': now,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      const { pk: _pk, sk, ...rest } = out.Attributes ?? {};
+      return { ...rest, kind, id: String(sk) };
+    } catch (err) {
+      if (isConditionFailure(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async updateLeased(
+    kind: StoredRequest['kind'],
+    id: string,
+    lease: string,
+    fields: Record<string, unknown>,
+  ): Promise<boolean> {
+    const u = new Update();
+    for (const [k, v] of Object.entries(fields)) u.set(k, v);
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: `ops#${kind}`, sk: id },
+          UpdateExpression: u.expression(),
+          ConditionExpression: '#leaseHeld = :leaseHeld',
+          ExpressionAttributeNames: { ...u.names, '#leaseHeld': 'lease' },
+          ExpressionAttributeValues: { ...u.values, ':leaseHeld': lease },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
   }
 
   async getRequest(kind: StoredRequest['kind'], id: string): Promise<StoredRequest | undefined> {

@@ -38,6 +38,7 @@ function deps(): OpsDeps {
     now: Date.now,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     configSaved: (v) => useConfig(rt, v),
+    bakedConfigText: () => optionalEnv(ENV.configJson),
   };
   return cached;
 }
@@ -61,6 +62,8 @@ export function toRequest(event: APIGatewayProxyEventV2): OpsRequest {
   return {
     method: event.requestContext.http.method,
     routeKey: event.routeKey,
+    rawPath: event.rawPath,
+    ...(event.requestContext.requestId ? { requestId: event.requestContext.requestId } : {}),
     path: (event.pathParameters ?? {}) as Record<string, string>,
     query: (event.queryStringParameters ?? {}) as Record<string, string>,
     ...(body !== undefined ? { body } : {}),

@@ -1,4 +1,4 @@
-import { type HttpApi, HttpMethod, type HttpRoute } from 'aws-cdk-lib/aws-apigatewayv2';
+import { type HttpApi, HttpMethod, HttpRoute, HttpRouteKey } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -14,9 +14,12 @@ export interface OpsApiProps {
  * The ops API's routes (docs/ops-api.md) on the relay's HTTP API, every one behind IAM authorization: a caller
  * signs with SigV4 (service execute-api) and needs `execute-api:Invoke` on the route; an unsigned request is
  * refused by API Gateway (403) before any Lambda runs. Only the vendor callbacks stay open (CallbackApi).
+ * A `$default` route (IAM too) sends every request no route matched to the ops function, so an unknown path or
+ * a wrong method is answered in the envelope (404 NOT_FOUND / 405 METHOD_NOT_ALLOWED), not `{"message":...}`.
  */
 export class OpsApi extends Construct {
   public readonly routes: HttpRoute[];
+  public readonly defaultRoute: HttpRoute;
 
   constructor(scope: Construct, id: string, props: OpsApiProps) {
     super(scope, id);
@@ -25,6 +28,12 @@ export class OpsApi extends Construct {
     this.routes = OPS_ROUTE_KEYS.flatMap((key) => {
       const [method, path] = key.split(' ') as [keyof typeof HttpMethod, string];
       return props.httpApi.addRoutes({ path, methods: [HttpMethod[method]], integration, authorizer });
+    });
+    this.defaultRoute = new HttpRoute(this, 'DefaultRoute', {
+      httpApi: props.httpApi,
+      routeKey: HttpRouteKey.DEFAULT,
+      integration,
+      authorizer,
     });
   }
 }

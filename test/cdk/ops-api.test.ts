@@ -20,7 +20,27 @@ describe('ops API routes', () => {
   it('authorizes every route with AWS_IAM except the vendor callbacks', () => {
     const open = routes.filter((r) => r.AuthorizationType !== 'AWS_IAM').map((r) => String(r.RouteKey));
     assert.deepEqual(open, ['POST /callbacks/{vendor}/{token}']);
-    assert.equal(routes.length, OPS_ROUTE_KEYS.length + 1);
+    assert.equal(routes.length, OPS_ROUTE_KEYS.length + 2, 'the ops routes, $default and the callbacks');
+  });
+
+  it('sends what no route matched ($default, IAM-authorized) to the ops function, so it answers in the envelope', () => {
+    const fallback = routes.filter((r) => r.RouteKey === '$default');
+    assert.equal(fallback.length, 1);
+    assert.equal(fallback[0]?.AuthorizationType, 'AWS_IAM');
+    const opsRoute = routes.find((r) => r.RouteKey === 'GET /v1/status');
+    assert.deepEqual(fallback[0]?.Target, opsRoute?.Target, 'the same integration as the ops routes');
+  });
+
+  it("reads the ops function's own log group too (its failures are logged there)", () => {
+    const fns = resourcesOf(s, 'AWS::Lambda::Function').map(([, f]) => f.Properties);
+    const ops = fns.find((f) => JSON.stringify(f.Environment ?? {}).includes('RELAY_LOG_GROUPS'));
+    assert.ok(ops, 'the ops function has RELAY_LOG_GROUPS');
+    const groups = JSON.stringify(
+      (ops.Environment as { Variables: Record<string, unknown> }).Variables.RELAY_LOG_GROUPS,
+    );
+    const own = JSON.stringify((ops.LoggingConfig as { LogGroup?: unknown } | undefined)?.LogGroup);
+    assert.ok(own && own !== 'undefined', 'the ops function logs to its own group');
+    assert.ok(groups.includes(own), `${own} in ${groups}`);
   });
 
   it('lets the ops function read the relay log groups and move dead letters, and nothing writes factory objects', () => {

@@ -7,10 +7,12 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { stringify as toYaml } from 'yaml';
 import { main } from '#cli/main.ts';
 import { makeJpeg } from '#simulators/media/index.ts';
 import { type Harness, instrumentalTransmit, startHarness, testConfig } from './harness.ts';
@@ -73,6 +75,25 @@ type Item = {
 };
 const bySerial = async (serial: string) =>
   (await api<{ items: Item[] }>('GET', `/v1/deliveries?serial=${serial}`)).body.response.items;
+
+/** `relay …` in a folder of its own, speaking to this stack; `env` is the operator's environment. */
+function relayCli() {
+  const dir = mkdtempSync(join(tmpdir(), 'relay-cli-'));
+  const endpoints = join(dir, 'endpoints.json');
+  writeFileSync(endpoints, JSON.stringify({ httpApi: h.stack.apiUrl }));
+  const run = async (env: Record<string, string>, ...args: string[]) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main([...args, '--endpoints-file', endpoints], {
+      out: (t) => out.push(t),
+      err: (t) => err.push(t),
+      cwd: dir,
+      env,
+    });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  };
+  return { dir, run };
+}
 
 describe('ops API', () => {
   it('answers in the envelope with error codes', SLOW, async () => {
@@ -254,21 +275,89 @@ describe('ops API', () => {
     assert.ok(Array.isArray(logs.body.response.lines));
   });
 
+  it(
+    'answers unknown routes, wrong methods and bad input in the envelope (404, 405, 400)',
+    SLOW,
+    async () => {
+      const unknown = await api('GET', '/v1/nope');
+      assert.equal(unknown.status, 404);
+      assert.equal(unknown.body.success, false);
+      assert.equal(unknown.body.error?.code, 'NOT_FOUND');
+      const wrongMethod = await api('DELETE', '/v1/config');
+      assert.equal(wrongMethod.status, 405);
+      assert.equal(wrongMethod.body.error?.code, 'METHOD_NOT_ALLOWED');
+      assert.match(wrongMethod.body.error?.text ?? '', /GET or POST/);
+      assert.equal((await api('GET', '/v1/deliveries/x/y')).body.error?.code, 'NOT_FOUND');
+      for (const next of ['zzz', 'e30', Buffer.from('{"pk":"a","sk":"b"}').toString('base64url')]) {
+        const page = await api('GET', `/v1/deliveries?serial=SN-X&next=${next}`);
+        assert.equal(page.status, 400, `next=${next}: ${JSON.stringify(page.body)}`);
+        assert.equal(page.body.error?.code, 'INVALID_REQUEST');
+      }
+      const failed = await api('GET', '/v1/deliveries?destination=inst&status=REJECTED&next=e30');
+      assert.equal(failed.status, 400);
+      const broken = await api('POST', '/v1/config', '{"rollback": 1');
+      assert.equal(broken.status, 400, JSON.stringify(broken.body));
+      assert.equal(broken.body.error?.code, 'INVALID_REQUEST');
+    },
+  );
+
+  it('rollback 0 saves the baked config again as the next version', SLOW, async () => {
+    const before = await api<{ version: number }>('GET', '/v1/config');
+    const rolled = await api<{ version: number }>('POST', '/v1/config', { rollback: 0 });
+    assert.equal(rolled.status, 200, JSON.stringify(rolled.body));
+    assert.equal(rolled.body.response.version, before.body.response.version + 1);
+    assert.equal((await api('POST', '/v1/config', { rollback: -1 })).status, 400);
+  });
+
+  it(
+    "the API never fills a config's environment references from its own: a secret is neither echoed nor stored",
+    SLOW,
+    async () => {
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the ${VAR} reference a config names
+      const ref = '${AWS_SECRET_ACCESS_KEY}';
+      const saved = process.env.AWS_SECRET_ACCESS_KEY;
+      const secret = 'ops-api-test-secret-Zq81xv';
+      process.env.AWS_SECRET_ACCESS_KEY = secret;
+      try {
+        const before = await api<{ version: number }>('GET', '/v1/config');
+        const named = testConfig(
+          [
+            instrumentalTransmit('inst', simUrl, 'relay-tests/instrumental', {
+              fields: {
+                ...instrumentalTransmit('inst', simUrl, 'x').fields,
+                stationName: ref,
+              },
+              filter_stream: [ref],
+            }),
+          ],
+          { pause_probe_seconds: 1 },
+        );
+        const v = await api<{
+          status: string;
+          violations: Array<{ description: string; json_path: unknown[] }>;
+        }>('POST', '/v1/config/validate', named);
+        assert.equal(v.body.response.status, 'failed');
+        assert.ok(!JSON.stringify(v.body).includes(secret), JSON.stringify(v.body));
+        assert.ok(
+          v.body.response.violations.some((x) => /AWS_SECRET_ACCESS_KEY\} is not filled/.test(x.description)),
+          JSON.stringify(v.body.response.violations),
+        );
+        const refused = await api('POST', '/v1/config', named);
+        assert.equal(refused.status, 400);
+        assert.equal(refused.body.error?.code, 'CONFIG_INVALID');
+        assert.ok(!JSON.stringify(refused.body).includes(secret));
+        const after = await api<{ version: number }>('GET', '/v1/config');
+        assert.equal(after.body.response.version, before.body.response.version, 'nothing stored');
+        assert.ok(!JSON.stringify(after.body).includes(secret));
+      } finally {
+        process.env.AWS_SECRET_ACCESS_KEY = saved;
+      }
+    },
+  );
+
   it('relay where / stop / start / show speak to the local stack', SLOW, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'relay-cli-'));
-    const file = join(dir, 'endpoints.json');
-    writeFileSync(file, JSON.stringify({ httpApi: h.stack.apiUrl }));
-    const run = async (...args: string[]) => {
-      const out: string[] = [];
-      const err: string[] = [];
-      const code = await main([...args, '--endpoints-file', file], {
-        out: (t) => out.push(t),
-        err: (t) => err.push(t),
-        cwd: dir,
-        env: {},
-      });
-      return { code, out: out.join('\n'), err: err.join('\n') };
-    };
+    const { run: runIn } = relayCli();
+    const run = (...args: string[]) => runIn({}, ...args);
     const where = await run('where', 'SN-W1');
     assert.equal(where.code, 1, 'a failed delivery: exit 1');
     assert.match(where.out, /NOT_A_JPEG/);
@@ -280,4 +369,53 @@ describe('ops API', () => {
     assert.equal((await run('stop', 'nope')).code, 1);
     assert.equal((await run('where')).code, 2);
   });
+
+  it(
+    'relay config validate|save send YAML files as YAML, references filled from the operator environment',
+    SLOW,
+    async () => {
+      const { dir, run } = relayCli();
+      // The project's example: read as YAML by the API (its only errors: vendors this test stack has no queue for).
+      const example = resolve(dirname(fileURLToPath(import.meta.url)), '../../config/example.yaml');
+      const ex = await run({}, 'config', 'validate', example);
+      assert.equal(ex.code, 1, ex.out + ex.err);
+      const errors = ex.out.split('\n').filter((l) => l.startsWith('error'));
+      assert.ok(errors.length > 0, ex.out);
+      for (const e of errors) assert.match(e, /has no queue and forwarder in this deployment/, ex.out);
+
+      // A YAML config of this stack, its base_url from the operator's environment.
+      const config = testConfig(
+        [
+          instrumentalTransmit('inst', 'SIM', 'relay-tests/instrumental', {
+            fields: { ...instrumentalTransmit('inst', simUrl, 'x').fields, stationName: 'yaml-{station}' },
+          }),
+        ],
+        { pause_probe_seconds: 1 },
+      );
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the reference the CLI fills
+      const ref = 'base_url: ${SIM_URL}';
+      const text = `# saved from YAML\n${toYaml(config).replace('base_url: SIM', ref)}`;
+      writeFileSync(join(dir, 'relay.yaml'), text);
+      const valid = await run({ SIM_URL: simUrl }, 'config', 'validate', 'relay.yaml');
+      assert.equal(valid.code, 0, valid.out + valid.err);
+      assert.match(valid.out, /relay.yaml: valid/);
+      const before = (await api<{ version: number }>('GET', '/v1/config')).body.response.version;
+      const saved = await run({ SIM_URL: simUrl }, 'config', 'save', 'relay.yaml');
+      assert.equal(saved.code, 0, saved.out + saved.err);
+      assert.match(saved.out, new RegExp(`relay.yaml: saved as version ${before + 1}`));
+      const now = await api<{ version: number; config: { data_transmit: Array<{ base_url: string }> } }>(
+        'GET',
+        '/v1/config',
+      );
+      assert.equal(now.body.response.version, before + 1);
+      assert.equal(now.body.response.config.data_transmit[0]?.base_url, simUrl);
+
+      // Bad YAML: the API's violations, exit 1.
+      writeFileSync(join(dir, 'bad.yaml'), 'version: 1\ndata_transmit: [\n  - nope: : :\n');
+      const bad = await run({}, 'config', 'validate', 'bad.yaml');
+      assert.equal(bad.code, 1);
+      assert.match(bad.out, /^error {2} {2}YAML: /m);
+      assert.match(bad.out, /bad.yaml: invalid/);
+    },
+  );
 });

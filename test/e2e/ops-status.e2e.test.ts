@@ -147,7 +147,7 @@ describe('ops status and streams from the stream aggregator', () => {
   it('streams: last object and delivery, silence over expected_interval, unrouted keys', SLOW, async () => {
     await h.stack.aggregator.settled();
     const d = deps();
-    const { streams } = await buildStreams({ ...d, now: () => Date.now() + 5_000 });
+    const { streams, unrouted } = await buildStreams({ ...d, now: () => Date.now() + 5_000 });
     assert.equal(streams.length, 1);
     const s = streams[0];
     assert.ok(s);
@@ -159,7 +159,18 @@ describe('ops status and streams from the stream aggregator', () => {
       messages.some((m) => /^Receiver warning silent for/.test(m)),
       messages.join('\n'),
     );
-    assert.ok(messages.some((m) => /^Receiver warning 1 key\(s\) in the bucket matched no stream/.test(m)));
+    // FactoryTX's names beside the relay's: stream, data_receiver; each marker names its stream and category.
+    assert.equal(s.stream, 'line-1:aoi-camera');
+    assert.equal(s.data_receiver, s.receiver);
+    for (const m of s.markers) {
+      assert.deepEqual([m.asset, m.stream_type], ['line-1', 'aoi-camera']);
+      assert.ok(m.category, JSON.stringify(m));
+    }
+    // Unrouted keys belong to no stream: one marker beside the streams, not one on each.
+    assert.ok(!messages.some((m) => /matched no stream/.test(m)), messages.join('\n'));
+    assert.equal(unrouted.count, 1);
+    assert.match(unrouted.marker?.message ?? '', /^1 key\(s\) in the bucket matched no stream/);
+    assert.equal(unrouted.marker?.category, 'unrouted');
     // Two of three outcomes failed in the window, but fewer than 5 outcomes: no error-rate marker.
     assert.ok(!messages.some((m) => /deliveries failed/.test(m)));
     const strict = await buildStreams({ ...d, minOutcomes: 1 });

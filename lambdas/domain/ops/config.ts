@@ -4,6 +4,10 @@
  * (lambdas/domain/config), then stored as the next version in the status table (a conditional put: two saves
  * cannot both become version N); every Lambda reads the latest version at most a minute later
  * (handlers/runtime.ts). An invalid config is refused with its violations and nothing is stored.
+ *
+ * `${VAR}` is never filled here: the API reads no environment for it (the Lambda's own holds its AWS
+ * credentials), so a reference left in a posted config is an error. `relay config validate|save` fills them from
+ * the operator's environment before posting.
  */
 import { ConfigError, loadConfig } from '#domain/config/index.ts';
 import type { RelayConfig, Violation } from '#domain/config/types.ts';
@@ -21,6 +25,19 @@ function configText(req: OpsRequest): { text: string; json: boolean } {
   return { text, json };
 }
 
+/** The API's environment for `${VAR}`: none. A default (`${VAR:-x}`) still applies. */
+const NO_ENV: Readonly<Record<string, string | undefined>> = Object.freeze({});
+
+/** The loader's "not set" violation, said as what it is here: a reference nobody filled. */
+function unfilled(v: Violation): Violation {
+  const m = /^environment variable (\S+) is not set/.exec(v.description);
+  if (!m) return v;
+  return {
+    ...v,
+    description: `\${${m[1]}} is not filled: the ops API never reads its own environment; fill it before posting (relay config validate|save fills it from yours)`,
+  };
+}
+
 /** Validates config text as every Lambda would load it; plus what this deployment can run. */
 export function checkConfig(
   text: string,
@@ -28,7 +45,7 @@ export function checkConfig(
   deps: OpsDeps,
 ): { ok: boolean; config?: RelayConfig; violations: Violation[] } {
   try {
-    const loaded = loadConfig(text, deps.vendors, process.env, { formatHint: json ? 'json' : 'yaml' });
+    const loaded = loadConfig(text, deps.vendors, NO_ENV, { formatHint: json ? 'json' : 'yaml' });
     const deployed = new Set(deps.vendorQueues.map((q) => q.vendor ?? q.name));
     const extra: Violation[] = loaded.config.data_transmit.flatMap((t, i) =>
       deployed.has(t.transmit_type)
@@ -44,7 +61,7 @@ export function checkConfig(
     const violations = [...extra, ...loaded.violations];
     return extra.length ? { ok: false, violations } : { ok: true, config: loaded.config, violations };
   } catch (err) {
-    if (err instanceof ConfigError) return { ok: false, violations: err.violations };
+    if (err instanceof ConfigError) return { ok: false, violations: err.violations.map(unfilled) };
     throw err;
   }
 }
@@ -66,15 +83,36 @@ export async function validateConfigRoute(req: OpsRequest, deps: OpsDeps): Promi
   return answered({ status: r.ok ? 'passed' : 'failed', violations: r.violations }, r.ok);
 }
 
+/** `{"rollback": N}`: the text of version N (0: the baked config); undefined when the body is a config. */
+async function rollbackText(text: string, deps: OpsDeps): Promise<string | undefined> {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (err) {
+    throw invalid(
+      `the body is not valid JSON (${(err as Error).message}); send YAML as content-type text/yaml`,
+    );
+  }
+  const rollback = (body as { rollback?: unknown } | null)?.rollback;
+  if (rollback === undefined) return undefined;
+  if (!Number.isInteger(rollback) || (rollback as number) < 0)
+    throw invalid('rollback must be a version number (0: the config baked in at deploy)');
+  if (rollback === 0) {
+    const baked = deps.bakedConfigText?.();
+    if (!baked) throw notFound('this deployment has no baked config to roll back to');
+    return baked;
+  }
+  const earlier = await deps.table.configVersion(rollback as number);
+  if (!earlier) throw notFound(`no saved config version ${String(rollback)}`);
+  return earlier.text;
+}
+
 export async function saveConfig(req: OpsRequest, deps: OpsDeps): Promise<OpsResult> {
   let { text, json } = configText(req);
   if (json) {
-    const rollback = (JSON.parse(text) as { rollback?: unknown }).rollback;
-    if (rollback !== undefined) {
-      if (!Number.isInteger(rollback)) throw invalid('rollback must be a version number');
-      const earlier = await deps.table.configVersion(rollback as number);
-      if (!earlier) throw notFound(`no saved config version ${String(rollback)}`);
-      text = earlier.text;
+    const earlier = await rollbackText(text, deps);
+    if (earlier !== undefined) {
+      text = earlier;
       json = /^\s*[{[]/.test(text);
     }
   }

@@ -3,7 +3,13 @@
  * that says the same (docs/ops-api.md). Route modules return `ok(...)` / `accepted(...)` or throw an OpsError.
  */
 
-export type OpsErrorCode = 'INVALID_REQUEST' | 'CONFIG_INVALID' | 'NOT_FOUND' | 'CONFLICT' | 'INTERNAL';
+export type OpsErrorCode =
+  | 'INVALID_REQUEST'
+  | 'CONFIG_INVALID'
+  | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
+  | 'CONFLICT'
+  | 'INTERNAL';
 
 export interface Envelope<T = unknown> {
   success: boolean;
@@ -20,6 +26,7 @@ const STATUS: Record<OpsErrorCode, number> = {
   INVALID_REQUEST: 400,
   CONFIG_INVALID: 400,
   NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
   CONFLICT: 409,
   INTERNAL: 500,
 };

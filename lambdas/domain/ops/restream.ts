@@ -9,9 +9,16 @@
  * How: each object version is put on the ingest queue as an S3 event carrying the request (route.ts
  * RESTREAM_FIELD), spread over time with SQS delays at `perSecond`: the router routes it with the current
  * config into new records `restream#<requestId>#<destination>` beside the earlier ones. The request is stored
- * once (conditional put): the same request id again queues nothing.
+ * once (conditional put): the same request id again queues nothing, unless it stopped part-way.
+ *
+ * Progress is recorded as batches go (`queued`, and `after`: the last object version queued, in key order),
+ * under a lease on the request. A request that stopped part-way (an SQS error, the Lambda killed) stays
+ * `running`; the same request again (same id and body) resumes after `after` once the lease is free, so what was
+ * queued is not queued again. Only a crash between a batch's send and its record can queue that batch (≤ 10)
+ * twice, and the router's conditional put of `restream#<requestId>#<destination>` makes the second a no-op.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { errorMessage } from '#commons/errors.ts';
 import { UNROUTED_PARTITION } from '#commons/table.ts';
 import { isSidecarKey, listStreams, matchStream, streamId } from '#domain/config/index.ts';
 import { type DeliveryRecord, destinationOfSk, objectPk, REQUEST_ID, sqsSafeJson } from '#domain/delivery.ts';
@@ -257,8 +264,70 @@ function fingerprint(body: Record<string, unknown>): string {
 }
 
 function view(stored: StoredRequest, duplicate: boolean) {
-  const { kind: _k, id, fingerprint: _f, ...rest } = stored;
+  const { kind: _k, id, fingerprint: _f, lease: _l, leaseUntil: _u, after: _a, ...rest } = stored;
   return { requestId: id, ...rest, duplicate };
+}
+
+/** How long a restream's sender holds the request: past the ops Lambda's 29 s timeout, so a killed one lets go. */
+const LEASE_MS = 60_000;
+
+const targetId = (t: Target) => `${t.key}\n${t.versionId ?? t.etag}`;
+
+/**
+ * Queues the targets after the stored cursor (`after`, the id of the last one queued), in id order, batch by
+ * batch, recording `queued` and `after` after each batch under the request's lease. A send that fails leaves
+ * the request `running` at its last recorded batch and the lease let go: the same request again resumes there.
+ */
+async function send(
+  deps: OpsDeps,
+  stored: StoredRequest,
+  lease: string,
+  found: Target[],
+  perSecond: number,
+): Promise<StoredRequest> {
+  const requestId = stored.id;
+  const after = typeof stored.after === 'string' ? stored.after : undefined;
+  let queued = typeof stored.queued === 'number' ? stored.queued : 0;
+  const startedAt = Date.parse(String(stored.at));
+  const rest = found
+    .map((t) => ({ t, id: targetId(t) }))
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .filter((x) => after === undefined || x.id > after);
+  let cursor = after;
+  for (let i = 0; i < rest.length; i += 10) {
+    // The schedule of the whole request: a resumed one goes on at the rate, not from zero.
+    const elapsed = Math.max(0, Math.floor((deps.now() - startedAt) / 1000));
+    const chunk = rest.slice(i, i + 10);
+    const batch = chunk.map((x, j) => ({
+      id: String(j),
+      body: eventBody(deps, requestId, x.t),
+      delaySeconds: Math.min(MAX_DELAY_SECONDS, Math.max(0, Math.floor((queued + j) / perSecond) - elapsed)),
+    }));
+    try {
+      await deps.queues.send(deps.ingestQueue.url, batch);
+    } catch (err) {
+      await deps.table
+        .updateLeased('restream', requestId, lease, { leaseUntil: 0, lastError: errorMessage(err) })
+        .catch(() => {});
+      deps.log.error('restream stopped part-way', { requestId, queued, error: errorMessage(err) });
+      throw new OpsError(
+        'INTERNAL',
+        `restream ${requestId} stopped after queueing ${queued} of ${queued + rest.length - i} (${errorMessage(err)}): POST the same request again to queue the rest`,
+        view({ ...stored, queued }, false),
+      );
+    }
+    queued += batch.length;
+    cursor = chunk[chunk.length - 1]?.id;
+    const held = await deps.table.updateLeased('restream', requestId, lease, {
+      queued,
+      after: cursor,
+      leaseUntil: deps.now() + LEASE_MS,
+    });
+    if (!held) throw new OpsError('CONFLICT', `restream ${requestId} was taken over by another request`);
+  }
+  const done = { queued, state: 'done', leaseUntil: 0, ...(cursor ? { after: cursor } : {}) };
+  await deps.table.updateLeased('restream', requestId, lease, done);
+  return { ...stored, ...done };
 }
 
 export async function restream(req: OpsRequest, deps: OpsDeps): Promise<OpsResult> {
@@ -275,22 +344,39 @@ export async function restream(req: OpsRequest, deps: OpsDeps): Promise<OpsResul
     return ok({ requestId, matched: found.length, queued: 0, duplicate: false, dryRun: true });
   }
   const print = fingerprint(body);
-  const earlier = await deps.table.getRequest('restream', requestId);
-  const answerEarlier = (stored: StoredRequest) => {
+  const lease = randomUUID();
+  // The same request again: its stored answer, or, when it stopped part-way (`running`, nobody at it), the rest.
+  const earlier = async (stored: StoredRequest): Promise<OpsResult> => {
     if (stored.fingerprint !== print)
       throw new OpsError('CONFLICT', `request ${requestId} was already used for a different restream`);
-    return accepted(view(stored, true));
+    if (stored.state !== 'running') return accepted(view(stored, true));
+    const claimed = await deps.table.claimRequest(
+      'restream',
+      requestId,
+      lease,
+      deps.now() + LEASE_MS,
+      deps.now(),
+    );
+    if (!claimed) return accepted(view(stored, true));
+    const f = parseFilters(body, deps);
+    // The selection as it was: nothing that arrived after the request was first made.
+    if (!f.until) f.until = String(claimed.at);
+    const done = await send(deps, claimed, lease, await targets(deps, f), f.perSecond);
+    deps.log.info('restream resumed', { requestId, queued: done.queued, by: req.by });
+    return accepted({ ...view(done, true), resumed: true });
   };
-  if (earlier) return answerEarlier(earlier);
+  const stored = await deps.table.getRequest('restream', requestId);
+  if (stored) return earlier(stored);
 
   const f = parseFilters(body, deps);
+  const at = new Date(deps.now()).toISOString();
+  if (!f.until) f.until = at;
   const found = await targets(deps, f);
   if (found.length > f.perSecond * MAX_DELAY_SECONDS)
     throw invalid(
       `${found.length} objects match: more than ${f.perSecond * MAX_DELAY_SECONDS} (${MAX_DELAY_SECONDS} s at ${f.perSecond}/s); narrow it (since/until) or raise perSecond`,
     );
-  const at = new Date(deps.now()).toISOString();
-  const put = await deps.table.putRequest({
+  const request: StoredRequest = {
     kind: 'restream',
     id: requestId,
     fingerprint: print,
@@ -301,31 +387,15 @@ export async function restream(req: OpsRequest, deps: OpsDeps): Promise<OpsResul
     queued: 0,
     perSecond: f.perSecond,
     state: 'running',
-  });
-  if (!put.created) return answerEarlier(put.stored);
+    lease,
+    leaseUntil: deps.now() + LEASE_MS,
+  };
+  const put = await deps.table.putRequest(request);
+  if (!put.created) return earlier(put.stored);
 
-  let queued = 0;
-  for (let i = 0; i < found.length; i += 10) {
-    const batch = found.slice(i, i + 10).map((t, j) => ({
-      id: String(j),
-      body: eventBody(deps, requestId, t),
-      delaySeconds: Math.min(MAX_DELAY_SECONDS, Math.floor((i + j) / f.perSecond)),
-    }));
-    await deps.queues.send(deps.ingestQueue.url, batch);
-    queued += batch.length;
-  }
-  await deps.table.updateRequest('restream', requestId, { queued, state: 'done' });
-  deps.log.info('restream queued', { requestId, matched: found.length, queued, by: req.by });
-  return accepted({
-    requestId,
-    by: req.by,
-    at,
-    matched: found.length,
-    queued,
-    perSecond: f.perSecond,
-    state: 'done',
-    duplicate: false,
-  });
+  const done = await send(deps, request, lease, found, f.perSecond);
+  deps.log.info('restream queued', { requestId, matched: found.length, queued: done.queued, by: req.by });
+  return accepted(view(done, false));
 }
 
 export async function getRestream(req: OpsRequest, deps: OpsDeps): Promise<OpsResult> {

@@ -1,6 +1,8 @@
 /**
  * The ops API's route table: one entry per route key (route-keys.ts), each answered by its group's module.
- * `dispatch` turns an OpsError into its envelope and anything else into 500 INTERNAL (logged).
+ * `dispatch` turns an OpsError into its envelope and anything else into 500 INTERNAL (logged with the request
+ * id). A request no route key matched (API Gateway's `$default` route) is 404 NOT_FOUND, or 405
+ * METHOD_NOT_ALLOWED when its path is a route under another method.
  */
 import { errorMessage } from '#commons/errors.ts';
 import {
@@ -18,7 +20,7 @@ import { failure, notFound, OpsError, type OpsResult } from './envelope.ts';
 import { getStatus, getStreams } from './health.ts';
 import { logStream } from './logs.ts';
 import { getRestream, restream } from './restream.ts';
-import type { OpsRouteKey } from './route-keys.ts';
+import { OPS_ROUTE_KEYS, type OpsRouteKey } from './route-keys.ts';
 import type { OpsDeps, OpsRequest } from './types.ts';
 
 export type OpsRoute = (req: OpsRequest, deps: OpsDeps) => Promise<OpsResult>;
@@ -44,14 +46,38 @@ export const ROUTES: Record<OpsRouteKey, OpsRoute> = {
   'GET /v1/log/stream': logStream,
 };
 
+/** The methods whose route keys' paths match `rawPath` (`{name}` matches one non-empty segment). */
+export function methodsFor(rawPath: string): string[] {
+  const parts = rawPath.split('?')[0]?.replace(/\/+$/, '').split('/') ?? [];
+  return OPS_ROUTE_KEYS.flatMap((key) => {
+    const [method, path] = key.split(' ') as [string, string];
+    const segs = path.split('/');
+    const same =
+      segs.length === parts.length &&
+      segs.every((s, i) => (s.startsWith('{') ? (parts[i] ?? '') !== '' : s === parts[i]));
+    return same ? [method] : [];
+  });
+}
+
+function unmatched(req: OpsRequest): OpsError {
+  const path = req.rawPath ?? '';
+  const methods = methodsFor(path);
+  if (methods.length > 0 && !methods.includes(req.method.toUpperCase()))
+    return new OpsError('METHOD_NOT_ALLOWED', `${req.method} ${path}: use ${methods.join(' or ')}`);
+  return notFound(`no route ${req.method} ${path} (docs/ops-api.md lists them)`);
+}
+
 export async function dispatch(req: OpsRequest, deps: OpsDeps): Promise<OpsResult> {
   const route = (ROUTES as Record<string, OpsRoute | undefined>)[req.routeKey];
   try {
-    if (!route) throw notFound(`no route ${req.routeKey}`);
+    if (!route) throw unmatched(req);
     return await route(req, deps);
   } catch (err) {
     if (err instanceof OpsError) return failure(err);
-    deps.log.error('ops request failed', { route: req.routeKey, error: errorMessage(err) });
-    return failure(new OpsError('INTERNAL', `the request failed: ${errorMessage(err)}`));
+    const requestId = req.requestId ?? 'none';
+    deps.log.error('ops request failed', { route: req.routeKey, requestId, error: errorMessage(err) });
+    return failure(
+      new OpsError('INTERNAL', `the request failed (request id ${requestId}): ${errorMessage(err)}`),
+    );
   }
 }

@@ -2,7 +2,12 @@
  * GET /v1/streams (docs/ops-api.md): every configured stream with its receiver, destinations, last object seen,
  * last delivery, and FactoryTX-shaped markers raised from what the relay sees: a destination paused, stopped
  * or disabled; a destination's failure rate over a threshold; a stream silent longer than its
- * `expected_interval`; sidecars that came after their file; keys that matched no stream. Pure: reads are ports.
+ * `expected_interval`; sidecars that came after their file. Pure: reads are ports.
+ *
+ * Each stream carries FactoryTX's fields (`stream`, `data_receiver`, `asset`, `stream_type`, `markers` with
+ * `component, component_type, asset, stream_type, category, timestamp, level, message`) beside the relay's own
+ * (`id`, `receiver`, `destinations`, `lastObjectAt`, `lastDeliveredAt`). Keys that matched no stream belong to
+ * no stream: they are one marker in `unrouted`, not a marker repeated on every stream.
  */
 import { listStreams, streamId, transmitTakes } from '../config/match.ts';
 import type { RelayConfig } from '../config/types.ts';
@@ -12,12 +17,21 @@ import { type DestinationStateView, runState } from './status.ts';
 export interface Marker {
   component: string;
   component_type: 'Receiver' | 'Transmit';
+  /** FactoryTX's: the stream the marker is shown on (absent on the unrouted marker, which has none). */
+  asset?: string;
+  stream_type?: string;
+  /** What raised it: destination_state, error_rate, silence, late_sidecar, unrouted. */
+  category: 'destination_state' | 'error_rate' | 'silence' | 'late_sidecar' | 'unrouted';
   level: 'info' | 'warning' | 'error';
   message: string;
   timestamp: string;
 }
 
 export interface StreamStatus {
+  /** FactoryTX's name of the stream (`asset:stream_type`); `id` is the same. */
+  stream: string;
+  /** FactoryTX's name of the receiver; `receiver` is the same. */
+  data_receiver: string;
   id: string;
   receiver: string;
   asset: string;
@@ -60,7 +74,13 @@ const ago = (ms: number): string => {
   return `${(s / 3600).toFixed(1)} h`;
 };
 
-export async function buildStreams(deps: StreamsDeps): Promise<{ streams: StreamStatus[] }> {
+export interface StreamsView {
+  streams: StreamStatus[];
+  /** Keys in the bucket that matched no stream, with a marker while the latest is recent. */
+  unrouted: { count: number; lastAt?: string; marker?: Marker };
+}
+
+export async function buildStreams(deps: StreamsDeps): Promise<StreamsView> {
   const now = deps.now();
   const nowIso = new Date(now).toISOString();
   const refs = listStreams(deps.config);
@@ -76,14 +96,15 @@ export async function buildStreams(deps: StreamsDeps): Promise<{ streams: Stream
   ]);
 
   // Markers of each destination, raised once and shown on every stream it takes.
-  const transmitMarkers = new Map<string, Marker[]>();
+  const transmitMarkers = new Map<string, Array<Omit<Marker, 'asset' | 'stream_type'>>>();
   transmits.forEach((t, i) => {
-    const markers: Marker[] = [];
+    const markers: Array<Omit<Marker, 'asset' | 'stream_type'>> = [];
     const { state, reason } = runState(t.enabled !== false, states[i] as DestinationStateView);
     if (state !== 'running')
       markers.push({
         component: t.transmit_name,
         component_type: 'Transmit',
+        category: 'destination_state',
         level: state === 'paused' ? 'error' : state === 'stopped' ? 'warning' : 'info',
         message: `destination ${state}${reason ? `: ${reason.code}${reason.message ? ` (${reason.message})` : ''}` : ''}`,
         timestamp: reason?.since ?? nowIso,
@@ -102,6 +123,7 @@ export async function buildStreams(deps: StreamsDeps): Promise<{ streams: Stream
       markers.push({
         component: t.transmit_name,
         component_type: 'Transmit',
+        category: 'error_rate',
         level: 'error',
         message: `${failed} of ${total} deliveries failed in the last ${windowMinutes} min (${Math.round((100 * failed) / total)} % > ${Math.round(threshold * 100)} %)${c?.lastError ? `; last: ${c.lastError.code}` : ''}`,
         timestamp: nowIso,
@@ -115,7 +137,10 @@ export async function buildStreams(deps: StreamsDeps): Promise<{ streams: Stream
     const c = streamCounters.get(id);
     const receiver = ref.receiver.data_receiver_name;
     const destinations = transmits.filter((t) => transmitTakes(t, ref.stream)).map((t) => t.transmit_name);
-    const markers: Marker[] = destinations.flatMap((d) => transmitMarkers.get(d) ?? []);
+    const on = { asset: ref.stream.asset, stream_type: ref.stream.stream_type };
+    const markers: Marker[] = destinations.flatMap((d) =>
+      (transmitMarkers.get(d) ?? []).map((m) => ({ ...m, ...on })),
+    );
     const expected = intervalSeconds(ref.stream.expected_interval);
     if (expected !== undefined) {
       const last = c?.lastObjectAt ? Date.parse(c.lastObjectAt) : undefined;
@@ -123,6 +148,8 @@ export async function buildStreams(deps: StreamsDeps): Promise<{ streams: Stream
         markers.push({
           component: receiver,
           component_type: 'Receiver',
+          ...on,
+          category: 'silence',
           level: 'warning',
           message:
             last === undefined
@@ -135,20 +162,15 @@ export async function buildStreams(deps: StreamsDeps): Promise<{ streams: Stream
       markers.push({
         component: receiver,
         component_type: 'Receiver',
+        ...on,
+        category: 'late_sidecar',
         level: 'warning',
         message: `${c.lateSidecars} sidecar(s) came after their file was sent (the vendor got the config's defaults); latest: ${c.lastLateSidecar.key}`,
         timestamp: c.lastLateSidecar.at,
       });
-    const unroutedCount = unrouted?.counts.UNROUTED ?? 0;
-    if (unroutedCount > 0 && unrouted?.lastAt && now - Date.parse(unrouted.lastAt) < recentMs)
-      markers.push({
-        component: receiver,
-        component_type: 'Receiver',
-        level: 'warning',
-        message: `${unroutedCount} key(s) in the bucket matched no stream (UNROUTED); latest at ${unrouted.lastAt}`,
-        timestamp: unrouted.lastAt,
-      });
     return {
+      stream: id,
+      data_receiver: receiver,
       id,
       receiver,
       asset: ref.stream.asset,
@@ -159,5 +181,26 @@ export async function buildStreams(deps: StreamsDeps): Promise<{ streams: Stream
       markers,
     };
   });
-  return { streams };
+  const count = unrouted?.counts.UNROUTED ?? 0;
+  const lastAt = unrouted?.lastAt;
+  const recent = count > 0 && lastAt !== undefined && now - Date.parse(lastAt) < recentMs;
+  return {
+    streams,
+    unrouted: {
+      count,
+      ...(lastAt ? { lastAt } : {}),
+      ...(recent
+        ? {
+            marker: {
+              component: deps.config.data_receiver.map((r) => r.data_receiver_name).join(', '),
+              component_type: 'Receiver' as const,
+              category: 'unrouted' as const,
+              level: 'warning' as const,
+              message: `${count} key(s) in the bucket matched no stream (UNROUTED); latest at ${lastAt}`,
+              timestamp: lastAt,
+            },
+          }
+        : {}),
+    },
+  };
 }

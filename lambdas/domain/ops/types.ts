@@ -9,7 +9,12 @@ import type { CountersPort } from './aggregate.ts';
 
 export interface OpsRequest {
   method: string;
+  /** The API Gateway route key; `$default` when no ops route matched (dispatch answers 404 or 405). */
   routeKey: string;
+  /** The request's path as sent (`/v1/...`): what a `$default` request is told it did not match. */
+  rawPath?: string;
+  /** API Gateway's request id: logged with a failure and named in a 500's text. */
+  requestId?: string;
   path: Record<string, string>;
   query: Record<string, string>;
   /** The body as text (JSON or YAML), or undefined. */
@@ -63,6 +68,24 @@ export interface OpsTable {
   /** Stores a request once (conditional put): `created` false answers the one stored earlier. */
   putRequest(req: StoredRequest): Promise<{ created: boolean; stored: StoredRequest }>;
   updateRequest(kind: StoredRequest['kind'], id: string, fields: Record<string, unknown>): Promise<void>;
+  /**
+   * Takes a stored request's lease (`lease`, `leaseUntil` ms) when it is `running` and nobody holds a live one:
+   * the request as it is then, or undefined when someone else is at it or it is no longer running.
+   */
+  claimRequest(
+    kind: StoredRequest['kind'],
+    id: string,
+    lease: string,
+    leaseUntil: number,
+    now: number,
+  ): Promise<StoredRequest | undefined>;
+  /** Updates a request only while `lease` is still its lease: false when it was lost. */
+  updateLeased(
+    kind: StoredRequest['kind'],
+    id: string,
+    lease: string,
+    fields: Record<string, unknown>,
+  ): Promise<boolean>;
   getRequest(kind: StoredRequest['kind'], id: string): Promise<StoredRequest | undefined>;
   listRequests(kind: StoredRequest['kind'], limit: number): Promise<StoredRequest[]>;
   latestConfig(): Promise<ConfigVersion | undefined>;
@@ -156,6 +179,8 @@ export interface OpsDeps {
   now(): number;
   /** Waits (the redrive's and restream's rate bound); tests pass a fast one. */
   sleep(ms: number): Promise<void>;
+  /** The config baked in at deploy (its JSON text): what `{"rollback": 0}` saves again. */
+  bakedConfigText?(): string | undefined;
   /** Called after a config save so this process uses it at once (the other Lambdas within a minute). */
   configSaved?(v: ConfigVersion): void;
 }

@@ -1,0 +1,232 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: these tests post configs with ${VAR} references
+/**
+ * The relay ops commands against a stand-in API on loopback (what they send, how they print what comes back),
+ * and against nothing at all: ids and keys are printed whole, `where` follows `next`, config files go with
+ * their ${VAR} filled from the operator's environment (YAML as text/yaml), and ordinary failures are one line.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parse as parseYaml } from 'yaml';
+import { main } from '#cli/main.ts';
+
+interface Seen {
+  method: string;
+  url: string;
+  contentType: string;
+  body: string;
+}
+
+type Answer = { status: number; body: string; contentType?: string };
+let answer: (req: Seen) => Answer;
+const seen: Seen[] = [];
+let server: Server;
+let dir: string;
+let endpoints: string;
+
+const envelope = (response: unknown, status = 200): Answer => ({
+  status,
+  body: JSON.stringify({ success: true, response, error: null }),
+});
+
+before(async () => {
+  server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    let body = '';
+    req.on('data', (c: Buffer) => {
+      body += c.toString('utf8');
+    });
+    req.on('end', () => {
+      const s = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        contentType: String(req.headers['content-type'] ?? ''),
+        body,
+      };
+      seen.push(s);
+      const a = answer(s);
+      res.writeHead(a.status, { 'content-type': a.contentType ?? 'application/json' }).end(a.body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  dir = mkdtempSync(join(tmpdir(), 'relay-ops-cli-'));
+  endpoints = join(dir, 'endpoints.json');
+  writeFileSync(
+    endpoints,
+    JSON.stringify({ httpApi: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }),
+  );
+});
+after(async () => {
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function run(args: string[], env: Record<string, string> = {}, file = endpoints) {
+  const out: string[] = [];
+  const err: string[] = [];
+  seen.length = 0;
+  const code = await main([...args, '--endpoints-file', file], {
+    out: (t) => out.push(t),
+    err: (t) => err.push(t),
+    cwd: dir,
+    env,
+  });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+const delivery = (i: number, extra: Record<string, unknown> = {}) => ({
+  id: `${'x'.repeat(90)}${i}`,
+  bucket: 'ingest',
+  key: `line-1/a-station-with-a-long-name/SN-1001_20260105T081500Z_${'k'.repeat(40)}_${i}.jpg`,
+  destination: 'inst',
+  status: 'UPLOADED',
+  attempts: 1,
+  createdAt: '2026-01-05T08:15:00.000Z',
+  updatedAt: '2026-01-05T08:15:01.000Z',
+  ...extra,
+});
+
+describe('relay where', () => {
+  it('prints ids and keys whole (a copied id works in relay show)', async () => {
+    answer = () => envelope({ items: [delivery(1)] });
+    const r = await run(['where', 'SN-1001']);
+    assert.equal(r.code, 0, r.err);
+    assert.ok(r.out.includes(delivery(1).id), r.out);
+    assert.ok(r.out.includes(delivery(1).key), r.out);
+  });
+
+  it('follows next, then says how to read on', async () => {
+    answer = (s) => {
+      const page = Number(new URL(s.url, 'http://x').searchParams.get('next') ?? '0');
+      return envelope({ items: [delivery(page)], next: String(page + 1) });
+    };
+    const r = await run(['where', 'SN-1001']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(seen.length, 10, 'ten pages');
+    for (let i = 0; i < 10; i++) assert.ok(r.out.includes(delivery(i).id), `page ${i}`);
+    assert.match(r.out, /more: 10 shown; relay where SN-1001 --next 10 reads on/);
+    const on = await run(['where', 'SN-1001', '--next', '10']);
+    assert.ok(on.out.includes(delivery(10).id));
+    answer = (s) =>
+      envelope(
+        new URL(s.url, 'http://x').searchParams.get('next')
+          ? { items: [delivery(2)] }
+          : { items: [delivery(1)], next: 'p2' },
+      );
+    const two = await run(['where', 'SN-1001']);
+    assert.equal(seen.length, 2);
+    assert.ok(!/more:/.test(two.out), two.out);
+  });
+});
+
+describe('relay config validate|save FILE', () => {
+  it('sends YAML as text/yaml with ${VAR} filled from the operator environment, literals kept', async () => {
+    answer = () => envelope({ status: 'passed', violations: [] });
+    const file = join(dir, 'relay.yaml');
+    writeFileSync(
+      file,
+      [
+        '# a comment the saved text keeps',
+        'version: 1',
+        'data_transmit:',
+        '  - transmit_name: inst',
+        '    base_url: "${SIM_URL}"',
+        '    port: ${PORT}',
+        '    note: "cost $${AMOUNT}"',
+        '    other: ${UNSET:-fallback}',
+      ].join('\n'),
+    );
+    const r = await run(['config', 'validate', 'relay.yaml'], { SIM_URL: 'http://sim:4810', PORT: '8080' });
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, 'relay.yaml: valid');
+    const sent = seen[0];
+    assert.equal(sent?.url, '/v1/config/validate');
+    assert.equal(sent?.contentType, 'text/yaml');
+    assert.match(sent?.body ?? '', /# a comment the saved text keeps/);
+    assert.deepEqual(parseYaml(sent?.body ?? ''), {
+      version: 1,
+      data_transmit: [
+        {
+          transmit_name: 'inst',
+          base_url: 'http://sim:4810',
+          port: '8080',
+          note: 'cost $${AMOUNT}',
+          other: 'fallback',
+        },
+      ],
+    });
+  });
+
+  it('an unset ${VAR} is a violation here and nothing is sent', async () => {
+    answer = () => assert.fail('nothing may be posted');
+    writeFileSync(join(dir, 'unset.json'), JSON.stringify({ version: 1, base_url: '${NOT_SET_HERE}' }));
+    const r = await run(['config', 'save', 'unset.json']);
+    assert.equal(r.code, 1);
+    assert.match(r.out, /error {2}base_url {2}environment variable NOT_SET_HERE is not set/);
+    assert.match(r.out, /unset.json: invalid \(nothing was sent\)/);
+    assert.equal(seen.length, 0);
+  });
+
+  it('a JSON file goes as JSON; the violations the API answers are printed', async () => {
+    answer = () =>
+      envelope({
+        status: 'failed',
+        violations: [{ level: 'error', json_path: ['x', 0], description: 'bad' }],
+      });
+    writeFileSync(join(dir, 'c.json'), JSON.stringify({ version: 1 }));
+    const first = await run(['config', 'validate', 'c.json']);
+    assert.equal(seen[0]?.contentType, 'application/json');
+    assert.deepEqual(JSON.parse(seen[0]?.body ?? ''), { version: 1 });
+    assert.equal(first.code, 0);
+  });
+});
+
+describe('ordinary failures: one line, exit 1', () => {
+  it('an answer that is not the envelope prints HTTP <status>: <message>, never "FILE: invalid"', async () => {
+    answer = () => ({ status: 403, body: '{"message":"Forbidden"}' });
+    writeFileSync(join(dir, 'ok.yaml'), 'version: 1\n');
+    const r = await run(['config', 'validate', 'ok.yaml']);
+    assert.equal(r.code, 1);
+    assert.equal(r.err, 'relay config: HTTP 403: Forbidden');
+    assert.ok(!/invalid/.test(r.out), r.out);
+    answer = () => ({ status: 502, body: '<html>Bad Gateway</html>', contentType: 'text/html' });
+    const html = await run(['status']);
+    assert.equal(html.code, 1);
+    assert.equal(html.err, 'relay status: HTTP 502: <html>Bad Gateway</html>');
+  });
+
+  it('no stack running: one line naming it', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const file = join(dir, 'gone.json');
+    writeFileSync(file, JSON.stringify({ httpApi: `http://127.0.0.1:${port}` }));
+    const r = await run(['status'], {}, file);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.err,
+      /^relay status: cannot reach local stack http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED \(is npm start running\?\)$/,
+    );
+  });
+
+  it('a missing file: one line', async () => {
+    const r = await run(['config', 'save', 'nope.yaml']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^relay config: cannot read nope\.yaml: ENOENT/);
+    assert.equal(r.err.split('\n').length, 1);
+  });
+
+  it('--per-second that is not a number is a usage error (exit 2), nothing sent', async () => {
+    answer = () => assert.fail('nothing may be posted');
+    const restream = await run(['restream', '--id', 'r1', '--serial', 'SN-1', '--per-second', 'fast']);
+    assert.equal(restream.code, 2);
+    assert.match(restream.err, /--per-second fast: give a number above 0/);
+    const redrive = await run(['dlq', 'redrive', 'ingest', '--per-second', '0']);
+    assert.equal(redrive.code, 2);
+    assert.equal(seen.length, 0);
+  });
+});
