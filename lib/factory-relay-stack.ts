@@ -335,11 +335,18 @@ export class FactoryRelayStack extends Stack {
     acknowledgeNagFindings(this);
   }
 
-  /** What following up a delivery needs (poller, callback): the table, every API key, results write. */
+  /**
+   * What following up a delivery needs (poller, callback): the table, every API key, results write, and where
+   * results are written, read access to the factory's objects (the sink checks that a result's source is still
+   * its key's current version before writing it: HeadObject, which needs ListBucket to answer 404).
+   */
   private grantPolling(fn: LambdaFunction, secretPrefix: string): void {
     this.statusTable.table.grantReadWriteData(fn);
     this.grantSecrets(fn, this.plan.secretNames, secretPrefix);
-    if (this.plan.writesResults) writeResults(fn, this.buckets.resultsBucket.bucketArn);
+    if (this.plan.writesResults) {
+      writeResults(fn, this.buckets.resultsBucket.bucketArn);
+      readIngestObjects(fn, this.buckets.ingestBucket);
+    }
   }
 
   /**

@@ -630,13 +630,14 @@ export class StatusTable {
     if (changed) {
       this.appendHistory(
         u,
-        this.history(update.status, update.error?.code),
+        this.history(update.status, update.error?.code ?? update.notice?.code),
         Array.isArray(rec.history) ? rec.history : undefined,
       );
     }
     if (update.error) u.set('lastError', update.error);
     // A delivery that made it keeps no failure from the way there (a status check that failed once).
     else if (changed && SUCCESS.includes(update.status)) u.remove('lastError');
+    if (update.notice) u.set('notice', update.notice);
     if (update.detail) u.set('vendorDetail', update.detail);
     if (update.vendorRef) u.set('vendorRef', update.vendorRef);
     return this.updateIf({

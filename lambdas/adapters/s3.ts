@@ -6,9 +6,10 @@
 import type { Readable } from 'node:stream';
 import { ENV, optionalEnv } from '#commons/env.ts';
 import { boundGarbage } from '#commons/stream-gc.ts';
+import { sameVersion } from '#domain/delivery.ts';
 import type { ObjectVersion } from '#domain/ops/types.ts';
 import type { ObjectHeadInfo } from '#domain/route.ts';
-import type { ObjectRef, ObjectSource, ResultSink } from '#vendors/types.ts';
+import type { ObjectRef, ObjectSource, ResultSink, ResultWrite } from '#vendors/types.ts';
 import { S3Client } from './aws/s3-client.ts';
 import { AwsError, readBytes, readText, type TransportOptions } from './aws/transport.ts';
 
@@ -142,11 +143,23 @@ export class S3Results implements ResultSink {
     contentType: string;
     contentLength?: number;
     metadata?: Record<string, string>;
-  }): Promise<{ bucket: string; key: string }> {
+    source: ObjectRef;
+  }): Promise<ResultWrite> {
     const key = `${this.prefix}${input.key}`;
     const length = input.contentLength ?? (Buffer.isBuffer(input.body) ? input.body.length : undefined);
     // S3 takes a single PUT only with its length (the caller knows it: a vendor's Content-Length or a buffer).
     if (length === undefined) throw new Error(`writing ${key}: a streamed result needs its length`);
+    // One source key gives one result key: an older version's result finishing late must not replace the
+    // newer version's. Checked right before the write, so only a whole newer delivery fitting between this
+    // read and the PUT (route, send, vendor task, result) could slip through.
+    const current = await currentVersion(this.s3, input.source);
+    if (current && !sameVersion(input.source, current)) {
+      if (!Buffer.isBuffer(input.body)) input.body.destroy();
+      return {
+        written: false,
+        superseded: { etag: current.etag, ...(current.versionId ? { versionId: current.versionId } : {}) },
+      };
+    }
     await this.s3.putObject({
       bucket: this.bucket,
       key,
@@ -156,6 +169,21 @@ export class S3Results implements ResultSink {
       contentLength: length,
       ...(input.metadata ? { metadata: input.metadata } : {}),
     });
-    return { bucket: this.bucket, key };
+    return { written: true, bucket: this.bucket, key };
+  }
+}
+
+/** The current version of a factory object's key (HeadObject without a version), or undefined once it is gone. */
+async function currentVersion(
+  s3: S3Client,
+  ref: Pick<ObjectRef, 'bucket' | 'key'>,
+): Promise<{ versionId?: string; etag: string } | undefined> {
+  try {
+    const out = await s3.headObject(ref.bucket, ref.key);
+    const etag = out.etag.replace(/"/g, '');
+    return out.versionId && out.versionId !== 'null' ? { etag, versionId: out.versionId } : { etag };
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
   }
 }

@@ -259,3 +259,13 @@ export function fromItem<T extends { pk: string; sk: string }>(item: T): T {
     ...(Array.isArray(history) ? { history: history.map(historyEntry) } : {}),
   };
 }
+
+/** Whether a delivery's object version is the key's current one: by version id where both have one, else ETag. */
+export function sameVersion(
+  ref: Pick<ObjectRef, 'versionId' | 'etag'>,
+  current: { versionId?: string; etag: string },
+): boolean {
+  const versioned = ref.versionId && ref.versionId !== 'null';
+  if (versioned && current.versionId) return ref.versionId === current.versionId;
+  return ref.etag.replace(/"/g, '') === current.etag;
+}

@@ -34,6 +34,8 @@ import {
 export interface CheckUpdate {
   status: DeliveryStatus;
   error?: RecordedError;
+  /** Not a failure, but worth telling ops (recorded as the delivery's `notice`). */
+  notice?: RecordedError;
   nextCheckAt: string;
   detail?: JsonObject;
   /** The vendor's id, when the check found it (a delivery accepted without one). */
@@ -177,6 +179,7 @@ export async function checkDeliveries(
           status: outcome.status,
           nextCheckAt: POLLABLE.includes(outcome.status) ? later : new Date(now()).toISOString(),
           ...(outcome.error ? { error: outcome.error } : {}),
+          ...(outcome.notice ? { notice: outcome.notice } : {}),
           ...(outcome.detail ? { detail: outcome.detail } : {}),
           ...(outcome.vendorRef ? { vendorRef: outcome.vendorRef } : {}),
         });

@@ -105,7 +105,15 @@ export type DeliveryOutcome =
 export type PollOutcome =
   | { kind: 'unchanged' }
   /** `vendorRef`: the vendor's id, when this check found it (a delivery accepted without one). */
-  | { kind: 'status'; status: DeliveryStatus; error?: RecordedError; detail?: JsonObject; vendorRef?: string }
+  | {
+      kind: 'status';
+      status: DeliveryStatus;
+      error?: RecordedError;
+      /** Not a failure, but worth telling ops (e.g. a result not written: a newer version superseded it). */
+      notice?: RecordedError;
+      detail?: JsonObject;
+      vendorRef?: string;
+    }
   /** The status call itself failed for this item in a way worth recording (it stays pending). */
   | { kind: 'error'; error: RecordedError }
   /** The status call showed the destination cannot be used (e.g. its key was refused): pause it. */
@@ -136,7 +144,19 @@ export interface ObjectSource {
   stream(ref: ObjectRef): Promise<Readable>;
 }
 
-/** Writes vendor results (processed images) to the results location; never over a factory object. */
+/**
+ * What a result write did: written, or not written because the source object the result was made from is no
+ * longer the current version of its key (a newer upload's delivery writes its own result under the same key).
+ */
+export type ResultWrite =
+  | { written: true; bucket: string; key: string }
+  | { written: false; superseded: { versionId?: string; etag: string } };
+
+/**
+ * Writes vendor results (processed images) to the results location; never over a factory object, and never
+ * over a newer source version's result: `source` is the object version the result was made from, and the sink
+ * writes only while that version is still the current one of its key (or the key is gone).
+ */
 export interface ResultSink {
   put(input: {
     key: string;
@@ -144,7 +164,8 @@ export interface ResultSink {
     contentType: string;
     contentLength?: number;
     metadata?: Record<string, string>;
-  }): Promise<{ bucket: string; key: string }>;
+    source: ObjectRef;
+  }): Promise<ResultWrite>;
 }
 
 /** A vendor request, sent through `VendorContext.request`. */

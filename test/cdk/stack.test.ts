@@ -425,8 +425,15 @@ describe('permissions', () => {
     'Fn::Join': ['', [getAtt(logicalIdOf(full, full.stack.buckets.resultsBucket)), '/*']],
   });
 
-  it('router and forwarders only read the ingest bucket', () => {
-    for (const rf of [full.stack.router, ...[...full.stack.forwarders.values()].map((f) => f.function)]) {
+  it('router, forwarders and the writers of results only read the ingest bucket', () => {
+    // The poller and callback write results, and check first that a result's source is still the current
+    // version of its key (HeadObject: GetObject, and ListBucket so that a deleted source answers 404).
+    for (const rf of [
+      full.stack.router,
+      ...[...full.stack.forwarders.values()].map((f) => f.function),
+      full.stack.poller,
+      full.stack.callback,
+    ]) {
       const statements = roleStatements(full, roleId(full, rf));
       assert.deepEqual(actionsOn(statements, ingestObjects).sort(), ['s3:GetObject', 's3:GetObjectVersion']);
       assert.deepEqual(
@@ -434,8 +441,17 @@ describe('permissions', () => {
         ['s3:ListBucket'],
       );
     }
-    for (const rf of [full.stack.poller, full.stack.callback])
-      assert.deepEqual(actionsOn(roleStatements(full, roleId(full, rf)), ingestObjects), []);
+  });
+
+  it('without a plug-in that writes results, the poller and callback do not read factory objects', () => {
+    const s = synth(minimalConfig());
+    assert.equal(s.stack.plan.writesResults, false);
+    for (const rf of [s.stack.poller, s.stack.callback]) {
+      const objects = JSON.stringify({
+        'Fn::Join': ['', [getAtt(logicalIdOf(s, s.stack.buckets.ingestBucket)), '/*']],
+      });
+      assert.deepEqual(actionsOn(roleStatements(s, roleId(s, rf)), objects), []);
+    }
   });
 
   it('only the writers of results write the results bucket, and nothing deletes objects', () => {

@@ -25,6 +25,8 @@ before(async () => {
       fields: { meta: { VIN: '{serial}', simulate_failure: '{sidecar.fail}' } },
     },
     { name: 'iv-plates', options: { task: 'lpa', callbacks: false } },
+    // Tasks move only when a test advances this simulator's clock.
+    { name: 'iv-versions', options: { task: 'lpa', callbacks: false }, sim: { clock: 'manual' } },
   ]);
   await h.putAsset('backdrops/studio.jpg', BACKGROUND);
 });
@@ -125,6 +127,41 @@ describe('InstaVid360 end to end', () => {
     assert.equal(rec.lastError?.code, 'TASK_FAILED');
     assert.match(rec.lastError?.message ?? '', /The vehicle is cut off at the frame edge\./);
     assert.equal(h.resultWrites.filter((w) => w.key.includes('VIN-4001')).length, 0);
+  });
+
+  it("a key uploaded again while its first task runs: the older version's result never replaces the newer one's", async () => {
+    const sim = h.sims['iv-versions'];
+    assert.ok(sim);
+    const older = await h.upload(key('iv-versions', 'VIN-6001'), photo(61));
+    await h.settled(older, ['PROCESSING']);
+    const newer = await h.upload(key('iv-versions', 'VIN-6001'), photo(62));
+    assert.notEqual(newer.versionId, older.versionId);
+    await h.settled(newer, ['PROCESSING']);
+    // Both tasks complete at once; whichever the poller checks first, only the newer source's result is home.
+    await sim.advance(2_000);
+    const [a, b] = [await h.settled(older), await h.settled(newer)];
+    assert.equal(b.status, 'COMPLETED', JSON.stringify(b.lastError));
+    assert.equal(b.notice, undefined);
+    assert.equal(a.status, 'COMPLETED', JSON.stringify(a.lastError));
+    assert.equal(a.notice?.code, 'OBJECT_SUPERSEDED');
+    assert.match(a.notice?.message ?? '', new RegExp(`now version ${newer.versionId}`));
+    assert.deepEqual(
+      a.history.map((x) => [x.status, x.code]),
+      [
+        ['QUEUED', undefined],
+        ['SENDING', undefined],
+        ['PROCESSING', undefined],
+        ['COMPLETED', 'OBJECT_SUPERSEDED'],
+      ],
+    );
+    const resultKey = `results/iv-versions/${newer.key.replace(/\.jpg$/, '')}.jpg`;
+    assert.equal(detailOf(a).resultNotWritten, resultKey.replace(/^results\//, ''));
+    assert.equal(detailOf(a).result, undefined);
+    assert.equal(detailOf(b).result, `s3://${h.stack.buckets.results}/${resultKey}`);
+    const stored = await h.readResult(resultKey);
+    assert.deepEqual(stored.body, sim.getTask(b.vendorRef ?? '')?.result?.bytes);
+    assert.equal(stored.metadata['source-version-id'], newer.versionId);
+    assert.equal(h.resultWrites.filter((w) => w.key === resultKey).length, 1, 'one write: the newer result');
   });
 
   it('pre-flight: a GIF and a file over 2 MB are REJECTED without a vendor call', async () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { recorded } from '#commons/errors.ts';
 import { createLogger } from '#commons/logger.ts';
 import type { DataTransmit, RelayConfig } from '#domain/config/types.ts';
 import type { DeliveryRecord } from '#domain/delivery.ts';
@@ -53,7 +54,12 @@ function run(answer: PollOutcome, callbackBodies?: ReadonlyMap<string, JsonValue
     updatedAt: '',
     history: [],
   };
-  const writes: Array<{ status: DeliveryStatus; error?: RecordedError; vendorRef?: string }> = [];
+  const writes: Array<{
+    status: DeliveryStatus;
+    error?: RecordedError;
+    notice?: RecordedError;
+    vendorRef?: string;
+  }> = [];
   const config: RelayConfig = { version: 1, data_receiver: [], data_transmit: [transmit] };
   return checkDeliveries(
     transmit,
@@ -82,6 +88,13 @@ describe('poller', () => {
     const { summary, writes } = await run({ kind: 'status', status: 'UPLOADED' });
     assert.deepEqual(summary, { checked: 1, changed: 1, errors: 0 });
     assert.equal(writes[0]?.status, 'UPLOADED');
+  });
+  it('records a notice with the status (done, but something worth telling ops), not as an error', async () => {
+    const notice = recorded('OBJECT_SUPERSEDED', 'the result was not written: a newer version');
+    const { summary, writes } = await run({ kind: 'status', status: 'UPLOADED', notice });
+    assert.deepEqual(summary, { checked: 1, changed: 1, errors: 0 });
+    assert.deepEqual(writes[0]?.notice, notice);
+    assert.equal(writes[0]?.error, undefined);
   });
   it('refuses a status the model does not allow from here, and says so', async () => {
     const { summary, writes } = await run({ kind: 'status', status: 'QUEUED' });

@@ -382,7 +382,7 @@ async function startHarness(simOptions: ConstructorParameters<typeof EdgeImpulse
               return src;
             },
           },
-          results: { put: async () => ({ bucket: 'r', key: 'k' }) },
+          results: { put: async () => ({ written: true, bucket: 'r', key: 'k' }) },
           apiKey: async () => KEY,
           takeToken: async () => ({ ok: true }),
           saveCheckpoint: async () => undefined,

@@ -447,7 +447,14 @@ async function checkOne(item: PendingDelivery, ctx: VendorContext, opts: Options
           ok: false as const,
           error: recorded('RESULT_MISSING', `task ${task} is complete but names no result URL`),
         };
-    if (home.ok) return { kind: 'status', status: 'COMPLETED', detail: home.detail, ...ref };
+    if (home.ok)
+      return {
+        kind: 'status',
+        status: 'COMPLETED',
+        detail: home.detail,
+        ...(home.notice ? { notice: home.notice } : {}),
+        ...ref,
+      };
     if ('busy' in home) return { kind: 'unchanged' }; // its holder records COMPLETED
     if (late)
       return { kind: 'status', status: 'FAILED', error: home.error, detail: { task, reference }, ...ref };

@@ -469,6 +469,41 @@ describe('poll: status, results home, deadline', () => {
     assert.equal(t.resultWrites.length, 1);
   });
 
+  it("an older version's task finishing after a newer one's: its result is not written over the newer result", async () => {
+    const older = job(t);
+    const newer: DeliveryJob = {
+      ...older,
+      deliveryId: `${older.deliveryId}-v2`,
+      object: { ...older.object, versionId: `${older.object.versionId}-2`, etag: 'etag-newer' },
+    };
+    // (The in-memory objects are per key: both versions send the same bytes here, the tasks are distinct.)
+    const [a, b] = await instavid360.deliver([older, newer], t.ctx);
+    assert.ok(a?.kind === 'accepted' && a.vendorRef && b?.kind === 'accepted' && b.vendorRef);
+    await sim.settle();
+    // The newer upload is now the key's current version; its result lands first.
+    t.current.set(`ingest/${older.object.key}`, {
+      versionId: newer.object.versionId ?? '',
+      etag: 'etag-newer',
+    });
+    const first = (await poll([pending(newer, b.vendorRef, t)])).get(newer.deliveryId);
+    assert.ok(first?.kind === 'status' && first.status === 'COMPLETED' && !first.notice);
+    const key = String(first.detail?.resultKey);
+    const written = t.results.get(key)?.body;
+    assert.deepEqual(written, sim.getTask(b.vendorRef)?.result?.bytes);
+    // The older version's check comes late: its task is done, but its result would replace the newer one.
+    const late = (await poll([pending(older, a.vendorRef, t)])).get(older.deliveryId);
+    assert.ok(late?.kind === 'status' && late.status === 'COMPLETED', JSON.stringify(late));
+    assert.equal(late.notice?.code, 'OBJECT_SUPERSEDED');
+    assert.match(late.notice?.message ?? '', new RegExp(`now version ${newer.object.versionId}`));
+    assert.deepEqual(late.detail, {
+      task: a.vendorRef,
+      reference: older.deliveryId,
+      resultNotWritten: key.replace(/^results\//, ''),
+    });
+    assert.deepEqual(t.resultWrites, [key]);
+    assert.deepEqual(t.results.get(key)?.body, written);
+  });
+
   it('a PNG original gives a PNG result under result_key (rendered by the router)', async () => {
     const j = job(t, makePng({ width: 40, height: 30 }), { result_key: 'studio/VIN9/front.png' });
     const [out] = await instavid360.deliver([j], t.ctx);

@@ -32,7 +32,8 @@ function withoutExtension(key: string): string {
  * The result's key under the results prefix, without the prefix: `fields.result_key` (a template the router
  * rendered for this object; a trailing image extension is dropped) or `<destination>/<source key>`, then the
  * result's own extension. One source key gives one result key: a newer version's result replaces the older
- * one (the results bucket keeps versions on AWS).
+ * one (the results bucket keeps versions on AWS), and an older version's result finishing late is not written
+ * over it (the sink checks that the source is still its key's current version).
  */
 export function resultKey(
   item: Pick<PendingDelivery, 'object' | 'fields' | 'destination'>,
@@ -73,7 +74,8 @@ export function resultMetadata(
 }
 
 export type HomeResult =
-  | { ok: true; detail: JsonObject }
+  /** `notice`: the task is done but its result was not written (a newer source version superseded it). */
+  | { ok: true; detail: JsonObject; notice?: RecordedError }
   | { ok: false; error: RecordedError }
   /** Another check (a callback, the poller) is bringing this result home right now. */
   | { ok: false; busy: true };
@@ -168,7 +170,22 @@ async function download(
       contentType: CONTENT_TYPES[ext],
       contentLength: length ?? (body as Buffer).length,
       metadata: resultMetadata(item, task, reference),
+      source: item.object,
     });
+    if (!put.written) {
+      await res.body.dump().catch(() => undefined);
+      const now = put.superseded.versionId
+        ? `version ${put.superseded.versionId}`
+        : `ETag ${put.superseded.etag}`;
+      return {
+        ok: true,
+        detail: { task, reference, resultNotWritten: key },
+        notice: recorded(
+          'OBJECT_SUPERSEDED',
+          `the result was not written: s3://${item.object.bucket}/${item.object.key} is now ${now}, a newer upload whose own delivery writes the result under ${key}`,
+        ),
+      };
+    }
     return {
       ok: true,
       detail: {

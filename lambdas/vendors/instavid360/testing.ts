@@ -1,12 +1,14 @@
 /**
  * A VendorContext for the plug-in's own tests: real HTTP (undici) to a simulator, everything else in memory
- * (objects, the shared cache, checkpoints, the results sink with the writeId rule of S3Results), and a clock
+ * (objects, the shared cache, checkpoints, the results sink with S3Results' rule that a superseded source
+ * version's result is not written: set `current` to make a newer version the key's current one), and a clock
  * the test moves. The end-to-end tests (test/e2e/instavid360*.e2e.test.ts) run the real one.
  */
 import { Readable } from 'node:stream';
 import { Agent } from 'undici';
 import { sendRequest } from '#commons/http.ts';
 import { createLogger } from '#commons/logger.ts';
+import { sameVersion } from '#domain/delivery.ts';
 import type { JsonObject, ObjectRef, VendorContext } from '../types.ts';
 
 export interface StoredResult {
@@ -23,6 +25,8 @@ export interface TestContext {
   results: Map<string, StoredResult>;
   /** Every write the sink made, in order. */
   resultWrites: string[];
+  /** `bucket/key` → the key's current version, when a test uploaded a newer one (else the delivery's is). */
+  current: Map<string, { versionId?: string; etag: string }>;
   /** Step claims: `deliveryId step` → until (ms). */
   claims: Map<string, number>;
   clock: { now: number };
@@ -41,6 +45,7 @@ export function testContext(options: {
   const checkpoints = new Map<string, JsonObject>();
   const results = new Map<string, StoredResult>();
   const resultWrites: string[] = [];
+  const current = new Map<string, { versionId?: string; etag: string }>();
   const claims = new Map<string, number>();
   const clock = { now: Date.now() };
   const signal = new AbortController().signal;
@@ -66,6 +71,8 @@ export function testContext(options: {
     results: {
       async put(input) {
         const key = `results/${input.key}`;
+        const now = current.get(`${input.source.bucket}/${input.source.key}`);
+        if (now && !sameVersion(input.source, now)) return { written: false, superseded: now };
         const chunks: Buffer[] = [];
         if (Buffer.isBuffer(input.body)) chunks.push(input.body);
         else for await (const c of input.body) chunks.push(c as Buffer);
@@ -75,7 +82,7 @@ export function testContext(options: {
           metadata: input.metadata ?? {},
         });
         resultWrites.push(key);
-        return { bucket: 'results-bucket', key };
+        return { written: true, bucket: 'results-bucket', key };
       },
     },
     cache: {
@@ -115,6 +122,7 @@ export function testContext(options: {
     checkpoints,
     results,
     resultWrites,
+    current,
     claims,
     clock,
     stop: () => agent.close(),
