@@ -190,13 +190,20 @@ export const OPS_COMMANDS: Command[] = [
     summary: 'each stream (asset:stream_type) with its destinations, last object and markers',
     args: '[options]',
     async run({ call, io }) {
-      const env = await call<{ streams: Row[] }>('GET', '/v1/streams');
+      const env = await call<{ streams: Row[]; unrouted?: Row }>('GET', '/v1/streams');
       if (failed(env, io)) return EXIT.failed;
+      const marker = (m: Row) => `${m.level}: ${m.message}`;
       const rows = env.response.streams.map((s) => ({
         ...s,
-        markers: ((s.markers as Row[]) ?? []).map((m) => `${m.level}: ${m.message}`).join('; '),
+        markers: ((s.markers as Row[]) ?? []).map(marker).join('; '),
       }));
       io.out(table(rows, ['id', 'receiver', 'destinations', 'lastObjectAt', 'lastDeliveredAt', 'markers']));
+      // Keys that matched no stream belong to none: one line, with its marker while the latest is recent.
+      const unrouted = env.response.unrouted;
+      if (unrouted) {
+        const m = unrouted.marker as Row | undefined;
+        io.out(`unrouted: ${unrouted.count ?? 0}${m ? ` (${marker(m)})` : ''}`);
+      }
       return EXIT.ok;
     },
   }),

@@ -122,6 +122,45 @@ describe('relay where', () => {
   });
 });
 
+describe('relay streams', () => {
+  it('a row per stream with its markers, then the unrouted keys with their marker', async () => {
+    const stream = {
+      stream: 'line-1:aoi',
+      data_receiver: 'factory-bucket',
+      id: 'line-1:aoi',
+      receiver: 'factory-bucket',
+      asset: 'line-1',
+      stream_type: 'aoi',
+      destinations: ['inst'],
+      markers: [
+        {
+          component: 'inst',
+          component_type: 'Transmit',
+          category: 'error_rate',
+          level: 'error',
+          message: 'error rate 40%',
+          timestamp: '2026-01-05T08:15:00.000Z',
+        },
+      ],
+    };
+    const unroutedMarker = {
+      component: 'factory-bucket',
+      component_type: 'Receiver',
+      category: 'unrouted',
+      level: 'warning',
+      message: '3 keys matched no stream',
+      timestamp: '2026-01-05T08:15:00.000Z',
+    };
+    answer = () => envelope({ streams: [stream], unrouted: { count: 3, marker: unroutedMarker } });
+    const r = await run(['streams']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /line-1:aoi .*error: error rate 40%/);
+    assert.match(r.out, /^unrouted: 3 \(warning: 3 keys matched no stream\)$/m);
+    answer = () => envelope({ streams: [stream], unrouted: { count: 0 } });
+    assert.match((await run(['streams'])).out, /^unrouted: 0$/m);
+  });
+});
+
 describe('relay config validate|save FILE', () => {
   it('sends YAML as text/yaml with ${VAR} filled from the operator environment, literals kept', async () => {
     answer = () => envelope({ status: 'passed', violations: [] });

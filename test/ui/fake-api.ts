@@ -124,6 +124,8 @@ export function fixtures() {
   const streams: StreamsResponse = {
     streams: [
       {
+        stream: 'line-1:aoi-camera',
+        data_receiver: 'factory-bucket',
         id: 'line-1:aoi-camera',
         receiver: 'factory-bucket',
         asset: 'line-1',
@@ -135,6 +137,9 @@ export function fixtures() {
           {
             component: 'edge-impulse-demo',
             component_type: 'Transmit',
+            asset: 'line-1',
+            stream_type: 'aoi-camera',
+            category: 'error_rate',
             level: 'warning',
             message: 'error rate 50% over the last 15 minutes',
             timestamp: at(1),
@@ -142,6 +147,18 @@ export function fixtures() {
         ],
       },
     ],
+    unrouted: {
+      count: 1,
+      lastAt: at(10),
+      marker: {
+        component: 'factory-bucket',
+        component_type: 'Receiver',
+        category: 'unrouted',
+        level: 'warning',
+        message: '1 key matched no stream (last: line-9/unknown/x.bin)',
+        timestamp: at(10),
+      },
+    },
   };
   const deadletters: DeadLettersResponse = {
     queues: [

@@ -60,8 +60,12 @@ describe('ops page (fixture API)', () => {
     const chart = ei.getByRole('img');
     assert.match((await chart.getAttribute('aria-label')) ?? '', /2 delivered, 2 failed/);
     assert.equal(await page.getByTestId('unrouted-count').textContent(), '1 key');
+    const unrouted = page.getByTestId('unrouted-marker');
+    assert.match((await unrouted.textContent()) ?? '', /warning.*1 key matched no stream/);
+    assert.equal(await unrouted.locator('li').getAttribute('data-category'), 'unrouted');
     const row = page.locator('tr[data-stream="line-1:aoi-camera"]');
     assert.match((await row.textContent()) ?? '', /warning.*error rate 50%/);
+    assert.equal(await row.locator('li.marker').getAttribute('data-category'), 'error_rate');
   });
 
   test('overview refreshes by itself', async () => {

@@ -1,7 +1,7 @@
 /** Overview: one card per destination, the unrouted count, one row per stream with its markers. */
 import { h, svg } from './dom.ts';
 import { ago, chartGeometry, orderedCounts, PENDING, sumOf } from './model.ts';
-import type { DestinationStatus, StatusResponse, StreamsResponse } from './types.ts';
+import type { DestinationStatus, Marker, StatusResponse, StreamsResponse } from './types.ts';
 import { badge, time } from './widgets.ts';
 
 export function chart(d: DestinationStatus, now: Date): SVGElement {
@@ -102,6 +102,23 @@ function card(d: DestinationStatus, now: Date): HTMLElement {
   );
 }
 
+/** FactoryTX-shaped markers: level, the component that raised it, the message, when. */
+function markerList(markers: readonly Marker[], testId?: string): HTMLElement {
+  return h(
+    'ul',
+    { class: 'markers', ...(testId ? { 'data-testid': testId } : {}) },
+    markers.map((m) =>
+      h(
+        'li',
+        { class: `marker level-${m.level}`, 'data-category': m.category },
+        h('span', { class: 'level' }, m.level),
+        ` ${m.component}: ${m.message} `,
+        time(m.timestamp),
+      ),
+    ),
+  );
+}
+
 export function renderOverview(status: StatusResponse, streams: StreamsResponse, now: Date): HTMLElement {
   return h(
     'div',
@@ -130,6 +147,7 @@ export function renderOverview(status: StatusResponse, streams: StreamsResponse,
             h('span', { class: 'muted' }, status.unrouted.count === 1 ? ' key' : ' keys'),
           ),
           status.unrouted.lastAt ? h('p', {}, 'last ', time(status.unrouted.lastAt)) : null,
+          streams.unrouted?.marker ? markerList([streams.unrouted.marker], 'unrouted-marker') : null,
         ),
       ),
     ),
@@ -166,21 +184,7 @@ export function renderOverview(status: StatusResponse, streams: StreamsResponse,
               h(
                 'td',
                 {},
-                s.markers.length === 0
-                  ? h('span', { class: 'muted' }, 'none')
-                  : h(
-                      'ul',
-                      { class: 'markers' },
-                      s.markers.map((m) =>
-                        h(
-                          'li',
-                          { class: `marker level-${m.level}` },
-                          h('span', { class: 'level' }, m.level),
-                          ` ${m.component}: ${m.message} `,
-                          time(m.timestamp),
-                        ),
-                      ),
-                    ),
+                s.markers.length === 0 ? h('span', { class: 'muted' }, 'none') : markerList(s.markers),
               ),
             ),
           ),

@@ -34,13 +34,20 @@ export interface StatusResponse {
 
 export interface Marker {
   component: string;
-  component_type: string;
+  component_type: 'Receiver' | 'Transmit';
+  /** The stream it is shown on (absent on the unrouted marker). */
+  asset?: string;
+  stream_type?: string;
+  category: 'destination_state' | 'error_rate' | 'silence' | 'late_sidecar' | 'unrouted';
   level: 'info' | 'warning' | 'error';
   message: string;
   timestamp: string;
 }
 
 export interface StreamRow {
+  /** FactoryTX's names (`asset:stream_type`, the receiver); `id` and `receiver` are the same. */
+  stream: string;
+  data_receiver: string;
   id: string;
   receiver: string;
   asset: string;
@@ -53,6 +60,8 @@ export interface StreamRow {
 
 export interface StreamsResponse {
   streams: StreamRow[];
+  /** Keys that matched no stream: one marker here while the latest is recent, not one on every stream. */
+  unrouted: { count: number; lastAt?: string; marker?: Marker };
 }
 
 export interface Delivery {
