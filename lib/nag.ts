@@ -93,8 +93,9 @@ export function acknowledgeNagFindings(stack: FactoryRelayStack): void {
 
   const functions = [
     { rf: stack.router, readsIngest: true, writesResults: false },
-    { rf: stack.poller, readsIngest: false, writesResults: stack.plan.writesResults },
-    { rf: stack.callback, readsIngest: false, writesResults: stack.plan.writesResults },
+    // Where results are written, the poller and callback read a result's source (HeadObject) before writing.
+    { rf: stack.poller, readsIngest: stack.plan.writesResults, writesResults: stack.plan.writesResults },
+    { rf: stack.callback, readsIngest: stack.plan.writesResults, writesResults: stack.plan.writesResults },
     // The ops API reads objects for `where` by key and for restream listings; it writes no results.
     { rf: stack.ops, readsIngest: true, writesResults: false },
     { rf: stack.aggregator, readsIngest: false, writesResults: false },
