@@ -62,7 +62,8 @@ export const fieldsSchema: JsonSchema = {
       type: 'string',
       minLength: 1,
       pattern: '^[^/]+$',
-      description: 'The item name, unique per folder (V7 blocks a second one: ALREADY_EXISTS).',
+      description:
+        'The item name, unique per folder (V7 blocks a second one: ALREADY_EXISTS, so a key uploaded again ends ALREADY_PRESENT; add {object.etag} to keep each version).',
     },
     path: { type: 'string', description: 'The folder, e.g. /line-1/aoi-top (default /).' },
     tags: {
