@@ -269,6 +269,20 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const requestId = newApiRequestId();
+    // The local API has no IAM: anything that reaches it may act as an operator. Only this machine's own
+    // clients do: a Host that is not loopback (DNS rebinding) and a browser Origin from another site (a page
+    // posting a config or a stop cross-site) are refused before anything runs. Non-browser clients send no Origin.
+    const host = req.headers.host ?? '';
+    const port = req.socket.localPort ?? 0;
+    if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`)
+      return send(
+        res,
+        requestId,
+        json(421, { message: 'Misdirected Request: this API answers only on loopback' }),
+      );
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== `http://${host}`)
+      return send(res, requestId, json(403, { message: 'Forbidden: cross-origin request refused' }));
     const chunks: Buffer[] = [];
     let size = 0;
     let tooLarge = false;

@@ -69,6 +69,47 @@ const text = (statusCode: number, message: string, headers: Record<string, strin
   body: Buffer.from(message),
 });
 
+/**
+ * Object types shown inline: images and videos, in which no script runs. Anything else (HTML, SVG, PDF, a type
+ * the uploader made up) is sent as a download, since a factory's file must never run as a page on the proxy's
+ * origin, where it could call the ops API with the operator's credentials.
+ */
+const INLINE_TYPES = new Set([
+  'image/jpeg',
+  'image/png',
+  'image/gif',
+  'image/webp',
+  'image/bmp',
+  'image/tiff',
+  'video/mp4',
+  'video/webm',
+  'video/quicktime',
+]);
+
+/** An object opened on its own is a sandboxed document that may load nothing: no script, no requests. */
+const OBJECT_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; sandbox";
+
+/** Content-Disposition for a download: an ASCII fallback name and the exact one (RFC 6266 / 8187). */
+function attachment(key: string): string {
+  const name = key.slice(key.lastIndexOf('/') + 1) || 'object';
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+}
+
+/** The headers an object is served with: inline only for INLINE_TYPES, always sandboxed and unsniffed. */
+export function objectHeaders(contentType: string, key: string): Record<string, string> {
+  const type = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
+  const inline = INLINE_TYPES.has(type);
+  return {
+    'content-type': inline ? type : 'application/octet-stream',
+    ...(inline ? {} : { 'content-disposition': attachment(key) }),
+    'content-security-policy': OBJECT_CSP,
+    'cache-control': 'private, max-age=300',
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+  };
+}
+
 async function objectAnswer(query: URLSearchParams, src: ObjectSource): Promise<UiAnswer> {
   const id = query.get('delivery');
   if (!id) return text(400, 'delivery= is required');
@@ -85,11 +126,7 @@ async function objectAnswer(query: URLSearchParams, src: ObjectSource): Promise<
     if (!obj) return text(404, 'object not found');
     return {
       statusCode: 200,
-      headers: {
-        'content-type': obj.contentType,
-        'cache-control': 'private, max-age=300',
-        'x-content-type-options': 'nosniff',
-      },
+      headers: objectHeaders(obj.contentType, result ? d.resultKey! : d.key),
       body: obj.body,
     };
   } catch (err) {

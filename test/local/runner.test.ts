@@ -590,6 +590,36 @@ describe('HTTP API (payload format 2.0)', () => {
     assert.match(e.requestContext.time, /^\d\d\/[A-Z][a-z]{2}\/\d{4}:\d\d:\d\d:\d\d \+0000$/);
   });
 
+  test('answers only this machine: a foreign Host (DNS rebinding) or a cross-site Origin runs nothing', async () => {
+    respond = () => ({ statusCode: 204 });
+    const port = new URL(base).port;
+    const before = seen.length;
+    const post = (headers: Record<string, string>) =>
+      request(`${base}/callbacks/v7-darwin/t`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain', ...headers },
+        body: '{}',
+      });
+    const rebound = await post({ host: `rebind.attacker.example:${port}` });
+    assert.equal(rebound.statusCode, 421);
+    await rebound.body.dump();
+    const crossSite = await post({ origin: 'https://attacker.example' });
+    assert.equal(crossSite.statusCode, 403);
+    await crossSite.body.dump();
+    assert.equal(seen.length, before, 'no handler ran');
+    // The page on its own origin, and a client that names the API as localhost, are this machine.
+    const ours: Record<string, string>[] = [
+      { origin: `http://127.0.0.1:${port}` },
+      { host: `localhost:${port}` },
+    ];
+    for (const headers of ours) {
+      const ok = await post(headers);
+      assert.equal(ok.statusCode, 204, JSON.stringify(headers));
+      await ok.body.dump();
+    }
+    assert.equal(seen.length, before + 2);
+  });
+
   test('binary body → isBase64Encoded; no body → no body field', async () => {
     respond = () => ({ statusCode: 204 });
     const bytes = Buffer.from([0, 255, 1, 254]);
