@@ -559,8 +559,19 @@ async function loadSidecar(
       ),
     };
   }
+  // Windows tools write a byte-order mark (Notepad, PowerShell 7) or UTF-16 (PowerShell 5's Out-File): the
+  // mark is not part of the JSON; UTF-16 read as UTF-8 is full of NULs and gets a message that says what it is.
+  const text = got.text.replace(/^\uFEFF/, '');
+  if (text.includes('\u0000'))
+    return {
+      kind: 'error',
+      error: recorded(
+        'MALFORMED_SIDECAR',
+        `sidecar ${sidecarKey} is not UTF-8 (it holds NUL bytes: UTF-16, as PowerShell 5's Out-File writes?); write it as UTF-8`,
+      ),
+    };
   try {
-    return { kind: 'found', value: JSON.parse(got.text) as JsonValue };
+    return { kind: 'found', value: JSON.parse(text) as JsonValue };
   } catch (err) {
     return {
       kind: 'error',

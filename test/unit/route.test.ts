@@ -305,6 +305,24 @@ describe('router', () => {
     assert.equal(sent.length, 0);
   });
 
+  it('a sidecar with a byte-order mark is read; one in UTF-16 is refused saying so', async () => {
+    const key = 'line-1/A/S5_20260101T000000Z.jpg';
+    const bom = harness({ [key]: '', [`${key}.json`]: '\uFEFF{"view":"Top"}' });
+    await routeMessage(event(key), bom.deps);
+    const [ok] = bom.records.values();
+    assert.equal(ok?.status, 'QUEUED', JSON.stringify(ok?.lastError));
+    assert.match(bom.sent[0]?.body ?? '', /"imageType":"Top"/);
+    // UTF-16LE with its mark, as read by a UTF-8 decoder: two replacement characters, then NULs between letters.
+    const utf16 = Buffer.from('\uFEFF{"view":"Top"}', 'utf16le').toString('utf8');
+    const wide = harness({ [key]: '', [`${key}.json`]: utf16 });
+    await routeMessage(event(key), wide.deps);
+    const [rec] = wide.records.values();
+    assert.equal(rec?.status, 'REJECTED');
+    assert.equal(rec?.lastError?.code, 'MALFORMED_SIDECAR');
+    assert.match(rec?.lastError?.message ?? '', /is not UTF-8 .*UTF-16.*write it as UTF-8/);
+    assert.equal(wide.sent.length, 0);
+  });
+
   it('a time that does not parse is INVALID_TIMESTAMP, not missing metadata', async () => {
     const key = 'line-1/A/S4_yesterday.jpg';
     const { deps, records, sent } = harness({ [key]: '', [`${key}.json`]: '{"view":"Top"}' });

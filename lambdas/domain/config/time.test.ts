@@ -133,6 +133,27 @@ describe('iso8601: instants stay instants', () => {
     conv(at / 1000, 'UTC', '2024-11-03T09:30:00.000Z', '2024-11-03T09:30:00Z');
   });
 
+  it('digits that are a date in another layout are refused, not read as a wrong epoch time', () => {
+    const cases: Array<[string | number, RegExp]> = [
+      ['240315101530', /epoch milliseconds is outside 2000–2100 \(1977-/], // YYMMDDHHmmss
+      [20240315101530, /epoch milliseconds is outside 2000–2100 \(2611-/], // YYYYMMDDHHmmss as a number
+      [20240315, /epoch seconds is outside 2000–2100 \(1970-/], // YYYYMMDD as a number
+      [1710497730123456, /epoch milliseconds is outside 2000–2100 \(\+056173-.*write the time in ISO 8601/], // µs
+      [0, /epoch seconds is outside 2000–2100 \(1970-01-01/],
+    ];
+    for (const [input, reason] of cases) {
+      const r = toIso8601(input, 'Europe/Berlin');
+      assert.equal(r.ok, false, String(input));
+      assert.ok(!r.ok && r.cause === 'invalid-timestamp');
+      assert.match(r.ok ? '' : r.reason, reason, String(input));
+    }
+    // The edges of the window, as seconds and as milliseconds.
+    assert.equal(toIso8601(946_684_800).ok, true);
+    assert.equal(toIso8601(946_684_799).ok, false);
+    assert.equal(toIso8601('4102444799999').ok, true);
+    assert.equal(toIso8601('4102444800').ok, false);
+  });
+
   it('a zero offset is written Z; UTC is the default zone', () => {
     assert.deepEqual(toIso8601('20240315T101530'), { ok: true, value: '2024-03-15T10:15:30.000Z' });
     conv('2024-01-15T12:00:00', 'Europe/London', '2024-01-15T12:00:00.000Z', '2024-01-15T12:00:00Z');
@@ -316,8 +337,9 @@ describe('the same answers as Temporal (temporal-polyfill, a dev dependency) ove
           offsetMs !== 0 && offsetMs % 60_000 === 0
             ? `${z.toPlainDateTime().toString({ fractionalSecondDigits: 3 })}${z.offset}`
             : new Date(at).toISOString();
+        // As an ISO 8601 instant: the historical moments (1850, 1900…) are outside the epoch window.
         assert.deepEqual(
-          toIso8601(at, zone),
+          toIso8601(new Date(at).toISOString(), zone),
           { ok: true, value: expected },
           `${new Date(at).toISOString()} in ${zone}`,
         );

@@ -155,7 +155,8 @@ const TIME_FORMATS: RegExp[] = [
 /**
  * Reads a timestamp. Accepts ISO 8601 (`T` or space, date only too), compact `YYYYMMDDTHHmmss[.SSS][Z|±hhmm]`,
  * `YYYYMMDD_HHmmss`, `YYYY-MM-DD_HH-mm-ss`, epoch seconds (9–10 digits, optional fraction) or milliseconds
- * (12–13 digits); a JSON number is seconds below 1e11, else milliseconds. Impossible dates are refused.
+ * (12–13 digits); a JSON number is seconds below 1e11, else milliseconds. Impossible dates are refused, and so
+ * are epoch values outside 2000–2100 (EPOCH_MIN_MS).
  */
 export function parseTimestamp(input: Scalar): ParsedTime {
   const bad: TimeFailure = {
@@ -166,16 +167,35 @@ export function parseTimestamp(input: Scalar): ParsedTime {
   if (typeof input === 'boolean') return bad;
   if (typeof input === 'number') {
     if (!Number.isFinite(input)) return bad;
-    return instant(Math.abs(input) < 1e11 ? input * 1000 : input, bad);
+    const seconds = Math.abs(input) < 1e11;
+    return epoch(seconds ? input * 1000 : input, seconds ? 'seconds' : 'milliseconds', input, bad);
   }
   const s = input.trim();
-  if (/^\d{9,10}(\.\d+)?$/.test(s)) return instant(Number(s) * 1000, bad);
-  if (/^\d{12,13}$/.test(s)) return instant(Number(s), bad);
+  if (/^\d{9,10}(\.\d+)?$/.test(s)) return epoch(Number(s) * 1000, 'seconds', input, bad);
+  if (/^\d{12,13}$/.test(s)) return epoch(Number(s), 'milliseconds', input, bad);
   for (const re of TIME_FORMATS) {
     const m = re.exec(s);
     if (m) return fromParts(m, bad);
   }
   return bad;
+}
+
+/**
+ * Epoch values are taken only between 2000 and 2100. A digit string or number outside that is far more likely a
+ * date in another layout (`YYMMDDHHmmss` read as epoch milliseconds is 1977; `20240315` as seconds is 1970; a
+ * `YYYYMMDDHHmmss` number as milliseconds is 2611; microseconds are tens of thousands of years ahead) than a
+ * camera's real clock, and sending such a time to a vendor would be wrong data, silently.
+ */
+const EPOCH_MIN_MS = Date.UTC(2000, 0, 1);
+const EPOCH_MAX_MS = Date.UTC(2100, 0, 1);
+
+function epoch(ms: number, unit: 'seconds' | 'milliseconds', input: Scalar, bad: TimeFailure): ParsedTime {
+  if (ms >= EPOCH_MIN_MS && ms < EPOCH_MAX_MS) return instant(ms, bad);
+  const read = Math.abs(ms) <= MAX_EPOCH_MS ? ` (${new Date(Math.trunc(ms)).toISOString()})` : '';
+  return {
+    ...bad,
+    reason: `${JSON.stringify(input)} read as epoch ${unit} is outside 2000–2100${read}; write the time in ISO 8601 (e.g. 2024-03-15T10:15:30) or as YYYYMMDDTHHmmss`,
+  };
 }
 
 /** Largest instant Date (and Temporal) can hold: ±8.64e15 ms. */
