@@ -135,6 +135,41 @@ describe('relay validate', () => {
     );
   });
 
+  it('a stream an earlier, more general stream hides is a warning (exit 0)', async () => {
+    const file = join(tmp, 'hidden.yaml');
+    writeFileSync(
+      file,
+      `version: 1
+data_receiver:
+  - data_receiver_name: r
+    protocol: s3
+    streams:
+      - { asset: line-1, stream_type: cam, key_pattern: "line-1/{station}/{serial}_{taken_at}.{ext}" }
+      - { asset: line-1, stream_type: video, key_pattern: "line-1/{station}/{serial}_{taken_at}.mp4" }
+data_transmit:
+  - transmit_name: images
+    transmit_type: edge-impulse
+    filter_stream: ["line-1:cam"]
+    base_url: http://127.0.0.1:4811
+    fields: { label: "{station}" }
+  - transmit_name: videos
+    transmit_type: edge-impulse
+    filter_stream: ["line-1:video"]
+    base_url: http://127.0.0.1:4811
+    fields: { label: "{station}" }
+`,
+    );
+    const r = await run(['validate', 'hidden.yaml'], tmp);
+    assert.deepEqual(r, {
+      code: 0,
+      stdout: [
+        'warning  data_receiver[0].streams[1].key_pattern  stream "line-1:video" can never match: data_receiver[0].streams[0] (stream "line-1:cam") takes every key it would; put the more specific key_pattern first',
+        'hidden.yaml: valid (1 warning)',
+      ].join('\n'),
+      stderr: '',
+    });
+  });
+
   it('usage errors exit 2; a file that cannot be read is an error (exit 1)', async () => {
     assert.equal((await run(['validate'])).code, 2);
     assert.equal((await run(['validate', 'a.yaml', 'b.yaml'])).code, 2);

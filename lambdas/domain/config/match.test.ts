@@ -8,6 +8,7 @@ import {
   KeyPatternError,
   matchStream,
   parseFilterEntry,
+  sampleKeys,
   sidecarKeyFor,
 } from './match.ts';
 import type { DataTransmit, RelayConfig, StreamConfig } from './types.ts';
@@ -168,6 +169,34 @@ describe('matchStream', () => {
       data_transmit: [],
     };
     assert.equal(matchStream(c, 'b', 'x/1.jpg')?.stream, first);
+  });
+});
+
+describe('shape and sampleKeys', () => {
+  it('patterns that differ only in part names have the same shape', () => {
+    const shape = (p: string) => compileKeyPattern(p).shape;
+    assert.equal(shape('line-1/{station}/{serial}_{taken_at}.{ext}'), shape('line-1/{st}/{sn}_{t}.{e}'));
+    assert.notEqual(shape('line-1/{station}/{serial}_{taken_at}.{ext}'), shape('line-1/{st}/{sn}-{t}.{e}'));
+    assert.notEqual(shape('{a}/{b}'), shape('{a**}/{b}'));
+    assert.notEqual(shape('{a}.{b}'), shape('{a}.{b}/x'));
+  });
+
+  it('every sample is a key of the pattern, and the samples vary every piece', () => {
+    for (const pattern of [
+      'line-1/{station}/{serial}_{taken_at}.{ext}',
+      '{path**}/{serial}.jpg',
+      'cams/**/{serial}.{ext}',
+      'cams/*/x**',
+      '{{lit}}/{x}',
+    ]) {
+      const p = compileKeyPattern(pattern);
+      const keys = sampleKeys(pattern);
+      assert.ok(keys.length > 3, pattern);
+      for (const k of keys) assert.ok(p.regex.test(k), `${pattern}: ${k}`);
+    }
+    const keys = sampleKeys('x/{a}.{ext}');
+    assert.ok(keys.includes('x/u.v.a'), 'a part takes dots');
+    assert.ok(sampleKeys('a/*/b').includes('a//b'), '* may be empty');
   });
 });
 

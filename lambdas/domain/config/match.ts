@@ -32,6 +32,8 @@ export interface KeyPattern {
   regex: RegExp;
   /** Named parts, in pattern order. */
   names: string[];
+  /** The pattern with its part names erased: two patterns with the same shape take exactly the same keys. */
+  shape: string;
   /** Matches the key without its last extension (for `replace` sidecars): the pattern up to its last `.`. */
   stemRegex: RegExp;
   /** The named parts of `key`, or undefined when it does not match. */
@@ -186,10 +188,13 @@ export function compileKeyPattern(pattern: string): KeyPattern {
   const names = tokens.flatMap((t) => (t.t === 'part' ? [t.name] : []));
   const regex = toRegex(tokens);
   const stemRegex = toRegex(stemTokens(tokens));
+  let n = 0;
+  const shape = toRegex(tokens.map((t) => (t.t === 'part' ? { ...t, name: `p${n++}` } : t))).source;
   return {
     pattern,
     regex,
     names,
+    shape,
     stemRegex,
     match(key: string) {
       const m = regex.exec(key);
@@ -200,6 +205,63 @@ export function compileKeyPattern(pattern: string): KeyPattern {
     },
   };
 }
+
+/**
+ * Values tried for each piece of a pattern by `sampleKeys`, by what the piece may hold. Parts carry no type
+ * (a `taken_at` is any text until a template reads it), so the values vary in what matching looks at: length,
+ * `_` `.` `-` `:` and, across segments, `/`. No character is in every value of a kind.
+ */
+const SAMPLE_VALUES = {
+  part: ['a', 'Z9', 's_t', 'u.v', 'p-q', '2024-05-01T08:30:00Z'],
+  /** `{ext}` after a literal `.` at the end of a segment: no dots. */
+  extension: ['a', 'Z9', 's_t', 'p-q', 'MP4'],
+  multi: ['a', 'd/e', 's_t.u/v-w'],
+  star: ['', 'a', 's_t.u'],
+  globstar: ['', 'a', 'd/e.f'],
+  globstarSlash: ['', 'd/', 'd/e.f/'],
+} as const;
+
+/**
+ * Keys the pattern matches, built by filling its parts and globs with assorted values: every piece with the
+ * same variant, then each piece through all its variants with the others at their first. Unique, in order.
+ */
+export function sampleKeys(pattern: string): string[] {
+  const tokens = tokenize(pattern);
+  const slots: Array<{ at: number; values: readonly string[] }> = [];
+  tokens.forEach((tok, i) => {
+    if (tok.t === 'lit') return;
+    let values: readonly string[];
+    if (tok.t === 'star') values = SAMPLE_VALUES.star;
+    else if (tok.t === 'globstar') values = tok.slash ? SAMPLE_VALUES.globstarSlash : SAMPLE_VALUES.globstar;
+    else if (tok.multi) values = SAMPLE_VALUES.multi;
+    else {
+      const prev = tokens[i - 1];
+      const next = tokens[i + 1];
+      const afterDot = prev?.t === 'lit' && prev.text.endsWith('.');
+      const endsSegment = next === undefined || (next.t === 'lit' && next.text.startsWith('/'));
+      values = afterDot && endsSegment ? SAMPLE_VALUES.extension : SAMPLE_VALUES.part;
+    }
+    slots.push({ at: i, values });
+  });
+  const build = (pick: (slot: number) => string): string =>
+    tokens
+      .map((tok, i) => {
+        if (tok.t === 'lit') return tok.text;
+        const slot = slots.findIndex((s) => s.at === i);
+        return pick(slot);
+      })
+      .join('');
+  const keys = new Set<string>();
+  const widest = Math.max(1, ...slots.map((s) => s.values.length));
+  for (let v = 0; v < widest; v++) keys.add(build((s) => nth(slots[s]?.values, v)));
+  slots.forEach((slot, s) => {
+    for (const value of slot.values) keys.add(build((o) => (o === s ? value : nth(slots[o]?.values, 0))));
+  });
+  const regex = toRegex(tokens);
+  return [...keys].filter((k) => regex.test(k));
+}
+
+const nth = (values: readonly string[] | undefined, v: number): string => values?.[v % values.length] ?? '';
 
 const compiled = new WeakMap<StreamConfig, KeyPattern>();
 

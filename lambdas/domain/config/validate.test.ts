@@ -231,11 +231,92 @@ describe('validateConfig', () => {
           level: 'error',
         },
         {
-          description: 'never matches: data_receiver[0].streams[0] has the same key_pattern and comes first',
+          description:
+            'stream "line-1:copy" can never match: data_receiver[0].streams[0] (stream "line-1:aoi-camera") has the same key_pattern and comes first',
           json_path: ['data_receiver', 0, 'streams', 2, 'key_pattern'],
           level: 'warning',
         },
       ]);
+    });
+
+    describe('a stream an earlier stream hides', () => {
+      // streams[0] is `line-1/{station}/{serial}_{taken_at}.{ext}`. Only key_pattern findings: the edge-impulse
+      // transmit takes every stream and reads {station}, which some of these patterns do not have.
+      const patternFindings = (vs: Violation[]) => vs.filter((v) => v.json_path.at(-1) === 'key_pattern');
+      const withStream = (key_pattern: string, first = false) =>
+        patternFindings(
+          violationsOf((c) => {
+            const streams = c.data_receiver[0]?.streams ?? [];
+            const clip = { asset: 'line-1', stream_type: 'clip', key_pattern };
+            if (first) streams.unshift(clip);
+            else streams.push(clip);
+          }),
+        );
+      const hidden = (how: string): Violation[] => [
+        {
+          description: `stream "line-1:clip" can never match: data_receiver[0].streams[0] (stream "line-1:aoi-camera") ${how}`,
+          json_path: ['data_receiver', 0, 'streams', 2, 'key_pattern'],
+          level: 'warning',
+        },
+      ];
+
+      it('a general pattern before a specific one takes every key of the specific one', () => {
+        assert.deepEqual(
+          withStream('line-1/{station}/{serial}_{taken_at}.mp4'),
+          hidden('takes every key it would; put the more specific key_pattern first'),
+        );
+        assert.deepEqual(
+          withStream('line-1/{station}/{serial}_2024-*.{ext}'),
+          hidden('takes every key it would; put the more specific key_pattern first'),
+        );
+      });
+
+      it('the same pattern with other part names', () => {
+        assert.deepEqual(
+          withStream('line-1/{st}/{sn}_{t}.{e}'),
+          hidden('has the same key_pattern up to part names and comes first'),
+        );
+      });
+
+      it('no warning when the specific pattern comes first, or the later one keeps keys of its own', () => {
+        assert.deepEqual(withStream('line-1/{station}/{serial}_{taken_at}.mp4', true), []);
+        assert.deepEqual(withStream('line-2/{station}/{serial}_{taken_at}.mp4'), []);
+        // Keys without `_`, in deeper folders, with an empty segment or a dotted extension stay with "clip".
+        assert.deepEqual(withStream('line-1/{station}/{serial}.{ext}'), []);
+        assert.deepEqual(withStream('line-1/{station**}/{serial}_{taken_at}.{ext}'), []);
+        assert.deepEqual(withStream('line-1/*/{serial}_{taken_at}.{ext}'), []);
+        assert.deepEqual(withStream('line-1/{station}/{serial}_{taken_at}.{ext**}'), []);
+      });
+
+      it('across receivers: an earlier receiver hides a later one only in the buckets it sees', () => {
+        const twoReceivers = (earlier: string | undefined, later: string | undefined) =>
+          patternFindings(
+            violationsOf((c) => {
+              const r = c.data_receiver[0];
+              if (!r) throw new Error('fixture');
+              if (earlier !== undefined) r.bucket = earlier;
+              c.data_receiver.push({
+                data_receiver_name: 'later',
+                protocol: 's3',
+                ...(later === undefined ? {} : { bucket: later }),
+                streams: [{ asset: 'line-1', stream_type: 'clip', key_pattern: 'line-1/{a}/{b}_{c}.mp4' }],
+              });
+            }),
+          );
+        const warning: Violation[] = [
+          {
+            description:
+              'stream "line-1:clip" can never match: data_receiver[0].streams[0] (stream "line-1:aoi-camera") takes every key it would; put the more specific key_pattern first',
+            json_path: ['data_receiver', 1, 'streams', 0, 'key_pattern'],
+            level: 'warning',
+          },
+        ];
+        assert.deepEqual(twoReceivers(undefined, undefined), warning);
+        assert.deepEqual(twoReceivers(undefined, 'plant-b'), warning);
+        assert.deepEqual(twoReceivers('plant-a', 'plant-a'), warning);
+        assert.deepEqual(twoReceivers('plant-a', undefined), []);
+        assert.deepEqual(twoReceivers('plant-a', 'plant-b'), []);
+      });
     });
 
     it('required entries must be resolvable', () => {

@@ -13,9 +13,11 @@ import type { JsonSchema, JsonValue } from '#vendors/types.ts';
 import {
   compileKeyPattern,
   filterMatches,
+  type KeyPattern,
   KeyPatternError,
   listStreams,
   parseFilterEntry,
+  sampleKeys,
   streamId,
   transmitTakes,
 } from './match.ts';
@@ -221,7 +223,7 @@ function semanticChecks(config: RelayConfig, catalog: VendorCatalog): Violation[
   const streams = listStreams(config);
   const streamIds = new Map<string, JsonPath>();
   const partsOf = new Map<StreamConfig, string[] | undefined>();
-  const seenPatterns = new Map<string, JsonPath>();
+  const matchedBefore: EarlierStream[] = [];
   for (const { stream, receiver, receiverIndex: ri, streamIndex: si } of streams) {
     const sp: JsonPath = ['data_receiver', ri, 'streams', si];
     const id = streamId(stream);
@@ -229,23 +231,26 @@ function semanticChecks(config: RelayConfig, catalog: VendorCatalog): Violation[
     if (firstId) err(sp, `duplicate stream "${id}" (also ${formatJsonPath(firstId)})`);
     else streamIds.set(id, sp);
 
-    let names: string[] | undefined;
+    let pattern: KeyPattern | undefined;
     try {
-      names = compileKeyPattern(stream.key_pattern).names;
+      pattern = compileKeyPattern(stream.key_pattern);
     } catch (e) {
       if (!(e instanceof KeyPatternError)) throw e;
       err([...sp, 'key_pattern'], `${e.reason} (position ${e.position})`);
     }
+    const names = pattern?.names;
     partsOf.set(stream, names);
 
-    const scope = `${receiver.bucket ?? '*'}\n${stream.key_pattern}`;
-    const earlier = seenPatterns.get(scope);
-    if (earlier) {
-      warn(
-        [...sp, 'key_pattern'],
-        `never matches: ${formatJsonPath(earlier)} has the same key_pattern and comes first`,
-      );
-    } else seenPatterns.set(scope, sp);
+    if (pattern) {
+      const shadow = shadowedBy(pattern, receiver.bucket, matchedBefore);
+      if (shadow) {
+        warn(
+          [...sp, 'key_pattern'],
+          `stream "${id}" can never match: ${formatJsonPath(shadow.path)} (stream "${shadow.id}") ${shadow.how}`,
+        );
+      }
+      matchedBefore.push({ pattern, bucket: receiver.bucket, path: sp, id });
+    }
 
     (stream.required ?? []).forEach((name, k) => {
       const problem = requiredProblem(name, stream, names);
@@ -351,6 +356,48 @@ function semanticChecks(config: RelayConfig, catalog: VendorCatalog): Violation[
 }
 
 type Report = (json_path: JsonPath, description: string) => void;
+
+/** A stream already in the match order (its key_pattern compiled). */
+interface EarlierStream {
+  pattern: KeyPattern;
+  /** Its receiver's bucket; undefined: every bucket. */
+  bucket: string | undefined;
+  path: JsonPath;
+  id: string;
+}
+
+/**
+ * The first earlier stream that takes every key this pattern would, so this stream can never match
+ * (matchStream: first match wins, receivers then streams in order, a receiver without a bucket in every
+ * bucket). Earlier streams count when they see every bucket this stream sees: no bucket, or the same one.
+ *
+ * Same shape (the pattern up to part names) is exact. Otherwise the earlier pattern must match every key of
+ * `sampleKeys` (this pattern's parts filled with assorted values): a sample it misses clears the stream, so a
+ * warning is only given when the earlier pattern is at least as general for all of them. Taking only some of
+ * the keys is not reported: that is how a specific pattern put before a general one is meant to work.
+ */
+function shadowedBy(
+  pattern: KeyPattern,
+  bucket: string | undefined,
+  earlier: readonly EarlierStream[],
+): (EarlierStream & { how: string }) | undefined {
+  let samples: string[] | undefined;
+  for (const e of earlier) {
+    if (e.bucket !== undefined && e.bucket !== bucket) continue;
+    if (e.pattern.shape === pattern.shape) {
+      const how =
+        e.pattern.pattern === pattern.pattern
+          ? 'has the same key_pattern and comes first'
+          : 'has the same key_pattern up to part names and comes first';
+      return { ...e, how };
+    }
+    samples ??= sampleKeys(pattern.pattern);
+    if (samples.length > 0 && samples.every((key) => e.pattern.regex.test(key))) {
+      return { ...e, how: 'takes every key it would; put the more specific key_pattern first' };
+    }
+  }
+  return undefined;
+}
 
 function requiredProblem(
   name: string,
