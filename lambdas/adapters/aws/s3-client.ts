@@ -86,11 +86,44 @@ function headerOf(res: AwsResponse, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+const ENCODED_WORD = /=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=/g;
+
+/**
+ * A user metadata value as it was uploaded. S3 returns a value that is not US-ASCII as RFC 2047 encoded-words
+ * (`=?UTF-8?B?UHLDvGZzdGFuZA==?=` for "Prüfstand"), which a `{meta.station}` template must not hand to a vendor
+ * as is. Whitespace between two encoded-words is dropped (RFC 2047 §6.2); an unknown charset or a malformed
+ * word is left as it came. Written here rather than taken from a MIME library: this is the whole of what is
+ * needed, and those libraries bring charset tables the Lambda bundles would carry for nothing.
+ */
+export function decodeMetadataValue(value: string): string {
+  if (!value.includes('=?')) return value;
+  return value
+    .replace(/\?=\s+=\?/g, '?==?')
+    .replace(ENCODED_WORD, (word, charset: string, enc: string, text: string) => {
+      try {
+        const bytes =
+          enc.toUpperCase() === 'B'
+            ? Buffer.from(text, 'base64')
+            : Buffer.from(
+                text
+                  .replace(/_/g, ' ')
+                  .replace(/=([0-9A-Fa-f]{2})/g, (_, h: string) =>
+                    String.fromCharCode(Number.parseInt(h, 16)),
+                  ),
+                'latin1',
+              );
+        return new TextDecoder(charset.split('*')[0], { fatal: true }).decode(bytes);
+      } catch {
+        return word;
+      }
+    });
+}
+
 function headOf(res: AwsResponse): HeadResult {
   const metadata: Record<string, string> = {};
   for (const [k, v] of Object.entries(res.headers))
     if (k.startsWith('x-amz-meta-') && v !== undefined)
-      metadata[k.slice(11)] = Array.isArray(v) ? v.join(',') : v;
+      metadata[k.slice(11)] = decodeMetadataValue(Array.isArray(v) ? v.join(',') : v);
   const lastModified = headerOf(res, 'last-modified');
   const contentType = headerOf(res, 'content-type');
   const versionId = headerOf(res, 'x-amz-version-id');

@@ -11,7 +11,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { DocumentClient, GetCommand, UpdateCommand } from './dynamodb-client.ts';
-import { encodeKey, S3Client } from './s3-client.ts';
+import { decodeMetadataValue, encodeKey, S3Client } from './s3-client.ts';
 import { AWS_CALLS, type AwsCallEvent, AwsError, AwsTransport, readText } from './transport.ts';
 
 const CREDENTIALS = {
@@ -330,6 +330,20 @@ describe('AWS client: errors and retries as the SDK standard mode', () => {
     s3.destroy();
   });
 
+  it("gives user metadata back as uploaded: S3's RFC 2047 encoded-words for non-ASCII values are decoded", async () => {
+    const s3 = new S3Client({ ...opts(), forcePathStyle: true });
+    answers.push((res) => {
+      // What S3 answers for metadata uploaded as station=Prüfstand 3, shift=Früh/Spät, line=L1.
+      res.setHeader('x-amz-meta-station', `=?UTF-8?B?${Buffer.from('Prüfstand 3').toString('base64')}?=`);
+      res.setHeader('x-amz-meta-shift', '=?UTF-8?Q?Fr=C3=BCh/Sp=C3=A4t?=');
+      res.setHeader('x-amz-meta-line', 'L1');
+      res.end();
+    });
+    const head = await s3.headObject('b', 'k');
+    assert.deepEqual(head.metadata, { station: 'Prüfstand 3', shift: 'Früh/Spät', line: 'L1' });
+    s3.destroy();
+  });
+
   it('reads ListObjectsV2 keys with XML entities and the continuation token only when truncated', async () => {
     const s3 = new S3Client({ ...opts(), forcePathStyle: true });
     answers.push((res) => {
@@ -405,5 +419,22 @@ describe('AWS client: configuration and observation', () => {
 
   it('encodes each key segment as SigV4 canonicalizes it', () => {
     assert.equal(encodeKey("a b/c+d/(x)*!'.jpg"), 'a%20b/c%2Bd/%28x%29%2A%21%27.jpg');
+  });
+});
+
+describe('decodeMetadataValue (RFC 2047 encoded-words, as S3 returns non-ASCII user metadata)', () => {
+  it('decodes B and Q words, joins adjacent words, and leaves anything else as it came', () => {
+    const b = (t: string) => `=?UTF-8?B?${Buffer.from(t).toString('base64')}?=`;
+    assert.equal(decodeMetadataValue(b('Müller')), 'Müller');
+    assert.equal(
+      decodeMetadataValue(`${b('Prüf')} ${b('stand')}`),
+      'Prüfstand',
+      'space between words dropped',
+    );
+    assert.equal(decodeMetadataValue('=?utf-8?q?a_b=3Dc?='), 'a b=c');
+    assert.equal(decodeMetadataValue('=?ISO-8859-1?Q?Sch=F6n?='), 'Schön');
+    assert.equal(decodeMetadataValue(`line ${b('ü')}`), 'line ü');
+    for (const plain of ['L1', 'a=?b', '=?UTF-8?X?abc?=', '=?no-such-charset?B?YQ==?=', '=?UTF-8?B?/w==?='])
+      assert.equal(decodeMetadataValue(plain), plain, plain);
   });
 });
