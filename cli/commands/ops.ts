@@ -390,6 +390,8 @@ Exit 1 when a delivery failed.`,
         const env = await call<Row>('GET', '/v1/config');
         if (failed(env, io)) return EXIT.failed;
         io.out(`# version ${env.response.version} (${env.response.source})`);
+        // Saved versions exist but a deploy changed the config since: say which and how to use it again.
+        if (env.response.supersededByDeploy === true) io.out(`# ${String(env.response.note)}`);
         io.out(JSON.stringify(env.response.config, null, 2));
         return EXIT.ok;
       }

@@ -164,6 +164,7 @@ function configVersionOf(item: Record<string, unknown>): ConfigVersion {
     by: String(item.by),
     text: String(item.text),
     json: String(item.json),
+    ...(typeof item.baseHash === 'string' ? { baseHash: item.baseHash } : {}),
   };
 }
 
@@ -997,7 +998,7 @@ export class StatusTable {
         TableName: this.tableName,
         KeyConditionExpression: 'pk = :pk',
         ExpressionAttributeValues: { ':pk': 'config' },
-        ProjectionExpression: 'version, savedAt, #by',
+        ProjectionExpression: 'version, savedAt, #by, baseHash',
         ExpressionAttributeNames: { '#by': 'by' },
         ScanIndexForward: false,
         Limit: limit,
@@ -1007,6 +1008,7 @@ export class StatusTable {
       version: Number(i.version),
       savedAt: String(i.savedAt),
       by: String(i.by),
+      ...(typeof i.baseHash === 'string' ? { baseHash: i.baseHash } : {}),
     }));
   }
 

@@ -20,6 +20,7 @@ import { checkDeliveries } from '#domain/poll.ts';
 import { isPollable } from '#domain/status.ts';
 import { createVendorContext } from '#domain/vendor-context.ts';
 import type { JsonValue } from '#vendors/types.ts';
+import { refreshConfig } from './runtime.ts';
 import { sourceMappedErrors } from './source-maps.ts';
 import { vendorSide } from './vendor-runtime.ts';
 
@@ -77,6 +78,8 @@ export async function onCallback(
     const key = deliveryId ? decodeDeliveryId(deliveryId) : undefined;
     if (!deliveryId || !key) return unknown();
     if (recentlyChecked(deliveryId, Date.now())) return json(202, { accepted: true, checked: false });
+    // The destination's settings come from the config in use, chosen as every handler chooses it.
+    await refreshConfig(rt);
     let rec = await rt.table.get(key);
     if (!rec || rec.vendor !== vendorId) return unknown();
     // A fast task may call back while its forwarder is still recording the acceptance: wait for it a little.

@@ -13,7 +13,7 @@ import { OpsQueueAccess } from '#adapters/sqs.ts';
 import { ENV, optionalEnv, requireEnv } from '#commons/env.ts';
 import { dispatch } from '#domain/ops/routes.ts';
 import type { OpsDeps, OpsRequest, QueueInfo } from '#domain/ops/types.ts';
-import { refreshConfig, runtime, useConfig } from './runtime.ts';
+import { configInUse, refreshConfig, runtime, useConfig } from './runtime.ts';
 
 let cached: OpsDeps | undefined;
 
@@ -24,7 +24,7 @@ function deps(): OpsDeps {
   const ingest = queues.find((q) => q.name === 'ingest') ?? { name: 'ingest', url: '', dlqUrl: '' };
   const groups = JSON.parse(optionalEnv(ENV.logGroups) ?? '[]') as string[];
   cached = {
-    config: () => ({ config: rt.config, ...rt.configVersion }),
+    config: () => configInUse(rt),
     vendors: rt.vendors,
     table: rt.table,
     counters: new OpsCounters(createDocumentClient(), requireEnv(ENV.table)),

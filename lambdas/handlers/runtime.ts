@@ -14,15 +14,23 @@ import { ENV, optionalEnv, requireEnv } from '#commons/env.ts';
 import { errorMessage } from '#commons/errors.ts';
 import { createLogger, type Logger } from '#commons/logger.ts';
 import { readBakedConfig } from '#domain/config/baked.ts';
+import { configHash, savedConfigApplies } from '#domain/config/precedence.ts';
 import type { RelayConfig } from '#domain/config/types.ts';
-import type { ConfigVersion } from '#domain/ops/types.ts';
+import type { ConfigInUse, ConfigVersion } from '#domain/ops/types.ts';
 import { VENDORS } from '#vendors/registry.ts';
 import type { VendorPlugin } from '#vendors/types.ts';
 
 export interface Runtime {
-  /** The config in use: the baked one (version 0) or the latest saved through the ops API (refreshConfig). */
+  /**
+   * The config in use: the baked one (version 0) or the newest saved through the ops API when it was saved on
+   * this deploy's baked config (refreshConfig; the rule: lambdas/domain/config/precedence.ts).
+   */
   config: RelayConfig;
-  configVersion: { version: number; savedAt?: string; by?: string };
+  configVersion: Omit<ConfigInUse, 'config' | 'bakedHash' | 'newestSaved'>;
+  /** The config baked into this bundle at deploy, and its configHash (computed once per cold start). */
+  baked: { config: RelayConfig; hash: string };
+  /** The newest saved version seen, in use or not: a later read of an older one is a stale read, ignored. */
+  newestSaved?: { version: number; baseHash?: string };
   vendors: Readonly<Record<string, VendorPlugin>>;
   table: StatusTable;
   objects: S3Objects;
@@ -44,6 +52,7 @@ export function runtime(): Runtime {
   cached = {
     config,
     configVersion: { version: 0 },
+    baked: { config, hash: configHash(config) },
     vendors: VENDORS,
     table: new StatusTable(createDocumentClient(), requireEnv(ENV.table)),
     objects: new S3Objects(createS3Client()),
@@ -69,18 +78,54 @@ export async function sendRaw(sqs: SQSClient, queueUrl: string, body: string, re
 
 let lastConfigCheck = 0;
 
-/** Uses a saved config version in this process (the ops API's save, or a newer one found by refreshConfig). */
-export function useConfig(rt: Runtime, v: ConfigVersion): void {
-  if (v.version <= rt.configVersion.version) return;
+/** The config this process uses and what it knows of the saved versions (what `GET /v1/config` reports). */
+export function configInUse(rt: Runtime): ConfigInUse {
+  return {
+    config: rt.config,
+    ...rt.configVersion,
+    bakedHash: rt.baked.hash,
+    ...(rt.newestSaved ? { newestSaved: rt.newestSaved } : {}),
+  };
+}
+
+/**
+ * Chooses this process's config given the newest saved version (the ops API's save, or one found by
+ * refreshConfig): that version when it was saved on this deploy's baked config, else the baked one
+ * (lambdas/domain/config/precedence.ts). An older version than one seen before is a stale read: ignored.
+ */
+export function useConfig(rt: Runtime, newest: ConfigVersion): void {
+  if (rt.newestSaved && newest.version <= rt.newestSaved.version) return;
+  rt.newestSaved = { version: newest.version, ...(newest.baseHash ? { baseHash: newest.baseHash } : {}) };
+  if (!savedConfigApplies(newest, rt.baked.hash)) {
+    if (rt.configVersion.version !== 0) {
+      rt.config = rt.baked.config;
+      rt.configVersion = { version: 0 };
+    }
+    rt.log.info('newest saved config version is from another deploy; the baked config is in use', {
+      version: newest.version,
+      baseHash: newest.baseHash ?? null,
+      bakedHash: rt.baked.hash,
+    });
+    return;
+  }
   try {
     // Validated and interpolated by the ops API when it was saved: read as a baked config is.
-    rt.config = readBakedConfig(v.json, Object.keys(rt.vendors), `saved config version ${v.version}`);
-    rt.configVersion = { version: v.version, savedAt: v.savedAt, by: v.by };
-    rt.log.info('config version in use', { version: v.version, by: v.by });
+    rt.config = readBakedConfig(
+      newest.json,
+      Object.keys(rt.vendors),
+      `saved config version ${newest.version}`,
+    );
+    rt.configVersion = {
+      version: newest.version,
+      savedAt: newest.savedAt,
+      by: newest.by,
+      baseHash: rt.baked.hash,
+    };
+    rt.log.info('config version in use', { version: newest.version, by: newest.by });
   } catch (err) {
-    // A version this build cannot read (another build's plug-ins) leaves the current one in use.
+    // A version this build cannot read leaves the current one in use.
     rt.log.error('saved config version not usable; keeping the current one', {
-      version: v.version,
+      version: newest.version,
       error: errorMessage(err),
     });
   }
@@ -88,7 +133,8 @@ export function useConfig(rt: Runtime, v: ConfigVersion): void {
 
 /**
  * Looks for a newer saved config version at most every RELAY_CONFIG_REFRESH_SECONDS (default 60): one small
- * query, so that a config saved through the ops API is in use everywhere within about a minute, no redeploy.
+ * query, so that a config saved through the ops API is in use everywhere within about a minute, no redeploy
+ * (unless it was saved on another deploy's baked config: useConfig). Every handler calls it first.
  */
 export async function refreshConfig(rt: Runtime = runtime(), now = Date.now()): Promise<void> {
   const every = Number(optionalEnv(ENV.configRefreshSeconds) ?? 60) * 1000;

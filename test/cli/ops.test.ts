@@ -161,6 +161,17 @@ describe('relay streams', () => {
   });
 });
 
+describe('relay config get', () => {
+  it('says when a deploy superseded the saved versions', async () => {
+    const note = 'saved version 3 was saved on another deploy: the config baked in at this deploy is in use';
+    answer = () =>
+      envelope({ version: 0, source: 'baked', supersededByDeploy: true, note, config: { version: 1 } });
+    const r = await run(['config', 'get']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out.split('\n').slice(0, 2).join('\n'), `# version 0 (baked)\n# ${note}`);
+  });
+});
+
 describe('relay config validate|save FILE', () => {
   it('sends YAML as text/yaml with ${VAR} filled from the operator environment, literals kept', async () => {
     answer = () => envelope({ status: 'passed', violations: [] });

@@ -1,6 +1,7 @@
 /**
  * A local stack on a data dir survives a restart: stop it, start it again on the same folder, and every record,
- * held delivery, queue message, secret and paused destination is where it was; and two stacks never share a
+ * held delivery, queue message, secret and paused destination is where it was; a restart with another config
+ * is a redeploy (its config wins over saved versions, the same config keeps them); and two stacks never share a
  * folder (the lock).
  *
  * The stack with the real handlers runs in a child process (test/local/stack-child.ts) for each run, as
@@ -353,6 +354,84 @@ describe('a local stack on a data dir', () => {
         await b.request('stop');
       }
       assert.equal(b.proc.exitCode, 0);
+    },
+  );
+
+  it(
+    'a redeploy with a changed config wins over a saved version; one with the same config keeps it',
+    SLOW,
+    async () => {
+      const dataDir = newDir();
+      const inst = instrumentalTransmit('inst', simUrl, 'relay-tests/instrumental');
+      const configOf = (station: string) =>
+        testConfig([{ ...inst, fields: { ...inst.fields, stationName: station } }]);
+      const common = { dataDir, logLevel: 'error', secrets: { 'relay-tests/instrumental': TEST_KEYS.main } };
+      interface Shown {
+        version: number;
+        source: string;
+        bakedHash: string;
+        baseHash?: string;
+        supersededByDeploy: boolean;
+        latestSavedVersion?: number;
+        config: { data_transmit: Array<{ fields: { stationName: string } }> };
+      }
+      const api = async <T>(c: Child, method: string, path: string, body?: unknown) => {
+        const res = await fetch(`${c.info.apiUrl}${path}`, {
+          method,
+          headers: { 'content-type': 'application/json', 'x-relay-user': 'tester' },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+        const answer = (await res.json()) as { success: boolean; response: T };
+        assert.equal(answer.success, true, JSON.stringify(answer));
+        return answer.response;
+      };
+      const shown = (c: Child) => api<Shown>(c, 'GET', '/v1/config');
+      const station = (s: Shown) => s.config.data_transmit[0]?.fields.stationName;
+
+      // ── Deploy of config x; an operator saves version 1 on it ──────────────────────────────────────────
+      const a = await startChild({ ...common, config: configOf('baked-x') });
+      try {
+        const saved = await api<{ version: number }>(a, 'POST', '/v1/config', configOf('saved-s'));
+        assert.equal(saved.version, 1);
+        const now = await shown(a);
+        assert.deepEqual([now.source, station(now), now.supersededByDeploy], ['store', 'saved-s', false]);
+        assert.equal(now.baseHash, now.bakedHash);
+      } finally {
+        await a.request('stop');
+      }
+
+      // ── Deploy of a changed config y: it is in use; version 1 stays in history ───────────────────────
+      const b = await startChild({ ...common, config: configOf('baked-y') });
+      try {
+        const now = await shown(b);
+        assert.deepEqual(
+          [now.source, now.version, station(now), now.supersededByDeploy, now.latestSavedVersion],
+          ['baked', 0, 'baked-y', true, 1],
+        );
+        const { versions } = await api<{ versions: Array<{ version: number; baseHash?: string }> }>(
+          b,
+          'GET',
+          '/v1/config/versions',
+        );
+        assert.equal(versions.length, 1);
+        assert.notEqual(versions[0]?.baseHash, now.bakedHash, 'saved on the previous deploy');
+        // Rolled back to, version 1 is saved again on top of this deploy, and applies.
+        const rolled = await api<{ version: number }>(b, 'POST', '/v1/config', { rollback: 1 });
+        assert.equal(rolled.version, 2);
+        const after = await shown(b);
+        assert.deepEqual([after.source, after.version, station(after)], ['store', 2, 'saved-s']);
+      } finally {
+        await b.request('stop');
+      }
+
+      // ── A code-only deploy (config y again): the saved version 2 stays in use ───────────────────────────
+      const c = await startChild({ ...common, config: configOf('baked-y') });
+      try {
+        const now = await shown(c);
+        assert.deepEqual([now.source, now.version, station(now)], ['store', 2, 'saved-s']);
+      } finally {
+        await c.request('stop');
+      }
     },
   );
 });

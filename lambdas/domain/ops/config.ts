@@ -2,8 +2,10 @@
  * `GET /v1/config`, `POST /v1/config/validate`, `GET /v1/config/templates[/{type}]`, `POST /v1/config`,
  * `GET /v1/config/versions` (FactoryTX's config routes). A saved config is validated exactly as a deployed one
  * (lambdas/domain/config), then stored as the next version in the status table (a conditional put: two saves
- * cannot both become version N); every Lambda reads the latest version at most a minute later
- * (handlers/runtime.ts). An invalid config is refused with its violations and nothing is stored.
+ * cannot both become version N) with the hash of the deploy's baked config it was saved on (`baseHash`); every
+ * Lambda reads the latest version at most a minute later (handlers/runtime.ts) and uses it only while that is
+ * still the baked config (domain/config/precedence.ts: a deploy that changes the config wins). An invalid
+ * config is refused with its violations and nothing is stored.
  *
  * `${VAR}` is never filled here: the API reads no environment for it (the Lambda's own holds its AWS
  * credentials), so a reference left in a posted config is an error. `relay config validate|save` fills them from
@@ -68,11 +70,22 @@ export function checkConfig(
 
 export async function getConfig(_req: OpsRequest, deps: OpsDeps): Promise<OpsResult> {
   const c = deps.config();
+  // Saved versions exist, but the newest was saved on another deploy's baked config: this deploy's is in use.
+  const superseded = c.version === 0 && c.newestSaved !== undefined;
   return ok({
     version: c.version,
     source: c.version === 0 ? 'baked' : 'store',
     ...(c.savedAt ? { savedAt: c.savedAt } : {}),
     ...(c.by ? { by: c.by } : {}),
+    bakedHash: c.bakedHash,
+    ...(c.baseHash ? { baseHash: c.baseHash } : {}),
+    supersededByDeploy: superseded,
+    ...(superseded && c.newestSaved
+      ? {
+          latestSavedVersion: c.newestSaved.version,
+          note: `saved version ${c.newestSaved.version} was saved on ${c.newestSaved.baseHash ? 'another deploy' : 'a deploy that recorded no baseHash'}: the config baked in at this deploy is in use; {"rollback": ${c.newestSaved.version}} saves it again on top of this one`,
+        }
+      : {}),
     config: c.config,
   });
 }
@@ -130,6 +143,8 @@ export async function saveConfig(req: OpsRequest, deps: OpsDeps): Promise<OpsRes
     by: req.by,
     text,
     json: JSON.stringify(r.config),
+    // Used only while this deploy's baked config is the baked one (domain/config/precedence.ts).
+    baseHash: deps.config().bakedHash,
   };
   if (!(await deps.table.putConfigVersion(saved)))
     throw new OpsError('CONFLICT', `another save took version ${version} first: read it and try again`);

@@ -71,7 +71,7 @@ function setup() {
     data_transmit: [],
   } as unknown as RelayConfig;
   const deps = {
-    config: () => ({ config, version: 0 }),
+    config: () => ({ config, version: 0, bakedHash: 'test' }),
     table,
     objects: {
       async listLatest(_bucket: string, prefix: string) {

@@ -54,6 +54,25 @@ export interface ConfigVersion {
   text: string;
   /** The same config validated and `${VAR}`-interpolated, as JSON: what every Lambda reads (as a baked one). */
   json: string;
+  /**
+   * configHash of the baked config of the deploy it was saved on (domain/config/precedence.ts): it is used only
+   * while that deploy's config is the baked one. Absent on versions saved before it was recorded (never used).
+   */
+  baseHash?: string;
+}
+
+/** The config a process uses (domain/config/precedence.ts): the baked one (version 0) or a saved version. */
+export interface ConfigInUse {
+  config: RelayConfig;
+  version: number;
+  savedAt?: string;
+  by?: string;
+  /** The saved version's baseHash (absent for the baked config). */
+  baseHash?: string;
+  /** configHash of this deploy's baked config: what a save records as its baseHash. */
+  bakedHash: string;
+  /** The newest saved version this process has seen, whether in use or not. */
+  newestSaved?: { version: number; baseHash?: string };
 }
 
 export interface OpsTable {
@@ -162,8 +181,8 @@ export interface OpsLogs {
 }
 
 export interface OpsDeps {
-  /** The config in use now, and its version (0: the baked default). */
-  config(): { config: RelayConfig; version: number; savedAt?: string; by?: string };
+  /** The config in use now, and its version (0: the baked default); see ConfigInUse. */
+  config(): ConfigInUse;
   vendors: VendorCatalog;
   table: OpsTable;
   /** The aggregator's counters (status, streams). */
