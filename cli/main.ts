@@ -37,11 +37,15 @@ function processIo(): CommandIo {
   };
 }
 
-/** Runs one command line; answers the exit code. */
-export async function main(argv: string[], io: CommandIo = processIo()): Promise<number> {
+/** Runs one command line; answers the exit code. `commands`: tests pass ones built with stand-ins. */
+export async function main(
+  argv: string[],
+  io: CommandIo = processIo(),
+  commands: readonly Command[] = COMMANDS,
+): Promise<number> {
   const [name, ...args] = argv;
   if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
-    const topic = name === 'help' ? COMMANDS.find((c) => c.name === args[0]) : undefined;
+    const topic = name === 'help' ? commands.find((c) => c.name === args[0]) : undefined;
     io.out(topic ? topic.usage : usage());
     return EXIT.ok;
   }
@@ -49,7 +53,7 @@ export async function main(argv: string[], io: CommandIo = processIo()): Promise
     io.out(`relay ${version} (node ${process.version})`);
     return EXIT.ok;
   }
-  const command = COMMANDS.find((c) => c.name === name);
+  const command = commands.find((c) => c.name === name);
   if (!command) {
     io.err(`relay: unknown command "${name}"\n\n${usage()}`);
     return EXIT.usage;

@@ -122,10 +122,15 @@ export async function resolveStack(
   };
 }
 
+/**
+ * The target of the ops commands. `deps.cloudFormation`: the client `--stack` is resolved with (tests pass a
+ * stand-in); made only when a stack is named.
+ */
 export async function opsClient(
   opts: { stack?: string; region?: string; endpointsFile?: string },
   cwd: string,
   env: Record<string, string | undefined>,
+  deps: { cloudFormation?: (region: string | undefined) => CloudFormationClient } = {},
 ): Promise<OpsClient> {
   if (!opts.stack) {
     const file = resolve(cwd, opts.endpointsFile ?? '.relay/endpoints.json');
@@ -151,10 +156,8 @@ export async function opsClient(
       },
     };
   }
-  const { apiUrl: base, region } = await resolveStack(
-    opts.stack,
-    opts.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
-  );
+  const asked = opts.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  const { apiUrl: base, region } = await resolveStack(opts.stack, asked, deps.cloudFormation?.(asked));
   const url = new URL(base);
   const signer = new SignatureV4({
     service: 'execute-api',

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { type Command, type CommandIo, EXIT, UsageError } from '../command.ts';
 import { configBody } from '../config-body.ts';
 import { type Envelope, opsClient, UnreachableError } from '../ops-client.ts';
@@ -59,17 +60,38 @@ function perSecondOption(v: unknown): number | undefined {
   return n;
 }
 
+/** `relay config`'s subcommands, as validated before the target is resolved. */
+type ConfigArgs =
+  | { sub: 'get' }
+  | { sub: 'versions' }
+  | { sub: 'validate'; file: string }
+  | { sub: 'save'; file: string }
+  | { sub: 'templates'; type?: string };
+const CONFIG_USAGE = 'config get | validate FILE | save FILE | versions | templates [TYPE]';
+
 /** `relay where` follows `next` this many pages, then says how to read on. */
 const WHERE_MAX_PAGES = 10;
 
-interface Spec {
+/** What the ops commands are built with (tests pass stand-ins). */
+export interface OpsCommandDeps {
+  /** The CloudFormation client `--stack NAME` is resolved with, for its region (default: the SDK's). */
+  cloudFormation?: (region: string | undefined) => CloudFormationClient;
+}
+
+interface Spec<A> {
   name: string;
   summary: string;
   args: string;
   options?: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
   help?: string;
+  /**
+   * The command's own checks of its command line (throws UsageError), run before the target is resolved (no
+   * endpoints file read, no CloudFormation call) and before any request: a usage error is exit 2 whatever the
+   * target. Answers what `run` needs. None: the command takes only options.
+   */
+  validate?(positionals: string[], values: Record<string, unknown>): A;
   run(ctx: {
-    positionals: string[];
+    args: A;
     values: Record<string, unknown>;
     call: <T = Row>(method: string, path: string, body?: unknown) => Promise<Envelope<T>>;
     io: CommandIo;
@@ -88,7 +110,7 @@ const failed = (env: Envelope<unknown>, io: CommandIo) => {
   return true;
 };
 
-function opsCommand(spec: Spec): Command {
+function opsCommand<A>(spec: Spec<A>, deps: OpsCommandDeps): Command {
   const usage = `Usage: relay ${spec.name} ${spec.args}\n\n${spec.summary}\n${spec.help ? `\n${spec.help}\n` : ''}\n${COMMON_HELP}`;
   return {
     name: spec.name,
@@ -111,6 +133,8 @@ function opsCommand(spec: Spec): Command {
         io.out(usage);
         return EXIT.ok;
       }
+      // The whole command line is checked before anything is read or asked of a stack.
+      const checked = spec.validate ? spec.validate(parsed.positionals, values) : (undefined as A);
       let client: Awaited<ReturnType<typeof opsClient>>;
       try {
         client = await opsClient(
@@ -123,6 +147,7 @@ function opsCommand(spec: Spec): Command {
           },
           io.cwd,
           io.env,
+          deps,
         );
       } catch (err) {
         io.err(`relay ${spec.name}: ${(err as Error).message}`);
@@ -140,7 +165,7 @@ function opsCommand(spec: Spec): Command {
       };
       try {
         return await spec.run({
-          positionals: parsed.positionals,
+          args: checked,
           values,
           call,
           io: values.json ? { ...io, out: () => {} } : io,
@@ -165,8 +190,14 @@ const flat = (d: Row): Row => ({
   destination: d.destination ?? '(unrouted)',
 });
 
-export const OPS_COMMANDS: Command[] = [
-  opsCommand({
+/** One command's spec, typed by what its validate answers; built into a Command with the deps. */
+const spec =
+  <A>(s: Spec<A>) =>
+  (deps: OpsCommandDeps): Command =>
+    opsCommand(s, deps);
+
+const SPECS = [
+  spec({
     name: 'status',
     summary: 'each destination: state, counts by status, last success and error, DLQ depth',
     args: '[options]',
@@ -185,7 +216,7 @@ export const OPS_COMMANDS: Command[] = [
       return EXIT.ok;
     },
   }),
-  opsCommand({
+  spec({
     name: 'streams',
     summary: 'each stream (asset:stream_type) with its destinations, last object and markers',
     args: '[options]',
@@ -207,7 +238,7 @@ export const OPS_COMMANDS: Command[] = [
       return EXIT.ok;
     },
   }),
-  opsCommand({
+  spec({
     name: 'where',
     summary: "where is a unit's (SERIAL) or a key's file, at every destination, and why it failed",
     args: 'SERIAL|KEY [--key] [--next TOKEN] [options]',
@@ -215,10 +246,11 @@ export const OPS_COMMANDS: Command[] = [
     help: `A word with a "/" (or --key) is read as a key or the start of one; anything else as a serial.
 Reads up to ${WHERE_MAX_PAGES} pages; when there are more it prints the --next TOKEN that reads on (--json: one page).
 Exit 1 when a delivery failed.`,
-    async run({ positionals, values, call, io }) {
-      const [what] = positionals;
+    validate([what], values) {
       if (!what) throw new UsageError('name a serial or a key');
-      const byKey = values.key === true || what.includes('/');
+      return { what, byKey: values.key === true || what.includes('/') };
+    },
+    async run({ args: { what, byKey }, values, call, io }) {
       let next = typeof values.next === 'string' ? values.next : undefined;
       const raw: Row[] = [];
       for (let page = 0; page < (values.json ? 1 : WHERE_MAX_PAGES); page++) {
@@ -241,13 +273,15 @@ Exit 1 when a delivery failed.`,
       return items.some((i) => FAILED.has(String(i.status))) ? EXIT.failed : EXIT.ok;
     },
   }),
-  opsCommand({
+  spec({
     name: 'show',
     summary: 'one delivery with its whole history',
     args: 'DELIVERY_ID [options]',
-    async run({ positionals, call, io }) {
-      const [id] = positionals;
+    validate([id]) {
       if (!id) throw new UsageError('name a delivery id (relay where shows them)');
+      return { id };
+    },
+    async run({ args: { id }, call, io }) {
       const env = await call<Row & { history: Row[] }>('GET', `/v1/deliveries/${encodeURIComponent(id)}`);
       if (failed(env, io)) return EXIT.failed;
       const d = flat(env.response);
@@ -270,7 +304,7 @@ Exit 1 when a delivery failed.`,
       return EXIT.ok;
     },
   }),
-  opsCommand({
+  spec({
     name: 'restream',
     summary: 'send matching objects again, as new deliveries (idempotent per --id)',
     args: '--id REQUEST_ID [--stream RECEIVER:ASSET:TYPE]… [--since T] [--until T] [--serial SN] [--destination D] [--status S] [--code C] [--key K]… [--per-second N]',
@@ -286,7 +320,7 @@ Exit 1 when a delivery failed.`,
       key: { type: 'string', multiple: true },
       'per-second': { type: 'string' },
     },
-    async run({ values, call, io }) {
+    validate(_positionals, values) {
       const id = values.id;
       if (typeof id !== 'string')
         throw new UsageError('--id REQUEST_ID is required (the same id twice restreams once)');
@@ -302,6 +336,9 @@ Exit 1 when a delivery failed.`,
       if (values.key) body.keys = values.key;
       const perSecond = perSecondOption(values['per-second']);
       if (perSecond !== undefined) body.perSecond = perSecond;
+      return { id, body };
+    },
+    async run({ args: { id, body }, call, io }) {
       io.out(`restream ${id}: finding the objects…`);
       const env = await call<Row>('POST', '/v1/restream', body);
       if (failed(env, io)) return EXIT.failed;
@@ -313,16 +350,18 @@ Exit 1 when a delivery failed.`,
     },
   }),
   ...(['stop', 'start'] as const).map((action) =>
-    opsCommand({
+    spec({
       name: action,
       summary:
         action === 'stop'
           ? 'stop a destination: its deliveries are held, no attempt spent'
           : 'start a stopped destination again',
       args: 'DESTINATION [options]',
-      async run({ positionals, call, io }) {
-        const [name] = positionals;
+      validate([name]) {
         if (!name) throw new UsageError('name the destination (its transmit_name)');
+        return { name };
+      },
+      async run({ args: { name }, call, io }) {
         const env = await call<Row>('POST', `/v1/destinations/${encodeURIComponent(name)}/${action}`);
         if (failed(env, io)) return EXIT.failed;
         io.out(`${name}: ${env.response.state}`);
@@ -330,7 +369,7 @@ Exit 1 when a delivery failed.`,
       },
     }),
   ),
-  opsCommand({
+  spec({
     name: 'dlq',
     summary: 'dead-letter queues: depth and messages; `dlq redrive QUEUE [--message ID]…` moves them back',
     args: '[redrive QUEUE [--message ID]… [--per-second N]] [--queue Q] [options]',
@@ -339,11 +378,15 @@ Exit 1 when a delivery failed.`,
       message: { type: 'string', multiple: true },
       'per-second': { type: 'string' },
     },
-    async run({ positionals, values, call, io }) {
-      if (positionals[0] === 'redrive') {
-        const queue = positionals[1];
-        if (!queue) throw new UsageError('name the queue to redrive (ingest or a vendor id)');
-        const perSecond = perSecondOption(values['per-second']);
+    validate([sub, queue], values) {
+      const perSecond = perSecondOption(values['per-second']);
+      if (sub !== 'redrive') return { redrive: undefined };
+      if (!queue) throw new UsageError('name the queue to redrive (ingest or a vendor id)');
+      return { redrive: { queue, perSecond } };
+    },
+    async run({ args: { redrive }, values, call, io }) {
+      if (redrive) {
+        const { queue, perSecond } = redrive;
         io.out(`redrive ${queue}: moving…`);
         const env = await call<Row>('POST', '/v1/deadletters/redrive', {
           queue,
@@ -368,14 +411,21 @@ Exit 1 when a delivery failed.`,
       return EXIT.ok;
     },
   }),
-  opsCommand({
+  spec({
     name: 'config',
-    summary: 'config get | validate FILE | save FILE | versions | templates [TYPE]',
+    summary: CONFIG_USAGE,
     args: 'get|validate FILE|save FILE|versions|templates [TYPE] [options]',
-    async run({ positionals, call, io }) {
-      const [sub, arg] = positionals;
-      const fileText = () => {
+    validate([sub, arg]): ConfigArgs {
+      if (sub === 'get' || sub === 'versions') return { sub };
+      if (sub === 'validate' || sub === 'save') {
         if (!arg) throw new UsageError(`name the config file to ${sub}`);
+        return { sub, file: arg };
+      }
+      if (sub === 'templates') return { sub, ...(arg ? { type: arg } : {}) };
+      throw new UsageError(CONFIG_USAGE);
+    },
+    async run({ args, call, io }) {
+      const fileText = (arg: string) => {
         try {
           return readFileSync(resolve(io.cwd, arg), 'utf8');
         } catch (err) {
@@ -386,7 +436,7 @@ Exit 1 when a delivery failed.`,
         for (const v of violations)
           io.out(`${v.level}  ${((v.json_path as unknown[]) ?? []).join('.')}  ${v.description}`);
       };
-      if (sub === 'get') {
+      if (args.sub === 'get') {
         const env = await call<Row>('GET', '/v1/config');
         if (failed(env, io)) return EXIT.failed;
         io.out(`# version ${env.response.version} (${env.response.source})`);
@@ -395,13 +445,14 @@ Exit 1 when a delivery failed.`,
         io.out(JSON.stringify(env.response.config, null, 2));
         return EXIT.ok;
       }
-      if (sub === 'validate' || sub === 'save') {
-        const text = fileText();
+      if (args.sub === 'validate' || args.sub === 'save') {
+        const { sub, file } = args;
+        const text = fileText(file);
         // ${VAR} is filled here, from the operator's environment: the API never fills it.
-        const filled = configBody(arg ?? '', text, io.env);
+        const filled = configBody(file, text, io.env);
         if (filled.violations) {
           printViolations(filled.violations as unknown as Row[]);
-          io.out(`${arg}: invalid (nothing was sent)`);
+          io.out(`${file}: invalid (nothing was sent)`);
           return EXIT.failed;
         }
         const env = await call<{ status?: string; version?: number; violations?: Row[] }>(
@@ -412,31 +463,29 @@ Exit 1 when a delivery failed.`,
         printViolations(env.response?.violations ?? []);
         if (!env.success) {
           if (env.error) failed(env, io);
-          else io.out(`${arg}: invalid`);
+          else io.out(`${file}: invalid`);
           return EXIT.failed;
         }
-        io.out(sub === 'save' ? `${arg}: saved as version ${env.response.version}` : `${arg}: valid`);
+        io.out(sub === 'save' ? `${file}: saved as version ${env.response.version}` : `${file}: valid`);
         return EXIT.ok;
       }
-      if (sub === 'versions') {
+      if (args.sub === 'versions') {
         const env = await call<{ versions: Row[] }>('GET', '/v1/config/versions');
         if (failed(env, io)) return EXIT.failed;
         io.out(table(env.response.versions, ['version', 'savedAt', 'by']));
         return EXIT.ok;
       }
-      if (sub === 'templates') {
-        const env = await call<Row>(
-          'GET',
-          arg ? `/v1/config/templates/${encodeURIComponent(arg)}` : '/v1/config/templates',
-        );
-        if (failed(env, io)) return EXIT.failed;
-        io.out(JSON.stringify(arg ? env.response.template : env.response.templates, null, 2));
-        return EXIT.ok;
-      }
-      throw new UsageError('config get | validate FILE | save FILE | versions | templates [TYPE]');
+      const { type } = args;
+      const env = await call<Row>(
+        'GET',
+        type ? `/v1/config/templates/${encodeURIComponent(type)}` : '/v1/config/templates',
+      );
+      if (failed(env, io)) return EXIT.failed;
+      io.out(JSON.stringify(type ? env.response.template : env.response.templates, null, 2));
+      return EXIT.ok;
     },
   }),
-  opsCommand({
+  spec({
     name: 'logs',
     summary: "the relay's recent log lines, by delivery or key",
     args: '[--delivery ID] [--key KEY] [--level L] [--since T] [--limit N] [options]',
@@ -461,3 +510,8 @@ Exit 1 when a delivery failed.`,
     },
   }),
 ];
+
+/** The ops commands, built with `deps` (tests: a stand-in CloudFormation client). */
+export const opsCommands = (deps: OpsCommandDeps = {}): Command[] => SPECS.map((make) => make(deps));
+
+export const OPS_COMMANDS: Command[] = opsCommands();

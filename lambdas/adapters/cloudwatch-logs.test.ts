@@ -7,6 +7,8 @@ import { describe, it } from 'node:test';
 import { CloudWatchLogs, type LogsClient } from './cloudwatch-logs.ts';
 
 const NOW = Date.parse('2026-01-05T12:00:00.000Z');
+/** What the domain (logStream) passes when no `since` is asked: an hour before its clock. */
+const HOUR_AGO = new Date(NOW - 3_600_000).toISOString();
 
 interface Event {
   timestamp: number;
@@ -54,7 +56,10 @@ describe('CloudWatchLogs.read', () => {
       ],
       forwarder: lines(NOW - 3_600_000 + 500, NOW - 500, 1000),
     });
-    const got = await new CloudWatchLogs(['router', 'forwarder'], client, () => NOW).read({ limit: 5 });
+    const got = await new CloudWatchLogs(['router', 'forwarder'], client, () => NOW).read({
+      limit: 5,
+      since: HOUR_AGO,
+    });
     assert.deepEqual(
       got.map((l) => l.message),
       [NOW - 2500, NOW - 2000, NOW - 1500, NOW - 1000, NOW - 500].map((t) => new Date(t).toISOString()),
@@ -64,7 +69,7 @@ describe('CloudWatchLogs.read', () => {
   it('a busy window is narrowed to its newer half; calls stay bounded', async () => {
     // 20 lines a second for the last 10 minutes: far more than a few pages of 1000.
     const { client, calls } = fakeLogs({ router: lines(NOW - 600_000, NOW, 50) });
-    const got = await new CloudWatchLogs(['router'], client, () => NOW).read({ limit: 3 });
+    const got = await new CloudWatchLogs(['router'], client, () => NOW).read({ limit: 3, since: HOUR_AGO });
     assert.deepEqual(
       got.map((l) => l.message),
       [NOW - 100, NOW - 50, NOW].map((t) => new Date(t).toISOString()),
@@ -81,11 +86,11 @@ describe('CloudWatchLogs.read', () => {
       ],
     });
     const reader = new CloudWatchLogs(['router'], client, () => NOW);
-    const errors = await reader.read({ limit: 10, level: 'error', key: 'a/b.jpg' });
+    const errors = await reader.read({ limit: 10, level: 'error', key: 'a/b.jpg', since: HOUR_AGO });
     assert.deepEqual(
       errors.map((l) => l.time),
       [new Date(NOW - 50 * 60_000).toISOString()],
-      'the last hour by default',
+      'nothing before since',
     );
     const since = new Date(NOW - 2 * 3_600_000).toISOString();
     assert.equal((await reader.read({ limit: 10, level: 'error', since })).length, 2);

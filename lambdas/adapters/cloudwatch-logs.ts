@@ -3,17 +3,16 @@
  *
  * FilterLogEvents answers oldest first from `startTime`, so reading forward from an hour ago would fill the
  * answer with that hour's first lines. This reads time windows backwards from now instead: the newest window
- * first (5 min), each older one twice as wide, until `limit` lines are found or `since` (default: an hour ago)
- * is reached. A window too busy to read in a few pages is narrowed to its newer half, so the lines kept are the
- * newest. A bounded number of calls per request (the API answers within 29 s).
+ * first (5 min), each older one twice as wide, until `limit` lines are found or `since` is reached (always
+ * given: logStream defaults it to an hour ago, the same for the local log file). A window too busy to read in a
+ * few pages is narrowed to its newer half, so the lines kept are the newest. A bounded number of calls per
+ * request (the API answers within 29 s).
  */
 import type { FilterLogEventsCommandOutput } from '@aws-sdk/client-cloudwatch-logs';
 import { lineMatches } from '#domain/ops/logs.ts';
 import type { LogFilter, LogLine, OpsLogs } from '#domain/ops/types.ts';
 import { AwsTransport } from './aws/transport.ts';
 
-/** Lines from the last hour unless `since` says otherwise. */
-const DEFAULT_WINDOW_MS = 60 * 60_000;
 /** The first (newest) window; each older one is twice as wide. */
 const FIRST_WINDOW_MS = 5 * 60_000;
 /** Pages of one group in one window before the window counts as too busy (and is narrowed). */
@@ -35,7 +34,7 @@ export class CloudWatchLogs implements OpsLogs {
   ) {}
 
   async read(filter: LogFilter): Promise<LogLine[]> {
-    const floor = filter.since ? Date.parse(filter.since) : this.now() - DEFAULT_WINDOW_MS;
+    const floor = Date.parse(filter.since);
     // A quoted term matches it exactly in the message (a key may hold characters the pattern syntax uses).
     const term = filter.key ?? filter.delivery;
     const filterPattern = term ? `"${term.replace(/"/g, '\\"')}"` : undefined;

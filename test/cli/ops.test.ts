@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
+import type { Command } from '#cli/command.ts';
+import { opsCommands } from '#cli/commands/ops.ts';
 import { main } from '#cli/main.ts';
 
 interface Seen {
@@ -64,16 +66,22 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function run(args: string[], env: Record<string, string> = {}, file = endpoints) {
+/**
+ * Runs `relay …args` in `dir` with `--endpoints-file file` (null: none, and `dir` has no .relay/endpoints.json),
+ * through the given commands (default: the real ones).
+ */
+async function run(
+  args: string[],
+  env: Record<string, string> = {},
+  file: string | null = endpoints,
+  commands?: readonly Command[],
+) {
   const out: string[] = [];
   const err: string[] = [];
   seen.length = 0;
-  const code = await main([...args, '--endpoints-file', file], {
-    out: (t) => out.push(t),
-    err: (t) => err.push(t),
-    cwd: dir,
-    env,
-  });
+  const io = { out: (t: string) => out.push(t), err: (t: string) => err.push(t), cwd: dir, env };
+  const argv = file === null ? args : [...args, '--endpoints-file', file];
+  const code = await (commands ? main(argv, io, commands) : main(argv, io));
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
@@ -278,5 +286,64 @@ describe('ordinary failures: one line, exit 1', () => {
     const redrive = await run(['dlq', 'redrive', 'ingest', '--per-second', '0']);
     assert.equal(redrive.code, 2);
     assert.equal(seen.length, 0);
+  });
+});
+
+describe('usage errors: exit 2 before the target is resolved or anything is sent', () => {
+  const cases: Array<{ args: string[]; message: RegExp }> = [
+    {
+      args: ['restream', '--id', 'x', '--per-second', '0'],
+      message: /--per-second 0: give a number above 0/,
+    },
+    { args: ['where'], message: /name a serial or a key/ },
+    { args: ['config', 'bogus'], message: /config get \| validate FILE \| save FILE/ },
+  ];
+  /** Ops commands whose --stack resolution is recorded and never reaches AWS. */
+  const standIn = () => {
+    const made: Array<string | undefined> = [];
+    const commands = opsCommands({
+      cloudFormation: (region) => {
+        made.push(region);
+        throw new Error('stand-in: no CloudFormation here');
+      },
+    });
+    return { made, commands };
+  };
+  const usageOf = (args: string[]) => new RegExp(`Usage: relay ${args[0]} `);
+
+  for (const { args, message } of cases) {
+    it(`relay ${args.join(' ')}: with the local stack's endpoints, nothing reaches it`, async () => {
+      answer = () => assert.fail('nothing may be sent');
+      const r = await run(args);
+      assert.equal(r.code, 2, r.err);
+      assert.match(r.err, message);
+      assert.match(r.err, usageOf(args));
+      assert.equal(seen.length, 0);
+    });
+
+    it(`relay ${args.join(' ')}: without an endpoints file, still 2 (not "no local stack")`, async () => {
+      const r = await run(args, {}, null);
+      assert.equal(r.code, 2, r.err);
+      assert.match(r.err, message);
+      assert.match(r.err, usageOf(args));
+      assert.ok(!/no local stack/.test(r.err), r.err);
+    });
+
+    it(`relay ${args.join(' ')} --stack X: no CloudFormation client made, nothing asked of AWS`, async () => {
+      const { made, commands } = standIn();
+      const r = await run([...args, '--stack', 'X', '--region', 'eu-west-1'], {}, null, commands);
+      assert.equal(r.code, 2, r.err);
+      assert.match(r.err, message);
+      assert.match(r.err, usageOf(args));
+      assert.deepEqual(made, []);
+    });
+  }
+
+  it('a valid command line with --stack X does resolve the stack (the stand-in above is the one used)', async () => {
+    const { made, commands } = standIn();
+    const r = await run(['status', '--stack', 'X', '--region', 'eu-west-1'], {}, null, commands);
+    assert.equal(r.code, 1);
+    assert.equal(r.err, 'relay status: stand-in: no CloudFormation here');
+    assert.deepEqual(made, ['eu-west-1']);
   });
 });

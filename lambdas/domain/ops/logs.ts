@@ -4,7 +4,13 @@ import { type OpsResult, ok } from './envelope.ts';
 import { limitOf, timeOf } from './params.ts';
 import type { OpsDeps, OpsRequest } from './types.ts';
 
-export async function logStream(req: OpsRequest, deps: OpsDeps): Promise<OpsResult> {
+/**
+ * Lines from the last hour unless `since` says otherwise (docs/ops-api.md). Decided here, by the ops clock, for
+ * every backend: the log file and CloudWatch read the same window.
+ */
+const DEFAULT_SINCE_MS = 60 * 60_000;
+
+export async function logStream(req: OpsRequest, deps: Pick<OpsDeps, 'logs' | 'now'>): Promise<OpsResult> {
   const q = req.query;
   // Log lines name a delivery by its object key (and destination): a delivery id is read as its key.
   const ofDelivery = q.delivery ? decodeDeliveryId(q.delivery) : undefined;
@@ -13,7 +19,7 @@ export async function logStream(req: OpsRequest, deps: OpsDeps): Promise<OpsResu
     ...(q.delivery && !ofDelivery ? { delivery: q.delivery } : {}),
     ...(key ? { key } : {}),
     ...(q.level ? { level: q.level } : {}),
-    ...(q.since ? { since: timeOf('since', q.since) } : {}),
+    since: timeOf('since', q.since) ?? new Date(deps.now() - DEFAULT_SINCE_MS).toISOString(),
     limit: limitOf(q.limit, 200, 1000),
   });
   return ok({ lines });

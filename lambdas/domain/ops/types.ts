@@ -172,7 +172,8 @@ export interface LogFilter {
   delivery?: string;
   key?: string;
   level?: string;
-  since?: string;
+  /** ISO time: no line before it. Always given (logStream defaults it to an hour ago). */
+  since: string;
   limit: number;
 }
 
