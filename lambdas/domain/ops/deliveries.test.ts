@@ -101,3 +101,16 @@ describe('GET /v1/deliveries: Unicode forms', () => {
     assert.deepEqual(prefixForms('Pru\u0308f'), ['Prüf', 'Pru\u0308f']);
   });
 });
+
+describe('GET /v1/deliveries: a prefix whose keys are all NFD', () => {
+  it('answers them on the first page, not after an empty one', async () => {
+    const nfd = 'Pru\u0308fstand/S1_2024.jpg';
+    const { deps } = fakeDeps([{ key: nfd }]);
+    const page = await list(deps, { key: 'Prüfstand/' });
+    assert.deepEqual(
+      page.items.map((d) => d.key),
+      [nfd],
+    );
+    assert.equal(page.next, undefined);
+  });
+});

@@ -114,21 +114,19 @@ async function underPrefix(
   keep: (r: DeliveryRecord, lastModified: string) => boolean,
 ): Promise<Page<DeliveryRecord> & { cursor?: PrefixCursor }> {
   const forms = prefixForms(prefix);
-  const at = next ?? { f: 0 };
-  const form = forms[at.f];
-  if (form === undefined) return { items: [] };
-  const listed = await deps.objects.listLatest(deps.ingestBucket, form, Math.min(limit, 50), at.n);
   const items: DeliveryRecord[] = [];
-  for (const v of listed.versions) {
-    const pk = objectPk({ bucket: deps.ingestBucket, key: v.key, etag: v.etag, versionId: v.versionId });
-    for (const r of await deps.table.forObject(pk)) if (keep(r, v.lastModified)) items.push(r);
+  // A form listed to its end goes on to the next one in the same request (at most two listings), so that
+  // the first page is not empty when every key is in the second form.
+  for (let at = next ?? { f: 0 }; ; at = { f: at.f + 1 }) {
+    const form = forms[at.f];
+    if (form === undefined) return { items };
+    const listed = await deps.objects.listLatest(deps.ingestBucket, form, Math.min(limit, 50), at.n);
+    for (const v of listed.versions) {
+      const pk = objectPk({ bucket: deps.ingestBucket, key: v.key, etag: v.etag, versionId: v.versionId });
+      for (const r of await deps.table.forObject(pk)) if (keep(r, v.lastModified)) items.push(r);
+    }
+    if (listed.next) return { items, cursor: { f: at.f, n: listed.next } };
   }
-  const cursor = listed.next
-    ? { f: at.f, n: listed.next }
-    : at.f + 1 < forms.length
-      ? { f: at.f + 1 }
-      : undefined;
-  return { items, ...(cursor ? { cursor } : {}) };
 }
 
 /** The literal start of a key pattern: what every key of the stream begins with. */
