@@ -10,6 +10,7 @@ import { splitName } from '#commons/media.ts';
 import { decodeS3EventKey } from '#commons/s3-key.ts';
 import {
   destinationsFor,
+  ignoredBy,
   matchStream,
   type SidecarOwner,
   sidecarKeyFor,
@@ -195,10 +196,9 @@ async function routeRecord(
   }
   const now = deps.now ?? Date.now;
   const arrivedAt = Date.parse(r.eventTime ?? '') || now();
-  const owner = sidecarOwner(config, key, bucket);
-  // A restream re-sends files; a sidecar is read again with its file.
-  if (owner) return restream ? { kind: 'done', deliveries: 0 } : sidecarArrived(ref, owner, arrivedAt, deps);
-
+  // Keys are matched and rendered in Unicode NFC (a macOS export writes them NFD); `key` stays the real key:
+  // every S3 read and every record's `key` name the object as it is.
+  const nfcKey = key.normalize('NFC');
   const base = {
     bucket,
     key,
@@ -207,14 +207,39 @@ async function routeRecord(
     ...(ref.versionId ? { versionId: ref.versionId } : {}),
   };
   const match = matchStream(config, bucket, key);
+  const ignored = match ? undefined : ignoredBy(config, bucket, key);
+  if (ignored) {
+    // Sync-tool and editor leftovers: never sent, and recorded (a success, not an unrouted key) so that ops can
+    // see why a file they look for was not delivered.
+    await ports.createDelivery({
+      ...routeKey(ref),
+      ...base,
+      status: 'SKIPPED',
+      notice: recorded(
+        'IGNORED_KEY',
+        `"${key}" matches ignore glob ${ignored.glob} of receiver ${ignored.receiver.data_receiver_name}: not sent`,
+      ),
+    });
+    log.info('ignored key', { bucket, key, glob: ignored.glob });
+    return { kind: 'done', deliveries: 0 };
+  }
+  const owner = sidecarOwner(config, key, bucket);
+  // A restream re-sends files; a sidecar is read again with its file.
+  if (owner) return restream ? { kind: 'done', deliveries: 0 } : sidecarArrived(ref, owner, arrivedAt, deps);
+
   if (!match) {
+    // An NFD key prints like its NFC form: say so, or the message looks as if it should have matched.
+    const form =
+      nfcKey === key
+        ? ''
+        : ` (the key is not in Unicode NFC, as macOS writes names; it was compared in its NFC form "${nfcKey}")`;
     await ports.createDelivery({
       ...routeKey(ref),
       ...base,
       status: 'UNROUTED',
       lastError: recorded(
         'NO_MATCHING_STREAM',
-        `no stream's key_pattern matches "${key}" in bucket ${bucket}`,
+        `no stream's key_pattern matches "${key}" in bucket ${bucket}${form}`,
       ),
     });
     log.warn('unrouted object', { bucket, key });
@@ -292,9 +317,9 @@ async function routeRecord(
     parts: match.parts,
     meta: head.metadata,
     object: {
-      key,
+      key: nfcKey,
       bucket,
-      ...splitName(key),
+      ...splitName(nfcKey),
       size: ref.size,
       etag: ref.etag,
       version_id: ref.versionId ?? '',
@@ -614,7 +639,10 @@ function buildFields(
   }
   // Precompiled in a bundle (no schema compilation in a Lambda); compiled on first use in tests and locally.
   const validate = fieldsValidator(plugin);
-  if (validate(rendered.value)) return { fields: rendered.value };
+  // In NFC whatever the source (an NFD key part, a sidecar or metadata value written on a Mac): what is recorded
+  // and sent is the text a user types when looking for it.
+  const value = nfcStrings(rendered.value);
+  if (validate(value)) return { fields: value };
   let shape = false;
   const problems = (validate.errors ?? []).map((e) => {
     const missingProp =
@@ -631,4 +659,14 @@ function buildFields(
       : `${where} ${e.message ?? 'is invalid'}`;
   });
   return fail(shape ? 'INVALID_FIELDS' : 'MISSING_METADATA', problems);
+}
+
+/** Every string of a JSON value (object keys too) in Unicode NFC. */
+function nfcStrings<T extends JsonValue>(v: T): T;
+function nfcStrings(v: JsonValue): JsonValue {
+  if (typeof v === 'string') return v.normalize('NFC');
+  if (Array.isArray(v)) return v.map(nfcStrings);
+  if (v !== null && typeof v === 'object')
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.normalize('NFC'), nfcStrings(x)]));
+  return v;
 }

@@ -2,7 +2,8 @@
  * No stranded record, whatever the key: generated keys from every class of code point an S3 key may hold (and
  * `+`, `%`, `%2B`, spaces, 1024-byte keys) go through the whole local pipeline; each ends with a record in a
  * final or vendor-pending status, and a failure carries a code. A delivered one reached the vendor with its exact
- * name in the data JSON.
+ * name (in Unicode NFC) in the data JSON. A macOS export's NFD key is routed and found by a serial typed NFC; its
+ * AppleDouble companion is recorded IGNORED_KEY and never sent.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -97,10 +98,11 @@ describe('hostile keys', () => {
             assert.ok(rec.lastError?.code && rec.lastError.message, `a failure says why (${ctx})`);
           if (rec.status === 'PENDING_VALIDATION' || rec.status === 'UPLOADED') {
             const stored = h.sim.files().find((f) => f.fileId === rec.vendorRef);
+            // Rendered fields are NFC (a name a user can type and search), the object is read by its real key.
             assert.equal(
               stored?.data.fileName,
-              obj.key.slice(obj.key.lastIndexOf('/') + 1),
-              `exact name (${ctx})`,
+              obj.key.slice(obj.key.lastIndexOf('/') + 1).normalize('NFC'),
+              `exact name, in NFC (${ctx})`,
             );
           }
         }
@@ -110,6 +112,65 @@ describe('hostile keys', () => {
       );
       assert.ok(statuses.has('UNROUTED'), 'an unrouted key among them');
       assert.ok(statuses.has('PENDING_VALIDATION') || statuses.has('UPLOADED'), 'delivered keys among them');
+    },
+  );
+
+  it(
+    'an NFD key is routed and found by its serial typed NFC; its AppleDouble ._ file is recorded, never sent',
+    SLOW,
+    async () => {
+      const ingests = () => h.sim.requestsTo('ingestImage').length;
+      const before = { ingests: ingests(), files: h.sim.files().length };
+      // Written as macOS does: "Prüfstand" and "Müller" decomposed (u + U+0308).
+      const apple = await h.upload(
+        'line-1/Pru\u0308fstand/._SNMu\u0308ller-e2e_20260105T100000Z.jpg',
+        Buffer.from('AppleDouble'),
+      );
+      const skipped = await h.waitForStatus(apple, ['SKIPPED'], 120_000);
+      assert.equal(skipped.key, apple.key);
+      assert.equal(skipped.sk, 'route');
+      assert.equal(skipped.notice?.code, 'IGNORED_KEY', JSON.stringify(skipped));
+
+      const nfd = await h.upload(
+        'line-1/Pru\u0308fstand/SNMu\u0308ller-e2e_20260105T100000Z.jpg',
+        makeJpeg({ width: 8, height: 8, seed: 7 }),
+      );
+      const rec = await h.waitForStatus(nfd, ['PENDING_VALIDATION', 'UPLOADED'], 120_000);
+      assert.equal(rec.key, nfd.key, 'the record names the real object');
+      assert.equal(rec.serialNumber, 'SNMüller-e2e');
+
+      const api = async (query: string) => {
+        const res = await fetch(`${h.stack.apiUrl}/v1/deliveries?${query}`, {
+          headers: { 'x-relay-user': 'tester' },
+        });
+        const body = (await res.json()) as {
+          response: { items: Array<{ key: string; status: string; notice?: { code: string } }> };
+        };
+        return body.response.items;
+      };
+      const bySerial = await api(`serial=${encodeURIComponent('SNMüller-e2e')}`);
+      assert.deepEqual(
+        bySerial.map((d) => d.key),
+        [nfd.key],
+        'found by the serial typed in NFC',
+      );
+      const byKey = await api(`key=${encodeURIComponent('line-1/Prüfstand/')}`);
+      assert.deepEqual(
+        byKey.map((d) => [d.key, d.notice?.code ?? d.status === 'SKIPPED']).sort(),
+        [
+          [apple.key, 'IGNORED_KEY'],
+          [nfd.key, false],
+        ].sort(),
+        'both found by a key prefix typed in NFC',
+      );
+
+      const stored = h.sim.files().slice(before.files);
+      assert.deepEqual(
+        stored.map((f) => f.data.fileName),
+        ['SNMüller-e2e_20260105T100000Z.jpg'],
+        'only the real file reached the vendor',
+      );
+      assert.equal(ingests() - before.ingests, 1, 'the vendor saw no request for the ._ file');
     },
   );
 });

@@ -456,3 +456,137 @@ describe('router: field codes and time zones', () => {
     });
   });
 });
+
+describe('router: Unicode normalisation of keys', () => {
+  // "Prüfstand" and "Müller-1" as a macOS export writes them (u + U+0308), and as a config is typed (ü).
+  const nfdStation = 'Pru\u0308fstand';
+  const nfdSerial = 'Mu\u0308ller-1';
+  const nfcConfig = (pattern: string): RelayConfig => {
+    const c = structuredClone(config);
+    const stream = c.data_receiver[0]?.streams[0];
+    if (stream) stream.key_pattern = pattern;
+    const fields = c.data_transmit[0]?.fields;
+    if (fields && !pattern.includes('{station}')) fields.stationName = 'Prüfstand';
+    return c;
+  };
+
+  it('routes an NFD key against an NFC key_pattern, reading S3 by the real key and recording NFC parts', async () => {
+    const key = `line-1/${nfdStation}/${nfdSerial}_20260101T000000Z.jpg`;
+    const { deps, records, sent } = harness(
+      { [key]: '', [`${key}.json`]: '{"view":"Top"}' },
+      nfcConfig('line-1/Prüfstand/{serial}_{taken_at}.{ext}'),
+    );
+    const res = await routeMessage(event(encodeURIComponent(key)), deps);
+    assert.deepEqual(res, { kind: 'done', deliveries: 1 });
+    const [rec] = records.values();
+    assert.equal(rec?.status, 'QUEUED', JSON.stringify(rec?.lastError));
+    assert.equal(rec?.key, key, 'the record names the real object');
+    assert.equal(rec?.serialNumber, 'Müller-1', 'the serial is found by what a user types');
+    assert.equal(rec?.serialNumber, rec?.serialNumber?.normalize('NFC'));
+    const body = JSON.parse(sent[0]?.body ?? '{}');
+    assert.equal(body.object.key, key, 'the forwarder reads the real object');
+    assert.equal(body.fields.serialNumber, 'Müller-1');
+  });
+
+  it('renders {station} and sidecar values in NFC', async () => {
+    const key = `line-1/${nfdStation}/S1_20260101T000000Z.jpg`;
+    const { deps, records } = harness({
+      [key]: '',
+      [`${key}.json`]: '{"view":"Oberseite ru\u0308ckwa\u0308rts"}',
+    });
+    await routeMessage(event(encodeURIComponent(key)), deps);
+    const [rec] = records.values();
+    assert.equal(rec?.fields?.stationName, 'Prüfstand');
+    assert.equal(rec?.fields?.imageType, 'Oberseite rückwärts');
+  });
+
+  it('finds the sidecar of an NFD file under its real key', async () => {
+    const key = `line-1/${nfdStation}/S2_20260101T000000Z.jpg`;
+    const { deps, records } = harness({ [key]: '' }, nfcConfig('line-1/Prüfstand/{serial}_{taken_at}.{ext}'));
+    // The sidecar comes first; the file is then looked up by the real (NFD) key.
+    const sidecarFirst = await routeMessage(event(encodeURIComponent(`${key}.json`)), deps);
+    assert.deepEqual(sidecarFirst, { kind: 'done', deliveries: 0 });
+    assert.equal(records.size, 0, 'a sidecar whose file exists is not recorded as a file');
+  });
+
+  it('says when an unrouted key is not in NFC', async () => {
+    const { deps, records } = harness({});
+    await routeMessage(event(encodeURIComponent(`elsewhere/${nfdSerial}.jpg`)), deps);
+    const [rec] = records.values();
+    assert.equal(rec?.status, 'UNROUTED');
+    assert.equal(rec?.lastError?.code, 'NO_MATCHING_STREAM');
+    assert.match(rec?.lastError?.message ?? '', /not in Unicode NFC/);
+    await routeMessage(event('elsewhere/plain.jpg'), deps);
+    const plain = [...records.values()].find((r) => r.key === 'elsewhere/plain.jpg');
+    assert.doesNotMatch(plain?.lastError?.message ?? '', /NFC/);
+  });
+});
+
+describe('router: ignored keys', () => {
+  const junk = [
+    'line-1/A/._SN1_20240315T101530.jpg',
+    'line-1/A/~$SN1_20240315T101530.jpg',
+    'line-1/A/SN1_20240315T101530.jpg.tmp',
+    'line-1/A/.SN1_20240315T101530.jpg.a1B2c3',
+    'line-1/A/.DS_Store',
+    '.DS_Store',
+    'line-1/Thumbs.db',
+  ];
+
+  it('records sync-tool leftovers SKIPPED / IGNORED_KEY and sends nothing (default ignore)', async () => {
+    const objects = Object.fromEntries(
+      junk.flatMap((k) => [
+        [k, ''],
+        [`${k}.json`, '{"view":"Top"}'],
+      ]),
+    );
+    const { deps, records, sent } = harness(objects);
+    for (const k of junk) await routeMessage(event(encodeURIComponent(k)), deps);
+    assert.equal(sent.length, 0);
+    assert.equal(records.size, junk.length);
+    for (const k of junk) {
+      const rec = [...records.values()].find((r) => r.key === k);
+      assert.equal(rec?.sk, 'route', k);
+      assert.equal(rec?.status, 'SKIPPED', k);
+      assert.equal(rec?.notice?.code, 'IGNORED_KEY', k);
+      assert.match(rec?.notice?.message ?? '', /matches ignore glob \*\*\/\S+ of receiver r/, k);
+      assert.equal(rec?.serialNumber, undefined, `${k} is no unit's file`);
+    }
+  });
+
+  it('ignore: [] routes everything again; a list replaces the defaults, @defaults keeps them', async () => {
+    const withIgnore = (ignore: string[]): RelayConfig => {
+      const c = structuredClone(config);
+      const r = c.data_receiver[0];
+      if (r) r.ignore = ignore;
+      return c;
+    };
+    const apple = 'line-1/A/._SN1_20240315T101530.jpg';
+    const bak = 'line-1/A/SN2_20240315T101530.bak';
+    const objects = { [apple]: '', [`${apple}.json`]: '{"view":"Top"}', [bak]: '', [`${bak}.json`]: '{}' };
+
+    const none = harness(objects, withIgnore([]));
+    await routeMessage(event(apple), none.deps);
+    // What happened before `ignore`: the AppleDouble file is taken for a unit "." with a time "SN1_2024…".
+    const [routed] = none.records.values();
+    assert.equal(routed?.serialNumber, '.', 'nothing ignored');
+    assert.equal(routed?.lastError?.code, 'INVALID_TIMESTAMP');
+
+    const own = harness(objects, withIgnore(['**/*.bak']));
+    await routeMessage(event(apple), own.deps);
+    await routeMessage(event(bak), own.deps);
+    const codeOf = (h: ReturnType<typeof harness>, key: string) =>
+      [...h.records.values()].find((r) => r.key === key)?.notice?.code;
+    assert.equal(codeOf(own, apple), undefined, 'the defaults are replaced');
+    assert.equal(codeOf(own, bak), 'IGNORED_KEY');
+
+    const both = harness(objects, withIgnore(['@defaults', '**/*.bak']));
+    await routeMessage(event(apple), both.deps);
+    await routeMessage(event(bak), both.deps);
+    assert.equal(both.sent.length, 0);
+    assert.deepEqual(
+      [...both.records.values()].map((r) => r.notice?.code),
+      ['IGNORED_KEY', 'IGNORED_KEY'],
+    );
+  });
+});

@@ -5,6 +5,15 @@
  */
 
 export {
+  compileIgnore,
+  DEFAULT_IGNORE,
+  DEFAULTS_ENTRY,
+  effectiveIgnore,
+  globToRegExp,
+  type IgnoreMatcher,
+  ignoreGlobProblem,
+} from './ignore.ts';
+export {
   ConfigError,
   type ConfigFormat,
   formatViolations,
@@ -20,6 +29,8 @@ export {
   DEFAULT_SIDECAR_SUFFIX,
   destinationsFor,
   filterMatches,
+  forMatching,
+  ignoredBy,
   isSidecarKey,
   type KeyPattern,
   KeyPatternError,
@@ -27,6 +38,7 @@ export {
   matchStream,
   parseFilterEntry,
   RESERVED_PART_NAMES,
+  receiverIgnores,
   type SidecarOwner,
   type StreamMatch,
   type StreamRef,

@@ -4,12 +4,15 @@ import {
   compileKeyPattern,
   destinationsFor,
   filterMatches,
+  forMatching,
+  ignoredBy,
   isSidecarKey,
   KeyPatternError,
   matchStream,
   parseFilterEntry,
   sampleKeys,
   sidecarKeyFor,
+  sidecarOwner,
 } from './match.ts';
 import type { DataTransmit, RelayConfig, StreamConfig } from './types.ts';
 
@@ -275,5 +278,60 @@ describe('sidecars', () => {
     assert.equal(isSidecarKey(c, 'p/sub/SN1.json'), false);
     assert.equal(isSidecarKey(c, 'q/deep/x.json'), true);
     assert.equal(isSidecarKey(c, 'r/x.json'), false);
+  });
+});
+
+describe('Unicode NFC and ignore in matching', () => {
+  const cfg = (ignore?: string[]): RelayConfig => ({
+    version: 1,
+    data_receiver: [
+      {
+        data_receiver_name: 'r',
+        protocol: 's3',
+        ...(ignore ? { ignore } : {}),
+        streams: [
+          {
+            asset: 'a',
+            stream_type: 's',
+            key_pattern: 'Prüfstand/{serial}_{taken_at}.{ext}',
+            sidecar: { mode: 'append' },
+          },
+        ],
+      },
+    ],
+    data_transmit: [],
+  });
+
+  it('an NFD key matches an NFC pattern (and an NFD pattern an NFC key); parts are NFC', () => {
+    const m = matchStream(cfg(), 'b', 'Pru\u0308fstand/Mu\u0308ller-1_2024.jpg');
+    assert.deepEqual(m?.parts, { serial: 'Müller-1', taken_at: '2024', ext: 'jpg' });
+    const p = compileKeyPattern('Pru\u0308fstand/{serial}.{ext}');
+    assert.equal(p.pattern, 'Prüfstand/{serial}.{ext}');
+    assert.deepEqual(p.match('Prüfstand/x.jpg'), { serial: 'x', ext: 'jpg' });
+  });
+
+  it("an NFD file's sidecar is known, and its file named by the real key", () => {
+    const key = 'Pru\u0308fstand/S1_2024.jpg';
+    assert.equal(sidecarOwner(cfg(), `${key}.json`)?.fileKey, key);
+  });
+
+  it("a receiver's ignore takes keys out of its streams, and says which glob", () => {
+    const key = 'Prüfstand/._S1_2024.jpg';
+    assert.equal(matchStream(cfg(), 'b', key), undefined);
+    assert.equal(ignoredBy(cfg(), 'b', key)?.glob, '**/._*');
+    assert.equal(sidecarOwner(cfg(), `${key}.json`), undefined);
+    assert.equal(matchStream(cfg([]), 'b', key)?.parts.serial, '.');
+    assert.equal(ignoredBy(cfg([]), 'b', key), undefined);
+  });
+
+  it('forMatching writes key patterns, suffixes and globs in NFC', () => {
+    const c = cfg(['**/Pru\u0308f*']);
+    const s = c.data_receiver[0]?.streams[0];
+    if (s) s.key_pattern = 'Pru\u0308fstand/{serial}';
+    if (s) s.sidecar = { suffix: '.ju\u0308son' };
+    const n = forMatching(c);
+    assert.equal(n.data_receiver[0]?.streams[0]?.key_pattern, 'Prüfstand/{serial}');
+    assert.equal(n.data_receiver[0]?.streams[0]?.sidecar?.suffix, '.jüson');
+    assert.deepEqual(n.data_receiver[0]?.ignore, ['**/Prüf*']);
   });
 });

@@ -9,7 +9,14 @@
  *   *         any characters within a segment (possibly none)
  *   **        any characters across segments; `**​/` may also match no segment at all
  *   {{ }}     literal braces; every other character is literal.
+ *
+ * Keys and patterns are compared in Unicode NFC: a macOS export writes "Prüfstand" decomposed (NFD: u + U+0308)
+ * where a config is typed composed, and the two must match. Parts come out of the NFC key, so a serial is the
+ * same text however the file system spelled it; S3 is always read with the real key (the caller keeps it).
+ *
+ * A receiver's `ignore` globs (ignore.ts) take keys out of its streams before any pattern is tried.
  */
+import { compileIgnore, type IgnoreMatcher } from './ignore.ts';
 import type { DataReceiver, DataTransmit, RelayConfig, SidecarConfig, StreamConfig } from './types.ts';
 
 export const RESERVED_PART_NAMES = ['sidecar', 'meta', 'object', 'stream', 'vars'] as const;
@@ -183,7 +190,9 @@ function stemTokens(tokens: Token[]): Token[] {
 }
 
 /** Compiles a key pattern; throws KeyPatternError on bad syntax or duplicate names. */
-export function compileKeyPattern(pattern: string): KeyPattern {
+export function compileKeyPattern(rawPattern: string): KeyPattern {
+  // Normalised here too: a config baked by an older build, or built in code, was not normalised at load.
+  const pattern = rawPattern.normalize('NFC');
   const tokens = tokenize(pattern);
   const names = tokens.flatMap((t) => (t.t === 'part' ? [t.name] : []));
   const regex = toRegex(tokens);
@@ -197,7 +206,7 @@ export function compileKeyPattern(pattern: string): KeyPattern {
     shape,
     stemRegex,
     match(key: string) {
-      const m = regex.exec(key);
+      const m = regex.exec(key.normalize('NFC'));
       if (!m) return undefined;
       const parts: Record<string, string> = {};
       for (const n of names) parts[n] = m.groups?.[n] ?? '';
@@ -300,19 +309,73 @@ export interface StreamMatch {
   parts: Record<string, string>;
 }
 
+const ignores = new WeakMap<DataReceiver, IgnoreMatcher>();
+
+/** The glob of the receiver's `ignore` (its defaults when it has none) that matches `key`, if any. */
+export function receiverIgnores(receiver: DataReceiver, key: string): string | undefined {
+  let m = ignores.get(receiver);
+  if (!m) {
+    m = compileIgnore(receiver.ignore);
+    ignores.set(receiver, m);
+  }
+  return m.match(key);
+}
+
 /**
- * The first stream (receivers in order, streams in order) whose receiver bucket (when set) equals `bucket` and
- * whose key_pattern matches `key`. Does not exclude sidecar keys: check `isSidecarKey` first.
+ * The first stream (receivers in order, streams in order) whose receiver bucket (when set) equals `bucket`,
+ * whose receiver does not ignore `key`, and whose key_pattern matches `key` (both in NFC). The parts are NFC.
+ * Does not exclude sidecar keys: check `isSidecarKey` first.
  */
 export function matchStream(config: RelayConfig, bucket: string, key: string): StreamMatch | undefined {
+  const nfc = key.normalize('NFC');
   for (const receiver of config.data_receiver) {
     if (receiver.bucket !== undefined && receiver.bucket !== bucket) continue;
+    if (receiverIgnores(receiver, nfc) !== undefined) continue;
     for (const stream of receiver.streams) {
-      const parts = streamPattern(stream).match(key);
+      const parts = streamPattern(stream).match(nfc);
       if (parts) return { receiver, stream, parts };
     }
   }
   return undefined;
+}
+
+/**
+ * Why a key that no stream takes was left out on purpose: the first receiver of its bucket whose `ignore`
+ * matches it, and the glob. Undefined when no receiver ignores it (the key is then unrouted).
+ */
+export function ignoredBy(
+  config: RelayConfig,
+  bucket: string,
+  key: string,
+): { receiver: DataReceiver; glob: string } | undefined {
+  for (const receiver of config.data_receiver) {
+    if (receiver.bucket !== undefined && receiver.bucket !== bucket) continue;
+    const glob = receiverIgnores(receiver, key);
+    if (glob !== undefined) return { receiver, glob };
+  }
+  return undefined;
+}
+
+/**
+ * The config with the strings keys are compared with in Unicode NFC: key patterns, sidecar suffixes, ignore
+ * globs. Applied when a config is validated (validate.ts), so what is baked and shown is what is matched.
+ */
+export function forMatching(config: RelayConfig): RelayConfig {
+  const nfc = (s: string) => s.normalize('NFC');
+  return {
+    ...config,
+    data_receiver: config.data_receiver.map((r) => ({
+      ...r,
+      ...(r.ignore ? { ignore: r.ignore.map(nfc) } : {}),
+      streams: r.streams.map((s) => ({
+        ...s,
+        key_pattern: nfc(s.key_pattern),
+        ...(s.sidecar?.suffix !== undefined
+          ? { sidecar: { ...s.sidecar, suffix: nfc(s.sidecar.suffix) } }
+          : {}),
+      })),
+    })),
+  };
 }
 
 /** `*` or `asset:stream_type` (either side may be `*`); undefined when malformed. */
@@ -391,14 +454,18 @@ export interface SidecarOwner {
 export function sidecarOwner(config: RelayConfig, key: string, bucket?: string): SidecarOwner | undefined {
   for (const receiver of config.data_receiver) {
     if (bucket !== undefined && receiver.bucket !== undefined && receiver.bucket !== bucket) continue;
+    if (receiverIgnores(receiver, key) !== undefined) continue;
     for (const stream of receiver.streams) {
       if (!stream.sidecar) continue;
       const { mode, suffix } = sidecarSettings(stream.sidecar);
-      if (!key.endsWith(suffix) || key.length === suffix.length) continue;
-      const base = key.slice(0, key.length - suffix.length);
+      // The suffix is cut from the real key (the file is looked up in S3 by it), in whichever form it is written.
+      const written = [suffix, suffix.normalize('NFD')].find((s) => key.endsWith(s));
+      if (written === undefined || key.length === written.length) continue;
+      const base = key.slice(0, key.length - written.length);
+      const nfcBase = base.normalize('NFC');
       const pattern = streamPattern(stream);
-      if (mode === 'append' && pattern.regex.test(base)) return { stream, fileKey: base };
-      if (mode === 'replace' && pattern.stemRegex.test(base)) return { stream, filePrefix: `${base}.` };
+      if (mode === 'append' && pattern.regex.test(nfcBase)) return { stream, fileKey: base };
+      if (mode === 'replace' && pattern.stemRegex.test(nfcBase)) return { stream, filePrefix: `${base}.` };
     }
   }
   return undefined;

@@ -131,6 +131,17 @@ const receiverSchema: JsonSchema = {
     bucket: str('Only objects of this bucket (default: any bucket that notifies the router).', {
       pattern: PATTERNS.bucket.pattern,
     }),
+    ignore: {
+      type: 'array',
+      description:
+        'Globs of keys this receiver never routes (matched against the whole key in Unicode NFC; * within a ' +
+        'segment, ** across segments, ? one character). A matching key is recorded SKIPPED / IGNORED_KEY and ' +
+        'never sent. Absent: the defaults (**/.DS_Store, **/._*, **/Thumbs.db, **/desktop.ini, **/~$*, ' +
+        '**/*.tmp, **/.*.??????, **/.~lock.*#). [] ignores nothing; a list replaces the defaults, and the ' +
+        'entry "@defaults" includes them.',
+      items: { type: 'string', minLength: 1 },
+      uniqueItems: true,
+    },
     streams: {
       type: 'array',
       description: 'Streams in match order: an object goes to the first stream whose key_pattern matches.',

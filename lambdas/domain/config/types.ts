@@ -33,6 +33,12 @@ export interface DataReceiver {
   protocol: 's3';
   /** Only objects of this bucket (default: the ingest bucket, any). */
   bucket?: string;
+  /**
+   * Globs of keys this receiver never routes (sync-tool and editor leftovers): recorded SKIPPED / IGNORED_KEY,
+   * never sent. Absent: DEFAULT_IGNORE (ignore.ts); `[]`: none; a list replaces the defaults, and the entry
+   * `@defaults` brings them back in.
+   */
+  ignore?: string[];
   streams: StreamConfig[];
 }
 

@@ -828,7 +828,7 @@ describe('validateConfig', () => {
       at(c, 'data_transmit', 0).base_url = 'http://10.0.0.5';
       const r = validateConfig(c, FAKE_CATALOG);
       assert.equal(r.ok, true);
-      assert.equal(r.config, c);
+      assert.deepEqual(r.config, c, 'the config, with its key patterns in NFC');
       assert.equal(r.violations.length, 1);
       const bad = validateConfig({ ...c, version: 3 }, FAKE_CATALOG);
       assert.equal(bad.ok, false);
@@ -842,5 +842,28 @@ describe('formatJsonPath', () => {
     assert.equal(formatJsonPath([]), '(root)');
     assert.equal(formatJsonPath(['data_transmit', 0, 'base_url']), 'data_transmit[0].base_url');
     assert.equal(formatJsonPath(['a', 'odd key', 'b-c', 2]), 'a["odd key"].b-c[2]');
+  });
+});
+
+describe('validateConfig: ignore and Unicode', () => {
+  it('refuses an ignore glob it would take literally, at its path', () => {
+    const v = violationsOf((c) => {
+      const r = c.data_receiver[0];
+      if (r) r.ignore = ['**/*.tmp', '**/*.{jpg,png}'];
+    });
+    const found = v.find((x) => formatJsonPath(x.json_path) === 'data_receiver[0].ignore[1]');
+    assert.equal(found?.level, 'error');
+    assert.match(found?.description ?? '', /not supported/);
+  });
+
+  it('returns key patterns in NFC', () => {
+    const c = base();
+    const s = c.data_receiver[0]?.streams[0];
+    if (s) s.key_pattern = 'Pru\u0308fstand/{station}/{serial}_{taken_at}.{ext}';
+    const r = validateConfig(c, FAKE_CATALOG);
+    assert.equal(
+      r.config?.data_receiver[0]?.streams[0]?.key_pattern,
+      'Prüfstand/{station}/{serial}_{taken_at}.{ext}',
+    );
   });
 });

@@ -10,9 +10,11 @@ import type { ErrorObject } from 'ajv';
 import { optionsValidator, shapeValidator } from '#config-validators';
 import type { VendorCatalog } from '#vendors/registry.ts';
 import type { JsonSchema, JsonValue } from '#vendors/types.ts';
+import { ignoreGlobProblem } from './ignore.ts';
 import {
   compileKeyPattern,
   filterMatches,
+  forMatching,
   type KeyPattern,
   KeyPatternError,
   listStreams,
@@ -49,7 +51,8 @@ export function validateConfig(raw: unknown, catalog: VendorCatalog): Validation
     const violations = dedupe(ajvViolations(validateShape.errors ?? [], raw, []));
     return { ok: false, violations };
   }
-  const config = raw as unknown as RelayConfig;
+  // Key patterns, sidecar suffixes and ignore globs in Unicode NFC, as the router compares keys (match.ts).
+  const config = forMatching(raw as unknown as RelayConfig);
   const violations = dedupe(semanticChecks(config, catalog));
   const ok = !violations.some((v) => v.level === 'error');
   return ok ? { ok, config, violations } : { ok, violations };
@@ -218,6 +221,10 @@ function semanticChecks(config: RelayConfig, catalog: VendorCatalog): Violation[
         `duplicate data_receiver_name "${r.data_receiver_name}" (also data_receiver[${first}])`,
       );
     } else receiverNames.set(r.data_receiver_name, i);
+    (r.ignore ?? []).forEach((glob, k) => {
+      const problem = ignoreGlobProblem(glob);
+      if (problem) err(['data_receiver', i, 'ignore', k], `"${glob}" ${problem}`);
+    });
   });
 
   const streams = listStreams(config);

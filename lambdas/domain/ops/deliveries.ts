@@ -75,21 +75,58 @@ function untoken<T>(raw: string | undefined): T | undefined {
   }
 }
 
-/** Every record of the object versions under a prefix (S3 listing, then one key read per version). */
+/**
+ * The spellings of a key prefix to list: its NFC form, and its NFD form when that differs. Records name the
+ * real object, and S3 lists bytes: a key written NFD by a Mac is under the NFD prefix only, while the user types
+ * NFC. Listing both finds keys written wholly in either form (what file systems do); a key whose prefix mixes
+ * the two forms is found only by a prefix in its own spelling, or by serial.
+ */
+export function prefixForms(prefix: string): string[] {
+  const nfc = prefix.normalize('NFC');
+  const nfd = prefix.normalize('NFD');
+  return nfd === nfc ? [nfc] : [nfc, nfd];
+}
+
+/** Where a listing over several prefix forms goes on: the form's index, and S3's token within it. */
+interface PrefixCursor {
+  f: number;
+  n?: string;
+}
+
+function cursorOf(raw: unknown): PrefixCursor {
+  // A token of the previous format was S3's token of the only listing.
+  if (typeof raw === 'string') return { f: 0, n: raw };
+  const c = raw as { f?: unknown; n?: unknown } | undefined;
+  if (!c || typeof c !== 'object' || typeof c.f !== 'number' || !Number.isInteger(c.f) || c.f < 0)
+    return { f: 0 };
+  return { f: c.f, ...(typeof c.n === 'string' ? { n: c.n } : {}) };
+}
+
+/**
+ * Every record of the object versions under a prefix (S3 listing of each form of the prefix in turn, then one
+ * key read per version).
+ */
 async function underPrefix(
   deps: OpsDeps,
   prefix: string,
   limit: number,
-  next: string | undefined,
+  next: PrefixCursor | undefined,
   keep: (r: DeliveryRecord, lastModified: string) => boolean,
-): Promise<Page<DeliveryRecord>> {
-  const listed = await deps.objects.listLatest(deps.ingestBucket, prefix, Math.min(limit, 50), next);
+): Promise<Page<DeliveryRecord> & { cursor?: PrefixCursor }> {
+  const forms = prefixForms(prefix);
   const items: DeliveryRecord[] = [];
-  for (const v of listed.versions) {
-    const pk = objectPk({ bucket: deps.ingestBucket, key: v.key, etag: v.etag, versionId: v.versionId });
-    for (const r of await deps.table.forObject(pk)) if (keep(r, v.lastModified)) items.push(r);
+  // A form listed to its end goes on to the next one in the same request (at most two listings), so that
+  // the first page is not empty when every key is in the second form.
+  for (let at = next ?? { f: 0 }; ; at = { f: at.f + 1 }) {
+    const form = forms[at.f];
+    if (form === undefined) return { items };
+    const listed = await deps.objects.listLatest(deps.ingestBucket, form, Math.min(limit, 50), at.n);
+    for (const v of listed.versions) {
+      const pk = objectPk({ bucket: deps.ingestBucket, key: v.key, etag: v.etag, versionId: v.versionId });
+      for (const r of await deps.table.forObject(pk)) if (keep(r, v.lastModified)) items.push(r);
+    }
+    if (listed.next) return { items, cursor: { f: at.f, n: listed.next } };
   }
-  return { items, ...(listed.next ? { next: listed.next } : {}) };
 }
 
 /** The literal start of a key pattern: what every key of the stream begins with. */
@@ -105,6 +142,10 @@ export async function listDeliveries(req: OpsRequest, deps: OpsDeps): Promise<Op
   const until = timeOf('until', q.until);
   const status = statusOf(q.status);
   const destination = q.destination || undefined;
+  // Serials are recorded in NFC (route.ts), and a key prefix is listed in both forms (prefixForms): what a user
+  // types or pastes, in either form, is looked up as NFC.
+  const serial = q.serial ? q.serial.normalize('NFC') : undefined;
+  const keyPrefix = q.key ? q.key.normalize('NFC') : undefined;
   const selectors = ['serial', 'key', 'stream'].filter((s) => q[s]);
   if (selectors.length > 1) throw invalid('give one of serial, key or stream');
   const inRange = (t: string | undefined) =>
@@ -116,10 +157,10 @@ export async function listDeliveries(req: OpsRequest, deps: OpsDeps): Promise<Op
       (destination === '(unrouted)' && r.sk === 'route'));
 
   let page: Page<DeliveryRecord>;
-  if (q.serial) {
+  if (serial) {
     page = await deps.table.query({
       index: 'bySerial',
-      value: q.serial,
+      value: serial,
       from: since,
       to: until,
       limit,
@@ -138,32 +179,32 @@ export async function listDeliveries(req: OpsRequest, deps: OpsDeps): Promise<Op
       });
       const seen = new Set(page.items.map((r) => `${r.pk}\n${r.sk}`));
       for (const r of unrouted.items)
-        if (r.key.includes(q.serial) && !seen.has(`${r.pk}\n${r.sk}`)) page.items.push(r);
+        if (r.key.normalize('NFC').includes(serial) && !seen.has(`${r.pk}\n${r.sk}`)) page.items.push(r);
     }
-  } else if (q.key) {
-    page = await underPrefix(
+  } else if (keyPrefix) {
+    const listed = await underPrefix(
       deps,
-      q.key,
+      keyPrefix,
       limit,
-      untoken<string>(q.next),
+      q.next ? cursorOf(untoken<unknown>(q.next)) : undefined,
       (r, lm) => filter(r) && inRange(lm),
     );
-    page.next = page.next ? token(page.next) : undefined;
+    page = { items: listed.items, ...(listed.cursor ? { next: token(listed.cursor) } : {}) };
   } else if (q.stream) {
     const ref = listStreams(deps.config().config).find((s) => streamId(s.stream) === q.stream);
     if (!ref) throw notFound(`no stream ${q.stream} in the config (asset:stream_type)`);
     const config = deps.config().config;
-    page = await underPrefix(
+    const listed = await underPrefix(
       deps,
       patternPrefix(ref.stream.key_pattern),
       limit,
-      untoken<string>(q.next),
+      q.next ? cursorOf(untoken<unknown>(q.next)) : undefined,
       (r, lm) =>
         filter(r) &&
         inRange(lm) &&
         streamId(matchStream(config, r.bucket, r.key)?.stream ?? { asset: '', stream_type: '' }) === q.stream,
     );
-    page.next = page.next ? token(page.next) : undefined;
+    page = { items: listed.items, ...(listed.cursor ? { next: token(listed.cursor) } : {}) };
   } else if (destination && status) {
     const unrouted = destination === '(unrouted)' || status === 'UNROUTED';
     const index = unrouted || FAILURE.includes(status) ? 'byOutcome' : isDue(status) ? 'byDue' : undefined;
