@@ -315,11 +315,14 @@ async function routeRecord(
 
   const ctx: TemplateContext = {
     parts: match.parts,
-    meta: head.metadata,
+    meta: nfcStrings(head.metadata),
+    // The real key, byte for byte: `{object.key}` names the object to a vendor that reads it from the bucket
+    // (V7 External Storage's storage_key), and `{object.basename}` is the file's own name. Key parts, the
+    // sidecar and metadata are NFC: the text a user types when looking for it.
     object: {
-      key: nfcKey,
+      key,
       bucket,
-      ...splitName(nfcKey),
+      ...splitName(key),
       size: ref.size,
       etag: ref.etag,
       version_id: ref.versionId ?? '',
@@ -328,7 +331,7 @@ async function routeRecord(
     stream: { asset: stream.asset, stream_type: stream.stream_type },
     vars: stream.vars ?? {},
   };
-  if (sidecar.kind === 'found') ctx.sidecar = sidecar.value;
+  if (sidecar.kind === 'found') ctx.sidecar = nfcStrings(sidecar.value);
   // The stream's zone first: the fields read it ({stream.time_zone}, iso8601 of a time without an offset).
   ctx.timeZone = resolveTimeZone(stream.time_zone, ctx);
 
@@ -639,9 +642,7 @@ function buildFields(
   }
   // Precompiled in a bundle (no schema compilation in a Lambda); compiled on first use in tests and locally.
   const validate = fieldsValidator(plugin);
-  // In NFC whatever the source (an NFD key part, a sidecar or metadata value written on a Mac): what is recorded
-  // and sent is the text a user types when looking for it.
-  const value = nfcStrings(rendered.value);
+  const value = rendered.value;
   if (validate(value)) return { fields: value };
   let shape = false;
   const problems = (validate.errors ?? []).map((e) => {
@@ -661,7 +662,7 @@ function buildFields(
   return fail(shape ? 'INVALID_FIELDS' : 'MISSING_METADATA', problems);
 }
 
-/** Every string of a JSON value (object keys too) in Unicode NFC. */
+/** Every string of a JSON value (object keys too) in Unicode NFC: sidecar and metadata values written on a Mac. */
 function nfcStrings<T extends JsonValue>(v: T): T;
 function nfcStrings(v: JsonValue): JsonValue {
   if (typeof v === 'string') return v.normalize('NFC');

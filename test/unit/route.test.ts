@@ -488,6 +488,19 @@ describe('router: Unicode normalisation of keys', () => {
     assert.equal(body.fields.serialNumber, 'Müller-1');
   });
 
+  it('{object.key} and {object.basename} stay the real key: a vendor may read the object by it', async () => {
+    const key = `line-1/${nfdStation}/${nfdSerial}_20260101T000000Z.jpg`;
+    const c = nfcConfig('line-1/Prüfstand/{serial}_{taken_at}.{ext}');
+    const t = c.data_transmit[0];
+    if (t) t.fields = { ...t.fields, stationName: '{object.key}', imageType: '{object.basename}' };
+    const { deps, records } = harness({ [key]: '', [`${key}.json`]: '{}' }, c);
+    await routeMessage(event(encodeURIComponent(key)), deps);
+    const [rec] = records.values();
+    assert.equal(rec?.fields?.stationName, key, 'byte for byte, NFD kept');
+    assert.equal(rec?.fields?.imageType, `${nfdSerial}_20260101T000000Z.jpg`);
+    assert.equal(rec?.serialNumber, 'Müller-1');
+  });
+
   it('renders {station} and sidecar values in NFC', async () => {
     const key = `line-1/${nfdStation}/S1_20260101T000000Z.jpg`;
     const { deps, records } = harness({
