@@ -52,12 +52,12 @@ function fakeTable() {
   return { table, requests };
 }
 
-function setup() {
+function setup(keys: readonly string[] = KEYS, streams: unknown[] = []) {
   const { table, requests } = fakeTable();
   const sent: string[] = [];
   let sends = 0;
   let failOn: number | undefined;
-  const versions: ObjectVersion[] = KEYS.map((k, i) => ({
+  const versions: ObjectVersion[] = keys.map((k, i) => ({
     key: k,
     versionId: `v${i}`,
     etag: `"e${i}"`,
@@ -67,7 +67,7 @@ function setup() {
   }));
   const config = {
     version: 1,
-    data_receiver: [{ data_receiver_name: 'factory-bucket', protocol: 's3', streams: [] }],
+    data_receiver: [{ data_receiver_name: 'factory-bucket', protocol: 's3', streams }],
     data_transmit: [],
   } as unknown as RelayConfig;
   const deps = {
@@ -166,5 +166,22 @@ describe('restream that fails part-way', () => {
     assert.equal((answer.body.response as Record<string, unknown>).duplicate, true);
     assert.equal((answer.body.response as Record<string, unknown>).state, 'running');
     assert.equal(t.sent.length, sentBefore);
+  });
+});
+
+describe('restream by stream', () => {
+  it("lists both spellings of the pattern's prefix: keys a Mac wrote NFD are restreamed with the NFC ones", async () => {
+    const nfd = 'line-1/Pru\u0308fstand/SN-1_20260105T081500Z.jpg';
+    const nfc = 'line-1/Prüfstand/SN-2_20260105T081500Z.jpg';
+    const t = setup(
+      [nfd, nfc, 'line-1/other/SN-3_20260105T081500Z.jpg'],
+      [{ asset: 'line-1', stream_type: 'cam', key_pattern: 'line-1/Prüfstand/{serial}_{taken_at}.{ext}' }],
+    );
+    const res = await restream(
+      request({ requestId: 'rs-nfd', 'factory-bucket': [{ asset: 'line-1', stream_type: 'cam' }] }),
+      t.deps,
+    );
+    assert.equal(res.statusCode, 202, JSON.stringify(res.body));
+    assert.deepEqual([...t.sent].sort(), [nfd, nfc].sort(), 'each real key once, in its own spelling');
   });
 });

@@ -24,7 +24,7 @@ import { isSidecarKey, listStreams, matchStream, streamId } from '#domain/config
 import { type DeliveryRecord, destinationOfSk, objectPk, REQUEST_ID, sqsSafeJson } from '#domain/delivery.ts';
 import { RESTREAM_FIELD } from '#domain/route.ts';
 import { type DeliveryStatus, FAILURE, isDue } from '#domain/status.ts';
-import { patternPrefix } from './deliveries.ts';
+import { patternPrefix, prefixForms } from './deliveries.ts';
 import { accepted, invalid, notFound, OpsError, type OpsResult, ok } from './envelope.ts';
 import { jsonBody, optionalString, perSecondOf, statusOf, timeOf } from './params.ts';
 import type { IndexQuery, OpsDeps, OpsRequest, StoredRequest } from './types.ts';
@@ -189,13 +189,15 @@ async function targets(deps: OpsDeps, f: Filters): Promise<Target[]> {
     const ref = listStreams(config).find((r) => streamId(r.stream) === streamId(s));
     if (!ref) continue;
     const id = streamId(s);
-    all.push(
-      ...(await fromListing(deps, f, patternPrefix(ref.stream.key_pattern), (key) => {
-        if (isSidecarKey(config, key, deps.ingestBucket)) return false;
-        const m = matchStream(config, deps.ingestBucket, key);
-        return m !== undefined && streamId(m.stream) === id;
-      })),
-    );
+    // Both spellings of the pattern's prefix: a Mac writes keys NFD, the config is NFC (prefixForms).
+    for (const prefix of prefixForms(patternPrefix(ref.stream.key_pattern)))
+      all.push(
+        ...(await fromListing(deps, f, prefix, (key) => {
+          if (isSidecarKey(config, key, deps.ingestBucket)) return false;
+          const m = matchStream(config, deps.ingestBucket, key);
+          return m !== undefined && streamId(m.stream) === id;
+        })),
+      );
   }
   for (const key of f.keys ?? []) all.push(...(await fromListing(deps, f, key, (k) => k === key)));
   if (f.serial) all.push(...(await fromIndex(deps, f, { index: 'bySerial', value: f.serial })));
