@@ -90,6 +90,8 @@ interface Spec<A> {
    * target. Answers what `run` needs. None: the command takes only options.
    */
   validate?(positionals: string[], values: Record<string, unknown>): A;
+  /** How many words (not options) the command takes at most (default 0); one more is a usage error. */
+  maxPositionals?: number;
   run(ctx: {
     args: A;
     values: Record<string, unknown>;
@@ -134,6 +136,8 @@ function opsCommand<A>(spec: Spec<A>, deps: OpsCommandDeps): Command {
         return EXIT.ok;
       }
       // The whole command line is checked before anything is read or asked of a stack.
+      const extra = parsed.positionals[spec.maxPositionals ?? 0];
+      if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`);
       const checked = spec.validate ? spec.validate(parsed.positionals, values) : (undefined as A);
       let client: Awaited<ReturnType<typeof opsClient>>;
       try {
@@ -242,6 +246,7 @@ const SPECS = [
     name: 'where',
     summary: "where is a unit's (SERIAL) or a key's file, at every destination, and why it failed",
     args: 'SERIAL|KEY [--key] [--next TOKEN] [options]',
+    maxPositionals: 1,
     options: { key: { type: 'boolean' }, next: { type: 'string' } },
     help: `A word with a "/" (or --key) is read as a key or the start of one; anything else as a serial.
 Reads up to ${WHERE_MAX_PAGES} pages; when there are more it prints the --next TOKEN that reads on (--json: one page).
@@ -277,6 +282,7 @@ Exit 1 when a delivery failed.`,
     name: 'show',
     summary: 'one delivery with its whole history',
     args: 'DELIVERY_ID [options]',
+    maxPositionals: 1,
     validate([id]) {
       if (!id) throw new UsageError('name a delivery id (relay where shows them)');
       return { id };
@@ -357,6 +363,7 @@ Exit 1 when a delivery failed.`,
           ? 'stop a destination: its deliveries are held, no attempt spent'
           : 'start a stopped destination again',
       args: 'DESTINATION [options]',
+      maxPositionals: 1,
       validate([name]) {
         if (!name) throw new UsageError('name the destination (its transmit_name)');
         return { name };
@@ -373,6 +380,7 @@ Exit 1 when a delivery failed.`,
     name: 'dlq',
     summary: 'dead-letter queues: depth and messages; `dlq redrive QUEUE [--message ID]…` moves them back',
     args: '[redrive QUEUE [--message ID]… [--per-second N]] [--queue Q] [options]',
+    maxPositionals: 2,
     options: {
       queue: { type: 'string' },
       message: { type: 'string', multiple: true },
@@ -380,7 +388,8 @@ Exit 1 when a delivery failed.`,
     },
     validate([sub, queue], values) {
       const perSecond = perSecondOption(values['per-second']);
-      if (sub !== 'redrive') return { redrive: undefined };
+      if (sub === undefined) return { redrive: undefined };
+      if (sub !== 'redrive') throw new UsageError(`unknown dlq subcommand "${sub}" (only: redrive QUEUE)`);
       if (!queue) throw new UsageError('name the queue to redrive (ingest or a vendor id)');
       return { redrive: { queue, perSecond } };
     },
@@ -415,6 +424,7 @@ Exit 1 when a delivery failed.`,
     name: 'config',
     summary: CONFIG_USAGE,
     args: 'get|validate FILE|save FILE|versions|templates [TYPE] [options]',
+    maxPositionals: 2,
     validate([sub, arg]): ConfigArgs {
       if (sub === 'get' || sub === 'versions') return { sub };
       if (sub === 'validate' || sub === 'save') {

@@ -297,6 +297,10 @@ describe('usage errors: exit 2 before the target is resolved or anything is sent
     },
     { args: ['where'], message: /name a serial or a key/ },
     { args: ['config', 'bogus'], message: /config get \| validate FILE \| save FILE/ },
+    { args: ['status', 'extra'], message: /unexpected argument "extra"/ },
+    { args: ['where', 'SN-1', 'SN-2'], message: /unexpected argument "SN-2"/ },
+    { args: ['stop', 'inst', 'now'], message: /unexpected argument "now"/ },
+    { args: ['dlq', 'bogus'], message: /unknown dlq subcommand "bogus"/ },
   ];
   /** Ops commands whose --stack resolution is recorded and never reaches AWS. */
   const standIn = () => {
