@@ -423,6 +423,19 @@ async function checkOne(item: PendingDelivery, ctx: VendorContext, opts: Options
   if (!data) return checkFailed(recorded('BAD_VENDOR_RESPONSE', 'task status without data'));
   // The relay's own reference proves the task is this delivery's (a callback can only suggest a key).
   if (found && data.reference !== reference) return { kind: 'unchanged' };
+  // A recorded key whose task names another reference (a vendor mix-up, a data error) is never this
+  // delivery's: its status and its result belong to another delivery and are never brought home here.
+  if (typeof data.reference === 'string' && data.reference !== reference) {
+    return {
+      kind: 'status',
+      status: 'FAILED',
+      error: recorded(
+        'TASK_REFERENCE_MISMATCH',
+        `task ${task} belongs to reference ${data.reference.slice(0, 300)}, not this delivery (${reference})`,
+      ),
+      detail: { task, reference },
+    };
+  }
   const ref = found ? { vendorRef: found } : {};
   const state = taskState(data.status);
   const vendorStatus = typeof data.status === 'string' ? data.status : String(asJson(data.status));

@@ -397,6 +397,23 @@ describe('deliver: vendor refusals', () => {
 });
 
 describe('poll: status, results home, deadline', () => {
+  it("a recorded task key naming another delivery's task: FAILED TASK_REFERENCE_MISMATCH, nothing brought home", async () => {
+    const mine = job(t);
+    const theirs = job(t);
+    const [out] = await instavid360.deliver([theirs], t.ctx);
+    assert.ok(out?.kind === 'accepted' && out.vendorRef);
+    await sim.advance(1_000);
+    const got = (await poll([pending(mine, out.vendorRef, t)])).get(mine.deliveryId);
+    assert.ok(got?.kind === 'status' && got.status === 'FAILED', JSON.stringify(got));
+    assert.equal(got.error?.code, 'TASK_REFERENCE_MISMATCH');
+    assert.equal(
+      got.error?.message,
+      `task ${out.vendorRef} belongs to reference ${theirs.deliveryId}, not this delivery (${mine.deliveryId})`,
+    );
+    assert.equal(t.results.size, 0, "the other delivery's result is not written under this one's key");
+    assert.equal(sim.requestsTo('result').length, 0);
+  });
+
   it('complete: the processed image lands in the results bucket, byte for byte, with its links; once', async () => {
     const j = job(t, undefined, { meta: { VIN: 'V1' } });
     const [out] = await instavid360.deliver([j], t.ctx);
