@@ -317,6 +317,44 @@ describe('deliver: vendor refusals', () => {
     assert.match(out.error.message, /The meta must be an array\./);
   });
 
+  it('a 409 on task creation whose reasons say the reference is taken: the task exists, as for the 422', async () => {
+    sim.faults.enqueue({
+      route: 'bgReplace',
+      status: 409,
+      body: failure(1, 'Conflict', ['The reference has already been taken.']),
+    });
+    const [out] = await instavid360.deliver([job(t)], t.ctx);
+    assert.ok(out?.kind === 'accepted' && out.status === 'PROCESSING', JSON.stringify(out));
+    assert.equal(out.vendorRef, undefined);
+    assert.match(String(out.detail?.note), /the task exists/);
+    // A conflict about something else stays the refusal it is.
+    sim.faults.enqueue({ route: 'bgReplace', status: 409, body: failure(1, 'Conflict', ['Busy.']) });
+    const [other] = await instavid360.deliver([job(t)], t.ctx);
+    assert.ok(other?.kind === 'rejected' && other.error.httpStatus === 409, JSON.stringify(other));
+  });
+
+  it('a 3xx holds the destination (ENDPOINT_MOVED, naming Location); nothing is sent there', async () => {
+    for (const route of ['upload', 'bgReplace']) {
+      sim.reset();
+      sim.faults.enqueue({ route, status: 302, headers: { location: 'https://api.example/moved' } });
+      const [out] = await instavid360.deliver([job(t)], t.ctx);
+      assert.ok(out?.kind === 'hold' && out.error.code === 'ENDPOINT_MOVED', JSON.stringify(out));
+      assert.match(out.error.message, /https:\/\/api\.example\/moved/);
+    }
+  });
+
+  it('408: an upload is retried (an orphan image at worst); a task creation is an ambiguous retry', async () => {
+    sim.faults.enqueue({ route: 'upload', status: 408 });
+    const [up] = await instavid360.deliver([job(t)], t.ctx);
+    assert.ok(
+      up?.kind === 'retry' && up.error.code === 'REQUEST_TIMEOUT' && !up.ambiguous,
+      JSON.stringify(up),
+    );
+    sim.faults.enqueue({ route: 'bgReplace', status: 408 });
+    const [task] = await instavid360.deliver([job(t)], t.ctx);
+    assert.ok(task?.kind === 'retry' && task.ambiguous === true, JSON.stringify(task));
+  });
+
   it('a create that got no answer is an ambiguous retry', async () => {
     sim.faults.enqueue({ route: 'bgReplace', reset: true });
     const [out] = await instavid360.deliver([job(t)], t.ctx);
