@@ -266,6 +266,60 @@ describe('Edge Impulse answers → outcomes (§1.1, §1.5)', () => {
       },
     });
   });
+  it('a file result that is neither success:true with an id nor success:false: ambiguous, naming the field', () => {
+    for (const [entry, says] of [
+      [{ success: 'true', sampleId: 42 }, /success "true"/],
+      [{ success: 1, sampleId: 42 }, /success 1/],
+      [{ sampleId: 42 }, /success missing/],
+      [null, /not an object/],
+      ['ok', /not an object/],
+      [{ success: true }, /no sample id/],
+    ] as const) {
+      const o = classifyFile(entry);
+      assert.equal(o.kind, 'retry', JSON.stringify(entry));
+      assert.equal(o.kind === 'retry' && o.ambiguous, true, JSON.stringify(entry));
+      assert.equal(o.kind === 'retry' && o.error.code, 'BAD_VENDOR_RESPONSE');
+      assert.match(o.kind === 'retry' ? o.error.message : '', says);
+    }
+    // success:false is the vendor's refusal, with its reason or the entry when it gave none.
+    const none = classifyFile({ success: false });
+    assert.equal(none.kind === 'rejected' && none.error.code, 'SAMPLE_REJECTED');
+    assert.match(none.kind === 'rejected' ? none.error.message : '', /no reason given/);
+  });
+  it('any 2xx is read as a 200: per-file results, or an ambiguous BAD_VENDOR_RESPONSE, never REJECTED', () => {
+    for (const status of [201, 202, 207]) {
+      const v = classifyRequest(answer(status, { success: true, files: [{}] }), 1);
+      assert.equal(v.kind, 'per-file', String(status));
+    }
+    for (const [status, body] of [
+      [204, ''],
+      [201, 'created'],
+    ] as const) {
+      const v = classifyRequest(answer(status, body), 1);
+      assert.equal(v.kind === 'all' && v.outcome.kind === 'retry' && v.outcome.ambiguous, true);
+      assert.equal(
+        v.kind === 'all' && v.outcome.kind === 'retry' && v.outcome.error.code,
+        'BAD_VENDOR_RESPONSE',
+      );
+    }
+  });
+  it('a 3xx holds the destination (ENDPOINT_MOVED, with Location); 408 is an ambiguous retry', () => {
+    const moved = classifyRequest(answer(308, '', { location: 'https://ingestion.example/api' }), 1);
+    assert.equal(moved.kind === 'all' && moved.outcome.kind, 'hold');
+    assert.equal(
+      moved.kind === 'all' && moved.outcome.kind === 'hold' && moved.outcome.error.code,
+      'ENDPOINT_MOVED',
+    );
+    assert.match(
+      moved.kind === 'all' && moved.outcome.kind === 'hold' ? moved.outcome.error.message : '',
+      /https:\/\/ingestion\.example\/api/,
+    );
+    const timeout = classifyRequest(answer(408, 'timeout'), 1);
+    assert.equal(
+      timeout.kind === 'all' && timeout.outcome.kind === 'retry' && timeout.outcome.ambiguous,
+      true,
+    );
+  });
   it('a 200 with one result per file is per-file; without, the vendor may hold them: ambiguous retry', () => {
     assert.equal(classifyRequest(answer(200, { success: true, files: [{}, {}] }), 2).kind, 'per-file');
     for (const body of [{ success: true, files: [{}] }, 'not json', { files: 'x' }]) {
@@ -595,6 +649,42 @@ describe('Edge Impulse deliver() against the simulator', () => {
       h.ctx({}, `${h.url}/wrong`),
     );
     assert.equal(outcomes[0]?.kind === 'hold' && outcomes[0].error.code, 'ENDPOINT_NOT_FOUND');
+  });
+
+  it('a 201 with per-file results is read as a 200; a bad success field is ambiguous, not REJECTED', async () => {
+    const jobs = [h.job('a/c1.jpg', jpeg(81), { label: 'ok' }), h.job('a/c2.jpg', jpeg(82), { label: 'ok' })];
+    h.sim.faults.enqueue({
+      route: 'ingestFiles',
+      status: 201,
+      body: {
+        success: true,
+        files: [
+          { success: true, sampleId: 31, fileName: 'c1.jpg', projectId: 1 },
+          { success: 'true', sampleId: 32, fileName: 'c2.jpg', projectId: 1 },
+        ],
+      },
+    });
+    const [ok, odd] = await edgeImpulse.deliver(jobs, h.ctx());
+    assert.equal(ok?.kind === 'accepted' && ok.vendorRef, '31');
+    assert.equal(odd?.kind === 'retry' && odd.ambiguous, true);
+    assert.equal(odd?.kind === 'retry' && odd.error.code, 'BAD_VENDOR_RESPONSE');
+  });
+
+  it('a redirect is not followed: every job of the request holds the destination (ENDPOINT_MOVED)', async () => {
+    h.sim.faults.enqueue({
+      route: 'ingestFiles',
+      status: 301,
+      headers: { location: 'https://elsewhere.example/' },
+    });
+    const outcomes = await edgeImpulse.deliver(
+      [h.job('a/r1.jpg', jpeg(91), { label: 'ok' }), h.job('a/r2.jpg', jpeg(92), { label: 'ok' })],
+      h.ctx(),
+    );
+    for (const o of outcomes) {
+      assert.equal(o.kind === 'hold' && o.error.code, 'ENDPOINT_MOVED');
+      assert.match(o.kind === 'hold' ? o.error.message : '', /elsewhere\.example/);
+    }
+    assert.equal(h.sim.requestsTo('ingestFiles').length, 1, 'one request, not sent elsewhere');
   });
 
   it('5xx: every job retries, honouring Retry-After', async () => {

@@ -13,7 +13,7 @@ import { multipartBody, type Part } from '#commons/multipart.ts';
 // header carries only ASCII, whatever a server's header decoding.
 import { sqsSafeJson } from '#domain/delivery.ts';
 import type { RecordedError } from '#domain/status.ts';
-import { jsonObject, noAnswer, transient } from '../common.ts';
+import { destinationOrTimeout, isSuccess, jsonObject, noAnswer, transient } from '../common.ts';
 import type {
   DeliveryJob,
   DeliveryOutcome,
@@ -247,7 +247,7 @@ function vendorMessage(text: string): string {
 /** Maps a request-level answer (§1.1 response codes, §1.5). */
 export function classifyRequest(answer: Answered, sampleCount: number, now = Date.now()): RequestVerdict {
   const { status, text } = answer;
-  if (status === 200) {
+  if (isSuccess(status)) {
     const body = jsonObject(text);
     if (body?.success === true && Array.isArray(body.files) && body.files.length === sampleCount) {
       return { kind: 'per-file', files: body.files };
@@ -256,7 +256,7 @@ export function classifyRequest(answer: Answered, sampleCount: number, now = Dat
       return {
         kind: 'refused',
         error: recorded('REQUEST_REFUSED', `Edge Impulse refused the request: ${vendorMessage(text)}`, {
-          httpStatus: 200,
+          httpStatus: status,
         }),
       };
     }
@@ -268,12 +268,14 @@ export function classifyRequest(answer: Answered, sampleCount: number, now = Dat
         ambiguous: true,
         error: recorded(
           'BAD_VENDOR_RESPONSE',
-          `200 without one result per file (${sampleCount} sent): ${text.slice(0, 200)}`,
-          { httpStatus: 200 },
+          `${status} without one result per file (${sampleCount} sent): ${text.slice(0, 200)}`,
+          { httpStatus: status },
         ),
       },
     };
   }
+  const common = destinationOrTimeout('Edge Impulse', answer);
+  if (common) return { kind: 'all', outcome: common };
   if (status === 400 || status === 413) {
     return {
       kind: 'refused',
@@ -328,32 +330,47 @@ export function classifyRequest(answer: Answered, sampleCount: number, now = Dat
   };
 }
 
-/** Maps one `files[i]` entry (§1.1 [C]) to its job's outcome. */
+/**
+ * Maps one `files[i]` entry (§1.1 [C]) to its job's outcome. Only `success: false` is the vendor refusing the
+ * sample (a duplicate's message aside); an entry of any other shape came inside an answer that took the
+ * request, so the sample may be stored: an ambiguous retry naming what is wrong, never a REJECTED.
+ */
 export function classifyFile(entry: unknown): DeliveryOutcome {
-  const f = (entry && typeof entry === 'object' ? entry : {}) as Record<string, unknown>;
-  if (f.success === true && (typeof f.sampleId === 'number' || typeof f.sampleId === 'string')) {
+  const isObject = entry !== null && typeof entry === 'object' && !Array.isArray(entry);
+  const f = (isObject ? entry : {}) as Record<string, unknown>;
+  const hasId = typeof f.sampleId === 'number' || (typeof f.sampleId === 'string' && f.sampleId !== '');
+  if (f.success === true && hasId) {
     const detail: JsonObject = {};
     if (typeof f.fileName === 'string') detail.fileName = f.fileName;
     if (typeof f.projectId === 'number') detail.projectId = f.projectId;
     return { kind: 'accepted', status: 'UPLOADED', vendorRef: String(f.sampleId), detail };
   }
-  const error = typeof f.error === 'string' ? f.error : `no sample id in ${JSON.stringify(entry)}`;
-  if (error.startsWith(A.duplicatePrefix)) {
-    const id = A.duplicateIds.exec(error)?.[1];
+  if (typeof f.error === 'string' && f.error.startsWith(A.duplicatePrefix)) {
+    const id = A.duplicateIds.exec(f.error)?.[1];
     return {
       kind: 'present',
-      error: recorded('DUPLICATE', error, { httpStatus: 200, vendorCode: 'DUPLICATE' }),
+      error: recorded('DUPLICATE', f.error, { httpStatus: 200, vendorCode: 'DUPLICATE' }),
       ...(id ? { vendorRef: id } : {}),
     };
   }
-  if (f.success === true) {
-    return {
-      kind: 'retry',
-      ambiguous: true,
-      error: recorded('BAD_VENDOR_RESPONSE', `a file result without a sample id: ${JSON.stringify(entry)}`),
-    };
+  if (f.success === false) {
+    const why =
+      typeof f.error === 'string' && f.error ? f.error : `no reason given: ${JSON.stringify(entry)}`;
+    return { kind: 'rejected', error: recorded('SAMPLE_REJECTED', why, { httpStatus: 200 }) };
   }
-  return { kind: 'rejected', error: recorded('SAMPLE_REJECTED', error, { httpStatus: 200 }) };
+  const wrong = !isObject
+    ? 'is not an object'
+    : f.success !== true
+      ? `has success ${JSON.stringify(f.success) ?? 'missing'} (neither true nor false)`
+      : 'has no sample id';
+  return {
+    kind: 'retry',
+    ambiguous: true,
+    error: recorded(
+      'BAD_VENDOR_RESPONSE',
+      `a file result that ${wrong}: ${String(JSON.stringify(entry)).slice(0, 200)}`,
+    ),
+  };
 }
 
 /**

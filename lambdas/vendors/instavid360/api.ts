@@ -7,7 +7,7 @@ import { recorded } from '#commons/errors.ts';
 import { multipartBody } from '#commons/multipart.ts';
 import { parseRetryAfter } from '#domain/backoff.ts';
 import type { RecordedError } from '#domain/status.ts';
-import { jsonObject } from '../common.ts';
+import { destinationOrTimeout, isSuccess, jsonObject } from '../common.ts';
 import type { DeliveryOutcome, JsonObject, JsonValue, VendorAnswer, VendorContext } from '../types.ts';
 import { INSTAVID360_ASSUMPTIONS as A } from './assumptions.ts';
 
@@ -66,7 +66,7 @@ export function apiUrl(ctx: VendorContext, call: ApiCall, path: string): URL {
 /** What an answer says about the destination or the request, before the call-specific reading. */
 export type Refusal =
   | { kind: 'hold'; error: RecordedError; probeAfterMs?: number }
-  | { kind: 'retry'; error: RecordedError; retryAfterMs?: number }
+  | { kind: 'retry'; error: RecordedError; retryAfterMs?: number; ambiguous?: boolean }
   | { kind: 'invalid'; messages: string[]; error: RecordedError }
   | { kind: 'other'; error: RecordedError };
 
@@ -79,8 +79,9 @@ function reasons(env: Envelope | undefined, text: string): string {
 /**
  * The answers that mean the same for every call: a 2xx whose `success` is false (the documented failure flag),
  * 401 and 403 (the token), the monthly quota (429 or 403 mentioning a quota, or a Retry-After far beyond a
- * minute; a `success:false` 2xx mentioning a quota), the per-minute limit (429), 5xx, 422; and for an upload or
- * a task creation, 404/405 (the base URL or api_path is wrong). Undefined for a 2xx that does not say
+ * minute; a `success:false` 2xx mentioning a quota), a 3xx (held: ENDPOINT_MOVED) and 408 (retried), the
+ * per-minute limit (429), 5xx, 422; and for an upload or a task creation, 404/405 (the base URL or api_path is
+ * wrong). Undefined for a 2xx that does not say
  * `success: false`.
  */
 export function refusal(
@@ -91,7 +92,7 @@ export function refusal(
 ): Refusal | undefined {
   const { status, text } = answer;
   const env = envelope(text);
-  const ok = status >= 200 && status < 300;
+  const ok = isSuccess(status);
   if (ok && !(A.successFalseIsFailure && env?.success === false)) return undefined;
   const why = reasons(env, text);
   const vendorCode = env?.code !== undefined && env.code !== null ? String(env.code) : undefined;
@@ -117,6 +118,9 @@ export function refusal(
       error: recorded('VENDOR_REFUSED', `${VENDOR} answered ${status} with success: false: ${why}`, extra),
     };
   }
+  // A redirect (held: the API is elsewhere) or a 408 (retried; only a task creation may have made the task).
+  const common = destinationOrTimeout(VENDOR, answer, call === 'task');
+  if (common) return common;
   if (status === 401 || status === 403) {
     return {
       kind: 'hold',

@@ -305,16 +305,24 @@ async function deliverOne(job: DeliveryJob, ctx: VendorContext, opts: Options, s
     if (answer.kind === 'no-answer') return noAnswer(VENDOR, answer);
     const refused = refusal(answer, opts.quotaProbeMs, ctx.now(), 'task');
     if (refused?.kind === 'hold' || refused?.kind === 'retry') return refused;
+    // The vendor has this delivery's task (an earlier send's answer was lost) but never told us its key.
+    const taskExists = () =>
+      accepted(
+        undefined,
+        reference,
+        opts,
+        'the task exists (its reference was taken by an earlier send whose answer was lost); its key comes with its callback',
+      );
+    // The contract's duplicate reference is a 422 with the reason; a 409 is read the same way only when its
+    // reasons say so (a conflict about something else stays the refusal it is).
+    if (refused?.kind === 'other' && answer.status === 409) {
+      const env = envelope(answer.text);
+      const reasons = [...(env?.messages ?? []), env?.message ?? ''];
+      if (reasons.some((m) => A.duplicateReference.test(m))) return taskExists();
+    }
     if (refused?.kind === 'invalid') {
       const says = (re: RegExp) => refused.messages.some((m) => re.test(m));
-      if (says(A.duplicateReference))
-        // The vendor has this delivery's task (an earlier send's answer was lost) but never told us its key.
-        return accepted(
-          undefined,
-          reference,
-          opts,
-          'the task exists (its reference was taken by an earlier send whose answer was lost); its key comes with its callback',
-        );
+      if (says(A.duplicateReference)) return taskExists();
       const stale = (['background', 'overlay'] as const).filter((k) => says(A.unknownImageKey(k)));
       if (round === 0 && (stale.length > 0 || says(A.unknownImageKey('original')))) {
         // A key the vendor no longer knows: upload that image again, then create once more.
@@ -423,6 +431,19 @@ async function checkOne(item: PendingDelivery, ctx: VendorContext, opts: Options
   if (!data) return checkFailed(recorded('BAD_VENDOR_RESPONSE', 'task status without data'));
   // The relay's own reference proves the task is this delivery's (a callback can only suggest a key).
   if (found && data.reference !== reference) return { kind: 'unchanged' };
+  // A recorded key whose task names another reference (a vendor mix-up, a data error) is never this
+  // delivery's: its status and its result belong to another delivery and are never brought home here.
+  if (typeof data.reference === 'string' && data.reference !== reference) {
+    return {
+      kind: 'status',
+      status: 'FAILED',
+      error: recorded(
+        'TASK_REFERENCE_MISMATCH',
+        `task ${task} belongs to reference ${data.reference.slice(0, 300)}, not this delivery (${reference})`,
+      ),
+      detail: { task, reference },
+    };
+  }
   const ref = found ? { vendorRef: found } : {};
   const state = taskState(data.status);
   const vendorStatus = typeof data.status === 'string' ? data.status : String(asJson(data.status));

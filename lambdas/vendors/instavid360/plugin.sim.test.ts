@@ -317,6 +317,44 @@ describe('deliver: vendor refusals', () => {
     assert.match(out.error.message, /The meta must be an array\./);
   });
 
+  it('a 409 on task creation whose reasons say the reference is taken: the task exists, as for the 422', async () => {
+    sim.faults.enqueue({
+      route: 'bgReplace',
+      status: 409,
+      body: failure(1, 'Conflict', ['The reference has already been taken.']),
+    });
+    const [out] = await instavid360.deliver([job(t)], t.ctx);
+    assert.ok(out?.kind === 'accepted' && out.status === 'PROCESSING', JSON.stringify(out));
+    assert.equal(out.vendorRef, undefined);
+    assert.match(String(out.detail?.note), /the task exists/);
+    // A conflict about something else stays the refusal it is.
+    sim.faults.enqueue({ route: 'bgReplace', status: 409, body: failure(1, 'Conflict', ['Busy.']) });
+    const [other] = await instavid360.deliver([job(t)], t.ctx);
+    assert.ok(other?.kind === 'rejected' && other.error.httpStatus === 409, JSON.stringify(other));
+  });
+
+  it('a 3xx holds the destination (ENDPOINT_MOVED, naming Location); nothing is sent there', async () => {
+    for (const route of ['upload', 'bgReplace']) {
+      sim.reset();
+      sim.faults.enqueue({ route, status: 302, headers: { location: 'https://api.example/moved' } });
+      const [out] = await instavid360.deliver([job(t)], t.ctx);
+      assert.ok(out?.kind === 'hold' && out.error.code === 'ENDPOINT_MOVED', JSON.stringify(out));
+      assert.match(out.error.message, /https:\/\/api\.example\/moved/);
+    }
+  });
+
+  it('408: an upload is retried (an orphan image at worst); a task creation is an ambiguous retry', async () => {
+    sim.faults.enqueue({ route: 'upload', status: 408 });
+    const [up] = await instavid360.deliver([job(t)], t.ctx);
+    assert.ok(
+      up?.kind === 'retry' && up.error.code === 'REQUEST_TIMEOUT' && !up.ambiguous,
+      JSON.stringify(up),
+    );
+    sim.faults.enqueue({ route: 'bgReplace', status: 408 });
+    const [task] = await instavid360.deliver([job(t)], t.ctx);
+    assert.ok(task?.kind === 'retry' && task.ambiguous === true, JSON.stringify(task));
+  });
+
   it('a create that got no answer is an ambiguous retry', async () => {
     sim.faults.enqueue({ route: 'bgReplace', reset: true });
     const [out] = await instavid360.deliver([job(t)], t.ctx);
@@ -397,6 +435,23 @@ describe('deliver: vendor refusals', () => {
 });
 
 describe('poll: status, results home, deadline', () => {
+  it("a recorded task key naming another delivery's task: FAILED TASK_REFERENCE_MISMATCH, nothing brought home", async () => {
+    const mine = job(t);
+    const theirs = job(t);
+    const [out] = await instavid360.deliver([theirs], t.ctx);
+    assert.ok(out?.kind === 'accepted' && out.vendorRef);
+    await sim.advance(1_000);
+    const got = (await poll([pending(mine, out.vendorRef, t)])).get(mine.deliveryId);
+    assert.ok(got?.kind === 'status' && got.status === 'FAILED', JSON.stringify(got));
+    assert.equal(got.error?.code, 'TASK_REFERENCE_MISMATCH');
+    assert.equal(
+      got.error?.message,
+      `task ${out.vendorRef} belongs to reference ${theirs.deliveryId}, not this delivery (${mine.deliveryId})`,
+    );
+    assert.equal(t.results.size, 0, "the other delivery's result is not written under this one's key");
+    assert.equal(sim.requestsTo('result').length, 0);
+  });
+
   it('complete: the processed image lands in the results bucket, byte for byte, with its links; once', async () => {
     const j = job(t, undefined, { meta: { VIN: 'V1' } });
     const [out] = await instavid360.deliver([j], t.ctx);

@@ -16,7 +16,7 @@ import {
 } from '#commons/media.ts';
 import { multipartBody } from '#commons/multipart.ts';
 import type { RecordedError } from '#domain/status.ts';
-import { noAnswer, transient } from '../common.ts';
+import { destinationOrTimeout, isSuccess, noAnswer, transient } from '../common.ts';
 import type {
   DeliveryJob,
   DeliveryOutcome,
@@ -176,6 +176,16 @@ export function checkCredentials(key: string): string | undefined {
     : 'is not an Instrumental key (…INST:V1:<identifier>:<secret>)';
 }
 
+/**
+ * The file's id: a non-empty string, or a finite number as its string form (a JSON id may come back as a
+ * number; refusing it would send the file again, and Instrumental does not dedupe).
+ */
+function fileIdOf(v: unknown): string | undefined {
+  if (typeof v === 'string' && v) return v;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  return undefined;
+}
+
 /** Maps an Instrumental answer to a delivery outcome (§3.1, §3.3: never retry 400/401/413). */
 export function classify(
   answer: Extract<VendorAnswer, { kind: 'answer' }>,
@@ -183,18 +193,20 @@ export function classify(
 ): DeliveryOutcome {
   const { status, text } = answer;
   const body = tryJson(text) as Record<string, unknown> | undefined;
-  if (status === 200) {
-    const fileId = body?.fileId;
-    if (typeof fileId === 'string' && fileId) {
-      return { kind: 'accepted', status: 'PENDING_VALIDATION', vendorRef: fileId };
-    }
-    // A 200 means Instrumental took the request: the file may be stored although its id did not come back.
+  if (isSuccess(status)) {
+    const fileId = fileIdOf(body?.fileId);
+    if (fileId) return { kind: 'accepted', status: 'PENDING_VALIDATION', vendorRef: fileId };
+    // A 2xx means Instrumental took the request: the file may be stored although its id did not come back.
     return {
       kind: 'retry',
       ambiguous: true,
-      error: recorded('BAD_VENDOR_RESPONSE', `200 without a fileId: ${text.slice(0, 200)}`),
+      error: recorded('BAD_VENDOR_RESPONSE', `${status} without a fileId: ${text.slice(0, 200)}`, {
+        httpStatus: status,
+      }),
     };
   }
+  const common = destinationOrTimeout('Instrumental', answer);
+  if (common) return common;
   if (status === 401) {
     return {
       kind: 'hold',
@@ -279,7 +291,8 @@ async function ingestOne(job: DeliveryJob, ctx: VendorContext): Promise<Delivery
 
 type StatusAnswer =
   | { ok: true; statuses: Record<string, string> }
-  | { ok: false; badIds: boolean; error: RecordedError; unauthorized?: boolean };
+  /** `holds`: the destination cannot be used (the key refused, the API moved): hold it. */
+  | { ok: false; badIds: boolean; error: RecordedError; holds?: boolean };
 
 async function fileStatus(ids: string[], ctx: VendorContext): Promise<StatusAnswer> {
   const key = await ctx.apiKey();
@@ -295,14 +308,17 @@ async function fileStatus(ids: string[], ctx: VendorContext): Promise<StatusAnsw
     };
   }
   const body = tryJson(answer.text) as Record<string, unknown> | undefined;
-  if (answer.status === 200 && body && typeof body.statuses === 'object' && body.statuses) {
+  if (isSuccess(answer.status) && body && typeof body.statuses === 'object' && body.statuses) {
     return { ok: true, statuses: body.statuses as Record<string, string> };
   }
+  // A redirect: the API is not at base_url; every check would get it, so the destination is held.
+  const moved = destinationOrTimeout('Instrumental fileStatus', answer, false);
+  if (moved?.kind === 'hold') return { ok: false, badIds: false, holds: true, error: moved.error };
   const code = typeof body?.code === 'string' ? body.code : undefined;
   return {
     ok: false,
     badIds: answer.status === 400 && (code === 'FILE_NOT_FOUND' || code === 'COULD_NOT_PARSE'),
-    unauthorized: answer.status === 401,
+    holds: answer.status === 401,
     error: recorded(
       answer.status === 401 ? 'AUTH_FAILED' : (code ?? 'STATUS_CHECK_FAILED'),
       `fileStatus answered ${answer.status}: ${String(body?.msg ?? answer.text.slice(0, 200))}`,
@@ -318,7 +334,7 @@ async function fileStatus(ids: string[], ctx: VendorContext): Promise<StatusAnsw
 async function statusesIsolatingBadIds(
   ids: string[],
   ctx: VendorContext,
-  out: Map<string, { status?: string; error?: RecordedError; bad?: boolean; unauthorized?: boolean }>,
+  out: Map<string, { status?: string; error?: RecordedError; bad?: boolean; holds?: boolean }>,
 ): Promise<void> {
   const answer = await fileStatus(ids, ctx);
   if (answer.ok) {
@@ -341,7 +357,7 @@ async function statusesIsolatingBadIds(
     out.set(id, {
       error: answer.error,
       bad: answer.badIds,
-      ...(answer.unauthorized ? { unauthorized: true } : {}),
+      ...(answer.holds ? { holds: true } : {}),
     });
 }
 
@@ -350,10 +366,7 @@ function ageMs(item: PendingDelivery, ctx: VendorContext): number {
 }
 
 async function poll(items: PendingDelivery[], ctx: VendorContext): Promise<Map<string, PollOutcome>> {
-  const found = new Map<
-    string,
-    { status?: string; error?: RecordedError; bad?: boolean; unauthorized?: boolean }
-  >();
+  const found = new Map<string, { status?: string; error?: RecordedError; bad?: boolean; holds?: boolean }>();
   await statusesIsolatingBadIds(
     items.map((i) => i.vendorRef),
     ctx,
@@ -379,7 +392,7 @@ async function poll(items: PendingDelivery[], ctx: VendorContext): Promise<Map<s
         status: 'FAILED',
         error: f.error ?? recorded('FILE_NOT_FOUND', 'Instrumental does not know this fileId'),
       });
-    } else if (f?.unauthorized && f.error) {
+    } else if (f?.holds && f.error) {
       result.set(item.deliveryId, { kind: 'hold', error: f.error });
     } else if (ageMs(item, ctx) > INSTRUMENTAL_ASSUMPTIONS.pendingDeadlineMs) {
       // Past the deadline a check that keeps failing ends the delivery too, with the last failure in the message.

@@ -107,6 +107,53 @@ describe('Instrumental answers → outcomes', () => {
       assert.equal(o.kind === 'retry' && o.error.code, 'BAD_VENDOR_RESPONSE', text);
     }
   });
+  it('any 2xx with a fileId is accepted (201, 202, 207 are Instrumental taking the file, never REJECTED)', () => {
+    for (const status of [201, 202, 207]) {
+      assert.deepEqual(classify(answer(status, '{"fileId":"e0Blm7EjlLQ2"}')), {
+        kind: 'accepted',
+        status: 'PENDING_VALIDATION',
+        vendorRef: 'e0Blm7EjlLQ2',
+      });
+    }
+  });
+  it('a 2xx without a usable body (204, text) is an ambiguous BAD_VENDOR_RESPONSE, never REJECTED', () => {
+    for (const [status, text] of [
+      [204, ''],
+      [201, 'created'],
+    ] as const) {
+      const o = classify(answer(status, text));
+      assert.equal(o.kind, 'retry', `${status}`);
+      assert.equal(o.kind === 'retry' && o.ambiguous, true);
+      assert.equal(o.kind === 'retry' && o.error.code, 'BAD_VENDOR_RESPONSE');
+      assert.equal(o.kind === 'retry' && o.error.httpStatus, status);
+    }
+  });
+  it('a numeric fileId is the file id as a string (not a retry that uploads the file again)', () => {
+    assert.deepEqual(classify(answer(200, '{"fileId":123456}')), {
+      kind: 'accepted',
+      status: 'PENDING_VALIDATION',
+      vendorRef: '123456',
+    });
+    // Not finite cannot be an id (1e999 parses as Infinity).
+    assert.equal(classify(answer(200, '{"fileId":1e999}')).kind, 'retry');
+  });
+  it('a 3xx holds the destination (ENDPOINT_MOVED, naming Location); the redirect is not followed', () => {
+    for (const status of [301, 302, 307, 308]) {
+      const o = classify(answer(status, '', { location: 'https://api.instrumental.example/v0' }));
+      assert.equal(o.kind, 'hold', `${status}`);
+      assert.equal(o.kind === 'hold' && o.error.code, 'ENDPOINT_MOVED');
+      assert.match(o.kind === 'hold' ? o.error.message : '', /https:\/\/api\.instrumental\.example\/v0/);
+      assert.match(o.kind === 'hold' ? o.error.message : '', /base_url/);
+    }
+    const bare = classify(answer(304));
+    assert.match(bare.kind === 'hold' ? bare.error.message : '', /without a Location/);
+  });
+  it('408 is an ambiguous retry (Instrumental may have read the whole file before giving up), not REJECTED', () => {
+    const o = classify(answer(408, 'Request Timeout'));
+    assert.equal(o.kind, 'retry');
+    assert.equal(o.kind === 'retry' && o.ambiguous, true);
+    assert.equal(o.kind === 'retry' && o.error.code, 'REQUEST_TIMEOUT');
+  });
 });
 
 /** A context whose vendor answers come from `reply`; every request is kept, with its body read whole. */
@@ -200,6 +247,15 @@ describe('Instrumental status checks past the deadline', () => {
   });
   it('a 401 still holds the destination, deadline or not', async () => {
     assert.equal((await run(() => answer(401, '{"code":"UNAUTHORIZED"}'), late))?.kind, 'hold');
+  });
+  it('a 3xx on fileStatus holds the destination (ENDPOINT_MOVED), not a failure of each file', async () => {
+    const o = await run(() => answer(301, '', { location: 'https://elsewhere.example/' }), accepted + 60_000);
+    assert.equal(o?.kind, 'hold');
+    assert.equal(o?.kind === 'hold' && o.error.code, 'ENDPOINT_MOVED');
+  });
+  it('a fileStatus 2xx other than 200 is read like a 200', async () => {
+    const o = await run(() => answer(201, '{"statuses":{"AAAA":"UPLOADED"}}'), accepted + 60_000);
+    assert.deepEqual(o, { kind: 'status', status: 'UPLOADED' });
   });
 });
 

@@ -1,11 +1,12 @@
 /**
  * What a V7 answer means for a delivery (../shared/vendor-contracts.md §2.1 "Errors and retry"):
  * 401 → hold; 404 of a team, dataset or storage → hold; 429 INSUFFICIENT_REMAINING_STORAGE → hold;
- * 422 → REJECTED with V7's errors; other 429 and 5xx → retry, honouring Retry-After; no answer → retry.
+ * 422 → REJECTED with V7's errors; other 429 and 5xx → retry, honouring Retry-After; no answer → retry;
+ * 3xx → hold (ENDPOINT_MOVED) and 408 → retry, as for every vendor (../common.ts).
  */
 import { recorded } from '#commons/errors.ts';
 import type { RecordedError } from '#domain/status.ts';
-import { jsonObject, noAnswer, transient } from '../common.ts';
+import { destinationOrTimeout, jsonObject, noAnswer, transient } from '../common.ts';
 import type { DeliveryOutcome, VendorAnswer } from '../types.ts';
 import { V7_ASSUMPTIONS } from './assumptions.ts';
 
@@ -77,6 +78,9 @@ export function failure(answer: VendorAnswer, route: Route, now: number): Delive
   if (answer.kind === 'no-answer') return noAnswer('V7', answer);
   const what = route === 'register' ? 'register' : `${route} upload`;
   const { status } = answer;
+  // A redirect holds the destination; a 408 is retried (ambiguous unless the call was a read-only sign).
+  const common = destinationOrTimeout('V7', answer, route !== 'sign');
+  if (common) return common;
   if (status === 401) {
     return { kind: 'hold', error: error('AUTH_FAILED', `V7 refused the API key (${what})`, answer) };
   }

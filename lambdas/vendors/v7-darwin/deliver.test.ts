@@ -153,6 +153,19 @@ describe('V7: a failure at a step resumes at that step', () => {
     );
   });
 
+  it('a redirect on register holds the destination (ENDPOINT_MOVED), not a REJECTED delivery', async (t) => {
+    const h = await pluginHarness(t);
+    const job = h.job('line-1/moved.jpg', jpeg(6));
+    h.sim.faults.enqueue({
+      route: 'registerUpload',
+      status: 308,
+      headers: { location: 'https://x.example/' },
+    });
+    const [out] = await h.attempt([job]);
+    assert.equal(out?.kind === 'hold' && out.error.code, 'ENDPOINT_MOVED');
+    assert.match(out?.kind === 'hold' ? out.error.message : '', /x\.example/);
+  });
+
   it('a 503 on sign is tried again in the same attempt', async (t) => {
     const h = await pluginHarness(t);
     const job = h.job('line-1/SN-4.jpg', jpeg(4));

@@ -4,6 +4,7 @@
  * item (its id and upload_id), a blocked item (its reason), or the call's failure.
  */
 import { recorded } from '#commons/errors.ts';
+import { isSuccess } from '../common.ts';
 import type { DeliveryOutcome, JsonObject } from '../types.ts';
 import { type Answered, badResponse, errorsOf, failure, fieldErrors } from './answers.ts';
 import { V7_ASSUMPTIONS } from './assumptions.ts';
@@ -80,7 +81,7 @@ async function registerChunk(
     for (const i of idx) set(i, { kind: 'outcome', outcome });
   };
 
-  if (answer.kind === 'answer' && answer.status === 200) {
+  if (answer.kind === 'answer' && isSuccess(answer.status)) {
     mapAnswer(answer, mode, entries, idx, set);
     return;
   }
@@ -237,7 +238,7 @@ function mapAnswer(
           kind: 'retry',
           error: recorded(
             'BAD_VENDOR_RESPONSE',
-            'V7 register answered 200 without this item in items or blocked_items',
+            `V7 register answered ${answer.status} without this item in items or blocked_items`,
           ),
         },
       });

@@ -13,6 +13,7 @@
 import { errorMessage, recorded } from '#commons/errors.ts';
 import { parseRetryAfter } from '#domain/backoff.ts';
 import type { RecordedError } from '#domain/status.ts';
+import { isSuccess } from '../common.ts';
 import type { DeliveryJob, DeliveryOutcome, JsonObject } from '../types.ts';
 import { failure, vendorCodeOf } from './answers.ts';
 import { V7_ASSUMPTIONS } from './assumptions.ts';
@@ -151,7 +152,7 @@ export async function finishUpload(run: UploadRun): Promise<DeliveryOutcome> {
     if (puts >= V7_ASSUMPTIONS.maxPutsPerAttempt) return giveUp(last);
     if (!url) {
       const answer = await client.idempotent('GET', `${uploadPath}/sign`);
-      if (answer.kind === 'answer' && answer.status === 200) {
+      if (answer.kind === 'answer' && isSuccess(answer.status)) {
         const signed = (() => {
           try {
             return (JSON.parse(answer.text) as { upload_url?: unknown }).upload_url;
@@ -162,7 +163,7 @@ export async function finishUpload(run: UploadRun): Promise<DeliveryOutcome> {
         if (typeof signed !== 'string' || !/^https?:\/\//.test(signed)) {
           return {
             kind: 'retry',
-            error: recorded('BAD_VENDOR_RESPONSE', 'V7 sign answered 200 without an upload_url'),
+            error: recorded('BAD_VENDOR_RESPONSE', `V7 sign answered ${answer.status} without an upload_url`),
           };
         }
         url = signed;

@@ -219,6 +219,19 @@ describe('V7 answers → outcomes (pure)', () => {
     assert.equal(upload.kind === 'rejected' && upload.error.code, 'UPLOAD_NOT_FOUND');
   });
 
+  it('3xx holds (ENDPOINT_MOVED, naming Location) on every route; 408 retries, ambiguous unless a sign', () => {
+    for (const route of ['register', 'sign', 'confirm'] as const) {
+      const o = failure(answer(301, '', { location: 'https://eu.darwin.v7labs.com/api' }), route, 0);
+      assert.equal(o.kind === 'hold' && o.error.code, 'ENDPOINT_MOVED', route);
+      assert.match(o.kind === 'hold' ? o.error.message : '', /https:\/\/eu\.darwin\.v7labs\.com\/api/);
+    }
+    const confirm = failure(answer(408, ''), 'confirm', 0);
+    assert.equal(confirm.kind === 'retry' && confirm.ambiguous, true);
+    assert.equal(confirm.kind === 'retry' && confirm.error.code, 'REQUEST_TIMEOUT');
+    const sign = failure(answer(408, ''), 'sign', 0);
+    assert.equal(sign.kind === 'retry' && sign.ambiguous, undefined);
+  });
+
   it('429 storage holds; 429 and 5xx retry; 413, 422 and other 4xx reject', () => {
     const storage = failure(
       answer(429, { errors: { code: 'INSUFFICIENT_REMAINING_STORAGE' } }),
