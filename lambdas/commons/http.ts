@@ -1,36 +1,10 @@
 /**
- * Vendor requests and answers: header checks before dispatch, body text, lenient JSON, and which failures
- * are the network's (retry) rather than the vendor's, and whether the request had gone out in full. Type-only
+ * Vendor requests and answers: header checks before dispatch, body text, lenient JSON, and, when no answer
+ * came, whether the request had gone out in full. Type-only
  * use of undici, so that plug-ins do not pull the HTTP client into every bundle.
  */
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-
-/** Error codes of failures where the request may not have reached the vendor or its answer was lost. */
-const NETWORK_CODES = new Set([
-  // undici
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'UND_ERR_CLOSED',
-  'UND_ERR_DESTROYED',
-  // node:net / dns
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EAI_AGAIN',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-]);
-
-export function isNetworkError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  if (typeof code === 'string' && NETWORK_CODES.has(code)) return true;
-  const cause = (err as { cause?: unknown } | undefined)?.cause;
-  return cause !== undefined && cause !== err && isNetworkError(cause);
-}
 
 /** Reads a response body as text, at most `max` characters kept (vendor error bodies can be large). */
 export async function readText(body: Dispatcher.ResponseData['body'], max = 64_000): Promise<string> {
@@ -89,7 +63,12 @@ export type Answer =
 /**
  * Sends one request and reads its answer as text. The body goes through a stream whose end marks the request
  * as handed over in full, so a failure afterwards can be told apart from one before the vendor saw it all.
- * Throws InvalidRequestError (nothing dispatched) for bad headers; every other failure is a `no-answer`.
+ *
+ * Throws only what the relay refuses before anything is sent: InvalidRequestError (bad headers, checked here)
+ * and undici's InvalidArgumentError (options it refuses before dispatch). Every other failure, whatever its
+ * kind, is a `no-answer` with `sentInFull`: a reset, a deadline, but also an answer that breaks undici's parser
+ * (a bad status line, a bad chunk size) after the vendor got the whole request. Thrown, such a failure became
+ * the forwarder's INTERNAL_ERROR and ended DEAD although the vendor may hold the file.
  */
 export async function sendRequest(
   http: Dispatcher,
@@ -124,14 +103,15 @@ export async function sendRequest(
     return { kind: 'answer', status: res.statusCode, headers: res.headers, text };
   } catch (err) {
     body?.destroy();
-    if (isNetworkError(err) || signal.aborted || isAbort(err)) {
-      return { kind: 'no-answer', error: err instanceof Error ? err : new Error(String(err)), sentInFull };
-    }
-    throw err;
+    if (refusedBeforeDispatch(err)) throw err;
+    return { kind: 'no-answer', error: err instanceof Error ? err : new Error(String(err)), sentInFull };
   }
 }
 
-function isAbort(err: unknown): boolean {
-  const name = (err as { name?: unknown } | undefined)?.name;
-  return name === 'AbortError' || name === 'TimeoutError';
+/** undici refused the request's options before dispatching it (InvalidArgumentError): nothing was sent. */
+function refusedBeforeDispatch(err: unknown): boolean {
+  return (
+    err instanceof InvalidRequestError ||
+    (err as { code?: unknown } | undefined)?.code === 'UND_ERR_INVALID_ARG'
+  );
 }
