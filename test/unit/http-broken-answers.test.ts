@@ -6,6 +6,7 @@
  * Stand-in servers are raw `net` sockets (or a plain http server) on 127.0.0.1; nothing is timed.
  */
 import assert from 'node:assert/strict';
+import { createServer as createHttpServer } from 'node:http';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { Agent } from 'undici';
@@ -74,4 +75,88 @@ describe('a malformed answer after the whole request went out', () => {
       }
     });
   }
+});
+
+describe('a huge answer body', () => {
+  it('keeps maxAnswerChars, stops reading (the server sees the connection closed early) and says it was cut', async () => {
+    const total = 256 * 1024 * 1024;
+    const block = Buffer.alloc(64 * 1024, 'e');
+    let written = 0;
+    let finished = false;
+    let resolveClosed: (v: { written: number; finished: boolean }) => void = () => undefined;
+    const closed = new Promise<{ written: number; finished: boolean }>((r) => {
+      resolveClosed = r;
+    });
+    const server = createHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(total) });
+      res.on('close', () => resolveClosed({ written, finished }));
+      const pump = () => {
+        while (written < total && !res.destroyed) {
+          written += block.length;
+          if (!res.write(block)) return void res.once('drain', pump);
+        }
+        if (written >= total && !res.destroyed) {
+          finished = true;
+          res.end();
+        }
+      };
+      pump();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as AddressInfo).port;
+    const agent = new Agent();
+    try {
+      const answer = await sendRequest(
+        agent,
+        { method: 'GET', url: new URL(`http://127.0.0.1:${port}/big`), maxAnswerChars: 1000 },
+        AbortSignal.timeout(60_000),
+      );
+      assert.equal(answer.kind, 'answer');
+      assert.equal(answer.kind === 'answer' && answer.status, 200);
+      assert.equal(answer.kind === 'answer' && answer.text, 'e'.repeat(1000));
+      assert.equal(answer.kind === 'answer' && answer.truncated, true);
+      const seen = await closed;
+      assert.equal(seen.finished, false, 'the server never got to write the whole body');
+      assert.ok(seen.written < total / 4, `only ${seen.written} of ${total} bytes were written`);
+    } finally {
+      await agent.destroy();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  it('counts characters, not bytes, decodes the charset the answer names, and does not flag a whole answer', async () => {
+    const replies: Record<string, { type: string; bytes: Buffer }> = {
+      '/utf8': { type: 'text/plain; charset=utf-8', bytes: Buffer.from('é'.repeat(50)) },
+      '/latin1': { type: 'text/plain; charset=ISO-8859-1', bytes: Buffer.from([0x63, 0x61, 0x66, 0xe9]) },
+      '/unknown': { type: 'text/plain; charset=no-such-charset', bytes: Buffer.from('ok é') },
+    };
+    const server = createHttpServer((req, res) => {
+      const r = replies[req.url ?? ''] as { type: string; bytes: Buffer };
+      res.writeHead(200, { 'content-type': r.type });
+      res.end(r.bytes);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const agent = new Agent();
+    const get = (path: string, maxAnswerChars?: number) =>
+      sendRequest(
+        agent,
+        { method: 'GET', url: new URL(path, base), ...(maxAnswerChars ? { maxAnswerChars } : {}) },
+        AbortSignal.timeout(30_000),
+      );
+    try {
+      const cut = await get('/utf8', 30);
+      assert.deepEqual(cut.kind === 'answer' && [cut.text, cut.truncated], ['é'.repeat(30), true]);
+      const exact = await get('/utf8', 50);
+      assert.deepEqual(exact.kind === 'answer' && [exact.text, exact.truncated], ['é'.repeat(50), undefined]);
+      const latin1 = await get('/latin1');
+      assert.equal(latin1.kind === 'answer' && latin1.text, 'café');
+      const unknown = await get('/unknown');
+      assert.equal(unknown.kind === 'answer' && unknown.text, 'ok é');
+    } finally {
+      await agent.close();
+      server.close();
+    }
+  });
 });
