@@ -8,7 +8,8 @@ import type {
   SendMessageBatchCommandOutput,
 } from '@aws-sdk/client-sqs';
 import { chunksOf } from '#commons/chunks.ts';
-import { MAX_MESSAGE_BYTES } from '#domain/delivery.ts';
+import { queueDelaySeconds } from '#domain/backoff.ts';
+import { MAX_MESSAGE_BYTES, MAX_VISIBILITY_SECONDS } from '#domain/delivery.ts';
 import type { QueueMessage } from '#domain/ops/types.ts';
 import { AwsTransport, type TransportOptions } from './aws/transport.ts';
 
@@ -34,13 +35,8 @@ export function sendBatches<T extends { body: string }>(bodies: readonly T[]): T
   return chunksOf(bodies, 10, MAX_MESSAGE_BYTES, (b) => Buffer.byteLength(b.body));
 }
 
-/**
- * The longest visibility a received message may be given: SQS caps a message's *total* visibility at 12 h from
- * its receive ("Total VisibilityTimeout for the message is beyond the limit"), and the handler asking may have run
- * up to Lambda's 15 minutes since. A longer wait (a Retry-After a day ahead) comes back at this and is put back
- * again until the record's own due time.
- */
-export const MAX_VISIBILITY_SECONDS = 43_200 - 900;
+/** Re-exported for the adapter's callers and tests; the constant lives with the queue's other limits. */
+export { MAX_VISIBILITY_SECONDS };
 
 export class Queues {
   constructor(private readonly sqs: SQSClient = new SQSClient({})) {}
@@ -71,9 +67,12 @@ export class Queues {
     }
   }
 
-  /** Makes a received message visible again after `delayMs` (clamped to 0..MAX_VISIBILITY_SECONDS). */
+  /**
+   * Makes a received message visible again after `delayMs`: whole seconds rounded up, clamped to
+   * 0..MAX_VISIBILITY_SECONDS (queueDelaySeconds, which the forwarder also uses for the time it records).
+   */
   async retryLater(queueUrl: string, receiptHandle: string, delayMs: number): Promise<void> {
-    const seconds = Math.min(MAX_VISIBILITY_SECONDS, Math.max(0, Math.ceil(delayMs / 1000)));
+    const seconds = queueDelaySeconds(delayMs);
     await this.sqs.call('ChangeMessageVisibility', {
       QueueUrl: queueUrl,
       ReceiptHandle: receiptHandle,

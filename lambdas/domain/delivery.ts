@@ -151,6 +151,14 @@ export function sqsSafeJson(value: unknown): string {
  */
 export const MAX_MESSAGE_BYTES = 262_144;
 
+/**
+ * The longest visibility a received message may be given: SQS caps a message's *total* visibility at 12 h from
+ * its receive ("Total VisibilityTimeout for the message is beyond the limit"), and the handler asking may have run
+ * up to Lambda's 15 minutes since. So it is also the longest a retry can wait in the queue: the backoff clamps its
+ * delays to it (domain/backoff.ts), and the SQS adapter never asks more.
+ */
+export const MAX_VISIBILITY_SECONDS = 43_200 - 900;
+
 export function parseDeliveryMessage(body: string): DeliveryMessage | undefined {
   try {
     const m = JSON.parse(body) as Partial<DeliveryMessage>;

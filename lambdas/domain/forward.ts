@@ -28,7 +28,7 @@ import type {
   VendorContext,
   VendorPlugin,
 } from '#vendors/types.ts';
-import { type BackoffPolicy, retryDelayMs } from './backoff.ts';
+import { type BackoffPolicy, queueDelaySeconds, retryDelayMs } from './backoff.ts';
 import {
   type DeliveryKey,
   type DeliveryMessage,
@@ -838,7 +838,9 @@ function retrySettle(
   if (!refund && job.attempt >= maxAttempts) {
     return exhaustedSettle(item, job, outcome.error, outcome.ambiguous === true, deps);
   }
-  const delay = retryDelayMs(job.attempt, policy, outcome.retryAfterMs, deps.random);
+  // What the queue will really wait (whole seconds, at most its visibility limit): the record says the same.
+  const delay =
+    queueDelaySeconds(retryDelayMs(job.attempt, policy, outcome.retryAfterMs, deps.random)) * 1000;
   return {
     msg,
     update: {

@@ -7,10 +7,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { recorded } from '#commons/errors.ts';
 import { createLogger } from '#commons/logger.ts';
+import { MAX_RETRY_DELAY_MS } from '#domain/backoff.ts';
 import type { DataTransmit, RelayConfig } from '#domain/config/types.ts';
 import { type DeliveryMessage, deliveryKey } from '#domain/delivery.ts';
 import {
   type FinishUpdate,
+  type ForwarderDeps,
   type ForwarderPorts,
   forwardBatch,
   groupJobs,
@@ -92,7 +94,13 @@ function plugin(over: Partial<VendorPlugin>): VendorPlugin {
   };
 }
 
-function run(p: VendorPlugin, msgs: DeliveryMessage[], remainingMs = 60_000, ctx = {} as VendorContext) {
+function run(
+  p: VendorPlugin,
+  msgs: DeliveryMessage[],
+  remainingMs = 60_000,
+  ctx = {} as VendorContext,
+  over: Partial<ForwarderDeps> = {},
+) {
   const fake = fakePorts();
   const result = forwardBatch(
     msgs.map(record),
@@ -103,6 +111,7 @@ function run(p: VendorPlugin, msgs: DeliveryMessage[], remainingMs = 60_000, ctx
       context: () => ctx,
       log: createLogger({}, { level: 'error', sink: () => {} }),
       owner: 'me',
+      ...over,
     },
     { remainingMs: () => remainingMs },
   );
@@ -256,5 +265,31 @@ describe('forwarder: an object replaced under its key', () => {
     assert.equal(f?.notice?.code, 'OBJECT_SUPERSEDED');
     assert.equal(f?.refund, true, 'no attempt spent');
     assert.equal(r.finished.get(kept.pk)?.status, 'UPLOADED');
+  });
+});
+
+describe('forwarder: the time a retry is recorded for', () => {
+  const now = Date.parse('2026-03-01T00:00:00.000Z');
+  const retryAfter = (retryAfterMs: number) =>
+    plugin({
+      deliver: async (jobs) =>
+        jobs.map(() => ({ kind: 'retry', error: recorded('RATE_LIMITED', '429'), retryAfterMs })),
+    });
+  const deps = { now: () => now, random: () => 0 };
+
+  it('is what the queue can wait, not a Retry-After of years (the message comes back then)', async () => {
+    const m = message(1);
+    const r = await run(retryAfter(99_999_999_000), [m], 60_000, {} as VendorContext, deps);
+    const f = r.finished.get(m.pk);
+    assert.equal(f?.status, 'RETRYING');
+    assert.deepEqual(r.released, [{ receipt: 'r0', delayMs: MAX_RETRY_DELAY_MS }]);
+    assert.equal(f?.nextCheckAt, new Date(now + MAX_RETRY_DELAY_MS).toISOString());
+  });
+
+  it('is the whole seconds SQS waits, so the record never says earlier than the message comes back', async () => {
+    const m = message(2);
+    const r = await run(retryAfter(1_500), [m], 60_000, {} as VendorContext, deps);
+    assert.deepEqual(r.released, [{ receipt: 'r0', delayMs: 2_000 }]);
+    assert.equal(r.finished.get(m.pk)?.nextCheckAt, new Date(now + 2_000).toISOString());
   });
 });
