@@ -184,7 +184,14 @@ export interface VendorRequest {
  * says whether the whole request had been handed to the connection by then (the vendor may have it).
  */
 export type VendorAnswer =
-  | { kind: 'answer'; status: number; headers: Record<string, string | string[] | undefined>; text: string }
+  | {
+      kind: 'answer';
+      status: number;
+      headers: Record<string, string | string[] | undefined>;
+      text: string;
+      /** The answer was longer than `maxAnswerChars`: `text` is its start, the rest was not read (commons/http.ts). */
+      truncated?: true;
+    }
   | { kind: 'no-answer'; error: Error; sentInFull: boolean };
 
 /** Small per-destination values shared by every Lambda (e.g. an uploaded background's id by content hash). */
