@@ -17,8 +17,9 @@ export const ENV = {
   /** Vendor id this forwarder serves (forwarder only). */
   vendor: 'RELAY_VENDOR',
   /**
-   * The relay config as JSON text, validated before it got here: baked into the bundle by CDK (esbuild define +
-   * banner), set by the local stack. The only config a handler reads.
+   * The relay config as JSON text, validated before it got here: baked into the bundle by CDK (a generated module
+   * esbuild injects, which sets it on load: lib/bundling.ts bakedBundleSettings), set by the local stack. The
+   * only config a handler reads.
    */
   configJson: 'RELAY_CONFIG_JSON',
   /** Path to a config file (YAML or JSON) for `cdk synth` (bin/factory-relay.ts); no handler reads it. */

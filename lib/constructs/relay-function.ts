@@ -6,9 +6,9 @@ import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import {
+  assertBundlingArgsFit,
   BUNDLE_EXTERNALS,
-  bundleBanner,
-  bundleDefine,
+  bakedBundleSettings,
   esbuildCliArgs,
   writeBundleValidators,
 } from '../bundling.ts';
@@ -39,11 +39,13 @@ export interface RelayFunctionProps {
  * validators, no unused undici parser, environment credentials only, a source map read only when an error
  * leaves a handler — no NODE_OPTIONS=--enable-source-maps, which cost ~40 % of module init).
  *
- * The config reaches the code two ways, both at bundle time: esbuild `define` replaces the literal
- * `process.env.RELAY_CONFIG_JSON` with the JSON text, and a banner line assigns it to
- * `process.env.RELAY_CONFIG_JSON` before any module runs, so code reading `process.env[ENV.configJson]`
- * (which `define` cannot see) finds it too. Neither puts it in the template: no 4 KB environment limit, no
- * runtime fetch.
+ * The config reaches the code through a generated module (lib/bundling.ts bakedBundleSettings:
+ * `.build/baked-config/<sha256>.mjs`) that esbuild `inject`s ahead of every other module: it assigns the JSON
+ * text to `process.env.RELAY_CONFIG_JSON` on load, so code reading `process.env[ENV.configJson]` finds it, and
+ * esbuild `define` replaces the literal `process.env.RELAY_CONFIG_JSON` with the module's export. Nothing
+ * config-sized is on esbuild's command line (Linux refuses one argument over 128 KiB: a large config failed
+ * bundling with "exited with status 249"); assertBundlingArgsFit stops synth with a clear message if anything
+ * is. Nothing is in the template either: no 4 KB environment limit, no runtime fetch.
  */
 export class RelayFunction extends Construct {
   public readonly function: LambdaFunction;
@@ -77,6 +79,21 @@ export class RelayFunction extends Construct {
     const lockFile = join(props.projectRoot, 'package-lock.json');
     if (!existsSync(lockFile)) throw new Error(`no package-lock.json in ${props.projectRoot}`);
     writeBundleValidators(props.projectRoot);
+    const baked = bakedBundleSettings(props.projectRoot, props.configJson);
+    const cliArgs = esbuildCliArgs();
+    // What NodejsFunction will put on esbuild's command line from these settings (lib/bundling.ts).
+    assertBundlingArgsFit(
+      [
+        props.entry,
+        `--banner:js=${baked.banner}`,
+        ...Object.entries(baked.define).map(([key, value]) => `--define:${key}=${value}`),
+        ...baked.inject.map((file) => `--inject:${file}`),
+        ...BUNDLE_EXTERNALS.map((external) => `--external:${external}`),
+        ...Object.entries(cliArgs).flatMap(([key, value]) => [key, ...[value].flat()]),
+      ],
+      props.configJson,
+      `RelayFunction ${this.node.path}`,
+    );
     this.function = new NodejsFunction(this, 'Function', {
       ...common,
       entry: props.entry,
@@ -92,9 +109,10 @@ export class RelayFunction extends Construct {
         mainFields: ['module', 'main'],
         externalModules: [...BUNDLE_EXTERNALS],
         forceDockerBundling: false,
-        banner: bundleBanner(props.configJson),
-        esbuildArgs: esbuildCliArgs(),
-        define: bundleDefine(props.configJson),
+        banner: baked.banner,
+        esbuildArgs: cliArgs,
+        define: baked.define,
+        inject: baked.inject,
       },
     });
   }
