@@ -326,7 +326,7 @@ export class FactoryRelayStack extends Stack {
     }
     this.alarms = new DlqAlarms(this, 'DeadLetterAlarms', { deadLetterQueues, email: props.alarmEmail });
     this.monitoring = new OpsMonitoring(this, 'Monitoring', {
-      destinations: props.config.data_transmit.map((t) => t.transmit_name),
+      destinations: this.plan.destinations,
       deadLetterQueues,
       topic: this.alarms.topic,
     });

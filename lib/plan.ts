@@ -3,6 +3,7 @@
  * secrets each function may read, how the DLQ redrive is sized. Pure (no CDK), so the stack and its tests
  * share one derivation and the constructs carry no business logic.
  */
+import { destinationDimension } from '../lambdas/commons/metric-dimension.ts';
 import type { RelayConfig } from '../lambdas/domain/config/types.ts';
 import { VENDORS } from '../lambdas/vendors/registry.ts';
 import type { VendorPlugin } from '../lambdas/vendors/types.ts';
@@ -39,9 +40,24 @@ export interface VendorPlan {
   readonly settings: ForwarderSettings;
 }
 
+/** What the dashboard and alarms of one destination need. */
+export interface DestinationPlan {
+  /** The `transmit_name`, as written (alarm descriptions, dashboard titles). */
+  readonly name: string;
+  /** Its `Destination` dimension value: what the functions' EMF metrics carry (lambdas/commons/metric-dimension.ts). */
+  readonly dimension: string;
+  /**
+   * Construct-id form of the name: keyed by the name, not the destination's position, so reordering the
+   * config keeps each alarm (and its state and history). Unique per name.
+   */
+  readonly idPart: string;
+}
+
 export interface RelayPlan {
   /** One entry per distinct `transmit_type`, in order of first appearance in the config. */
   readonly vendors: readonly VendorPlan[];
+  /** One entry per `data_transmit`, in config order. */
+  readonly destinations: readonly DestinationPlan[];
   /** Every distinct secret name in the config (without prefix), sorted. */
   readonly secretNames: readonly string[];
   /** True when any configured vendor writes results. */
@@ -72,6 +88,15 @@ export function toIdPart(vendor: string): string {
     .filter((s) => s !== '')
     .map((s) => s[0]?.toUpperCase() + s.slice(1))
     .join('');
+}
+
+/**
+ * A destination name as a construct id part. A construct id turns "/" (and a newline) into "--", which could
+ * make two names one id; escaping "%", "/" and newlines as %XX first keeps the mapping one-to-one. The logical
+ * id CDK derives drops the rest of the punctuation and adds a hash of the path, so it stays unique too.
+ */
+export function destinationIdPart(name: string): string {
+  return name.replace(/[%/\n]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
 }
 
 export function planRelay(config: RelayConfig, options: PlanOptions = {}): RelayPlan {
@@ -146,6 +171,11 @@ export function planRelay(config: RelayConfig, options: PlanOptions = {}): Relay
 
   return {
     vendors,
+    destinations: config.data_transmit.map((t) => ({
+      name: t.transmit_name,
+      dimension: destinationDimension(t.transmit_name),
+      idPart: destinationIdPart(t.transmit_name),
+    })),
     secretNames: [...new Set(vendors.flatMap((v) => v.secretNames))].sort(),
     writesResults: vendors.some((v) => v.writesResults),
   };
