@@ -54,6 +54,7 @@ export const CONTEXT_KEYS = {
   stackName: 'stackName',
   ingestBucketName: 'ingestBucketName',
   existingIngestBucketArn: 'existingIngestBucketArn',
+  ingestBucketKmsKeyArn: 'ingestBucketKmsKeyArn',
   alarmEmail: 'alarmEmail',
   secretPrefix: 'secretPrefix',
 } as const;
@@ -62,6 +63,7 @@ export function contextSettings(app: App): {
   stackName?: string;
   ingestBucketName?: string;
   existingIngestBucketArn?: string;
+  ingestBucketKmsKeyArn?: string;
   alarmEmail?: string;
   secretPrefix?: string;
 } {

@@ -18,7 +18,7 @@ import {
   StartingPosition,
 } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { EventType, type IBucket } from 'aws-cdk-lib/aws-s3';
+import { EventType } from 'aws-cdk-lib/aws-s3';
 import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
@@ -54,6 +54,11 @@ export interface FactoryRelayStackProps extends StackProps {
   readonly ingestBucketName?: string;
   /** Attach to this existing bucket instead of creating the ingest bucket. */
   readonly existingIngestBucketArn?: string;
+  /**
+   * The KMS key of the existing ingest bucket's objects (SSE-KMS): kms:Decrypt, via S3 only, for every
+   * function that reads factory objects. Needs `existingIngestBucketArn`.
+   */
+  readonly ingestBucketKmsKeyArn?: string;
   /** Subscribed to the dead-letter alarm topic. */
   readonly alarmEmail?: string;
   /** Prefix of every secret name (sets RELAY_SECRET_PREFIX), e.g. `factory-relay/`. Default none. */
@@ -111,6 +116,7 @@ export class FactoryRelayStack extends Stack {
     this.buckets = new RelayBuckets(this, 'Buckets', {
       ingestBucketName: props.ingestBucketName,
       existingIngestBucketArn: props.existingIngestBucketArn,
+      ingestBucketKmsKeyArn: props.ingestBucketKmsKeyArn,
     });
     this.statusTable = new StatusTable(this, 'Status');
     const table = this.statusTable.table;
@@ -188,7 +194,7 @@ export class FactoryRelayStack extends Stack {
       // A delivery that runs out of attempts is recorded DEAD and its message moved to the DLQ by the forwarder.
       forwarder.function.addEnvironment(ENV.deadLetterUrl, consumer.deadLetterQueue.queueUrl);
       consumer.deadLetterQueue.grantSendMessages(forwarder.function);
-      readIngestObjects(forwarder.function, this.buckets.ingestBucket);
+      readIngestObjects(forwarder.function, this.buckets);
       readNamedObjects(forwarder.function, vendor.objectsRead);
       table.grantReadWriteData(forwarder.function);
       this.grantSecrets(forwarder.function, vendor.secretNames, secretPrefix);
@@ -214,7 +220,7 @@ export class FactoryRelayStack extends Stack {
       EventType.OBJECT_CREATED,
       new SqsDestination(this.ingest.queue),
     );
-    readIngestObjects(this.router.function, this.buckets.ingestBucket);
+    readIngestObjects(this.router.function, this.buckets);
     table.grantReadWriteData(this.router.function);
     for (const f of forwarders.values()) f.consumer.queue.grantSendMessages(this.router.function);
 
@@ -272,7 +278,7 @@ export class FactoryRelayStack extends Stack {
       this.toJsonString([...logGroups, this.ops.logGroup.logGroupName]),
     );
     table.grantReadWriteData(this.ops.function);
-    readIngestObjects(this.ops.function, this.buckets.ingestBucket);
+    readIngestObjects(this.ops.function, this.buckets);
     this.ingest.queue.grantSendMessages(this.ops.function);
     this.ingest.deadLetterQueue.grantConsumeMessages(this.ops.function);
     for (const f of forwarders.values()) {
@@ -345,7 +351,7 @@ export class FactoryRelayStack extends Stack {
     this.grantSecrets(fn, this.plan.secretNames, secretPrefix);
     if (this.plan.writesResults) {
       writeResults(fn, this.buckets.resultsBucket.bucketArn);
-      readIngestObjects(fn, this.buckets.ingestBucket);
+      readIngestObjects(fn, this.buckets);
     }
   }
 
@@ -414,9 +420,11 @@ export class FactoryRelayStack extends Stack {
 /**
  * Read-only access to factory objects: GetObject / GetObjectVersion on the objects and ListBucket on the bucket
  * (without ListBucket S3 answers 403 instead of 404 for a missing key, e.g. an absent sidecar). Never write
- * or delete: the relay does not modify a factory's object.
+ * or delete: the relay does not modify a factory's object. With the existing bucket's KMS key, kms:Decrypt on
+ * that key, only when S3 asks for it (kms:ViaService): reading an SSE-KMS object needs it.
  */
-function readIngestObjects(fn: LambdaFunction, bucket: IBucket): void {
+function readIngestObjects(fn: LambdaFunction, buckets: RelayBuckets): void {
+  const bucket = buckets.ingestBucket;
   fn.addToRolePolicy(
     new PolicyStatement({
       actions: ['s3:GetObject', 's3:GetObjectVersion'],
@@ -424,6 +432,14 @@ function readIngestObjects(fn: LambdaFunction, bucket: IBucket): void {
     }),
   );
   fn.addToRolePolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
+  if (buckets.ingestBucketKey)
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['kms:Decrypt'],
+        resources: [buckets.ingestBucketKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(fn).region}.amazonaws.com` } },
+      }),
+    );
 }
 
 /** Read access to exactly the S3 objects a vendor's options name (`bucket/key`: a background image). */

@@ -191,6 +191,48 @@ describe('buckets', () => {
     s.template.hasOutput('IngestBucketName', { Value: 'acme-existing-ingest' });
   });
 
+  it('ingestBucketKmsKeyArn: every reader of factory objects may decrypt with that key, through S3 only', () => {
+    const key = 'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const s = synth(fullConfig(), {
+      existingIngestBucketArn: 'arn:aws:s3:::acme-existing-ingest',
+      ingestBucketKmsKeyArn: key,
+    });
+    const readers = [
+      s.stack.router,
+      ...[...s.stack.forwarders.values()].map((f) => f.function),
+      s.stack.ops,
+      // They read factory objects where results are written (the fixture's InstaVid360).
+      s.stack.poller,
+      s.stack.callback,
+    ];
+    for (const rf of readers) {
+      const decrypt = roleStatements(s, roleId(s, rf)).filter((st) =>
+        asArray(st.Action).includes('kms:Decrypt'),
+      );
+      assert.equal(decrypt.length, 1, rf.function.node.path);
+      assert.deepEqual(decrypt[0]?.Resource, key);
+      assert.deepEqual(decrypt[0]?.Condition, {
+        StringEquals: { 'kms:ViaService': 's3.eu-west-1.amazonaws.com' },
+      });
+    }
+    const aggregator = roleStatements(s, roleId(s, s.stack.aggregator));
+    assert.ok(!aggregator.some((st) => asArray(st.Action).includes('kms:Decrypt')));
+    // Without the key nothing is granted on KMS for the ingest bucket.
+    const plain = synth(minimalConfig(), { existingIngestBucketArn: 'arn:aws:s3:::acme-existing-ingest' });
+    assert.ok(
+      !roleStatements(plain, roleId(plain, plain.stack.router)).some((st) =>
+        asArray(st.Action).includes('kms:Decrypt'),
+      ),
+    );
+  });
+
+  it('refuses ingestBucketKmsKeyArn without an existing bucket', () => {
+    assert.throws(
+      () => synth(minimalConfig(), { ingestBucketKmsKeyArn: 'arn:aws:kms:eu-west-1:111111111111:key/k' }),
+      /ingestBucketKmsKeyArn .* existingIngestBucketArn/,
+    );
+  });
+
   it('refuses both a bucket name and an existing bucket', () => {
     assert.throws(
       () =>
