@@ -55,6 +55,7 @@ export const CONTEXT_KEYS = {
   ingestBucketName: 'ingestBucketName',
   existingIngestBucketArn: 'existingIngestBucketArn',
   ingestBucketKmsKeyArn: 'ingestBucketKmsKeyArn',
+  ingestKeyPrefix: 'ingestKeyPrefix',
   alarmEmail: 'alarmEmail',
   secretPrefix: 'secretPrefix',
 } as const;
@@ -64,6 +65,7 @@ export function contextSettings(app: App): {
   ingestBucketName?: string;
   existingIngestBucketArn?: string;
   ingestBucketKmsKeyArn?: string;
+  ingestKeyPrefix?: string;
   alarmEmail?: string;
   secretPrefix?: string;
 } {

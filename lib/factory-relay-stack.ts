@@ -59,6 +59,12 @@ export interface FactoryRelayStackProps extends StackProps {
    * function that reads factory objects. Needs `existingIngestBucketArn`.
    */
   readonly ingestBucketKmsKeyArn?: string;
+  /**
+   * Only objects under this key prefix notify the relay (the notification's prefix filter). Lets the relay's
+   * ObjectCreated notification on an existing bucket not overlap the bucket's own (S3 refuses overlapping
+   * configurations for one event type: the deploy fails). Default: every object.
+   */
+  readonly ingestKeyPrefix?: string;
   /** Subscribed to the dead-letter alarm topic. */
   readonly alarmEmail?: string;
   /** Prefix of every secret name (sets RELAY_SECRET_PREFIX), e.g. `factory-relay/`. Default none. */
@@ -216,9 +222,17 @@ export class FactoryRelayStack extends Stack {
       maxReceiveCount: INGEST_MAX_RECEIVE_COUNT,
       ...ROUTER_EVENT_SOURCE,
     });
+    if (
+      props.ingestKeyPrefix !== undefined &&
+      (props.ingestKeyPrefix === '' || props.ingestKeyPrefix.length > 1024)
+    )
+      throw new Error(
+        'ingestKeyPrefix must be a key prefix of 1 to 1024 characters (leave it out for every key)',
+      );
     this.buckets.ingestBucket.addEventNotification(
       EventType.OBJECT_CREATED,
       new SqsDestination(this.ingest.queue),
+      ...(props.ingestKeyPrefix === undefined ? [] : [{ prefix: props.ingestKeyPrefix }]),
     );
     readIngestObjects(this.router.function, this.buckets);
     table.grantReadWriteData(this.router.function);

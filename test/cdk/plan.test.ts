@@ -138,11 +138,13 @@ describe('app helpers', () => {
         secretPrefix: 'fr/',
         stackName: 'Relay2',
         ingestBucketKmsKeyArn: 'arn:aws:kms:eu-west-1:111111111111:key/k',
+        ingestKeyPrefix: 'factory/',
       },
     });
     assert.deepEqual(contextSettings(app), {
       alarmEmail: 'ops@example.com',
       ingestBucketKmsKeyArn: 'arn:aws:kms:eu-west-1:111111111111:key/k',
+      ingestKeyPrefix: 'factory/',
       secretPrefix: 'fr/',
       stackName: 'Relay2',
     });

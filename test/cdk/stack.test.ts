@@ -233,6 +233,26 @@ describe('buckets', () => {
     );
   });
 
+  it("ingestKeyPrefix filters the ObjectCreated notification (so it need not overlap the bucket's own)", () => {
+    const s = synth(minimalConfig(), {
+      existingIngestBucketArn: 'arn:aws:s3:::acme-existing-ingest',
+      ingestKeyPrefix: 'factory/',
+    });
+    s.template.hasResourceProperties('Custom::S3BucketNotifications', {
+      BucketName: 'acme-existing-ingest',
+      Managed: false,
+      NotificationConfiguration: {
+        QueueConfigurations: [
+          Match.objectLike({
+            Events: ['s3:ObjectCreated:*'],
+            Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'factory/' }] } },
+          }),
+        ],
+      },
+    });
+    assert.throws(() => synth(minimalConfig(), { ingestKeyPrefix: '' }), /ingestKeyPrefix/);
+  });
+
   it('refuses both a bucket name and an existing bucket', () => {
     assert.throws(
       () =>
