@@ -51,13 +51,23 @@ export const ACCESS_LOG_EXPIRATION = Duration.days(365);
 // ---------------------------------------------------------------------------------------------------------------
 // SQS
 
-/** Defaults of every queue: SQS-managed encryption (S3 event notifications can publish to it without a key
- * policy), TLS only, 14 days of retention so nothing is lost over a long outage. */
+/**
+ * Defaults of every queue: SQS-managed encryption (S3 event notifications can publish to it without a key
+ * policy), TLS only, 14 days of retention so nothing is lost over a long outage, and kept on stack delete
+ * (like the buckets and the table), with what is in it:
+ * - a dead-letter queue holds dead deliveries and poison notifications that ops can still redrive (`relay dlq
+ *   redrive`); deleting it with the last destination of a vendor, or with `cdk destroy`, would lose them;
+ * - a vendor queue or the ingest queue is retained too: its messages are not all recoverable from the status
+ *   table (an ingest notification not yet routed has no record at all; the poller re-queues RECEIVED and
+ *   overdue RETRYING deliveries, but only of destinations still in the config). An idle queue costs nothing;
+ *   lib/README.md says how to drain and delete the ones left behind.
+ */
 export function queueDefaults(): QueueProps {
   return {
     encryption: QueueEncryption.SQS_MANAGED,
     enforceSSL: true,
     retentionPeriod: Duration.days(14),
+    removalPolicy: RemovalPolicy.RETAIN,
   };
 }
 

@@ -289,6 +289,25 @@ describe('queues', () => {
     }
   });
 
+  it('every queue, dead-letter queues first of all, is retained with its messages on delete or replace', () => {
+    const dlqs = [
+      full.stack.ingest.deadLetterQueue,
+      full.stack.aggregatorFailures,
+      ...[...full.stack.forwarders.values()].map((f) => f.consumer.deadLetterQueue),
+    ].map((q) => logicalIdOf(full, q));
+    assert.equal(dlqs.length, 5);
+    const queues = resourcesOf(full, 'AWS::SQS::Queue');
+    for (const id of dlqs)
+      assert.ok(
+        queues.some(([q]) => q === id),
+        id,
+      );
+    for (const [id, q] of queues) {
+      assert.equal(q.DeletionPolicy, 'Retain', id);
+      assert.equal(q.UpdateReplacePolicy, 'Retain', id);
+    }
+  });
+
   it('the ingest queue redrives to its DLQ after 5 receives', () => {
     const q = full.json.Resources[logicalIdOf(full, full.stack.ingest.queue)];
     assert.deepEqual(q?.Properties.RedrivePolicy, {
