@@ -9,7 +9,17 @@
  * creates those secrets; this stack only grants reading them (output `SecretsToCreate` lists the names).
  */
 import { fileURLToPath } from 'node:url';
-import { Arn, ArnFormat, Aws, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import {
+  Annotations,
+  Arn,
+  ArnFormat,
+  Aws,
+  CfnOutput,
+  Duration,
+  Stack,
+  type StackProps,
+  Token,
+} from 'aws-cdk-lib';
 import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import {
   FilterCriteria,
@@ -42,7 +52,7 @@ import {
   ROUTER_EVENT_SOURCE,
 } from './defaults.ts';
 import { acknowledgeNagFindings } from './nag.ts';
-import { planRelay, type RelayPlan, type VendorInfraSettings } from './plan.ts';
+import { checkReceiverBuckets, planRelay, type RelayPlan, type VendorInfraSettings } from './plan.ts';
 import { SETTINGS } from './settings.ts';
 
 export interface FactoryRelayStackProps extends StackProps {
@@ -124,6 +134,18 @@ export class FactoryRelayStack extends Stack {
       existingIngestBucketArn: props.existingIngestBucketArn,
       ingestBucketKmsKeyArn: props.ingestBucketKmsKeyArn,
     });
+    // A receiver `bucket:` that is not the ingest bucket routes nothing: say so at synth (lib/plan.ts). An
+    // existing bucket's ARN given as a token cannot be compared at all.
+    const ingestName =
+      props.existingIngestBucketArn === undefined
+        ? props.ingestBucketName
+        : this.buckets.ingestBucket.bucketName;
+    if (ingestName === undefined || !Token.isUnresolved(ingestName)) {
+      const receivers = checkReceiverBuckets(props.config, ingestName);
+      for (const w of receivers.warnings)
+        Annotations.of(this).addWarningV2('factory-relay:receiverBucket', w);
+      if (receivers.error !== undefined) Annotations.of(this).addError(receivers.error);
+    }
     this.statusTable = new StatusTable(this, 'Status');
     const table = this.statusTable.table;
     const baseEnv: Record<string, string> = {
