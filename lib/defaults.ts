@@ -4,6 +4,7 @@
  * Constructs in lib/constructs/ apply these; they never pick their own encryption, retention or limits.
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { BillingMode, TableEncryption, type TableProps } from 'aws-cdk-lib/aws-dynamodb';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -47,6 +48,27 @@ export function bucketDefaults(): BucketProps {
 export const NONCURRENT_VERSION_EXPIRATION = Duration.days(90);
 /** Server access logs are kept this long. */
 export const ACCESS_LOG_EXPIRATION = Duration.days(365);
+
+// ---------------------------------------------------------------------------------------------------------------
+// DynamoDB
+
+/**
+ * Defaults of the status table, which holds every delivery's record: on-demand, encrypted, point-in-time
+ * recovery, kept on stack delete, and deletion protection (a DeleteTable, from the console or a script, is
+ * refused until it is turned off).
+ */
+export function tableDefaults(): Pick<
+  TableProps,
+  'billingMode' | 'encryption' | 'pointInTimeRecoverySpecification' | 'removalPolicy' | 'deletionProtection'
+> {
+  return {
+    billingMode: BillingMode.PAY_PER_REQUEST,
+    encryption: TableEncryption.AWS_MANAGED,
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    removalPolicy: RemovalPolicy.RETAIN,
+    deletionProtection: true,
+  };
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // SQS

@@ -707,7 +707,7 @@ describe('status table', () => {
   const id = logicalIdOf(full, full.stack.statusTable.table);
   const table = full.json.Resources[id] as CfnResource;
 
-  it('is created from TABLE: keys, on-demand, PITR, encryption, TTL, retained', () => {
+  it('is created from TABLE: keys, on-demand, PITR, encryption, TTL, retained, deletion-protected', () => {
     const p = table.Properties;
     assert.deepEqual(p.KeySchema, [
       { AttributeName: TABLE.partitionKey, KeyType: 'HASH' },
@@ -718,6 +718,7 @@ describe('status table', () => {
     assert.deepEqual(p.SSESpecification, { SSEEnabled: true });
     assert.deepEqual(p.TimeToLiveSpecification, { AttributeName: TABLE.ttlAttribute, Enabled: true });
     assert.equal(table.DeletionPolicy, 'Retain');
+    assert.equal(p.DeletionProtectionEnabled, true);
   });
 
   it('has every GSI of TABLE with its projection (bySerial keys only)', () => {
