@@ -54,6 +54,8 @@ export const CONTEXT_KEYS = {
   stackName: 'stackName',
   ingestBucketName: 'ingestBucketName',
   existingIngestBucketArn: 'existingIngestBucketArn',
+  ingestBucketKmsKeyArn: 'ingestBucketKmsKeyArn',
+  ingestKeyPrefix: 'ingestKeyPrefix',
   alarmEmail: 'alarmEmail',
   secretPrefix: 'secretPrefix',
 } as const;
@@ -62,6 +64,8 @@ export function contextSettings(app: App): {
   stackName?: string;
   ingestBucketName?: string;
   existingIngestBucketArn?: string;
+  ingestBucketKmsKeyArn?: string;
+  ingestKeyPrefix?: string;
   alarmEmail?: string;
   secretPrefix?: string;
 } {

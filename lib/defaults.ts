@@ -4,6 +4,7 @@
  * Constructs in lib/constructs/ apply these; they never pick their own encryption, retention or limits.
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { BillingMode, TableEncryption, type TableProps } from 'aws-cdk-lib/aws-dynamodb';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -49,15 +50,46 @@ export const NONCURRENT_VERSION_EXPIRATION = Duration.days(90);
 export const ACCESS_LOG_EXPIRATION = Duration.days(365);
 
 // ---------------------------------------------------------------------------------------------------------------
+// DynamoDB
+
+/**
+ * Defaults of the status table, which holds every delivery's record: on-demand, encrypted, point-in-time
+ * recovery, kept on stack delete, and deletion protection (a DeleteTable, from the console or a script, is
+ * refused until it is turned off).
+ */
+export function tableDefaults(): Pick<
+  TableProps,
+  'billingMode' | 'encryption' | 'pointInTimeRecoverySpecification' | 'removalPolicy' | 'deletionProtection'
+> {
+  return {
+    billingMode: BillingMode.PAY_PER_REQUEST,
+    encryption: TableEncryption.AWS_MANAGED,
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    removalPolicy: RemovalPolicy.RETAIN,
+    deletionProtection: true,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // SQS
 
-/** Defaults of every queue: SQS-managed encryption (S3 event notifications can publish to it without a key
- * policy), TLS only, 14 days of retention so nothing is lost over a long outage. */
+/**
+ * Defaults of every queue: SQS-managed encryption (S3 event notifications can publish to it without a key
+ * policy), TLS only, 14 days of retention so nothing is lost over a long outage, and kept on stack delete
+ * (like the buckets and the table), with what is in it:
+ * - a dead-letter queue holds dead deliveries and poison notifications that ops can still redrive (`relay dlq
+ *   redrive`); deleting it with the last destination of a vendor, or with `cdk destroy`, would lose them;
+ * - a vendor queue or the ingest queue is retained too: its messages are not all recoverable from the status
+ *   table (an ingest notification not yet routed has no record at all; the poller re-queues RECEIVED and
+ *   overdue RETRYING deliveries, but only of destinations still in the config). An idle queue costs nothing;
+ *   lib/README.md says how to drain and delete the ones left behind.
+ */
 export function queueDefaults(): QueueProps {
   return {
     encryption: QueueEncryption.SQS_MANAGED,
     enforceSSL: true,
     retentionPeriod: Duration.days(14),
+    removalPolicy: RemovalPolicy.RETAIN,
   };
 }
 

@@ -9,7 +9,17 @@
  * creates those secrets; this stack only grants reading them (output `SecretsToCreate` lists the names).
  */
 import { fileURLToPath } from 'node:url';
-import { Arn, ArnFormat, Aws, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import {
+  Annotations,
+  Arn,
+  ArnFormat,
+  Aws,
+  CfnOutput,
+  Duration,
+  Stack,
+  type StackProps,
+  Token,
+} from 'aws-cdk-lib';
 import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import {
   FilterCriteria,
@@ -18,7 +28,7 @@ import {
   StartingPosition,
 } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { EventType, type IBucket } from 'aws-cdk-lib/aws-s3';
+import { EventType } from 'aws-cdk-lib/aws-s3';
 import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
@@ -42,7 +52,7 @@ import {
   ROUTER_EVENT_SOURCE,
 } from './defaults.ts';
 import { acknowledgeNagFindings } from './nag.ts';
-import { planRelay, type RelayPlan, type VendorInfraSettings } from './plan.ts';
+import { checkReceiverBuckets, planRelay, type RelayPlan, type VendorInfraSettings } from './plan.ts';
 import { SETTINGS } from './settings.ts';
 
 export interface FactoryRelayStackProps extends StackProps {
@@ -54,6 +64,17 @@ export interface FactoryRelayStackProps extends StackProps {
   readonly ingestBucketName?: string;
   /** Attach to this existing bucket instead of creating the ingest bucket. */
   readonly existingIngestBucketArn?: string;
+  /**
+   * The KMS key of the existing ingest bucket's objects (SSE-KMS): kms:Decrypt, via S3 only, for every
+   * function that reads factory objects. Needs `existingIngestBucketArn`.
+   */
+  readonly ingestBucketKmsKeyArn?: string;
+  /**
+   * Only objects under this key prefix notify the relay (the notification's prefix filter). Lets the relay's
+   * ObjectCreated notification on an existing bucket not overlap the bucket's own (S3 refuses overlapping
+   * configurations for one event type: the deploy fails). Default: every object.
+   */
+  readonly ingestKeyPrefix?: string;
   /** Subscribed to the dead-letter alarm topic. */
   readonly alarmEmail?: string;
   /** Prefix of every secret name (sets RELAY_SECRET_PREFIX), e.g. `factory-relay/`. Default none. */
@@ -111,7 +132,20 @@ export class FactoryRelayStack extends Stack {
     this.buckets = new RelayBuckets(this, 'Buckets', {
       ingestBucketName: props.ingestBucketName,
       existingIngestBucketArn: props.existingIngestBucketArn,
+      ingestBucketKmsKeyArn: props.ingestBucketKmsKeyArn,
     });
+    // A receiver `bucket:` that is not the ingest bucket routes nothing: say so at synth (lib/plan.ts). An
+    // existing bucket's ARN given as a token cannot be compared at all.
+    const ingestName =
+      props.existingIngestBucketArn === undefined
+        ? props.ingestBucketName
+        : this.buckets.ingestBucket.bucketName;
+    if (ingestName === undefined || !Token.isUnresolved(ingestName)) {
+      const receivers = checkReceiverBuckets(props.config, ingestName);
+      for (const w of receivers.warnings)
+        Annotations.of(this).addWarningV2('factory-relay:receiverBucket', w);
+      if (receivers.error !== undefined) Annotations.of(this).addError(receivers.error);
+    }
     this.statusTable = new StatusTable(this, 'Status');
     const table = this.statusTable.table;
     const baseEnv: Record<string, string> = {
@@ -188,7 +222,7 @@ export class FactoryRelayStack extends Stack {
       // A delivery that runs out of attempts is recorded DEAD and its message moved to the DLQ by the forwarder.
       forwarder.function.addEnvironment(ENV.deadLetterUrl, consumer.deadLetterQueue.queueUrl);
       consumer.deadLetterQueue.grantSendMessages(forwarder.function);
-      readIngestObjects(forwarder.function, this.buckets.ingestBucket);
+      readIngestObjects(forwarder.function, this.buckets);
       readNamedObjects(forwarder.function, vendor.objectsRead);
       table.grantReadWriteData(forwarder.function);
       this.grantSecrets(forwarder.function, vendor.secretNames, secretPrefix);
@@ -210,11 +244,19 @@ export class FactoryRelayStack extends Stack {
       maxReceiveCount: INGEST_MAX_RECEIVE_COUNT,
       ...ROUTER_EVENT_SOURCE,
     });
+    if (
+      props.ingestKeyPrefix !== undefined &&
+      (props.ingestKeyPrefix === '' || props.ingestKeyPrefix.length > 1024)
+    )
+      throw new Error(
+        'ingestKeyPrefix must be a key prefix of 1 to 1024 characters (leave it out for every key)',
+      );
     this.buckets.ingestBucket.addEventNotification(
       EventType.OBJECT_CREATED,
       new SqsDestination(this.ingest.queue),
+      ...(props.ingestKeyPrefix === undefined ? [] : [{ prefix: props.ingestKeyPrefix }]),
     );
-    readIngestObjects(this.router.function, this.buckets.ingestBucket);
+    readIngestObjects(this.router.function, this.buckets);
     table.grantReadWriteData(this.router.function);
     for (const f of forwarders.values()) f.consumer.queue.grantSendMessages(this.router.function);
 
@@ -272,7 +314,7 @@ export class FactoryRelayStack extends Stack {
       this.toJsonString([...logGroups, this.ops.logGroup.logGroupName]),
     );
     table.grantReadWriteData(this.ops.function);
-    readIngestObjects(this.ops.function, this.buckets.ingestBucket);
+    readIngestObjects(this.ops.function, this.buckets);
     this.ingest.queue.grantSendMessages(this.ops.function);
     this.ingest.deadLetterQueue.grantConsumeMessages(this.ops.function);
     for (const f of forwarders.values()) {
@@ -326,7 +368,7 @@ export class FactoryRelayStack extends Stack {
     }
     this.alarms = new DlqAlarms(this, 'DeadLetterAlarms', { deadLetterQueues, email: props.alarmEmail });
     this.monitoring = new OpsMonitoring(this, 'Monitoring', {
-      destinations: props.config.data_transmit.map((t) => t.transmit_name),
+      destinations: this.plan.destinations,
       deadLetterQueues,
       topic: this.alarms.topic,
     });
@@ -345,7 +387,7 @@ export class FactoryRelayStack extends Stack {
     this.grantSecrets(fn, this.plan.secretNames, secretPrefix);
     if (this.plan.writesResults) {
       writeResults(fn, this.buckets.resultsBucket.bucketArn);
-      readIngestObjects(fn, this.buckets.ingestBucket);
+      readIngestObjects(fn, this.buckets);
     }
   }
 
@@ -414,9 +456,11 @@ export class FactoryRelayStack extends Stack {
 /**
  * Read-only access to factory objects: GetObject / GetObjectVersion on the objects and ListBucket on the bucket
  * (without ListBucket S3 answers 403 instead of 404 for a missing key, e.g. an absent sidecar). Never write
- * or delete: the relay does not modify a factory's object.
+ * or delete: the relay does not modify a factory's object. With the existing bucket's KMS key, kms:Decrypt on
+ * that key, only when S3 asks for it (kms:ViaService): reading an SSE-KMS object needs it.
  */
-function readIngestObjects(fn: LambdaFunction, bucket: IBucket): void {
+function readIngestObjects(fn: LambdaFunction, buckets: RelayBuckets): void {
+  const bucket = buckets.ingestBucket;
   fn.addToRolePolicy(
     new PolicyStatement({
       actions: ['s3:GetObject', 's3:GetObjectVersion'],
@@ -424,6 +468,14 @@ function readIngestObjects(fn: LambdaFunction, bucket: IBucket): void {
     }),
   );
   fn.addToRolePolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
+  if (buckets.ingestBucketKey)
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['kms:Decrypt'],
+        resources: [buckets.ingestBucketKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(fn).region}.amazonaws.com` } },
+      }),
+    );
 }
 
 /** Read access to exactly the S3 objects a vendor's options name (`bucket/key`: a background image). */

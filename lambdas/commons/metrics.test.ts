@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { destinationDimension } from './metric-dimension.ts';
 import { METRIC, METRICS_NAMESPACE, metricOfStatus, RelayMetrics } from './metrics.ts';
 
 /** The EMF lines written to stdout while `fn` runs. */
@@ -61,6 +62,18 @@ describe('EMF metrics per destination', () => {
     assert.equal(lines[0]?.Delivered, 900);
     assert.equal(lines[0]?.Duplicate, 100);
     assert.deepEqual(lines[0]?.VendorLatency, [200, 201, 202], 'latencies stay one value per call');
+  });
+
+  it('a non-ASCII destination name is written as its ASCII dimension value (CloudWatch drops the line otherwise)', () => {
+    const name = 'Prüfstand Linie 1 → QS';
+    const m = new RelayMetrics();
+    m.status(name, 'UPLOADED');
+    m.gauge(name, METRIC.paused, 1);
+    const lines = emfLines(() => m.flush());
+    assert.equal(lines.length, 1);
+    assert.equal(lines[0]?.Destination, destinationDimension(name));
+    assert.match(String(lines[0]?.Destination), /^[\x20-\x7e]+$/);
+    assert.equal(lines[0]?.Delivered, 1);
   });
 
   it('maps every outcome the issue names', () => {

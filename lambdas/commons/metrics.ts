@@ -1,10 +1,12 @@
 /**
  * Per-destination CloudWatch metrics as EMF lines on stdout (Powertools Metrics): CloudWatch Logs turns each
  * line into metrics, with no PutMetricData call. Namespace `FactoryRelay`, dimensions `service` +
- * `Destination`; the dashboard and alarms in lib/constructs/ops-monitoring.ts read exactly these.
+ * `Destination` (the name through destinationDimension: ASCII, as CloudWatch requires); the dashboard and
+ * alarms in lib/constructs/ops-monitoring.ts read exactly these.
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { DeliveryStatus } from '#domain/status.ts';
+import { destinationDimension } from './metric-dimension.ts';
 
 export const METRICS_NAMESPACE = 'FactoryRelay';
 export const METRICS_SERVICE = 'factory-relay';
@@ -72,7 +74,8 @@ export class RelayMetrics {
       m = new Metrics({
         namespace: METRICS_NAMESPACE,
         serviceName: METRICS_SERVICE,
-        defaultDimensions: { Destination: destination },
+        // Not the name itself: a dimension value must be ASCII (metric-dimension.ts).
+        defaultDimensions: { Destination: destinationDimension(destination) },
       });
       this.byDestination.set(destination, m);
     }

@@ -14,10 +14,11 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRIC, METRICS_NAMESPACE, METRICS_SERVICE } from '../../lambdas/commons/metrics.ts';
+import type { DestinationPlan } from '../plan.ts';
 
 export interface OpsMonitoringProps {
-  /** The config's destinations (transmit_name). */
-  readonly destinations: readonly string[];
+  /** The config's destinations: name, `Destination` dimension value and construct-id part (lib/plan.ts). */
+  readonly destinations: readonly DestinationPlan[];
   /** Dead-letter queues by a short name (shown on the dashboard; their alarms are DlqAlarms'). */
   readonly deadLetterQueues: Readonly<Record<string, IQueue>>;
   /** Alarms publish here (the dead-letter alarm topic). */
@@ -30,14 +31,15 @@ export interface OpsMonitoringProps {
 
 const destinationMetric = (
   name: string,
-  destination: string,
+  /** The `Destination` dimension value (DestinationPlan.dimension), never the raw name. */
+  dimension: string,
   statistic = 'Sum',
   period = Duration.minutes(1),
 ) =>
   new Metric({
     namespace: METRICS_NAMESPACE,
     metricName: name,
-    dimensionsMap: { service: METRICS_SERVICE, Destination: destination },
+    dimensionsMap: { service: METRICS_SERVICE, Destination: dimension },
     statistic,
     period,
   });
@@ -71,11 +73,11 @@ export class OpsMonitoring extends Construct {
         height: 2,
       }),
     );
-    props.destinations.forEach((destination, i) => {
+    for (const { name: destination, dimension, idPart } of props.destinations) {
       const window = Duration.minutes(15);
-      const delivered = destinationMetric(METRIC.delivered, destination, 'Sum', window);
-      const rejected = destinationMetric(METRIC.rejected, destination, 'Sum', window);
-      const dead = destinationMetric(METRIC.dead, destination, 'Sum', window);
+      const delivered = destinationMetric(METRIC.delivered, dimension, 'Sum', window);
+      const rejected = destinationMetric(METRIC.rejected, dimension, 'Sum', window);
+      const dead = destinationMetric(METRIC.dead, dimension, 'Sum', window);
       const rate = new MathExpression({
         // No outcomes (or fewer than 5) in the window is no failure rate.
         expression: 'IF((d + r + x) >= 5, (r + x) / (d + r + x), 0)',
@@ -83,7 +85,7 @@ export class OpsMonitoring extends Construct {
         label: `${destination} failure rate`,
         period: window,
       });
-      failure[destination] = new Alarm(this, `FailureRate${i}`, {
+      failure[destination] = new Alarm(this, `FailureRate-${idPart}`, {
         alarmDescription: `factory-relay: more than ${Math.round(threshold * 100)} % of deliveries to ${destination} failed (REJECTED, FAILED, DEAD) over 15 minutes`,
         metric: rate,
         threshold,
@@ -91,9 +93,9 @@ export class OpsMonitoring extends Construct {
         evaluationPeriods: 1,
         treatMissingData: TreatMissingData.NOT_BREACHING,
       });
-      paused[destination] = new Alarm(this, `Paused${i}`, {
+      paused[destination] = new Alarm(this, `Paused-${idPart}`, {
         alarmDescription: `factory-relay: destination ${destination} paused (a refused key, a quota, a missing dataset) or stopped for 10 minutes: its deliveries are HELD`,
-        metric: destinationMetric(METRIC.paused, destination, 'Maximum'),
+        metric: destinationMetric(METRIC.paused, dimension, 'Maximum'),
         threshold: 1,
         comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 10,
@@ -104,21 +106,21 @@ export class OpsMonitoring extends Construct {
         new GraphWidget({
           title: `${destination}: outcomes per minute`,
           left: [METRIC.delivered, METRIC.rejected, METRIC.retried, METRIC.dead, METRIC.duplicate].map((m) =>
-            destinationMetric(m, destination),
+            destinationMetric(m, dimension),
           ),
           width: 12,
         }),
         new GraphWidget({
           title: `${destination}: vendor latency (ms), paused`,
           left: [
-            destinationMetric(METRIC.vendorLatency, destination, 'p50'),
-            destinationMetric(METRIC.vendorLatency, destination, 'p99'),
+            destinationMetric(METRIC.vendorLatency, dimension, 'p50'),
+            destinationMetric(METRIC.vendorLatency, dimension, 'p99'),
           ],
-          right: [destinationMetric(METRIC.paused, destination, 'Maximum')],
+          right: [destinationMetric(METRIC.paused, dimension, 'Maximum')],
           width: 12,
         }),
       );
-    });
+    }
     this.pausedAlarms = paused;
     this.failureRateAlarms = failure;
 

@@ -1,4 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
+import { type IKey, Key } from 'aws-cdk-lib/aws-kms';
 import { Bucket, type IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { ACCESS_LOG_EXPIRATION, bucketDefaults, NONCURRENT_VERSION_EXPIRATION } from '../defaults.ts';
@@ -11,6 +12,12 @@ export interface RelayBucketsProps {
    * access block, TLS policy, versioning and access logs are then the operator's to keep.
    */
   readonly existingIngestBucketArn?: string;
+  /**
+   * ARN of the KMS key the existing ingest bucket encrypts its objects with (SSE-KMS): every function that
+   * reads factory objects gets kms:Decrypt on it, through S3 only. Only with `existingIngestBucketArn` (the
+   * bucket the relay creates uses S3-managed keys).
+   */
+  readonly ingestBucketKmsKeyArn?: string;
 }
 
 const ABORT_INCOMPLETE_UPLOADS = Duration.days(7);
@@ -25,12 +32,22 @@ export class RelayBuckets extends Construct {
   public readonly ingestBucket: IBucket;
   /** The ingest bucket when this construct created it; undefined for an existing bucket. */
   public readonly createdIngestBucket: Bucket | undefined;
+  /** The existing ingest bucket's KMS key (`ingestBucketKmsKeyArn`), if given. */
+  public readonly ingestBucketKey: IKey | undefined;
   public readonly resultsBucket: Bucket;
 
   constructor(scope: Construct, id: string, props: RelayBucketsProps = {}) {
     super(scope, id);
     if (props.ingestBucketName !== undefined && props.existingIngestBucketArn !== undefined)
       throw new Error('give either ingestBucketName (create) or existingIngestBucketArn (attach), not both');
+    if (props.ingestBucketKmsKeyArn !== undefined && props.existingIngestBucketArn === undefined)
+      throw new Error(
+        'ingestBucketKmsKeyArn is the key of an existing ingest bucket: give existingIngestBucketArn too (the bucket the relay creates uses S3-managed keys)',
+      );
+    this.ingestBucketKey =
+      props.ingestBucketKmsKeyArn === undefined
+        ? undefined
+        : Key.fromKeyArn(this, 'IngestBucketKey', props.ingestBucketKmsKeyArn);
 
     // The target of server access logs: S3-managed keys (log delivery does not support SSE-KMS targets).
     this.logsBucket = new Bucket(this, 'LogsBucket', {

@@ -1,14 +1,7 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
-import {
-  AttributeType,
-  BillingMode,
-  ProjectionType,
-  StreamViewType,
-  Table,
-  TableEncryption,
-} from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, ProjectionType, StreamViewType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import { TABLE } from '../../lambdas/commons/table.ts';
+import { tableDefaults } from '../defaults.ts';
 
 /**
  * Types of the key attributes named in TABLE. Every one is a string: `pk`/`sk` are composed keys,
@@ -25,13 +18,10 @@ export class StatusTable extends Construct {
     this.table = new Table(this, 'Table', {
       partitionKey: { name: TABLE.partitionKey, type: KEY_TYPE },
       sortKey: { name: TABLE.sortKey, type: KEY_TYPE },
-      billingMode: BillingMode.PAY_PER_REQUEST,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: TableEncryption.AWS_MANAGED,
+      ...tableDefaults(),
       timeToLiveAttribute: TABLE.ttlAttribute,
       // The aggregator's feed (lambdas/handlers/aggregator.ts); why both images: TABLE.streamView.
       stream: StreamViewType[TABLE.streamView],
-      removalPolicy: RemovalPolicy.RETAIN,
     });
     for (const index of Object.values(TABLE.indexes)) {
       this.table.addGlobalSecondaryIndex({

@@ -37,6 +37,14 @@ const variants: Array<[string, RelayConfig, Partial<FactoryRelayStackProps>]> = 
       secretPrefix: 'factory-relay/',
     },
   ],
+  [
+    'existing SSE-KMS ingest bucket, results written',
+    fullConfig(),
+    {
+      existingIngestBucketArn: 'arn:aws:s3:::acme-existing-ingest',
+      ingestBucketKmsKeyArn: 'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+    },
+  ],
   ['no account/region (env-agnostic)', fullConfig(), { env: undefined }],
 ];
 

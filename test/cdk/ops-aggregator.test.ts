@@ -2,8 +2,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Match } from 'aws-cdk-lib/assertions';
+import { destinationDimension } from '../../lambdas/commons/metric-dimension.ts';
 import { SETTINGS } from '../../lib/settings.ts';
-import { fullConfig } from './fixtures.ts';
+import { fullConfig, minimalConfig } from './fixtures.ts';
 import { logicalIdOf, resourcesOf, roleStatements, synth } from './helpers.ts';
 
 const s = synth(fullConfig());
@@ -103,5 +104,46 @@ describe('dashboard and alarms on the EMF metrics', () => {
     assert.equal(lag.TreatMissingData, 'breaching');
     assert.equal(lag.Threshold, 300);
     assert.deepEqual(lag.AlarmActions, [topic]);
+  });
+});
+
+describe('destination names in metrics and alarms', () => {
+  const dimensionValues = (s: ReturnType<typeof synth>): string[] =>
+    resourcesOf(s, 'AWS::CloudWatch::Alarm').flatMap(([, a]) =>
+      [...JSON.stringify(a.Properties).matchAll(/"Name":"Destination","Value":"((?:[^"\\]|\\.)*)"/g)].map(
+        (m) => JSON.parse(`"${m[1]}"`) as string,
+      ),
+    );
+  const withNames = (...names: string[]) => {
+    const config = minimalConfig();
+    const [only] = config.data_transmit;
+    assert.ok(only);
+    config.data_transmit = names.map((transmit_name) => ({ ...only, transmit_name }));
+    return config;
+  };
+
+  it('a non-ASCII transmit_name gives ASCII dimension values, the ones the functions emit', () => {
+    const name = 'Prüfstand Linie 1 → QS';
+    const values = dimensionValues(synth(withNames(name)));
+    assert.equal(values.length, 4, 'paused + three metrics of the failure rate');
+    for (const v of values) {
+      assert.match(v, /^[\x20-\x7e]{1,1024}$/);
+      assert.equal(v, destinationDimension(name));
+    }
+  });
+
+  it("alarms are keyed by the destination's name: reordering the config keeps every logical id", () => {
+    // Logical id → what the alarm watches, for the alarms on a destination.
+    const alarmIds = (s: ReturnType<typeof synth>) =>
+      Object.fromEntries(
+        resourcesOf(s, 'AWS::CloudWatch::Alarm').flatMap(([id, a]) => {
+          const [dimension] = dimensionValues({ ...s, json: { ...s.json, Resources: { [id]: a } } });
+          return dimension === undefined ? [] : [[id, `${a.Properties.MetricName ?? 'rate'} ${dimension}`]];
+        }),
+      );
+    const a = alarmIds(synth(withNames('a', 'b', 'a/b', 'a--b')));
+    const b = alarmIds(synth(withNames('a--b', 'a/b', 'b', 'a')));
+    assert.deepEqual(a, b);
+    assert.equal(Object.keys(a).length, 4 * 2, 'paused and failure rate per destination');
   });
 });

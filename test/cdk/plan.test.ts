@@ -133,10 +133,18 @@ describe('app helpers', () => {
 
   it('context settings are read from -c values', () => {
     const app = new App({
-      context: { alarmEmail: 'ops@example.com', secretPrefix: 'fr/', stackName: 'Relay2' },
+      context: {
+        alarmEmail: 'ops@example.com',
+        secretPrefix: 'fr/',
+        stackName: 'Relay2',
+        ingestBucketKmsKeyArn: 'arn:aws:kms:eu-west-1:111111111111:key/k',
+        ingestKeyPrefix: 'factory/',
+      },
     });
     assert.deepEqual(contextSettings(app), {
       alarmEmail: 'ops@example.com',
+      ingestBucketKmsKeyArn: 'arn:aws:kms:eu-west-1:111111111111:key/k',
+      ingestKeyPrefix: 'factory/',
       secretPrefix: 'fr/',
       stackName: 'Relay2',
     });

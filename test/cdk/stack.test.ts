@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { TABLE } from '../../lambdas/commons/table.ts';
 import { VENDORS } from '../../lambdas/vendors/registry.ts';
 import { createRelayApp } from '../../lib/app.ts';
@@ -191,6 +191,68 @@ describe('buckets', () => {
     s.template.hasOutput('IngestBucketName', { Value: 'acme-existing-ingest' });
   });
 
+  it('ingestBucketKmsKeyArn: every reader of factory objects may decrypt with that key, through S3 only', () => {
+    const key = 'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const s = synth(fullConfig(), {
+      existingIngestBucketArn: 'arn:aws:s3:::acme-existing-ingest',
+      ingestBucketKmsKeyArn: key,
+    });
+    const readers = [
+      s.stack.router,
+      ...[...s.stack.forwarders.values()].map((f) => f.function),
+      s.stack.ops,
+      // They read factory objects where results are written (the fixture's InstaVid360).
+      s.stack.poller,
+      s.stack.callback,
+    ];
+    for (const rf of readers) {
+      const decrypt = roleStatements(s, roleId(s, rf)).filter((st) =>
+        asArray(st.Action).includes('kms:Decrypt'),
+      );
+      assert.equal(decrypt.length, 1, rf.function.node.path);
+      assert.deepEqual(decrypt[0]?.Resource, key);
+      assert.deepEqual(decrypt[0]?.Condition, {
+        StringEquals: { 'kms:ViaService': 's3.eu-west-1.amazonaws.com' },
+      });
+    }
+    const aggregator = roleStatements(s, roleId(s, s.stack.aggregator));
+    assert.ok(!aggregator.some((st) => asArray(st.Action).includes('kms:Decrypt')));
+    // Without the key nothing is granted on KMS for the ingest bucket.
+    const plain = synth(minimalConfig(), { existingIngestBucketArn: 'arn:aws:s3:::acme-existing-ingest' });
+    assert.ok(
+      !roleStatements(plain, roleId(plain, plain.stack.router)).some((st) =>
+        asArray(st.Action).includes('kms:Decrypt'),
+      ),
+    );
+  });
+
+  it('refuses ingestBucketKmsKeyArn without an existing bucket', () => {
+    assert.throws(
+      () => synth(minimalConfig(), { ingestBucketKmsKeyArn: 'arn:aws:kms:eu-west-1:111111111111:key/k' }),
+      /ingestBucketKmsKeyArn .* existingIngestBucketArn/,
+    );
+  });
+
+  it("ingestKeyPrefix filters the ObjectCreated notification (so it need not overlap the bucket's own)", () => {
+    const s = synth(minimalConfig(), {
+      existingIngestBucketArn: 'arn:aws:s3:::acme-existing-ingest',
+      ingestKeyPrefix: 'factory/',
+    });
+    s.template.hasResourceProperties('Custom::S3BucketNotifications', {
+      BucketName: 'acme-existing-ingest',
+      Managed: false,
+      NotificationConfiguration: {
+        QueueConfigurations: [
+          Match.objectLike({
+            Events: ['s3:ObjectCreated:*'],
+            Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'factory/' }] } },
+          }),
+        ],
+      },
+    });
+    assert.throws(() => synth(minimalConfig(), { ingestKeyPrefix: '' }), /ingestKeyPrefix/);
+  });
+
   it('refuses both a bucket name and an existing bucket', () => {
     assert.throws(
       () =>
@@ -200,6 +262,63 @@ describe('buckets', () => {
         }),
       /either ingestBucketName .* or existingIngestBucketArn/,
     );
+  });
+});
+
+describe('receiver buckets', () => {
+  const withBuckets = (...buckets: Array<string | undefined>) => {
+    const config = minimalConfig();
+    const [r] = config.data_receiver;
+    assert.ok(r);
+    config.data_receiver = buckets.map((bucket, i) => ({
+      ...r,
+      data_receiver_name: `r${i}`,
+      ...(bucket === undefined ? {} : { bucket }),
+    }));
+    return config;
+  };
+  const messages = (s: Synthesized) => {
+    const a = Annotations.fromStack(s.stack);
+    const text = (ms: ReturnType<typeof a.findWarning>) => ms.map((m) => String(m.entry.data));
+    return {
+      warnings: text(a.findWarning('*', Match.anyValue())),
+      errors: text(a.findError('*', Match.anyValue())),
+    };
+  };
+
+  it('a receiver bucket that is the ingest bucket (named or existing), or none, says nothing', () => {
+    for (const s of [
+      synth(withBuckets('acme-ingest', undefined), { ingestBucketName: 'acme-ingest' }),
+      synth(withBuckets('acme-existing-ingest'), {
+        existingIngestBucketArn: 'arn:aws:s3:::acme-existing-ingest',
+      }),
+      synth(withBuckets(undefined)),
+    ])
+      assert.deepEqual(messages(s), { warnings: [], errors: [] });
+  });
+
+  it('a receiver naming another bucket is a warning; when none can match, an error', () => {
+    const some = messages(synth(withBuckets('other-bucket', undefined), { ingestBucketName: 'acme-ingest' }));
+    assert.equal(some.errors.length, 0);
+    assert.equal(some.warnings.length, 1);
+    assert.match(
+      some.warnings[0] ?? '',
+      /"r0": bucket "other-bucket" is not the ingest bucket "acme-ingest"/,
+    );
+
+    const none = messages(
+      synth(withBuckets('other-bucket'), { existingIngestBucketArn: 'arn:aws:s3:::acme-existing-ingest' }),
+    );
+    assert.equal(none.warnings.length, 1);
+    assert.equal(none.errors.length, 1);
+    assert.match(none.errors[0] ?? '', /no data_receiver can match/);
+  });
+
+  it('with a generated ingest bucket name a receiver bucket cannot be checked: a warning, never an error', () => {
+    const m = messages(synth(withBuckets('acme-ingest')));
+    assert.equal(m.errors.length, 0);
+    assert.equal(m.warnings.length, 1);
+    assert.match(m.warnings[0] ?? '', /generated by CloudFormation/);
   });
 });
 
@@ -224,6 +343,25 @@ describe('queues', () => {
         ),
         id,
       );
+    }
+  });
+
+  it('every queue, dead-letter queues first of all, is retained with its messages on delete or replace', () => {
+    const dlqs = [
+      full.stack.ingest.deadLetterQueue,
+      full.stack.aggregatorFailures,
+      ...[...full.stack.forwarders.values()].map((f) => f.consumer.deadLetterQueue),
+    ].map((q) => logicalIdOf(full, q));
+    assert.equal(dlqs.length, 5);
+    const queues = resourcesOf(full, 'AWS::SQS::Queue');
+    for (const id of dlqs)
+      assert.ok(
+        queues.some(([q]) => q === id),
+        id,
+      );
+    for (const [id, q] of queues) {
+      assert.equal(q.DeletionPolicy, 'Retain', id);
+      assert.equal(q.UpdateReplacePolicy, 'Retain', id);
     }
   });
 
@@ -569,7 +707,7 @@ describe('status table', () => {
   const id = logicalIdOf(full, full.stack.statusTable.table);
   const table = full.json.Resources[id] as CfnResource;
 
-  it('is created from TABLE: keys, on-demand, PITR, encryption, TTL, retained', () => {
+  it('is created from TABLE: keys, on-demand, PITR, encryption, TTL, retained, deletion-protected', () => {
     const p = table.Properties;
     assert.deepEqual(p.KeySchema, [
       { AttributeName: TABLE.partitionKey, KeyType: 'HASH' },
@@ -580,6 +718,7 @@ describe('status table', () => {
     assert.deepEqual(p.SSESpecification, { SSEEnabled: true });
     assert.deepEqual(p.TimeToLiveSpecification, { AttributeName: TABLE.ttlAttribute, Enabled: true });
     assert.equal(table.DeletionPolicy, 'Retain');
+    assert.equal(p.DeletionProtectionEnabled, true);
   });
 
   it('has every GSI of TABLE with its projection (bySerial keys only)', () => {
