@@ -63,6 +63,11 @@ export const INSTAVID360_ASSUMPTIONS = {
   resultClaimMs: 5 * 60_000,
   /** A result larger than this is refused (results follow the ≤ 2 MB original; 25 MB is generous). */
   maxResultBytes: 25 * 1024 * 1024,
+  /**
+   * [A] A result URL may redirect (a CDN in front of the storage): at most this many http(s) redirects are
+   * followed. Safe because no credential goes with a result download (presigned URLs, §4.2).
+   */
+  maxResultRedirects: 3,
   /** First status check after a task was created (tasks take seconds; the doc gives no figure). */
   firstCheckAfterMs: 5_000,
   /** Default deadline: a task still not final this long after its creation is FAILED (TASK_TIMEOUT). */

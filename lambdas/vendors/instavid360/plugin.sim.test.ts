@@ -559,6 +559,38 @@ describe('poll: status, results home, deadline', () => {
     assert.deepEqual(t.results.get(key)?.body, written);
   });
 
+  it('a result URL that redirects (a CDN) is followed, a few times at most', async () => {
+    const j = job(t);
+    const [out] = await instavid360.deliver([j], t.ctx);
+    assert.ok(out?.kind === 'accepted' && out.vendorRef);
+    await sim.settle();
+    // The result URL the vendor hands out, as its status call answers it.
+    const status = await fetch(`${base}/api/image/task/${out.vendorRef}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    const url = ((await status.json()) as { data: { result: { url: string } } }).data.result.url;
+    const p = pending(j, out.vendorRef, t);
+    sim.faults.enqueue({ route: 'result', status: 302, headers: { location: url }, times: 2 });
+    const done = (await poll([p])).get(j.deliveryId);
+    assert.ok(done?.kind === 'status' && done.status === 'COMPLETED', JSON.stringify(done));
+    assert.deepEqual(
+      t.results.get(String(done.detail?.resultKey))?.body,
+      sim.getTask(out.vendorRef)?.result?.bytes,
+    );
+    assert.equal(sim.requestsTo('result').length, 3, 'two redirects, then the image');
+
+    const k = job(t);
+    const [again] = await instavid360.deliver([k], t.ctx);
+    assert.ok(again?.kind === 'accepted' && again.vendorRef);
+    await sim.settle();
+    sim.faults.enqueue({ route: 'result', status: 302, headers: { location: url }, times: 10 });
+    const loop = (await poll([pending(k, again.vendorRef, t)])).get(k.deliveryId);
+    assert.ok(loop?.kind === 'error' && loop.error.code === 'RESULT_DOWNLOAD_FAILED', JSON.stringify(loop));
+    assert.match(loop.error.message, /redirected more than 3 times/);
+    assert.equal(t.resultWrites.length, 1, 'nothing written for the looping one');
+  });
+
   it('a PNG original gives a PNG result under result_key (rendered by the router)', async () => {
     const j = job(t, makePng({ width: 40, height: 30 }), { result_key: 'studio/VIN9/front.png' });
     const [out] = await instavid360.deliver([j], t.ctx);

@@ -119,18 +119,46 @@ async function download(
     return { ok: false, error: recorded('BAD_RESULT_URL', `${VENDOR}'s result URL is not a URL`) };
   }
   let res: Awaited<ReturnType<VendorContext['http']['request']>>;
-  try {
-    res = await ctx.http.request({
-      origin: target.origin,
-      path: `${target.pathname}${target.search}`,
-      method: 'GET',
-      signal: ctx.signal,
-    });
-  } catch (err) {
-    return {
-      ok: false,
-      error: recorded('RESULT_DOWNLOAD_FAILED', `downloading the result failed: ${errorMessage(err)}`),
-    };
+  for (let redirects = 0; ; redirects++) {
+    try {
+      res = await ctx.http.request({
+        origin: target.origin,
+        path: `${target.pathname}${target.search}`,
+        method: 'GET',
+        signal: ctx.signal,
+      });
+    } catch (err) {
+      return {
+        ok: false,
+        error: recorded('RESULT_DOWNLOAD_FAILED', `downloading the result failed: ${errorMessage(err)}`),
+      };
+    }
+    const location = res.headers.location;
+    if (![301, 302, 303, 307, 308].includes(res.statusCode) || typeof location !== 'string') break;
+    await res.body.dump().catch(() => undefined);
+    let next: URL | undefined;
+    try {
+      next = new URL(location, target);
+    } catch {
+      next = undefined;
+    }
+    if (!next || (next.protocol !== 'https:' && next.protocol !== 'http:'))
+      return {
+        ok: false,
+        error: recorded(
+          'RESULT_DOWNLOAD_FAILED',
+          `the result URL redirects to something not http(s): ${location}`,
+        ),
+      };
+    if (redirects >= A.maxResultRedirects)
+      return {
+        ok: false,
+        error: recorded(
+          'RESULT_DOWNLOAD_FAILED',
+          `the result URL redirected more than ${A.maxResultRedirects} times (last to ${next.origin}${next.pathname})`,
+        ),
+      };
+    target = next;
   }
   const fail = async (code: string, message: string): Promise<HomeResult> => {
     await res.body.dump().catch(() => undefined);
